@@ -1,0 +1,67 @@
+/* axnn/io.h - safetensors files, and checkpoints of graphs in that format.
+ *
+ * safetensors: 8-byte little-endian header length, a JSON header mapping tensor names to
+ * {"dtype", "shape", "data_offsets": [begin, end]} (offsets into the byte buffer that follows),
+ * plus an optional "__metadata__" object of string values. Readers check every field: JSON
+ * syntax, dtype names, shapes against byte lengths, offsets inside the file, overlaps.
+ * Writers write a temporary file in the same folder, fsync it and rename it over the target, so
+ * a crash never leaves a half-written file.
+ */
+#ifndef AXNN_IO_H
+#define AXNN_IO_H
+
+#include "graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum axnn_st_dtype {
+    AXNN_ST_F32, AXNN_ST_F16, AXNN_ST_BF16, AXNN_ST_F64,
+    AXNN_ST_I64, AXNN_ST_I32, AXNN_ST_I16, AXNN_ST_I8, AXNN_ST_U8, AXNN_ST_BOOL,
+} axnn_st_dtype;
+const char *axnn_st_dtype_name(axnn_st_dtype t);
+size_t axnn_st_dtype_size(axnn_st_dtype t);
+
+typedef struct axnn_st_tensor {
+    char *name;
+    axnn_st_dtype dtype;
+    int nd;
+    int64_t shape[8];
+    const void *data; /* into the file's buffer; may be unaligned */
+    size_t nbytes;
+} axnn_st_tensor;
+
+typedef struct axnn_st_file {
+    char *path;
+    axnn_st_tensor *tensors;
+    int ntensors;
+    char **meta_keys, **meta_vals;
+    int nmeta;
+    uint8_t *buf; /* whole file */
+    size_t size;
+} axnn_st_file;
+
+axnn_status axnn_st_read(const char *path, axnn_st_file **out);
+void axnn_st_close(axnn_st_file *f);
+const axnn_st_tensor *axnn_st_find(const axnn_st_file *f, const char *name);
+const char *axnn_st_meta(const axnn_st_file *f, const char *key); /* NULL when absent */
+/* Copies tensor t into dst as float32 (converting F16/BF16/F64/integers); n = element count. */
+void axnn_st_to_f32(const axnn_st_tensor *t, float *dst);
+
+typedef struct axnn_st_writer axnn_st_writer;
+axnn_st_writer *axnn_st_writer_new(void);
+void axnn_st_writer_free(axnn_st_writer *w);
+/* `data` is not copied: it must stay valid until axnn_st_writer_write. */
+axnn_status axnn_st_writer_add(axnn_st_writer *w, const char *name, axnn_st_dtype dt, int nd,
+                               const int64_t *shape, const void *data);
+axnn_status axnn_st_writer_meta(axnn_st_writer *w, const char *key, const char *value);
+axnn_status axnn_st_writer_write(axnn_st_writer *w, const char *path);
+
+/* Atomically writes `len` bytes to path (temporary file, fsync, rename). */
+axnn_status axnn_write_file_atomic(const char *path, const void *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

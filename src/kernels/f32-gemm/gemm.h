@@ -1,0 +1,61 @@
+/* f32 GEMM: C = alpha * op(A) * op(B) + beta * C, row-major, single-threaded.
+ *
+ * Shapes: op(A) is (M, K), op(B) is (K, N), C is (M, N) with row stride ldc. With ta set, A is
+ * stored (K, M) with row stride lda; with tb set, B is stored (N, K). The caller parallelizes
+ * by handing each thread its own slice of C, and passes `ws`, a workspace of
+ * axnn_sgemm_ws_floats() floats (kernels never allocate).
+ *
+ * The driver follows Goto's layering: B is packed into NR-wide column panels (KC x NR, kept in
+ * L1 while A streams), A into MR-tall row panels, and a register-blocked micro-kernel computes
+ * each MR x NR tile. The micro-kernel is picked once per process from the CPU's features
+ * (avx512, avx2, portable C); axnn_sgemm_ref is the plain triple loop that the tests trust.
+ */
+#ifndef AXNN_KERNELS_F32_GEMM_H
+#define AXNN_KERNELS_F32_GEMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Computes the MR x NR tile c[i*ldc + j] (+)= sum_p a[p*MR + i] * b[p*NR + j], p < k. */
+typedef void (*axnn_f32_ukernel_fn)(int64_t k, const float *a, const float *b, float *c,
+                                    int64_t ldc, bool accumulate);
+
+typedef struct axnn_f32_gemm_config {
+    const char *name;
+    int mr, nr;
+    axnn_f32_ukernel_fn ukernel;
+} axnn_f32_gemm_config;
+
+const axnn_f32_gemm_config *axnn_f32_gemm_config_get(void);
+
+/* Micro-kernels (one per ISA file). */
+void axnn_f32_ukernel_portable(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                               bool accumulate);
+void axnn_f32_ukernel_avx2(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                           bool accumulate);
+void axnn_f32_ukernel_avx512(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                             bool accumulate);
+#define AXNN_F32_PORTABLE_MR 4
+#define AXNN_F32_PORTABLE_NR 16
+#define AXNN_F32_AVX2_MR 6
+#define AXNN_F32_AVX2_NR 16
+#define AXNN_F32_AVX512_MR 12
+#define AXNN_F32_AVX512_NR 32
+
+int64_t axnn_sgemm_ws_floats(void);
+void axnn_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                float *ws);
+/* Same contract with an explicit micro-kernel configuration (tests compare every variant). */
+void axnn_sgemm_with(const axnn_f32_gemm_config *cfg, bool ta, bool tb, int64_t M, int64_t N,
+                     int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                     int64_t ldb, float beta, float *C, int64_t ldc, float *ws);
+/* The reference: a plain triple loop accumulating in double. */
+void axnn_sgemm_ref(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                    float *C, int64_t ldc);
+
+/* All configurations this CPU can run (for tests and benchmarks). */
+int axnn_f32_gemm_configs(const axnn_f32_gemm_config **out, int max);
+
+#endif

@@ -1,0 +1,163 @@
+/* batchnorm2d, as torch.nn.BatchNorm2d.
+ *
+ * x (N, C, H, W) -> y, same shape. Inputs: x, weight (C), bias (C), running_mean (C),
+ * running_var (C), num_batches_tracked (scalar int64).
+ * Training: mean and biased variance over (N, H, W) normalize the batch; the running averages
+ * move by `momentum` toward the mean and the *unbiased* variance, as in PyTorch. Eval: the
+ * running averages normalize. Sums are accumulated in double, per channel, in a fixed order.
+ * State kept for backward: mean and 1/sqrt(var + eps) per channel.
+ * Backward (with xhat = (x - mean) * invstd, M = N*H*W):
+ *   dbias = sum dy, dweight = sum dy*xhat,
+ *   dx = weight * invstd / M * (M*dy - dbias - xhat * dweight).
+ */
+#include "ops/op.h"
+
+#include <math.h>
+
+static axnn_status bn_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, uint32_t *fl)
+{
+    const axnn_value *x = &g->vals[nd->in[0]];
+    if (x->shape.nd != 4) return axnn_error(AXNN_ERR_SHAPE, "%s: batchnorm2d needs a 4-d input", nd->name);
+    for (int i = 1; i <= 4; i++)
+        if (g->vals[nd->in[i]].shape.d[0] != x->shape.d[1])
+            return axnn_error(AXNN_ERR_SHAPE, "%s: parameter %d does not have %lld channels", nd->name, i,
+                              (long long)x->shape.d[1]);
+    *out = x->shape;
+    *fl = AXNN_VF_BATCHED;
+    return AXNN_OK;
+}
+
+static size_t bn_state(const axnn_graph *g, const axnn_node *nd, int batch)
+{
+    return 2 * (size_t)g->vals[nd->in[0]].shape.d[1] * sizeof(float);
+}
+
+typedef struct bn_task {
+    axnn_exec *e;
+    axnn_node *nd;
+} bn_task;
+
+static void bn_fwd_task(void *arg, int ith, int nth)
+{
+    bn_task *t = arg;
+    axnn_exec *e = t->e;
+    axnn_node *nd = t->nd;
+    const axnn_bn_attr *a = nd->attr;
+    const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
+    const float *wt = op_in(e, nd, 1)->data, *bs = op_in(e, nd, 2)->data;
+    float *rm = op_in(e, nd, 3)->data, *rv = op_in(e, nd, 4)->data;
+    const int64_t C = x->shape.d[1], HW = x->shape.d[2] * x->shape.d[3], img = C * HW;
+    const int64_t M = e->n * HW;
+    float *saved = nd->state;
+    int64_t lo, hi;
+    axnn_split(C, ith, nth, &lo, &hi);
+    for (int64_t c = lo; c < hi; c++) {
+        float mean, invstd;
+        if (e->training) {
+            double s = 0.0;
+            for (int64_t n = 0; n < e->n; n++) {
+                const float *p = (const float *)x->data + n * img + c * HW;
+                float r = 0.0f;
+                for (int64_t i = 0; i < HW; i++) r += p[i];
+                s += r;
+            }
+            double m = s / (double)M, ss = 0.0;
+            for (int64_t n = 0; n < e->n; n++) {
+                const float *p = (const float *)x->data + n * img + c * HW;
+                float r = 0.0f;
+                for (int64_t i = 0; i < HW; i++) {
+                    float d = p[i] - (float)m;
+                    r += d * d;
+                }
+                ss += r;
+            }
+            double var = ss / (double)M;
+            mean = (float)m;
+            invstd = (float)(1.0 / sqrt(var + a->eps));
+            double unbiased = M > 1 ? ss / (double)(M - 1) : var;
+            rm[c] = (float)((1.0 - a->momentum) * rm[c] + a->momentum * m);
+            rv[c] = (float)((1.0 - a->momentum) * rv[c] + a->momentum * unbiased);
+            if (saved) {
+                saved[c] = mean;
+                saved[C + c] = invstd;
+            }
+        } else {
+            mean = rm[c];
+            invstd = 1.0f / sqrtf(rv[c] + a->eps);
+        }
+        float scale = wt[c] * invstd, shift = bs[c] - mean * scale;
+        for (int64_t n = 0; n < e->n; n++) {
+            const float *p = (const float *)x->data + n * img + c * HW;
+            float *q = (float *)y->data + n * img + c * HW;
+            for (int64_t i = 0; i < HW; i++) q[i] = p[i] * scale + shift;
+        }
+    }
+}
+
+static void bn_forward(axnn_exec *e, axnn_node *nd)
+{
+    bn_task t = {e, nd};
+    axnn_pool_run(e->pool, bn_fwd_task, &t);
+    if (e->training) ((int64_t *)op_in(e, nd, 5)->data)[0] += 1;
+}
+
+static void bn_bwd_task(void *arg, int ith, int nth)
+{
+    bn_task *t = arg;
+    axnn_exec *e = t->e;
+    axnn_node *nd = t->nd;
+    const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
+    const float *wt = op_in(e, nd, 1)->data;
+    float *dwt = op_in(e, nd, 1)->grad, *dbs = op_in(e, nd, 2)->grad;
+    float *dx = op_in(e, nd, 0)->grad;
+    const int64_t C = x->shape.d[1], HW = x->shape.d[2] * x->shape.d[3], img = C * HW;
+    const int64_t M = e->n * HW;
+    const float *saved = nd->state;
+    int64_t lo, hi;
+    axnn_split(C, ith, nth, &lo, &hi);
+    for (int64_t c = lo; c < hi; c++) {
+        const float mean = saved[c], invstd = saved[C + c];
+        double sdy = 0.0, sdyx = 0.0;
+        for (int64_t n = 0; n < e->n; n++) {
+            const float *p = (const float *)x->data + n * img + c * HW;
+            const float *d = y->grad + n * img + c * HW;
+            float r1 = 0.0f, r2 = 0.0f;
+            for (int64_t i = 0; i < HW; i++) {
+                r1 += d[i];
+                r2 += d[i] * (p[i] - mean);
+            }
+            sdy += r1;
+            sdyx += r2;
+        }
+        sdyx *= invstd; /* sum dy * xhat */
+        if (dwt) dwt[c] += (float)sdyx;
+        if (dbs) dbs[c] += (float)sdy;
+        if (!dx) continue;
+        const float k = wt[c] * invstd;
+        const float mdy = (float)(sdy / (double)M), mdyx = (float)(sdyx / (double)M);
+        for (int64_t n = 0; n < e->n; n++) {
+            const float *p = (const float *)x->data + n * img + c * HW;
+            const float *d = y->grad + n * img + c * HW;
+            float *q = dx + n * img + c * HW;
+            for (int64_t i = 0; i < HW; i++) {
+                float xhat = (p[i] - mean) * invstd;
+                float v = k * (d[i] - mdy - xhat * mdyx);
+                q[i] = nd->accum[0] ? q[i] + v : v;
+            }
+        }
+    }
+}
+
+static void bn_backward(axnn_exec *e, axnn_node *nd)
+{
+    bn_task t = {e, nd};
+    axnn_pool_run(e->pool, bn_bwd_task, &t);
+}
+
+const axnn_op_def axnn_op_batchnorm2d = {
+    .name = "batchnorm2d",
+    .infer = bn_infer,
+    .state_bytes = bn_state,
+    .forward = bn_forward,
+    .backward = bn_backward,
+};

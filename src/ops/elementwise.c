@@ -1,0 +1,120 @@
+/* Element-wise nodes: relu (y = max(x, 0)) and add (y = a + b, same shapes). Both are split
+ * over threads by element ranges. relu's backward masks by the output (y > 0). */
+#include "ops/op.h"
+
+#include <string.h>
+
+static axnn_status same_shape_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, uint32_t *fl)
+{
+    const axnn_value *x = &g->vals[nd->in[0]];
+    for (int i = 1; i < nd->nin; i++)
+        if (!axnn_shape_eq(&x->shape, &g->vals[nd->in[i]].shape)) {
+            char a[64], b[64];
+            return axnn_error(AXNN_ERR_SHAPE, "%s: shapes %s and %s differ", nd->op->name,
+                              axnn_shape_str(&x->shape, a, sizeof a),
+                              axnn_shape_str(&g->vals[nd->in[i]].shape, b, sizeof b));
+        }
+    *out = x->shape;
+    *fl = x->flags & AXNN_VF_BATCHED;
+    return AXNN_OK;
+}
+
+typedef struct ew_task {
+    axnn_exec *e;
+    axnn_node *nd;
+    int64_t total;
+} ew_task;
+
+static int64_t batch_numel(axnn_exec *e, const axnn_value *v)
+{
+    return (v->flags & AXNN_VF_BATCHED) ? e->n * per_image(v) : axnn_shape_numel(&v->shape);
+}
+
+static void relu_fwd_task(void *arg, int ith, int nth)
+{
+    ew_task *t = arg;
+    const float *x = op_in(t->e, t->nd, 0)->data;
+    float *y = op_out(t->e, t->nd)->data;
+    int64_t lo, hi;
+    axnn_split(t->total, ith, nth, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static void relu_bwd_task(void *arg, int ith, int nth)
+{
+    ew_task *t = arg;
+    const axnn_value *yv = op_out(t->e, t->nd);
+    const float *y = yv->data, *dy = yv->grad;
+    float *dx = op_in(t->e, t->nd, 0)->grad;
+    int64_t lo, hi;
+    axnn_split(t->total, ith, nth, &lo, &hi);
+    if (t->nd->accum[0])
+        for (int64_t i = lo; i < hi; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+    else
+        for (int64_t i = lo; i < hi; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+static void relu_forward(axnn_exec *e, axnn_node *nd)
+{
+    ew_task t = {e, nd, batch_numel(e, op_out(e, nd))};
+    axnn_pool_run(e->pool, relu_fwd_task, &t);
+}
+
+static void relu_backward(axnn_exec *e, axnn_node *nd)
+{
+    if (!in_needs_grad(e, nd, 0)) return;
+    ew_task t = {e, nd, batch_numel(e, op_out(e, nd))};
+    axnn_pool_run(e->pool, relu_bwd_task, &t);
+}
+
+const axnn_op_def axnn_op_relu = {
+    .name = "relu",
+    .infer = same_shape_infer,
+    .forward = relu_forward,
+    .backward = relu_backward,
+};
+
+static void add_fwd_task(void *arg, int ith, int nth)
+{
+    ew_task *t = arg;
+    const float *a = op_in(t->e, t->nd, 0)->data, *b = op_in(t->e, t->nd, 1)->data;
+    float *y = op_out(t->e, t->nd)->data;
+    int64_t lo, hi;
+    axnn_split(t->total, ith, nth, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) y[i] = a[i] + b[i];
+}
+
+static void add_bwd_task(void *arg, int ith, int nth)
+{
+    ew_task *t = arg;
+    const float *dy = op_out(t->e, t->nd)->grad;
+    int64_t lo, hi;
+    axnn_split(t->total, ith, nth, &lo, &hi);
+    for (int k = 0; k < 2; k++) {
+        float *dx = op_in(t->e, t->nd, k)->grad;
+        if (!dx) continue;
+        if (t->nd->accum[k])
+            for (int64_t i = lo; i < hi; i++) dx[i] += dy[i];
+        else
+            memcpy(dx + lo, dy + lo, (size_t)(hi - lo) * sizeof(float));
+    }
+}
+
+static void add_forward(axnn_exec *e, axnn_node *nd)
+{
+    ew_task t = {e, nd, batch_numel(e, op_out(e, nd))};
+    axnn_pool_run(e->pool, add_fwd_task, &t);
+}
+
+static void add_backward(axnn_exec *e, axnn_node *nd)
+{
+    ew_task t = {e, nd, batch_numel(e, op_out(e, nd))};
+    axnn_pool_run(e->pool, add_bwd_task, &t);
+}
+
+const axnn_op_def axnn_op_add = {
+    .name = "add",
+    .infer = same_shape_infer,
+    .forward = add_forward,
+    .backward = add_backward,
+};

@@ -1,0 +1,113 @@
+/* linear: y = x W^T + b, as torch.nn.Linear.
+ *
+ * x (N, in) -> y (N, out); W (out, in); b (out). Forward and dx split the batch rows over
+ * threads (or the output columns when the batch is smaller than the pool); dW = dy^T x splits
+ * the output rows of W, so no thread shares a gradient element and no reduction is needed.
+ */
+#include "ops/op.h"
+
+#include "kernels/f32-gemm/gemm.h"
+
+static axnn_status linear_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, uint32_t *fl)
+{
+    const axnn_linear_attr *a = nd->attr;
+    const axnn_value *x = &g->vals[nd->in[0]], *w = &g->vals[nd->in[1]];
+    if (x->shape.nd != 2)
+        return axnn_error(AXNN_ERR_SHAPE, "%s: linear needs a 2-d input (flatten first)", nd->name);
+    if (w->shape.nd != 2 || w->shape.d[0] != a->out || w->shape.d[1] != x->shape.d[1])
+        return axnn_error(AXNN_ERR_SHAPE, "%s: weight shape does not match", nd->name);
+    *out = (axnn_shape){2, {x->shape.d[0], a->out}};
+    *fl = AXNN_VF_BATCHED;
+    return AXNN_OK;
+}
+
+static size_t linear_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth)
+{
+    return (size_t)axnn_sgemm_ws_floats() * sizeof(float);
+}
+
+typedef struct lin_task {
+    axnn_exec *e;
+    axnn_node *nd;
+} lin_task;
+
+static void lin_fwd_task(void *arg, int ith, int nth)
+{
+    lin_task *t = arg;
+    axnn_exec *e = t->e;
+    const axnn_linear_attr *a = t->nd->attr;
+    const axnn_value *x = op_in(e, t->nd, 0), *w = op_in(e, t->nd, 1), *y = op_out(e, t->nd);
+    const int64_t IN = x->shape.d[1], OUT = a->out;
+    const float *X = x->data, *W = w->data, *b = a->bias ? op_in(e, t->nd, 2)->data : NULL;
+    float *Y = y->data;
+    int64_t r0 = 0, r1 = e->n, c0 = 0, c1 = OUT;
+    if (e->n >= nth)
+        axnn_split(e->n, ith, nth, &r0, &r1);
+    else
+        axnn_split(OUT, ith, nth, &c0, &c1);
+    if (r1 <= r0 || c1 <= c0) return;
+    axnn_sgemm(false, true, r1 - r0, c1 - c0, IN, 1.0f, X + r0 * IN, IN, W + c0 * IN, IN, 0.0f,
+               Y + r0 * OUT + c0, OUT, op_scratch(e, ith));
+    if (b)
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t c = c0; c < c1; c++) Y[r * OUT + c] += b[c];
+}
+
+static void linear_forward(axnn_exec *e, axnn_node *nd)
+{
+    lin_task t = {e, nd};
+    axnn_pool_run(e->pool, lin_fwd_task, &t);
+}
+
+static void lin_bwd_task(void *arg, int ith, int nth)
+{
+    lin_task *t = arg;
+    axnn_exec *e = t->e;
+    axnn_node *nd = t->nd;
+    const axnn_linear_attr *a = nd->attr;
+    const axnn_value *x = op_in(e, nd, 0), *w = op_in(e, nd, 1), *y = op_out(e, nd);
+    const int64_t IN = x->shape.d[1], OUT = a->out, N = e->n;
+    const float *dY = y->grad;
+    float *ws = op_scratch(e, ith);
+    int64_t lo, hi;
+    if (w->grad) { /* dW[o0:o1, :] += dY[:, o0:o1]^T X */
+        axnn_split(OUT, ith, nth, &lo, &hi);
+        if (hi > lo)
+            axnn_sgemm(true, false, hi - lo, IN, N, 1.0f, dY + lo, OUT, x->data, IN, 1.0f,
+                       w->grad + lo * IN, IN, ws);
+        if (a->bias && op_in(e, nd, 2)->grad) {
+            float *db = op_in(e, nd, 2)->grad;
+            for (int64_t o = lo; o < hi; o++) {
+                double s = 0.0;
+                for (int64_t r = 0; r < N; r++) s += dY[r * OUT + o];
+                db[o] += (float)s;
+            }
+        }
+    }
+    if (x->grad) { /* dX[r0:r1, :] = dY[r0:r1, :] W */
+        axnn_split(N, ith, nth, &lo, &hi);
+        if (hi > lo)
+            axnn_sgemm(false, false, hi - lo, IN, OUT, 1.0f, dY + lo * OUT, OUT, w->data, IN,
+                       nd->accum[0] ? 1.0f : 0.0f, x->grad + lo * IN, IN, ws);
+    }
+}
+
+static void linear_backward(axnn_exec *e, axnn_node *nd)
+{
+    lin_task t = {e, nd};
+    axnn_pool_run(e->pool, lin_bwd_task, &t);
+}
+
+static int64_t linear_macs(const axnn_graph *g, const axnn_node *nd)
+{
+    return g->vals[nd->in[1]].shape.d[0] * g->vals[nd->in[1]].shape.d[1];
+}
+
+const axnn_op_def axnn_op_linear = {
+    .name = "linear",
+    .infer = linear_infer,
+    .scratch_bytes = linear_scratch,
+    .forward = linear_forward,
+    .backward = linear_backward,
+    .macs = linear_macs,
+};

@@ -1,0 +1,72 @@
+/* The op interface: what every node type provides to the graph executor.
+ *
+ * An op is a table of pure functions. `infer` checks the inputs and gives the output's shape
+ * (with dimension 0 = 1 for batched values; the planner sets the batch). `forward` and
+ * `backward` run over the whole batch, splitting their work over the pool; they find tensors
+ * through the graph's values and get memory only from the planner: `state` (kept from forward to
+ * backward, e.g. max-pool indices) and `scratch` (shared by all nodes, valid during one call).
+ */
+#ifndef AXNN_OPS_OP_H
+#define AXNN_OPS_OP_H
+
+#include "axnn/graph.h"
+#include "axnn/ops.h"
+
+typedef struct axnn_exec {
+    axnn_graph *g;
+    axnn_pool *pool;
+    int n;          /* images in this batch */
+    int nth;        /* threads of the pool */
+    bool training;  /* batch statistics, dropout on */
+    void *scratch;  /* g->scratch_per_thread * nth bytes */
+} axnn_exec;
+
+typedef struct axnn_op_def {
+    const char *name;
+    axnn_status (*infer)(axnn_graph *g, axnn_node *nd, axnn_shape *out, uint32_t *out_flags);
+    /* Bytes kept from forward to backward, for a batch of `batch` (training plans only). */
+    size_t (*state_bytes)(const axnn_graph *g, const axnn_node *nd, int batch);
+    /* Bytes of scratch for one thread (the executor gives nth slices, contiguous). */
+    size_t (*scratch_bytes)(const axnn_graph *g, const axnn_node *nd, int batch, int nth);
+    void (*forward)(axnn_exec *e, axnn_node *nd);
+    /* Gradient of the output -> gradients of inputs (honouring nd->accum) and of parameters
+     * (always accumulated). NULL when the op passes no gradient (e.g. the loss's labels). */
+    void (*backward)(axnn_exec *e, axnn_node *nd);
+    int64_t (*macs)(const axnn_graph *g, const axnn_node *nd); /* per image; NULL = 0 */
+} axnn_op_def;
+
+const axnn_op_def *axnn_op_find(const char *name);
+
+/* Helpers for ops */
+static inline axnn_value *op_in(axnn_exec *e, const axnn_node *nd, int i)
+{
+    return &e->g->vals[nd->in[i]];
+}
+static inline axnn_value *op_out(axnn_exec *e, const axnn_node *nd) { return &e->g->vals[nd->out]; }
+static inline float *op_scratch(axnn_exec *e, int ith)
+{
+    return (float *)((char *)e->scratch + (size_t)ith * e->g->scratch_per_thread);
+}
+/* Elements of one image of a batched value (product of dims 1..). */
+static inline int64_t per_image(const axnn_value *v)
+{
+    int64_t n = 1;
+    for (int i = 1; i < v->shape.nd; i++) n *= v->shape.d[i];
+    return n;
+}
+/* Whether input i needs a gradient. */
+static inline bool in_needs_grad(axnn_exec *e, const axnn_node *nd, int i)
+{
+    return e->g->vals[nd->in[i]].grad != NULL;
+}
+/* Writes or accumulates `v` into gradient slot i per nd->accum. */
+static inline void grad_put(const axnn_node *nd, int i, float *dst, float v)
+{
+    *dst = nd->accum[i] ? *dst + v : v;
+}
+
+extern const axnn_op_def axnn_op_conv2d, axnn_op_batchnorm2d, axnn_op_relu, axnn_op_maxpool2d,
+    axnn_op_avgpool2d, axnn_op_global_avgpool, axnn_op_flatten, axnn_op_linear, axnn_op_add,
+    axnn_op_dropout, axnn_op_softmax_ce;
+
+#endif
