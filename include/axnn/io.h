@@ -58,6 +58,14 @@ axnn_status axnn_st_writer_add(axnn_st_writer *w, const char *name, axnn_st_dtyp
 axnn_status axnn_st_writer_meta(axnn_st_writer *w, const char *key, const char *value);
 axnn_status axnn_st_writer_write(axnn_st_writer *w, const char *path);
 
+/* ---- graphs <-> safetensors (tensor names are the values' names, PyTorch state_dict keys) ---- */
+/* Copies every PARAM and BUFFER of g from f (converting dtypes to the value's dtype). With
+ * `strict`, a tensor of g missing from f, or a tensor of f that g lacks, is an error; a shape
+ * mismatch is always an error. Errors name the file and the tensor. */
+axnn_status axnn_graph_load_weights(axnn_graph *g, const axnn_st_file *f, bool strict);
+/* Adds every PARAM and BUFFER of g to w (the writer keeps pointers into g). */
+axnn_status axnn_graph_add_weights(axnn_st_writer *w, const axnn_graph *g);
+
 /* Atomically writes `len` bytes to path (temporary file, fsync, rename). */
 axnn_status axnn_write_file_atomic(const char *path, const void *data, size_t len);
 
