@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,6 +71,17 @@ void axnn_pool_run(axnn_pool *p, axnn_task_fn fn, void *arg);
 /* Splits [0, n) into nth contiguous parts; part ith is [*lo, *hi). */
 void axnn_split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi);
 int axnn_default_threads(void); /* online CPUs */
+
+/* ---- progress: a bar with ETA and throughput on a terminal, plain lines in a log ---- */
+typedef struct axnn_progress axnn_progress;
+/* out: where to draw (NULL = nothing is shown). A terminal gets a redrawn bar; anything else
+ * gets a plain line at most every `log_every` seconds and at the end. */
+axnn_progress *axnn_progress_new(FILE *out, double log_every);
+void axnn_progress_free(axnn_progress *p);
+void axnn_progress_begin(axnn_progress *p, const char *label, int64_t total, const char *unit);
+/* done units so far; extra: a short status ("loss 0.43") or NULL. */
+void axnn_progress_update(axnn_progress *p, int64_t done, const char *extra);
+void axnn_progress_end(axnn_progress *p, const char *summary);
 
 /* ---- time ---- */
 double axnn_now(void); /* monotonic seconds */

@@ -135,6 +135,8 @@ void axnn_graph_zero_param_grads(axnn_graph *g);
 const float *axnn_graph_logits(const axnn_graph *g); /* (n, classes) after forward */
 float axnn_graph_loss_value(const axnn_graph *g);
 
+const char *axnn_node_op_name(const axnn_node *nd);
+
 /* ---- accounting ---- */
 int64_t axnn_node_params(const axnn_graph *g, const axnn_node *nd);
 int64_t axnn_node_macs(const axnn_graph *g, const axnn_node *nd); /* per image */

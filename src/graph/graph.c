@@ -163,6 +163,8 @@ int axnn_graph_add_node(axnn_graph *g, const char *opname, const char *name, con
     return o;
 }
 
+const char *axnn_node_op_name(const axnn_node *nd) { return nd->op->name; }
+
 int64_t axnn_node_params(const axnn_graph *g, const axnn_node *nd)
 {
     int64_t n = 0;

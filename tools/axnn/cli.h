@@ -31,6 +31,12 @@ int cli_parse(const char *cmd, const char *synopsis, int argc, char **argv, cli_
               int nflags, const char **pos, int max_pos, int *npos);
 bool cli_flag_seen(const cli_flag *flags, int nflags, const char *name);
 
+/* All flags as a JSON object of strings; free() the result. */
+char *cli_flags_to_json(const cli_flag *flags, int n);
+/* Sets every flag not given on the command line (and not named in keep, NULL-terminated) from
+ * a JSON object written by cli_flags_to_json. Returns 0, or 1 after printing an error. */
+int cli_flags_apply_json(cli_flag *flags, int n, const char *json, const char *const *keep);
+
 /* Prints "axnn: error: <message>" and returns the exit code 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "axnn: error: <axnn_last_error()>" and returns 1. */

@@ -2,6 +2,7 @@
  * number that does not parse or is out of range each give a one-line error naming the flag. */
 #include "cli.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -131,4 +132,51 @@ bool cli_flag_seen(const cli_flag *flags, int nflags, const char *name)
     for (int i = 0; i < nflags; i++)
         if (!strcmp(flags[i].name, name)) return flags[i].seen;
     return false;
+}
+
+/* Value of a flag as text (for saving a configuration). */
+static void flag_text(const cli_flag *f, char *buf, size_t n)
+{
+    switch (f->type) {
+    case FLAG_STR: snprintf(buf, n, "%s", *(const char **)f->dst ? *(const char **)f->dst : ""); break;
+    case FLAG_INT: snprintf(buf, n, "%d", *(int *)f->dst); break;
+    case FLAG_FLOAT: snprintf(buf, n, "%.9g", *(float *)f->dst); break;
+    case FLAG_BOOL: snprintf(buf, n, "%s", *(bool *)f->dst ? "true" : "false"); break;
+    case FLAG_U64: snprintf(buf, n, "%llu", (unsigned long long)*(uint64_t *)f->dst); break;
+    }
+}
+
+char *cli_flags_to_json(const cli_flag *flags, int n)
+{
+    cJSON *o = cJSON_CreateObject();
+    char buf[1024];
+    for (int i = 0; i < n; i++) {
+        flag_text(&flags[i], buf, sizeof buf);
+        cJSON_AddStringToObject(o, flags[i].name, buf);
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+int cli_flags_apply_json(cli_flag *flags, int n, const char *json, const char *const *keep)
+{
+    cJSON *o = cJSON_Parse(json);
+    if (!o) return cli_fail("saved training configuration is not valid JSON");
+    for (int i = 0; i < n; i++) {
+        bool skip = flags[i].seen;
+        for (int k = 0; keep && keep[k]; k++)
+            if (!strcmp(keep[k], flags[i].name)) skip = true;
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, flags[i].name);
+        if (skip || !cJSON_IsString(v)) continue;
+        /* string flags must outlive the JSON object */
+        char *copy = strdup(v->valuestring);
+        if (!copy || set_value(&flags[i], copy)) {
+            cJSON_Delete(o);
+            return 1;
+        }
+        if (flags[i].type != FLAG_STR) free(copy);
+    }
+    cJSON_Delete(o);
+    return 0;
 }
