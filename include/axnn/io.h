@@ -46,8 +46,13 @@ axnn_status axnn_st_read(const char *path, axnn_st_file **out);
 void axnn_st_close(axnn_st_file *f);
 const axnn_st_tensor *axnn_st_find(const axnn_st_file *f, const char *name);
 const char *axnn_st_meta(const axnn_st_file *f, const char *key); /* NULL when absent */
-/* Copies tensor t into dst as float32 (converting F16/BF16/F64/integers); n = element count. */
+/* Copies tensor t into dst as float32 (converting F16/BF16/F64/integers/BOOL); dst holds
+ * t->nbytes / axnn_st_dtype_size(t->dtype) elements. */
 void axnn_st_to_f32(const axnn_st_tensor *t, float *dst);
+/* Whether t is one of the integer dtypes I64, I32, I16, I8, U8 (not BOOL). */
+bool axnn_st_is_integer(axnn_st_dtype t);
+/* Copies tensor t into dst as int64 (integers widen exactly, floats truncate). */
+void axnn_st_to_i64(const axnn_st_tensor *t, int64_t *dst);
 
 typedef struct axnn_st_writer axnn_st_writer;
 axnn_st_writer *axnn_st_writer_new(void);
@@ -56,18 +61,26 @@ void axnn_st_writer_free(axnn_st_writer *w);
 axnn_status axnn_st_writer_add(axnn_st_writer *w, const char *name, axnn_st_dtype dt, int nd,
                                const int64_t *shape, const void *data);
 axnn_status axnn_st_writer_meta(axnn_st_writer *w, const char *key, const char *value);
+/* Writes the tensors sorted by name, packed, with the header space-padded to a multiple of 8
+ * bytes and the metadata under "__metadata__"; atomically (see axnn_write_file_atomic). */
 axnn_status axnn_st_writer_write(axnn_st_writer *w, const char *path);
 
 /* ---- graphs <-> safetensors (tensor names are the values' names, PyTorch state_dict keys) ---- */
-/* Copies every PARAM and BUFFER of g from f (converting dtypes to the value's dtype). With
- * `strict`, a tensor of g missing from f, or a tensor of f that g lacks, is an error; a shape
- * mismatch is always an error. Errors name the file and the tensor. */
+/* Copies every PARAM and BUFFER of g from f (converting dtypes to the value's dtype: F32, F16,
+ * BF16 and F64 into float values, integer dtypes into integer values; anything else, e.g. BOOL
+ * into a float, is AXNN_ERR_FORMAT). With `strict`, a tensor of g missing from f, or a tensor of
+ * f that g lacks, is an error (AXNN_ERR_FORMAT); a shape mismatch is always an error
+ * (AXNN_ERR_SHAPE). Everything is checked before anything is copied, so on error g is
+ * unchanged. Errors name the file and the tensor. */
 axnn_status axnn_graph_load_weights(axnn_graph *g, const axnn_st_file *f, bool strict);
 /* Adds every PARAM and BUFFER of g to w (the writer keeps pointers into g). */
 axnn_status axnn_graph_add_weights(axnn_st_writer *w, const axnn_graph *g);
 
 /* Atomically writes `len` bytes to path (temporary file, fsync, rename). */
 axnn_status axnn_write_file_atomic(const char *path, const void *data, size_t len);
+/* The same for the concatenation of nparts buffers (no copy into one buffer). */
+axnn_status axnn_write_file_atomic_parts(const char *path, const void *const *parts,
+                                         const size_t *lens, int nparts);
 
 #ifdef __cplusplus
 }
