@@ -20,6 +20,8 @@ typedef struct axnn_model_cfg {
  * an input, labels, the network, and a softmax cross-entropy loss; parameters are initialized as
  * the reference does (Kaiming-normal fan-out convs, BN weight 1 and bias 0, ...). */
 axnn_status axnn_model_build(const char *arch, const axnn_model_cfg *cfg, axnn_graph **out);
+/* AXNN_OK when arch names a known model (else the error lists the known ones). */
+axnn_status axnn_model_check(const char *arch);
 /* NULL-terminated list of the base architecture names. */
 const char *const *axnn_model_names(void);
 

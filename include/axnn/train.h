@@ -112,6 +112,7 @@ typedef struct axnn_train_cfg {
     const char *dataset_name;
     const char *config_json;  /* stored in checkpoints as metadata 'train' (may be NULL) */
     bool resume;
+    int stop_after; /* > 0: return after this many epochs of this call (the run stays resumable) */
 } axnn_train_cfg;
 
 typedef struct axnn_train_result {

@@ -11,30 +11,48 @@ static const char *const names[] = {"resnet20", "resnet32", "resnet44", "resnet5
 
 const char *const *axnn_model_names(void) { return names; }
 
+/* Splits "cifar100_vgg11_bn" into family, depth and the class count its prefix implies. */
+static axnn_status parse_arch(const char *arch, bool *resnet, int *depth, int *prefix_classes,
+                              const char **base)
+{
+    *base = arch;
+    *prefix_classes = 0;
+    if (!strncmp(arch, "cifar100_", 9)) {
+        *base = arch + 9;
+        *prefix_classes = 100;
+    } else if (!strncmp(arch, "cifar10_", 8)) {
+        *base = arch + 8;
+        *prefix_classes = 10;
+    }
+    for (int i = 0; names[i]; i++) {
+        if (strcmp(*base, names[i])) continue;
+        *resnet = !strncmp(names[i], "resnet", 6);
+        *depth = atoi(names[i] + (*resnet ? 6 : 3));
+        return AXNN_OK;
+    }
+    return axnn_error(AXNN_ERR_ARG,
+                      "unknown model '%s' (known: resnet20, resnet32, resnet44, resnet56, vgg11_bn, vgg13_bn, "
+                      "vgg16_bn, vgg19_bn, optionally prefixed cifar10_ or cifar100_)",
+                      arch);
+}
+
+axnn_status axnn_model_check(const char *arch)
+{
+    bool resnet;
+    int depth, pc;
+    const char *base;
+    return parse_arch(arch, &resnet, &depth, &pc, &base);
+}
+
 axnn_status axnn_model_build(const char *arch, const axnn_model_cfg *cfg, axnn_graph **out)
 {
     *out = NULL;
-    const char *base = arch;
-    int classes = cfg->num_classes;
-    if (!strncmp(arch, "cifar100_", 9)) {
-        base = arch + 9;
-        if (classes <= 0) classes = 100;
-    } else if (!strncmp(arch, "cifar10_", 8)) {
-        base = arch + 8;
-        if (classes <= 0) classes = 10;
-    }
-    int depth = 0;
-    bool resnet = false;
-    if (sscanf(base, "resnet%d", &depth) == 1 && (depth == 20 || depth == 32 || depth == 44 || depth == 56) &&
-        !strcmp(base + 6 + (depth >= 10 ? 2 : 1), ""))
-        resnet = true;
-    else if (!(sscanf(base, "vgg%d_bn", &depth) == 1 &&
-               (depth == 11 || depth == 13 || depth == 16 || depth == 19) && strstr(base, "_bn") &&
-               !strcmp(strstr(base, "_bn"), "_bn")))
-        return axnn_error(AXNN_ERR_ARG,
-                          "unknown model '%s' (known: resnet20, resnet32, resnet44, resnet56, vgg11_bn, "
-                          "vgg13_bn, vgg16_bn, vgg19_bn)",
-                          arch);
+    bool resnet;
+    int depth, classes = cfg->num_classes, prefix_classes;
+    const char *base;
+    axnn_status pst = parse_arch(arch, &resnet, &depth, &prefix_classes, &base);
+    if (pst) return pst;
+    if (classes <= 0) classes = prefix_classes;
     if (classes < 2) return axnn_error(AXNN_ERR_ARG, "number of classes must be at least 2 (got %d)", classes);
     if (cfg->in_channels < 1 || cfg->height < 1 || cfg->width < 1)
         return axnn_error(AXNN_ERR_ARG, "bad input shape %dx%dx%d", cfg->in_channels, cfg->height, cfg->width);

@@ -200,7 +200,9 @@ static axnn_status run_epochs(run_state *rs, const axnn_dataset *train, const ax
                           (long long)train->n, cfg->batch);
     }
     double t_start = axnn_now(), imgs = 0;
-    for (int epoch = rs->start_epoch; epoch < cfg->epochs && !st; epoch++) {
+    int end = cfg->epochs;
+    if (cfg->stop_after > 0 && rs->start_epoch + cfg->stop_after < end) end = rs->start_epoch + cfg->stop_after;
+    for (int epoch = rs->start_epoch; epoch < end && !st; epoch++) {
         epoch_stats es = {0};
         st = train_epoch(rs, ld, cfg, epoch, prog, &es);
         if (st) break;
@@ -208,7 +210,7 @@ static axnn_status run_epochs(run_state *rs, const axnn_dataset *train, const ax
         res->epochs_done = epoch + 1;
         res->train_loss = es.loss;
         res->train_acc = es.acc;
-        bool last = epoch + 1 == cfg->epochs;
+        bool last = epoch + 1 == end;
         bool do_eval = test && (last || (cfg->eval_every > 0 && (epoch + 1) % cfg->eval_every == 0));
         axnn_eval_result ev = {0};
         if (do_eval) st = axnn_evaluate(rs->g, rs->pool, test, pp, cfg->batch, prog, &ev);

@@ -31,8 +31,8 @@ int cli_parse(const char *cmd, const char *synopsis, int argc, char **argv, cli_
               int nflags, const char **pos, int max_pos, int *npos);
 bool cli_flag_seen(const cli_flag *flags, int nflags, const char *name);
 
-/* All flags as a JSON object of strings; free() the result. */
-char *cli_flags_to_json(const cli_flag *flags, int n);
+/* The flags not named in skip (NULL-terminated) as a JSON object of strings; free() it. */
+char *cli_flags_to_json(const cli_flag *flags, int n, const char *const *skip);
 /* Sets every flag not given on the command line (and not named in keep, NULL-terminated) from
  * a JSON object written by cli_flags_to_json. Returns 0, or 1 after printing an error. */
 int cli_flags_apply_json(cli_flag *flags, int n, const char *json, const char *const *keep);

@@ -74,6 +74,10 @@ static int make_cfg(const train_opts *o, axnn_train_cfg *c)
     return parse_milestones(o->milestones, &c->sched);
 }
 
+/* Flags that describe where and how fast a run goes, not what it computes: they are not saved
+ * in the checkpoint, and on --resume they are taken from the command line. */
+static const char *const run_flags[] = {"threads", "out", "resume", "metrics", NULL};
+
 /* On --resume, the flags not given again come from the checkpoint's saved configuration. */
 static int apply_saved(cli_flag *flags, int nf, const char *out)
 {
@@ -84,8 +88,7 @@ static int apply_saved(cli_flag *flags, int nf, const char *out)
     axnn_status st = axnn_st_read(path, &f);
     if (st) return cli_fail_status(st);
     const char *json = axnn_st_meta(f, "train");
-    static const char *const keep[] = {"threads", "epochs", "out", "resume", "metrics", NULL};
-    int rc = json ? cli_flags_apply_json(flags, nf, json, keep) : 0;
+    int rc = json ? cli_flags_apply_json(flags, nf, json, run_flags) : 0;
     axnn_st_close(f);
     return rc;
 }
@@ -115,8 +118,8 @@ int cli_train(int argc, char **argv)
     flags[nf++] = (cli_flag){"arch", FLAG_STR, &o.m.arch, "NAME", "architecture: resnet20|32|44|56, vgg11_bn|13_bn|16_bn|19_bn (default resnet20)"};
     flags[nf++] = (cli_flag){"data", FLAG_STR, &o.data, "NAME", "dataset: fashion-mnist, mnist, cifar10, cifar100, cifar100-coarse, tinyimagenet"};
     flags[nf++] = (cli_flag){"data-dir", FLAG_STR, &o.data_dir, "DIR", "dataset folder (default: the dataset's standard place)"};
-    flags[nf++] = (cli_flag){"size", FLAG_INT, &o.m.size, "S", "model input size; images are zero-padded to it (default 32 for 28x28 data, else the image size)", 1, 4096};
-    flags[nf++] = (cli_flag){"classes", FLAG_INT, &o.m.classes, "N", "output classes (default: the dataset's)", 2, 1e6};
+    flags[nf++] = (cli_flag){"size", FLAG_INT, &o.m.size, "S", "model input size; images are zero-padded to it (default 0 = auto: 32 for 28x28 data, else the image size)", 0, 4096};
+    flags[nf++] = (cli_flag){"classes", FLAG_INT, &o.m.classes, "N", "output classes (default 0 = the dataset's)", 0, 1e6};
     flags[nf++] = (cli_flag){"epochs", FLAG_INT, &o.epochs, "N", "epochs (default 15)", 1, 1e6};
     flags[nf++] = (cli_flag){"batch", FLAG_INT, &o.batch, "N", "batch size (default 128)", 1, 65536};
     flags[nf++] = (cli_flag){"opt", FLAG_STR, &o.opt, "sgd|adamw", "optimizer (default sgd)"};
@@ -152,6 +155,8 @@ int cli_train(int argc, char **argv)
     axnn_train_cfg cfg;
     if (make_cfg(&o, &cfg)) return 1;
 
+    axnn_status chk = axnn_model_check(o.m.arch);
+    if (chk) return cli_fail_status(chk);
     axnn_dataset tr = {0}, te = {0};
     if (load_data(&o, &tr, &te)) return 1;
     axnn_preproc pp = {0};
@@ -167,7 +172,7 @@ int cli_train(int argc, char **argv)
                          o.m.seed};
     axnn_graph *g = NULL;
     axnn_status st = axnn_model_build(o.m.arch, &mc, &g);
-    char *json = cli_flags_to_json(flags, nf);
+    char *json = cli_flags_to_json(flags, nf, run_flags);
     cfg.config_json = json;
     axnn_progress *prog = axnn_progress_new(stderr, 10.0);
     axnn_train_result res;

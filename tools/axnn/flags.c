@@ -146,11 +146,19 @@ static void flag_text(const cli_flag *f, char *buf, size_t n)
     }
 }
 
-char *cli_flags_to_json(const cli_flag *flags, int n)
+static bool listed(const char *name, const char *const *list)
+{
+    for (int k = 0; list && list[k]; k++)
+        if (!strcmp(list[k], name)) return true;
+    return false;
+}
+
+char *cli_flags_to_json(const cli_flag *flags, int n, const char *const *skip)
 {
     cJSON *o = cJSON_CreateObject();
     char buf[1024];
     for (int i = 0; i < n; i++) {
+        if (listed(flags[i].name, skip)) continue;
         flag_text(&flags[i], buf, sizeof buf);
         cJSON_AddStringToObject(o, flags[i].name, buf);
     }
@@ -164,9 +172,7 @@ int cli_flags_apply_json(cli_flag *flags, int n, const char *json, const char *c
     cJSON *o = cJSON_Parse(json);
     if (!o) return cli_fail("saved training configuration is not valid JSON");
     for (int i = 0; i < n; i++) {
-        bool skip = flags[i].seen;
-        for (int k = 0; keep && keep[k]; k++)
-            if (!strcmp(keep[k], flags[i].name)) skip = true;
+        bool skip = flags[i].seen || listed(flags[i].name, keep);
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, flags[i].name);
         if (skip || !cJSON_IsString(v)) continue;
         /* string flags must outlive the JSON object */
