@@ -1,9 +1,48 @@
-/* The executor: runs the nodes in order (forward) and in reverse (backward). */
+/* The executor: runs the nodes in order (forward) and in reverse (backward).
+ *
+ * With AXNN_PROFILE=1 in the environment, every forward and backward call prints, on stderr,
+ * the wall time of each node and the total per op type (a cheap substitute for perf).
+ */
 #include "axnn/graph.h"
 
 #include "ops/op.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static int profile_on(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *s = getenv("AXNN_PROFILE");
+        on = s && s[0] && strcmp(s, "0");
+    }
+    return on;
+}
+
+/* Prints per-node times t[k] (seconds, < 0 = not run) and a per-op summary. */
+static void profile_print(const axnn_graph *g, const double *t, const char *pass)
+{
+    const char *ops[32];
+    double tot[32] = {0}, all = 0.0;
+    int nops = 0;
+    for (int k = 0; k < g->nnodes; k++) {
+        if (t[k] < 0) continue;
+        const axnn_node *nd = &g->nodes[k];
+        fprintf(stderr, "profile %s %3d %-14s %-28s %8.3f ms\n", pass, k, nd->op->name, nd->name,
+                1e3 * t[k]);
+        int j = 0;
+        while (j < nops && strcmp(ops[j], nd->op->name)) j++;
+        if (j == nops && nops < 32) ops[nops++] = nd->op->name;
+        if (j < nops) tot[j] += t[k];
+        all += t[k];
+    }
+    for (int j = 0; j < nops; j++)
+        fprintf(stderr, "profile %s total %-14s %8.3f ms (%4.1f%%)\n", pass, ops[j], 1e3 * tot[j],
+                100.0 * tot[j] / all);
+    fprintf(stderr, "profile %s total %-14s %8.3f ms\n", pass, "all", 1e3 * all);
+}
 
 void axnn_graph_set_training(axnn_graph *g, bool training)
 {
@@ -12,7 +51,8 @@ void axnn_graph_set_training(axnn_graph *g, bool training)
 
 static axnn_exec make_exec(axnn_graph *g, axnn_pool *pool)
 {
-    return (axnn_exec){g, pool, g->n, axnn_pool_size(pool), g->training, g->scratch};
+    void *shared = (char *)g->scratch + g->scratch_per_thread * (size_t)g->nthreads;
+    return (axnn_exec){g, pool, g->n, axnn_pool_size(pool), g->training, g->scratch, shared};
 }
 
 axnn_status axnn_graph_forward(axnn_graph *g, axnn_pool *pool, const float *x,
@@ -28,11 +68,17 @@ axnn_status axnn_graph_forward(axnn_graph *g, axnn_pool *pool, const float *x,
     g->vals[g->input].data = (void *)x;
     if (g->label >= 0) g->vals[g->label].data = (void *)labels;
     axnn_exec e = make_exec(g, pool);
+    double *prof = profile_on() ? malloc((size_t)g->nnodes * sizeof(double)) : NULL;
     for (int k = 0; k < g->nnodes; k++) {
         axnn_node *nd = &g->nodes[k];
+        if (prof) prof[k] = -1.0;
         if (nd->out == g->loss && !labels) continue;
+        double t0 = prof ? axnn_now() : 0.0;
         nd->op->forward(&e, nd);
+        if (prof) prof[k] = axnn_now() - t0;
     }
+    if (prof) profile_print(g, prof, g->training ? "fwd-train" : "fwd-eval");
+    free(prof);
     if (g->training) g->step++;
     return AXNN_OK;
 }
@@ -44,11 +90,17 @@ axnn_status axnn_graph_backward(axnn_graph *g, axnn_pool *pool)
     if (g->loss < 0) return axnn_error(AXNN_ERR_ARG, "graph has no loss");
     axnn_exec e = make_exec(g, pool);
     g->vals[g->loss].grad[0] = 1.0f;
+    double *prof = profile_on() ? malloc((size_t)g->nnodes * sizeof(double)) : NULL;
     for (int k = g->nnodes - 1; k >= 0; k--) {
         axnn_node *nd = &g->nodes[k];
+        if (prof) prof[k] = -1.0;
         if (!nd->op->backward || !g->vals[nd->out].grad) continue;
+        double t0 = prof ? axnn_now() : 0.0;
         nd->op->backward(&e, nd);
+        if (prof) prof[k] = axnn_now() - t0;
     }
+    if (prof) profile_print(g, prof, "bwd");
+    free(prof);
     return AXNN_OK;
 }
 

@@ -206,7 +206,7 @@ axnn_status axnn_graph_plan(axnn_graph *g, int batch, int nthreads, bool trainin
         return st;
     }
 
-    size_t state = 0, scratch = 0;
+    size_t state = 0, scratch = 0, shared = 0;
     for (int k = 0; k < g->nnodes; k++) {
         axnn_node *nd = &g->nodes[k];
         if (training && nd->op->state_bytes)
@@ -215,11 +215,16 @@ axnn_status axnn_graph_plan(axnn_graph *g, int batch, int nthreads, bool trainin
             size_t s = nd->op->scratch_bytes(g, nd, batch, nthreads);
             if (s > scratch) scratch = s;
         }
+        if (nd->op->shared_bytes) {
+            size_t s = nd->op->shared_bytes(g, nd, batch, nthreads);
+            if (s > shared) shared = s;
+        }
     }
     g->state_bytes = state;
     g->scratch_per_thread = (scratch + 63) & ~(size_t)63;
     g->state_arena = axnn_alloc(state ? state : 64);
-    g->scratch = axnn_alloc(g->scratch_per_thread * (size_t)nthreads + 64);
+    /* The shared region follows the per-thread slices (see axnn_exec.shared). */
+    g->scratch = axnn_alloc(g->scratch_per_thread * (size_t)nthreads + ((shared + 63) & ~(size_t)63) + 64);
     if (!g->state_arena || !g->scratch) {
         free_plan(g);
         return axnn_error(AXNN_ERR_NOMEM, "out of memory for node state and scratch");

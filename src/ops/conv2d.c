@@ -1,17 +1,24 @@
 /* conv2d: y = W * x (+ b), any kernel, stride and padding.
  *
  * x (N, Cin, H, W) -> y (N, Cout, OH, OW); W (Cout, Cin, kh, kw); b (Cout).
- * Per image the convolution is a GEMM: y_n (Cout, P) = W (Cout, K) * col_n (K, P), with
- * K = Cin*kh*kw, P = OH*OW and col_n = im2col(x_n); a 1x1 stride-1 unpadded conv uses x_n as is.
- * Backward, per image: dW += dy_n * col_n^T and dcol = W^T * dy_n, then dx_n = col2im(dcol).
- * Images are split over threads; each thread sums its dW into a private slice of scratch, and
- * the slices are added in thread order, so results depend only on the thread count.
+ * The work is done by the convolution engine (kernels/conv/conv.h), which treats the whole
+ * batch as one GEMM with a column per output pixel. Each call runs two pool tasks: `prepare`
+ * copies the input into the engine's padded channel-major layout and packs the weights (into
+ * the shared scratch), and `compute` runs the GEMM with a fused epilogue (bias; in eval mode,
+ * when the planner fused the node with what follows, also BatchNorm, residual add and ReLU).
+ *
+ * Backward: the input gradient of a stride-1 convolution is the forward convolution of dy with
+ * the rotated weights (same engine); strided convolutions use, per image, dcol = W^T dy_n and
+ * col2im. The weight gradient is summed by each thread over its share of pixels into a private
+ * slice of scratch; a third task adds the slices in thread order (and sums the bias gradient),
+ * so results depend only on the thread count.
  */
 #include "ops/op.h"
 
-#include "kernels/f32-gemm/gemm.h"
+#include "kernels/conv/conv.h"
 #include "kernels/im2col/im2col.h"
 
+#include <math.h>
 #include <string.h>
 
 static axnn_status conv_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, uint32_t *fl)
@@ -36,124 +43,191 @@ static axnn_status conv_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, uin
     return AXNN_OK;
 }
 
-static axnn_im2col_geom geom_of(const axnn_graph *g, const axnn_node *nd)
+static axnn_conv_shape shape_of(const axnn_graph *g, const axnn_node *nd, int n)
 {
     const axnn_conv2d_attr *a = nd->attr;
     const axnn_value *x = &g->vals[nd->in[0]], *y = &g->vals[nd->out];
-    return (axnn_im2col_geom){(int)x->shape.d[1], (int)x->shape.d[2], (int)x->shape.d[3], a->kh, a->kw,
-                              a->sh, a->sw, a->ph, a->pw, (int)y->shape.d[2], (int)y->shape.d[3]};
+    return (axnn_conv_shape){n, (int)x->shape.d[1], (int)x->shape.d[2], (int)x->shape.d[3],
+                             a->cout, a->kh, a->kw, a->sh, a->sw, a->ph, a->pw,
+                             (int)y->shape.d[2], (int)y->shape.d[3]};
 }
 
-static bool is_pointwise(const axnn_im2col_geom *q)
+static axnn_im2col_geom geom_of(const axnn_conv_shape *s)
 {
-    return q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->ph == 0 && q->pw == 0;
+    return (axnn_im2col_geom){s->c, s->h, s->w, s->kh, s->kw, s->sh, s->sw, s->ph, s->pw, s->oh, s->ow};
 }
 
-static int64_t conv_K(const axnn_im2col_geom *q) { return (int64_t)q->c * q->kh * q->kw; }
-static int64_t conv_P(const axnn_im2col_geom *q) { return (int64_t)q->oh * q->ow; }
+static int64_t conv_K(const axnn_conv_shape *s) { return (int64_t)s->c * s->kh * s->kw; }
+static int64_t conv_P(const axnn_conv_shape *s) { return (int64_t)s->oh * s->ow; }
+static int64_t fl64(int64_t floats) { return (floats + 15) / 16 * 16; } /* 64-byte multiple */
 
+static axnn_conv_layout x_layout(const axnn_conv_shape *s)
+{
+    return axnn_conv_layout_make(s->n, s->c, s->h, s->w, s->ph, s->pw, s->kh);
+}
+
+/* ---- memory ---- */
+
+/* Per thread, in floats: the engine's forward workspace; in training plans also a partial
+ * weight gradient with the weight-gradient workspace, and the input-gradient workspace (the
+ * engine's, or GEMM + col2im for strided convolutions). */
 static size_t conv_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth)
 {
-    axnn_im2col_geom q = geom_of(g, nd);
-    const axnn_conv2d_attr *a = nd->attr;
-    int64_t floats = axnn_sgemm_ws_floats() + conv_K(&q) * conv_P(&q) + 16;
-    if (g->planned_training) floats += (int64_t)a->cout * conv_K(&q) + 16; /* private dW */
-    return (size_t)floats * sizeof(float);
+    const axnn_f32_gemm_config *cfg = axnn_f32_gemm_config_get();
+    axnn_conv_shape s = shape_of(g, nd, batch);
+    int64_t f = axnn_conv_fwd_ws_floats(cfg, &s);
+    if (g->planned_training) {
+        int64_t dx = axnn_sgemm_ws_floats() + fl64(conv_K(&s) * conv_P(&s));
+        if (axnn_conv_dx_ok(&s)) {
+            axnn_conv_shape ds = axnn_conv_dx_shape(&s);
+            dx = axnn_conv_fwd_ws_floats(cfg, &ds);
+        }
+        int64_t dw = fl64(axnn_conv_dw_part_floats(cfg, &s)) + axnn_conv_dw_ws_floats(cfg, &s);
+        if (dw + dx > f) f = dw + dx;
+    }
+    return (size_t)(f + 64) * sizeof(float);
 }
 
-typedef struct conv_task {
+/* Shared, in floats: the input in the engine's layout, dy in the layout of the input-gradient
+ * convolution (training), packed weights, and per-channel scale and shift. */
+static size_t conv_shared(const axnn_graph *g, const axnn_node *nd, int batch, int nth)
+{
+    const axnn_f32_gemm_config *cfg = axnn_f32_gemm_config_get();
+    axnn_conv_shape s = shape_of(g, nd, batch);
+    axnn_conv_layout xl = x_layout(&s);
+    int64_t f = fl64(axnn_conv_layout_floats(&xl)) + fl64(axnn_conv_packed_w_floats(cfg, s.m, conv_K(&s)));
+    f += 2 * fl64(s.m);
+    if (g->planned_training) {
+        axnn_conv_layout yl = axnn_conv_dx_layout(&s);
+        int64_t flip = axnn_conv_packed_w_floats(cfg, s.c, (int64_t)s.m * s.kh * s.kw);
+        f += fl64(axnn_conv_layout_floats(&yl)) + fl64(flip);
+    }
+    return (size_t)(f + 64) * sizeof(float);
+}
+
+/* ---- forward ---- */
+
+typedef struct conv_fwd_task {
     axnn_exec *e;
     axnn_node *nd;
-    axnn_im2col_geom q;
-} conv_task;
+    const float *x, *w;
+    float *xs, *ap;
+    axnn_conv_fwd_args a;
+} conv_fwd_task;
 
-static void conv_fwd_task(void *arg, int ith, int nth)
+static void conv_prep_task(void *arg, int ith, int nth)
 {
-    conv_task *t = arg;
-    axnn_exec *e = t->e;
-    axnn_node *nd = t->nd;
-    const axnn_conv2d_attr *a = nd->attr;
-    const axnn_value *x = op_in(e, nd, 0), *w = op_in(e, nd, 1), *y = op_out(e, nd);
-    const float *bias = a->bias ? op_in(e, nd, 2)->data : NULL;
-    const int64_t K = conv_K(&t->q), P = conv_P(&t->q);
-    float *ws = op_scratch(e, ith), *col = ws + axnn_sgemm_ws_floats();
-    int64_t lo, hi;
-    axnn_split(e->n, ith, nth, &lo, &hi);
-    for (int64_t n = lo; n < hi; n++) {
-        const float *xn = (const float *)x->data + n * per_image(x);
-        float *yn = (float *)y->data + n * per_image(y);
-        const float *B = xn;
-        if (!is_pointwise(&t->q)) {
-            axnn_im2col(&t->q, xn, col);
-            B = col;
-        }
-        axnn_sgemm(false, false, a->cout, P, K, 1.0f, w->data, K, B, P, 0.0f, yn, P, ws);
-        if (bias)
-            for (int co = 0; co < a->cout; co++)
-                for (int64_t p = 0; p < P; p++) yn[co * P + p] += bias[co];
-    }
+    conv_fwd_task *t = arg;
+    const axnn_conv_shape *s = &t->a.s;
+    axnn_conv_to_xs(&t->a.xl, t->x, (int64_t)s->c * s->h * s->w, (int64_t)s->h * s->w, t->xs, ith, nth);
+    axnn_conv_pack_w(t->a.cfg, s->m, conv_K(s), t->w, t->ap, ith, nth);
+}
+
+static void conv_fwd_task_fn(void *arg, int ith, int nth)
+{
+    conv_fwd_task *t = arg;
+    axnn_conv_fwd(&t->a, op_scratch(t->e, ith), ith, nth);
 }
 
 static void conv_forward(axnn_exec *e, axnn_node *nd)
 {
-    conv_task t = {e, nd, geom_of(e->g, nd)};
-    axnn_pool_run(e->pool, conv_fwd_task, &t);
+    const axnn_conv2d_attr *a = nd->attr;
+    axnn_conv_shape s = shape_of(e->g, nd, e->n);
+    conv_fwd_task t = {e, nd, op_in(e, nd, 0)->data, op_in(e, nd, 1)->data, NULL, NULL, {0}};
+    t.a.cfg = axnn_f32_gemm_config_get();
+    t.a.s = s;
+    t.a.xl = x_layout(&s);
+    t.xs = op_shared(e);
+    t.ap = t.xs + fl64(axnn_conv_layout_floats(&t.a.xl));
+    t.a.xs = t.xs;
+    t.a.ap = t.ap;
+    t.a.epi = (axnn_conv_epi){op_out(e, nd)->data, (int64_t)s.m * conv_P(&s), conv_P(&s), NULL,
+                              a->bias ? op_in(e, nd, 2)->data : NULL, NULL, false, false};
+    axnn_pool_run(e->pool, conv_prep_task, &t);
+    axnn_pool_run(e->pool, conv_fwd_task_fn, &t);
 }
 
-static void conv_bwd_task(void *arg, int ith, int nth)
+/* ---- backward ---- */
+
+typedef struct conv_bwd_task {
+    axnn_exec *e;
+    axnn_node *nd;
+    axnn_conv_shape s;
+    const axnn_f32_gemm_config *cfg;
+    bool need_dx, need_dw, dx_engine, need_dys;
+    axnn_conv_layout xl, yl;
+    float *xs, *dys, *ap;
+    axnn_conv_fwd_args dxa;
+    axnn_conv_dw_args dwa;
+} conv_bwd_task;
+
+static void conv_bwd_prep_task(void *arg, int ith, int nth)
 {
-    conv_task *t = arg;
+    conv_bwd_task *t = arg;
+    const axnn_conv_shape *s = &t->s;
+    if (t->need_dw)
+        axnn_conv_to_xs(&t->xl, op_in(t->e, t->nd, 0)->data, (int64_t)s->c * s->h * s->w,
+                        (int64_t)s->h * s->w, t->xs, ith, nth);
+    if (t->need_dys)
+        axnn_conv_to_xs(&t->yl, op_out(t->e, t->nd)->grad, (int64_t)s->m * conv_P(s), conv_P(s),
+                        t->dys, ith, nth);
+    if (t->dx_engine) axnn_conv_pack_w_flip(t->cfg, s, op_in(t->e, t->nd, 1)->data, t->ap, ith, nth);
+}
+
+/* Input gradient of a strided convolution, for this thread's images: per image
+ * dcol = W^T dy_n (K x P), then dx_n (+)= col2im(dcol). */
+static void conv_dx_gemm(conv_bwd_task *t, float *ws, int ith, int nth)
+{
     axnn_exec *e = t->e;
     axnn_node *nd = t->nd;
-    const axnn_conv2d_attr *a = nd->attr;
-    const axnn_value *x = op_in(e, nd, 0), *w = op_in(e, nd, 1), *y = op_out(e, nd);
-    const int64_t K = conv_K(&t->q), P = conv_P(&t->q);
-    float *ws = op_scratch(e, ith), *col = ws + axnn_sgemm_ws_floats();
-    float *dw = col + K * P + 16;
-    const bool need_dx = in_needs_grad(e, nd, 0), need_dw = w->grad != NULL;
-    if (need_dw) memset(dw, 0, (size_t)(a->cout * K) * sizeof(float));
+    const axnn_conv_shape *s = &t->s;
+    const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
+    const int64_t K = conv_K(s), P = conv_P(s);
+    axnn_im2col_geom q = geom_of(s);
+    float *col = ws + axnn_sgemm_ws_floats();
     int64_t lo, hi;
     axnn_split(e->n, ith, nth, &lo, &hi);
     for (int64_t n = lo; n < hi; n++) {
-        const float *xn = (const float *)x->data + n * per_image(x);
-        const float *dyn = y->grad + n * per_image(y);
-        if (need_dw) {
-            const float *B = xn;
-            if (!is_pointwise(&t->q)) {
-                axnn_im2col(&t->q, xn, col);
-                B = col;
-            }
-            axnn_sgemm(false, true, a->cout, K, P, 1.0f, dyn, P, B, P, 1.0f, dw, K, ws);
-        }
-        if (need_dx) {
-            float *dxn = op_in(e, nd, 0)->grad + n * per_image(x);
-            if (is_pointwise(&t->q)) {
-                axnn_sgemm(true, false, K, P, a->cout, 1.0f, w->data, K, dyn, P,
-                           nd->accum[0] ? 1.0f : 0.0f, dxn, P, ws);
-            } else {
-                axnn_sgemm(true, false, K, P, a->cout, 1.0f, w->data, K, dyn, P, 0.0f, col, P, ws);
-                if (!nd->accum[0]) memset(dxn, 0, (size_t)per_image(x) * sizeof(float));
-                axnn_col2im_add(&t->q, col, dxn);
-            }
-        }
+        float *dxn = x->grad + n * per_image(x);
+        axnn_sgemm(true, false, K, P, s->m, 1.0f, op_in(e, nd, 1)->data, K, y->grad + n * per_image(y),
+                   P, 0.0f, col, P, ws);
+        if (!nd->accum[0]) memset(dxn, 0, (size_t)per_image(x) * sizeof(float));
+        axnn_col2im_add(&q, col, dxn);
     }
 }
 
-/* Adds every thread's private dW (and computes db) for this thread's share of elements. */
+static void conv_bwd_task_fn(void *arg, int ith, int nth)
+{
+    conv_bwd_task *t = arg;
+    float *ws = op_scratch(t->e, ith);
+    float *rest = ws;
+    if (t->need_dw) {
+        rest = ws + fl64(axnn_conv_dw_part_floats(t->cfg, &t->s));
+        axnn_conv_dw(&t->dwa, ws, rest, ith, nth);
+    }
+    if (!t->need_dx) return;
+    if (t->dx_engine)
+        axnn_conv_fwd(&t->dxa, rest, ith, nth);
+    else
+        conv_dx_gemm(t, rest, ith, nth);
+}
+
+/* Adds every thread's partial dW in thread order (and sums db) for this thread's elements. */
 static void conv_reduce_task(void *arg, int ith, int nth)
 {
-    conv_task *t = arg;
+    conv_bwd_task *t = arg;
     axnn_exec *e = t->e;
     axnn_node *nd = t->nd;
     const axnn_conv2d_attr *a = nd->attr;
     const axnn_value *w = op_in(e, nd, 1), *y = op_out(e, nd);
-    const int64_t K = conv_K(&t->q), P = conv_P(&t->q), total = (int64_t)a->cout * K;
+    const int64_t K = conv_K(&t->s), P = conv_P(&t->s), ldp = axnn_conv_dw_ldp(t->cfg, &t->s);
     int64_t lo, hi;
-    if (w->grad) {
-        axnn_split(total, ith, nth, &lo, &hi);
+    if (t->need_dw) {
+        axnn_split(a->cout, ith, nth, &lo, &hi);
         for (int th = 0; th < nth; th++) {
-            const float *dw = op_scratch(e, th) + axnn_sgemm_ws_floats() + K * P + 16;
-            for (int64_t i = lo; i < hi; i++) w->grad[i] += dw[i];
+            const float *part = op_scratch(e, th);
+            for (int64_t r = lo; r < hi; r++)
+                for (int64_t k = 0; k < K; k++) w->grad[r * K + k] += part[r * ldp + k];
         }
     }
     if (a->bias && op_in(e, nd, 2)->grad) {
@@ -172,17 +246,43 @@ static void conv_reduce_task(void *arg, int ith, int nth)
     }
 }
 
+static void conv_bwd_setup(conv_bwd_task *t)
+{
+    axnn_exec *e = t->e;
+    axnn_node *nd = t->nd;
+    const axnn_conv_shape *s = &t->s;
+    t->cfg = axnn_f32_gemm_config_get();
+    t->need_dx = in_needs_grad(e, nd, 0);
+    t->need_dw = op_in(e, nd, 1)->grad != NULL;
+    t->dx_engine = t->need_dx && axnn_conv_dx_ok(s);
+    t->need_dys = t->dx_engine || (t->need_dw && axnn_conv_direct(s));
+    t->xl = x_layout(s);
+    t->yl = axnn_conv_dx_layout(s);
+    t->xs = op_shared(e);
+    t->dys = t->xs + fl64(axnn_conv_layout_floats(&t->xl));
+    t->ap = t->dys + fl64(axnn_conv_layout_floats(&t->yl));
+    const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
+    t->dwa = (axnn_conv_dw_args){t->cfg, *s, t->xl, t->xs, t->yl, t->dys, y->grad, per_image(y), conv_P(s)};
+    axnn_conv_shape ds = axnn_conv_dx_shape(s);
+    t->dxa = (axnn_conv_fwd_args){t->cfg, ds, t->yl, t->dys, t->ap,
+                                  {x->grad, per_image(x), (int64_t)s->h * s->w, NULL, NULL, NULL,
+                                   false, nd->accum[0]}};
+}
+
 static void conv_backward(axnn_exec *e, axnn_node *nd)
 {
-    conv_task t = {e, nd, geom_of(e->g, nd)};
-    axnn_pool_run(e->pool, conv_bwd_task, &t);
+    conv_bwd_task t = {e, nd, shape_of(e->g, nd, e->n)};
+    conv_bwd_setup(&t);
+    if (!t.need_dx && !t.need_dw && !(((const axnn_conv2d_attr *)nd->attr)->bias)) return;
+    axnn_pool_run(e->pool, conv_bwd_prep_task, &t);
+    axnn_pool_run(e->pool, conv_bwd_task_fn, &t);
     axnn_pool_run(e->pool, conv_reduce_task, &t);
 }
 
 static int64_t conv_macs(const axnn_graph *g, const axnn_node *nd)
 {
-    axnn_im2col_geom q = geom_of(g, nd);
-    return conv_K(&q) * conv_P(&q) * ((const axnn_conv2d_attr *)nd->attr)->cout;
+    axnn_conv_shape s = shape_of(g, nd, 1);
+    return conv_K(&s) * conv_P(&s) * s.m;
 }
 
 const axnn_op_def axnn_op_conv2d = {
@@ -192,4 +292,5 @@ const axnn_op_def axnn_op_conv2d = {
     .forward = conv_forward,
     .backward = conv_backward,
     .macs = conv_macs,
+    .shared_bytes = conv_shared,
 };

@@ -5,6 +5,10 @@
  * `backward` run over the whole batch, splitting their work over the pool; they find tensors
  * through the graph's values and get memory only from the planner: `state` (kept from forward to
  * backward, e.g. max-pool indices) and `scratch` (shared by all nodes, valid during one call).
+ *
+ * `scratch` is split into one slice per thread. `shared` (added later, optional: ops that do not
+ * set shared_bytes never see it) is one more region that all threads of a call may use, e.g. for
+ * a re-laid-out input or packed weights written in one pool task and read in the next.
  */
 #ifndef AXNN_OPS_OP_H
 #define AXNN_OPS_OP_H
@@ -19,6 +23,7 @@ typedef struct axnn_exec {
     int nth;        /* threads of the pool */
     bool training;  /* batch statistics, dropout on */
     void *scratch;  /* g->scratch_per_thread * nth bytes */
+    void *shared;   /* the largest shared_bytes of any node; valid during one call */
 } axnn_exec;
 
 typedef struct axnn_op_def {
@@ -33,6 +38,8 @@ typedef struct axnn_op_def {
      * (always accumulated). NULL when the op passes no gradient (e.g. the loss's labels). */
     void (*backward)(axnn_exec *e, axnn_node *nd);
     int64_t (*macs)(const axnn_graph *g, const axnn_node *nd); /* per image; NULL = 0 */
+    /* Bytes of memory shared by all threads during one forward or backward call; NULL = 0. */
+    size_t (*shared_bytes)(const axnn_graph *g, const axnn_node *nd, int batch, int nth);
 } axnn_op_def;
 
 const axnn_op_def *axnn_op_find(const char *name);
@@ -46,6 +53,13 @@ static inline axnn_value *op_out(axnn_exec *e, const axnn_node *nd) { return &e-
 static inline float *op_scratch(axnn_exec *e, int ith)
 {
     return (float *)((char *)e->scratch + (size_t)ith * e->g->scratch_per_thread);
+}
+/* The shared scratch region (it follows the per-thread slices; an axnn_exec built without
+ * `shared` still finds it). */
+static inline float *op_shared(axnn_exec *e)
+{
+    if (e->shared) return (float *)e->shared;
+    return (float *)((char *)e->g->scratch + e->g->scratch_per_thread * (size_t)e->g->nthreads);
 }
 /* Elements of one image of a batched value (product of dims 1..). */
 static inline int64_t per_image(const axnn_value *v)

@@ -9,12 +9,20 @@
 #define MC_MAX 192
 #define NC 512
 
-static const axnn_f32_gemm_config cfg_portable = {"portable", AXNN_F32_PORTABLE_MR,
-                                                  AXNN_F32_PORTABLE_NR, axnn_f32_ukernel_portable};
-static const axnn_f32_gemm_config cfg_avx2 = {"avx2", AXNN_F32_AVX2_MR, AXNN_F32_AVX2_NR,
-                                              axnn_f32_ukernel_avx2};
-static const axnn_f32_gemm_config cfg_avx512 = {"avx512", AXNN_F32_AVX512_MR, AXNN_F32_AVX512_NR,
-                                                axnn_f32_ukernel_avx512};
+static const axnn_f32_gemm_config cfg_portable = {
+    "portable", AXNN_F32_PORTABLE_MR, AXNN_F32_PORTABLE_NR, axnn_f32_ukernel_portable,
+    axnn_f32_ind_ukernel_portable, AXNN_F32_PORTABLE_DMR, AXNN_F32_PORTABLE_DNR,
+    axnn_f32_dot_ukernel_portable};
+static const axnn_f32_gemm_config cfg_avx2 = {
+    "avx2", AXNN_F32_AVX2_MR, AXNN_F32_AVX2_NR, axnn_f32_ukernel_avx2, axnn_f32_ind_ukernel_avx2,
+    AXNN_F32_AVX2_DMR, AXNN_F32_AVX2_DNR, axnn_f32_dot_ukernel_avx2};
+static const axnn_f32_gemm_config cfg_avx512 = {
+    "avx512", AXNN_F32_AVX512_MR, AXNN_F32_AVX512_NR, axnn_f32_ukernel_avx512,
+    axnn_f32_ind_ukernel_avx512, AXNN_F32_AVX512_DMR, AXNN_F32_AVX512_DNR,
+    axnn_f32_dot_ukernel_avx512};
+static const axnn_f32_gemm_config cfg_avx512_12x32 = {
+    "avx512-12x32", 12, 32, axnn_f32_ukernel_avx512_12x32, axnn_f32_ind_ukernel_avx512_12x32,
+    AXNN_F32_AVX512_DMR, AXNN_F32_AVX512_DNR, axnn_f32_dot_ukernel_avx512};
 
 int axnn_f32_gemm_configs(const axnn_f32_gemm_config **out, int max)
 {
@@ -22,14 +30,15 @@ int axnn_f32_gemm_configs(const axnn_f32_gemm_config **out, int max)
     int n = 0;
     if (n < max) out[n++] = &cfg_portable;
     if (c->avx2 && c->fma && n < max) out[n++] = &cfg_avx2;
-    if (c->avx512f && n < max) out[n++] = &cfg_avx512;
+    if (c->avx512f && c->avx512bw && c->avx512vl && n < max) out[n++] = &cfg_avx512;
+    if (c->avx512f && c->avx512bw && c->avx512vl && n < max) out[n++] = &cfg_avx512_12x32;
     return n;
 }
 
 const axnn_f32_gemm_config *axnn_f32_gemm_config_get(void)
 {
     const axnn_cpu *c = axnn_cpu_features();
-    if (c->avx512f) return &cfg_avx512;
+    if (c->avx512f && c->avx512bw && c->avx512vl) return &cfg_avx512;
     if (c->avx2 && c->fma) return &cfg_avx2;
     return &cfg_portable;
 }

@@ -1,0 +1,520 @@
+/* The convolution engine (interface in conv.h).
+ *
+ * A convolution over a batch is one GEMM, y (m, columns) = W (m, K) * B (K, columns), where a
+ * column is an output pixel of some image and row k = (ci, ky, kx) of B holds the input pixel
+ * that tap (ky, kx) of channel ci sees from that output pixel. Doing this per image, as a
+ * textbook im2col does, wastes most of an 8 x 48 register tile when an image has 4 or 16 output
+ * pixels; here the columns of all images form one long dimension.
+ *
+ * The padded channel-major layout. The input batch is first copied into "xs" (see conv.h):
+ * channel by channel, the images stacked vertically, each row followed by pw zeros and each
+ * image by ph zero rows, which are at the same time the padding of the next row or image. With
+ * pitch = w + pw and rows = h + ph, the input pixel that tap (ky, kx) of output pixel (i, oy, ox)
+ * reads sits at
+ *     ci*plane + (i*rows + oy*sh)*pitch + ox*sw  +  ky*pitch + kx
+ * (padding included, no bounds test): a column offset plus a row offset. The copy costs one
+ * pass over the input, against kh*kw passes for an im2col matrix.
+ *
+ * Two ways to feed B to the micro-kernel:
+ *   direct  (stride 1, little waste) Columns are numbered like xs itself, j = (i*rows + oy)*pitch
+ *           + ox, so that row k of B is xs read from the fixed offset ci*plane + ky*pitch + kx:
+ *           the indirect micro-kernel reads the NR columns of each row in place, and nothing is
+ *           packed. Columns with ox >= ow or oy >= oh are junk, computed and dropped; they cost
+ *           (h+ph)(w+pw)/(oh*ow) - 1 of the work, 6% for 32x32 images and 13% for 16x16.
+ *   packed  (strides, or small images where the junk would be costly) Only valid columns are
+ *           numbered, j = i*oh*ow + oy*ow + ox; for each tile of NR columns and block of rows,
+ *           B is gathered from xs into a KC x NR panel (one gather per row, no bounds tests),
+ *           which all MR-row panels of W then use. Small images come with many channels, so
+ *           the gather is amortized over a tall W.
+ * The weights are packed once per call into MR-wide panels (K x MR each), shared by threads.
+ *
+ * Work split. Tiles of NR columns are split into nth contiguous ranges. A thread walks its
+ * tiles in blocks of nct; for each block it runs over the K dimension in blocks of kc rows
+ * (kc chosen so that a tile of B stays in L1), over the tiles, and over all MR-row panels of W,
+ * accumulating into a block of C (m x nct*NR) in its workspace. After the last K block the
+ * epilogue moves each finished MR x NR tile to the output: it maps tile columns to output
+ * pixels by runs (consecutive columns that land on consecutive pixels), and applies per-channel
+ * scale and shift (bias, or an eval-mode BatchNorm folded in), a residual add, ReLU, or an
+ * accumulation (input gradients). Each output element is computed by one thread with the same
+ * summation order whatever the thread count.
+ *
+ * The input gradient of a stride-1 convolution is itself a forward convolution: dy, padded by
+ * kh-1-ph, convolved with the weights rotated by 180 degrees and with in/out channels swapped
+ * (axnn_conv_dx_shape, axnn_conv_pack_w_flip). Strided convolutions use the GEMM + col2im path
+ * in ops/conv2d.c.
+ *
+ * The weight gradient dW[r][k] = sum over columns of dy[r][col] * B[k][col] reduces over
+ * pixels, which are contiguous in both dy and xs. The direct path therefore uses the dot
+ * micro-kernel on rows read in place: rows of dy in the padded layout of the input-gradient
+ * convolution (whose junk columns are padding, i.e. zero) against rows of xs at the offsets of
+ * the taps. The packed path gathers panels of dy^T and B^T (columns by rows) and uses the
+ * packed micro-kernel. Each thread sums over its own range of columns into a private partial
+ * gradient, and the caller adds the partials in thread order.
+ */
+#include "kernels/conv/conv.h"
+
+#include "axnn/base.h"
+
+#include <assert.h>
+#include <string.h>
+
+#define KC_DIRECT 256 /* rows of B per block when read in place (rows overlap, L1 holds them) */
+#define KC_PACKED 192 /* rows of a packed KC x NR panel: 36 KB with NR = 48 */
+#define C_BLOCK_FLOATS 65536 /* C block of a thread while K is split into blocks */
+#define DW_CHUNK_PACKED 128  /* columns per packed weight-gradient step */
+
+static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t conv_K(const axnn_conv_shape *s) { return (int64_t)s->c * s->kh * s->kw; }
+
+/* ---- layouts ---- */
+
+axnn_conv_layout axnn_conv_layout_make(int n, int c, int h, int w, int ph, int pw, int kh)
+{
+    axnn_conv_layout l = {n, c, h, w, ph, pw, w + pw, h + ph, 0};
+    /* The images, the closing padding rows, and slack for reads past the last column: a tile
+     * of up to MAX_NR columns shifted by up to kh rows and a row's width. */
+    int64_t floats = ((int64_t)n * l.rows + ph + kh + 4) * l.pitch + 2 * AXNN_F32_MAX_NR;
+    l.plane = round_up(floats, 16);
+    return l;
+}
+
+void axnn_conv_to_xs(const axnn_conv_layout *l, const float *x, int64_t x_img, int64_t x_ch,
+                     float *xs, int ith, int nth)
+{
+    int64_t lo, hi;
+    axnn_split(l->c, ith, nth, &lo, &hi);
+    const int64_t total_rows = (int64_t)l->n * l->rows;
+    for (int64_t c = lo; c < hi; c++) {
+        float *pl = xs + c * l->plane;
+        for (int64_t r = 0; r < total_rows; r++) {
+            float *row = pl + r * l->pitch;
+            int64_t i = r / l->rows, y = r % l->rows - l->ph;
+            if (y < 0) {
+                memset(row, 0, (size_t)l->pitch * sizeof(float));
+                continue;
+            }
+            memset(row, 0, (size_t)l->pw * sizeof(float));
+            memcpy(row + l->pw, x + i * x_img + c * x_ch + y * l->w, (size_t)l->w * sizeof(float));
+        }
+        memset(pl + total_rows * l->pitch, 0, (size_t)(l->plane - total_rows * l->pitch) * sizeof(float));
+    }
+}
+
+bool axnn_conv_direct(const axnn_conv_shape *s)
+{
+    if (s->sh != 1 || s->sw != 1 || s->kh < s->ph + 1 || s->kw < s->pw + 1) return false;
+    double waste = (double)(s->h + s->ph) * (s->w + s->pw) / ((double)s->oh * s->ow);
+    /* Packing costs about a gather per element of B, shared by the m/MR panels of W. */
+    return waste <= 1.15 || (waste <= 1.3 && s->m <= 64);
+}
+
+bool axnn_conv_dx_ok(const axnn_conv_shape *s)
+{
+    return s->sh == 1 && s->sw == 1 && s->ph <= s->kh - 1 && s->pw <= s->kw - 1;
+}
+
+axnn_conv_shape axnn_conv_dx_shape(const axnn_conv_shape *s)
+{
+    return (axnn_conv_shape){s->n, s->m, s->oh, s->ow, s->c, s->kh, s->kw, 1, 1,
+                             s->kh - 1 - s->ph, s->kw - 1 - s->pw, s->h, s->w};
+}
+
+axnn_conv_layout axnn_conv_dx_layout(const axnn_conv_shape *s)
+{
+    return axnn_conv_layout_make(s->n, s->m, s->oh, s->ow, s->kh - 1 - s->ph, s->kw - 1 - s->pw,
+                                 s->kh);
+}
+
+/* ---- weights ---- */
+
+int64_t axnn_conv_packed_w_floats(const axnn_f32_gemm_config *cfg, int m, int64_t K)
+{
+    return round_up(m, cfg->mr) * K;
+}
+
+/* Panel mp of ap holds rows [mp*mr, mp*mr + mr) of W: element (r, k) at k*mr + r - mp*mr. */
+void axnn_conv_pack_w(const axnn_f32_gemm_config *cfg, int m, int64_t K, const float *w,
+                      float *ap, int ith, int nth)
+{
+    const int mr = cfg->mr;
+    int64_t lo, hi;
+    axnn_split((m + mr - 1) / mr, ith, nth, &lo, &hi);
+    for (int64_t mp = lo; mp < hi; mp++) {
+        float *dst = ap + mp * mr * K;
+        for (int i = 0; i < mr; i++) {
+            int64_t r = mp * mr + i;
+            if (r >= m) {
+                for (int64_t k = 0; k < K; k++) dst[k * mr + i] = 0.0f;
+                continue;
+            }
+            const float *src = w + r * K;
+            for (int64_t k = 0; k < K; k++) dst[k * mr + i] = src[k];
+        }
+    }
+}
+
+/* Weights of the input-gradient convolution: rows are input channels ci, columns
+ * k' = (co, ky, kx), value W[co][ci][kh-1-ky][kw-1-kx]. */
+void axnn_conv_pack_w_flip(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s,
+                           const float *w, float *ap, int ith, int nth)
+{
+    const int mr = cfg->mr, taps = s->kh * s->kw;
+    const int64_t K = (int64_t)s->m * taps;
+    int64_t lo, hi;
+    axnn_split((s->c + mr - 1) / mr, ith, nth, &lo, &hi);
+    for (int64_t mp = lo; mp < hi; mp++) {
+        float *dst = ap + mp * mr * K;
+        for (int i = 0; i < mr; i++) {
+            int64_t ci = mp * mr + i;
+            for (int64_t co = 0; co < s->m; co++) {
+                const float *src = w + (co * s->c + ci) * taps;
+                for (int t = 0; t < taps; t++)
+                    dst[(co * taps + t) * mr + i] = ci < s->c ? src[taps - 1 - t] : 0.0f;
+            }
+        }
+    }
+}
+
+/* ---- forward ---- */
+
+typedef struct fwd_plan {
+    bool direct;
+    int64_t K, J, T; /* rows of B, columns, tiles */
+    int64_t kc, nkb, nct, mpad;
+} fwd_plan;
+
+static fwd_plan fwd_plan_of(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s)
+{
+    fwd_plan p;
+    p.direct = axnn_conv_direct(s);
+    p.K = conv_K(s);
+    if (p.direct) {
+        int64_t pitch = s->w + s->pw, rows = s->h + s->ph;
+        p.J = ((int64_t)(s->n - 1) * rows + s->oh - 1) * pitch + s->ow;
+    } else {
+        p.J = (int64_t)s->n * s->oh * s->ow;
+    }
+    p.T = (p.J + cfg->nr - 1) / cfg->nr;
+    int64_t kc_max = p.direct ? KC_DIRECT : KC_PACKED;
+    p.nkb = (p.K + kc_max - 1) / kc_max;
+    p.kc = (p.K + p.nkb - 1) / p.nkb;
+    p.mpad = round_up(s->m, cfg->mr);
+    p.nct = 1;
+    if (p.nkb > 1) {
+        p.nct = C_BLOCK_FLOATS / (p.mpad * cfg->nr);
+        p.nct = p.nct < 1 ? 1 : p.nct > 16 ? 16 : p.nct;
+    }
+    return p;
+}
+
+/* Per-thread workspace, in floats: C block, B panel, row pointer tables, tile columns, runs. */
+int64_t axnn_conv_fwd_ws_floats(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s)
+{
+    fwd_plan p = fwd_plan_of(cfg, s);
+    int64_t f = round_up(p.mpad * p.nct * cfg->nr, 16) + 16;
+    f += KC_PACKED * (int64_t)cfg->nr + 16;
+    f += 2 * (p.K + KC_PACKED) + 16;
+    f += AXNN_F32_MAX_NR + 16;
+    f += 4 * AXNN_F32_MAX_NR + 16;
+    return f;
+}
+
+/* Offset in xs (from the channel plane) of tap (0, 0) for each valid column of a packed tile;
+ * returns the number of valid columns. */
+static int packed_cols(const axnn_conv_shape *s, const axnn_conv_layout *xl, int64_t j0,
+                       int64_t j1, int32_t *cofs)
+{
+    const int64_t P = (int64_t)s->oh * s->ow;
+    int n = 0;
+    for (int64_t j = j0; j < j1; j++, n++) {
+        int64_t i = j / P, p = j % P, oy = p / s->ow, ox = p % s->ow;
+        int64_t off = (i * xl->rows + oy * s->sh) * xl->pitch + ox * s->sw;
+        assert(off <= INT32_MAX);
+        cofs[n] = (int32_t)off;
+    }
+    return n;
+}
+
+/* Runs of the tile's columns [j0, j1) onto output pixels; returns their number. */
+static int tile_runs(const axnn_conv_shape *s, const fwd_plan *p, int64_t out_img, int64_t j0,
+                     int64_t j1, axnn_conv_run *runs)
+{
+    int n = 0;
+    if (!p->direct) {
+        const int64_t P = (int64_t)s->oh * s->ow;
+        for (int64_t j = j0; j < j1;) {
+            int64_t i = j / P, q = j % P, len = min64(P - q, j1 - j);
+            runs[n++] = (axnn_conv_run){(int32_t)(j - j0), (int32_t)len, i * out_img + q};
+            j += len;
+        }
+        return n;
+    }
+    const int64_t pitch = s->w + s->pw, rows = s->h + s->ph;
+    for (int64_t j = j0; j < j1;) {
+        int64_t r = j / pitch, ox = j % pitch, i = r / rows, oy = r % rows;
+        if (oy >= s->oh) {
+            j = (i + 1) * rows * pitch;
+        } else if (ox >= s->ow) {
+            j = (r + 1) * pitch;
+        } else {
+            int64_t len = min64(s->ow - ox, j1 - j);
+            runs[n++] = (axnn_conv_run){(int32_t)(j - j0), (int32_t)len,
+                                        i * out_img + oy * s->ow + ox};
+            j += len;
+        }
+    }
+    return n;
+}
+
+typedef struct fwd_ws {
+    float *c, *tile;
+    const float **bptr, **tptr;
+    int32_t *cofs;
+    axnn_conv_run *runs;
+} fwd_ws;
+
+static fwd_ws fwd_ws_carve(const axnn_f32_gemm_config *cfg, const fwd_plan *p, float *ws)
+{
+    fwd_ws w;
+    w.c = ws;
+    ws += round_up(p->mpad * p->nct * cfg->nr, 16) + 16;
+    w.tile = ws;
+    ws += KC_PACKED * (int64_t)cfg->nr + 16;
+    w.bptr = (const float **)ws;
+    w.tptr = w.bptr + p->K;
+    ws += 2 * (p->K + KC_PACKED) + 16;
+    w.cofs = (int32_t *)ws;
+    ws += AXNN_F32_MAX_NR + 16;
+    w.runs = (axnn_conv_run *)ws;
+    return w;
+}
+
+/* Row k = (ci, ky, kx) of B starts at xs + ci*plane + ky*pitch + kx. */
+static void row_table(const axnn_conv_shape *s, const axnn_conv_layout *xl, const float *xs,
+                      const float **t)
+{
+    int64_t k = 0;
+    for (int c = 0; c < s->c; c++)
+        for (int ky = 0; ky < s->kh; ky++)
+            for (int kx = 0; kx < s->kw; kx++) t[k++] = xs + c * xl->plane + ky * xl->pitch + kx;
+}
+
+/* Prefetches what the direct tile at column j0 will bring into the cache: the last kernel row
+ * of each channel (rows above it were read by earlier tiles, which run along the image), NR + kw
+ * floats of each. Without it the c streams of a tile, one per input channel, overwhelm the
+ * hardware prefetchers and the kernel waits on memory. */
+static void prefetch_direct(const axnn_conv_shape *s, const float *const *bptr, int64_t j0, int nr)
+{
+    const int64_t taps = (int64_t)s->kh * s->kw, last = (int64_t)(s->kh - 1) * s->kw;
+    for (int64_t k = last; k < (int64_t)s->c * taps; k += taps) {
+        const char *p = (const char *)(bptr[k] + j0);
+        for (int64_t b = 0; b < (int64_t)(nr + s->kw) * 4; b += 64) __builtin_prefetch(p + b, 0, 3);
+    }
+}
+
+void axnn_conv_fwd(const axnn_conv_fwd_args *a, float *ws, int ith, int nth)
+{
+    const axnn_f32_gemm_config *cfg = a->cfg;
+    const axnn_conv_isa *isa = axnn_conv_isa_get();
+    const axnn_conv_shape *s = &a->s;
+    const fwd_plan p = fwd_plan_of(cfg, s);
+    const int mr = cfg->mr, nr = cfg->nr;
+    const int64_t ldct = p.nct * nr, npanels = p.mpad / mr;
+    fwd_ws w = fwd_ws_carve(cfg, &p, ws);
+    row_table(s, &a->xl, a->xs, w.bptr);
+    for (int64_t q = 0; q < p.kc; q++) w.tptr[q] = w.tile + q * nr;
+
+    int64_t t0, t1;
+    axnn_split(p.T, ith, nth, &t0, &t1);
+    for (int64_t tb = t0; tb < t1; tb += p.nct) {
+        int64_t ntl = min64(p.nct, t1 - tb);
+        for (int64_t kb = 0; kb < p.nkb; kb++) {
+            const int64_t k0 = kb * p.kc, kc = min64(p.kc, p.K - k0);
+            const bool last = kb == p.nkb - 1;
+            for (int64_t tt = 0; tt < ntl; tt++) {
+                const int64_t j0 = (tb + tt) * nr, j1 = min64(j0 + nr, p.J);
+                const float *const *brows = w.tptr;
+                int64_t boff = 0;
+                if (p.direct) {
+                    brows = w.bptr + k0;
+                    boff = j0;
+                    if (kb == 0 && tb + tt + 1 < t1) prefetch_direct(s, w.bptr, j0 + nr, nr);
+                } else {
+                    int ncols = packed_cols(s, &a->xl, j0, j1, w.cofs);
+                    isa->pack_cols(w.tile, nr, w.bptr + k0, kc, w.cofs, ncols);
+                }
+                int nruns = last ? tile_runs(s, &p, a->epi.out_img, j0, j1, w.runs) : 0;
+                for (int64_t mp = 0; mp < npanels; mp++) {
+                    float *ct = w.c + mp * mr * ldct + tt * nr;
+                    cfg->ind_ukernel(kc, a->ap + mp * mr * p.K + k0 * mr, brows, boff, ct, ldct,
+                                     kb > 0);
+                    if (last)
+                        isa->epilogue(&a->epi, ct, ldct, (int)(mp * mr),
+                                      (int)min64(mr, s->m - mp * mr), w.runs, nruns);
+                }
+            }
+        }
+    }
+}
+
+/* ---- weight gradient ---- */
+
+int64_t axnn_conv_dw_ldp(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s)
+{
+    return round_up(conv_K(s), axnn_conv_direct(s) ? cfg->dnr : cfg->nr);
+}
+
+static int64_t dw_rows(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s)
+{
+    return round_up(s->m, axnn_conv_direct(s) ? cfg->dmr : cfg->mr);
+}
+
+int64_t axnn_conv_dw_part_floats(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s)
+{
+    return dw_rows(cfg, s) * axnn_conv_dw_ldp(cfg, s);
+}
+
+int64_t axnn_conv_dw_ws_floats(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s)
+{
+    const int64_t ldp = axnn_conv_dw_ldp(cfg, s), rows = dw_rows(cfg, s);
+    if (axnn_conv_direct(s)) return 2 * (ldp + rows) + 16;
+    return ldp + rows + 2 * DW_CHUNK_PACKED + rows * DW_CHUNK_PACKED +
+           DW_CHUNK_PACKED * (int64_t)cfg->nr + 64;
+}
+
+/* Columns per direct step: the rows of dy and the input planes of one chunk should fit L2. */
+static int64_t dw_chunk(const axnn_conv_shape *s)
+{
+    int64_t jc = 131072 / (s->m + s->c);
+    jc = jc < 256 ? 256 : jc > 1024 ? 1024 : jc;
+    return jc / 16 * 16;
+}
+
+static void dw_direct(const axnn_conv_dw_args *a, float *part, float *ws, int ith, int nth)
+{
+    const axnn_f32_gemm_config *cfg = a->cfg;
+    const axnn_conv_shape *s = &a->s;
+    const int64_t K = conv_K(s), ldp = axnn_conv_dw_ldp(cfg, s), rows = dw_rows(cfg, s);
+    const fwd_plan p = fwd_plan_of(cfg, s);
+    const float **brows = (const float **)ws, **arows = brows + ldp;
+    row_table(s, &a->xl, a->xs, brows);
+    for (int64_t k = K; k < ldp; k++) brows[k] = brows[0];
+    const int64_t yoff = (s->kh - 1 - s->ph) * a->yl.pitch + (s->kw - 1 - s->pw);
+    for (int64_t r = 0; r < rows; r++) arows[r] = a->dys + (r < s->m ? r : 0) * a->yl.plane + yoff;
+
+    int64_t lo, hi;
+    axnn_split((p.J + 15) / 16, ith, nth, &lo, &hi);
+    lo *= 16;
+    hi = min64(hi * 16, p.J);
+    memset(part, 0, (size_t)(rows * ldp) * sizeof(float));
+    const int64_t jc = dw_chunk(s);
+    for (int64_t j = lo; j < hi; j += jc) {
+        int64_t len = min64(jc, hi - j);
+        for (int64_t kt = 0; kt < ldp; kt += cfg->dnr)
+            for (int64_t mt = 0; mt < rows; mt += cfg->dmr)
+                cfg->dot_ukernel(len, arows + mt, brows + kt, j, part + mt * ldp + kt, ldp, true);
+    }
+}
+
+static void dw_packed(const axnn_conv_dw_args *a, float *part, float *ws, int ith, int nth)
+{
+    const axnn_f32_gemm_config *cfg = a->cfg;
+    const axnn_conv_isa *isa = axnn_conv_isa_get();
+    const axnn_conv_shape *s = &a->s;
+    const int mr = cfg->mr, nr = cfg->nr;
+    const int64_t K = conv_K(s), ldp = axnn_conv_dw_ldp(cfg, s), rows = dw_rows(cfg, s);
+    const int64_t P = (int64_t)s->oh * s->ow, JC = DW_CHUNK_PACKED;
+    int32_t *kofs = (int32_t *)ws, *chofs = kofs + ldp, *cofs = chofs + rows, *dofs = cofs + JC;
+    float *apack = ws + ldp + rows + 2 * JC + 16;
+    float *btile = apack + rows * JC + 16;
+    int64_t k = 0;
+    for (int c = 0; c < s->c; c++)
+        for (int ky = 0; ky < s->kh; ky++)
+            for (int kx = 0; kx < s->kw; kx++)
+                kofs[k++] = (int32_t)(c * a->xl.plane + ky * a->xl.pitch + kx);
+    for (int64_t r = 0; r < rows; r++) chofs[r] = (int32_t)(r * a->dy_ch);
+
+    int64_t lo, hi;
+    axnn_split((int64_t)s->n * P, ith, nth, &lo, &hi);
+    memset(part, 0, (size_t)(rows * ldp) * sizeof(float));
+    for (int64_t j0 = lo; j0 < hi; j0 += JC) {
+        const int len = (int)min64(JC, hi - j0);
+        packed_cols(s, &a->xl, j0, j0 + len, cofs);
+        for (int q = 0; q < len; q++) {
+            int64_t j = j0 + q;
+            dofs[q] = (int32_t)(j / P * a->dy_img + j % P);
+        }
+        for (int64_t mp = 0; mp < rows / mr; mp++)
+            isa->pack_rows(apack + mp * mr * len, mr, a->dy, dofs, len, chofs + mp * mr,
+                           (int)min64(mr, s->m - mp * mr));
+        for (int64_t kt = 0; kt < ldp; kt += nr) {
+            isa->pack_rows(btile, nr, a->xs, cofs, len, kofs + kt, (int)min64(nr, K - kt));
+            for (int64_t mp = 0; mp < rows / mr; mp++)
+                cfg->ukernel(len, apack + mp * mr * len, btile, part + mp * mr * ldp + kt, ldp, true);
+        }
+    }
+}
+
+void axnn_conv_dw(const axnn_conv_dw_args *a, float *part, float *ws, int ith, int nth)
+{
+    if (axnn_conv_direct(&a->s))
+        dw_direct(a, part, ws, ith, nth);
+    else
+        dw_packed(a, part, ws, ith, nth);
+}
+
+/* ---- portable helpers ---- */
+
+static void epilogue_portable(const axnn_conv_epi *e, const float *ct, int64_t ldct, int r0,
+                              int nrows, const axnn_conv_run *runs, int nruns)
+{
+    for (int r = 0; r < nrows; r++) {
+        const int64_t ch = r0 + r;
+        const float sc = e->scale ? e->scale[ch] : 1.0f, sh = e->shift ? e->shift[ch] : 0.0f;
+        const float *src = ct + r * ldct;
+        for (int q = 0; q < nruns; q++) {
+            const axnn_conv_run *u = &runs[q];
+            float *o = e->out + u->dst + ch * e->out_ch;
+            const float *rs = e->res ? e->res + u->dst + ch * e->out_ch : NULL;
+            for (int i = 0; i < u->len; i++) {
+                float t = src[u->col + i] * sc + sh;
+                if (rs) t += rs[i];
+                if (e->relu) t = t > 0.0f ? t : 0.0f;
+                o[i] = e->accumulate ? o[i] + t : t;
+            }
+        }
+    }
+}
+
+static void pack_cols_portable(float *dst, int nr, const float *const *rows, int64_t kc,
+                               const int32_t *cofs, int ncols)
+{
+    for (int64_t p = 0; p < kc; p++) {
+        float *d = dst + p * nr;
+        const float *src = rows[p];
+        for (int j = 0; j < ncols; j++) d[j] = src[cofs[j]];
+        for (int j = ncols; j < nr; j++) d[j] = 0.0f;
+    }
+}
+
+static void pack_rows_portable(float *dst, int nr, const float *base, const int32_t *cofs,
+                               int ncols, const int32_t *kofs, int nk)
+{
+    for (int j = 0; j < ncols; j++) {
+        float *d = dst + (int64_t)j * nr;
+        const float *src = base + cofs[j];
+        for (int q = 0; q < nk; q++) d[q] = src[kofs[q]];
+        for (int q = nk; q < nr; q++) d[q] = 0.0f;
+    }
+}
+
+const axnn_conv_isa axnn_conv_isa_portable = {epilogue_portable, pack_cols_portable,
+                                              pack_rows_portable};
+
+const axnn_conv_isa *axnn_conv_isa_get(void)
+{
+    const axnn_cpu *c = axnn_cpu_features();
+    if (c->avx512f && c->avx512bw && c->avx512vl) return &axnn_conv_isa_avx512;
+    return &axnn_conv_isa_portable;
+}
