@@ -167,7 +167,8 @@ static void test_python_layout(void **state)
     char *dir = tu_tmpdir();
     const char *p = path_in(dir, "py.safetensors");
     craft(p,
-          "{\"__metadata__\":{\"format\":\"pt\"},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+          "{\"__metadata__\":{\"format\":\"pt\"},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_"
+          "offsets\":[0,8]},"
           "\"a\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[8,11]}}    ",
           11);
     axnn_st_file *f;
@@ -202,7 +203,8 @@ static void test_corrupt_headers(void **state)
     expect_bad(dir, "{} garbage", 0, F, "trailing bytes");
     expect_bad(dir, "{\"t\": 5}", 0, F, "tensor 't': entry is not an object");
     expect_bad(dir, T("\"shape\":[1],\"data_offsets\":[0,4]"), 4, F, "tensor 't': \"dtype\"");
-    expect_bad(dir, OK_T("F33", "[1]", "[0, 4]"), 4, F, "tensor 't': unknown or unsupported dtype \"F33\"");
+    expect_bad(dir, OK_T("F33", "[1]", "[0, 4]"), 4, F,
+               "tensor 't': unknown or unsupported dtype \"F33\"");
     expect_bad(dir, T("\"dtype\":7,\"shape\":[1],\"data_offsets\":[0,4]"), 4, F, "\"dtype\"");
     expect_bad(dir, T("\"dtype\":\"F32\",\"data_offsets\":[0,4]"), 4, F, "tensor 't': \"shape\"");
     expect_bad(dir, OK_T("F32", "4", "[0, 4]"), 4, F, "\"shape\" is missing or not a list");
@@ -216,14 +218,17 @@ static void test_corrupt_headers(void **state)
     expect_bad(dir, OK_T("F32", "[1]", "[0, 4, 8]"), 8, F, "\"data_offsets\" must be");
     expect_bad(dir, OK_T("F32", "[1]", "[-4, 0]"), 4, F, "\"data_offsets\" must be");
     expect_bad(dir, OK_T("F32", "[1]", "[4, 0]"), 4, F, "data_offsets [4, 0] outside");
-    expect_bad(dir, OK_T("F32", "[1]", "[0, 8]"), 4, F, "data_offsets [0, 8] outside the data buffer of 4");
+    expect_bad(dir, OK_T("F32", "[1]", "[0, 8]"), 4, F,
+               "data_offsets [0, 8] outside the data buffer of 4");
     expect_bad(dir, OK_T("F32", "[10, 64]", "[0, 100]"), 100, F,
                "tensor 't': data_offsets [0, 100] hold 100 bytes, shape [10, 64] F32 needs 2560");
-    expect_bad(dir, OK_T("F32", "[4294967296, 4294967296, 4294967296]", "[0, 0]"), 0, F, "needs too many");
+    expect_bad(dir, OK_T("F32", "[4294967296, 4294967296, 4294967296]", "[0, 0]"), 0, F,
+               "needs too many");
     expect_bad(dir, OK_T("F32", "[]", "[0, 0]"), 0, F, "shape [] F32 needs 4");
     expect_bad(dir, "{\"__metadata__\":{\"a\":1}}", 0, F, "metadata 'a': value is not a string");
     expect_bad(dir, "{\"__metadata__\":[\"a\"]}", 0, F, "\"__metadata__\" is not an object");
-    expect_bad(dir, "{\"__metadata__\":{\"a\":\"x\",\"a\":\"y\"}}", 0, F, "metadata 'a': key appears twice");
+    expect_bad(dir, "{\"__metadata__\":{\"a\":\"x\",\"a\":\"y\"}}", 0, F,
+               "metadata 'a': key appears twice");
     expect_bad(dir,
                "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
@@ -275,13 +280,15 @@ static void test_hostile_bytes(void **state)
         size_t span = it % 2 || n < 208 ? n : 208; /* odd: anywhere; even: the header start */
         for (int j = 0; j < k; j++) {
             size_t at = axnn_rng_below(&r, (uint32_t)span);
-            b[at] = it % 3 ? (uint8_t)junk[axnn_rng_below(&r, sizeof junk)] : (uint8_t)axnn_rng_u64(&r);
+            b[at] =
+                it % 3 ? (uint8_t)junk[axnn_rng_below(&r, sizeof junk)] : (uint8_t)axnn_rng_u64(&r);
         }
         tu_write_file(q, b, n);
         if (axnn_st_read(q, &f) == AXNN_OK) { /* touch every byte of every tensor */
             unsigned sum = 0;
             for (int i = 0; i < f->ntensors; i++)
-                for (size_t j = 0; j < f->tensors[i].nbytes; j++) sum += ((const uint8_t *)f->tensors[i].data)[j];
+                for (size_t j = 0; j < f->tensors[i].nbytes; j++)
+                    sum += ((const uint8_t *)f->tensors[i].data)[j];
             (void)sum;
             axnn_st_close(f);
         }
@@ -300,7 +307,7 @@ static void test_atomic_write(void **state)
     const char *p = path_in(dir, "out.bin");
     assert_int_equal(axnn_write_file_atomic(p, "hello", 5), AXNN_OK);
     assert_int_equal(axnn_write_file_atomic(p, "bye", 3), AXNN_OK); /* replaces */
-    assert_int_equal(count_entries(dir), 1);                         /* no temporary left */
+    assert_int_equal(count_entries(dir), 1);                        /* no temporary left */
     FILE *fp = fopen(p, "rb");
     char buf[8] = {0};
     assert_int_equal(fread(buf, 1, sizeof buf, fp), 3);
@@ -399,9 +406,11 @@ static void save_partial(const axnn_graph *g, const char *p, const char *skip, c
     axnn_st_writer *w = axnn_st_writer_new();
     for (int i = 0; i < g->nvals; i++) {
         const axnn_value *v = &g->vals[i];
-        if ((v->kind != AXNN_VAL_PARAM && v->kind != AXNN_VAL_BUFFER) || !strcmp(v->name, skip)) continue;
+        if ((v->kind != AXNN_VAL_PARAM && v->kind != AXNN_VAL_BUFFER) || !strcmp(v->name, skip))
+            continue;
         axnn_st_dtype dt = v->dtype == AXNN_I64 ? AXNN_ST_I64 : AXNN_ST_F32;
-        assert_int_equal(axnn_st_writer_add(w, v->name, dt, v->shape.nd, v->shape.d, v->data), AXNN_OK);
+        assert_int_equal(axnn_st_writer_add(w, v->name, dt, v->shape.nd, v->shape.d, v->data),
+                         AXNN_OK);
     }
     if (extra) assert_int_equal(axnn_st_writer_add(w, extra, AXNN_ST_F32, 1, s1, &one), AXNN_OK);
     assert_int_equal(axnn_st_writer_write(w, p), AXNN_OK);
@@ -454,18 +463,21 @@ static void test_graph_wrong_shape_dtype(void **state)
     assert_int_equal(axnn_st_writer_write(wr, p), AXNN_OK);
     axnn_st_writer_free(wr);
     assert_int_equal(load_into(g, p, false), AXNN_ERR_SHAPE);
-    assert_non_null(strstr(axnn_last_error(), "g.safetensors: tensor 'conv.weight': shape [4, 3, 5, 5] "
-                                              "in the file, the model expects [4, 3, 3, 3]"));
+    assert_non_null(strstr(axnn_last_error(),
+                           "g.safetensors: tensor 'conv.weight': shape [4, 3, 5, 5] "
+                           "in the file, the model expects [4, 3, 3, 3]"));
 
     wr = axnn_st_writer_new(); /* BOOL into a float parameter */
     assert_int_equal(axnn_st_writer_add(wr, "bn.weight", AXNN_ST_BOOL, 1, s4, mask), AXNN_OK);
     assert_int_equal(axnn_st_writer_write(wr, p), AXNN_OK);
     axnn_st_writer_free(wr);
     assert_int_equal(load_into(g, p, false), AXNN_ERR_FORMAT);
-    assert_non_null(strstr(axnn_last_error(), "tensor 'bn.weight': dtype BOOL cannot be loaded into a F32"));
+    assert_non_null(
+        strstr(axnn_last_error(), "tensor 'bn.weight': dtype BOOL cannot be loaded into a F32"));
 
     wr = axnn_st_writer_new(); /* F32 into the int64 counter */
-    assert_int_equal(axnn_st_writer_add(wr, "bn.num_batches_tracked", AXNN_ST_F32, 0, NULL, &fnbt), AXNN_OK);
+    assert_int_equal(axnn_st_writer_add(wr, "bn.num_batches_tracked", AXNN_ST_F32, 0, NULL, &fnbt),
+                     AXNN_OK);
     assert_int_equal(axnn_st_writer_write(wr, p), AXNN_OK);
     axnn_st_writer_free(wr);
     assert_int_equal(load_into(g, p, false), AXNN_ERR_FORMAT);
@@ -475,7 +487,8 @@ static void test_graph_wrong_shape_dtype(void **state)
     static const int32_t nbt32 = 77;
     assert_int_equal(axnn_st_writer_add(wr, "bn.weight", AXNN_ST_F16, 1, s4, half), AXNN_OK);
     assert_int_equal(axnn_st_writer_add(wr, "bn.bias", AXNN_ST_F64, 1, s4, dbl), AXNN_OK);
-    assert_int_equal(axnn_st_writer_add(wr, "bn.num_batches_tracked", AXNN_ST_I32, 0, NULL, &nbt32), AXNN_OK);
+    assert_int_equal(axnn_st_writer_add(wr, "bn.num_batches_tracked", AXNN_ST_I32, 0, NULL, &nbt32),
+                     AXNN_OK);
     assert_int_equal(axnn_st_writer_write(wr, p), AXNN_OK);
     axnn_st_writer_free(wr);
     assert_int_equal(load_into(g, p, false), AXNN_OK);
@@ -492,10 +505,14 @@ static void test_graph_wrong_shape_dtype(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_conversions),
-        cmocka_unit_test(test_python_layout),    cmocka_unit_test(test_corrupt_headers),
-        cmocka_unit_test(test_hostile_bytes),    cmocka_unit_test(test_atomic_write),
-        cmocka_unit_test(test_graph_round_trip), cmocka_unit_test(test_graph_strict),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_conversions),
+        cmocka_unit_test(test_python_layout),
+        cmocka_unit_test(test_corrupt_headers),
+        cmocka_unit_test(test_hostile_bytes),
+        cmocka_unit_test(test_atomic_write),
+        cmocka_unit_test(test_graph_round_trip),
+        cmocka_unit_test(test_graph_strict),
         cmocka_unit_test(test_graph_wrong_shape_dtype),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -130,6 +130,14 @@ axnn_status axnn_graph_forward(axnn_graph *g, axnn_pool *pool, const float *x,
                                const int32_t *labels, int n);
 /* Backpropagates the loss of the last forward; fills parameter gradients. */
 axnn_status axnn_graph_backward(axnn_graph *g, axnn_pool *pool);
+/* Backpropagates a given gradient `dy` of activation `value` (its current element count: n *
+ * per-image size for batched values) after a training forward: seeds value's gradient with dy
+ * and runs the backward of every node that `value` depends on, in reverse order; fills
+ * parameter gradients (accumulated, as always). The loss, if any, is ignored. Used by tests to
+ * drive one node with PyTorch's upstream gradient, and by graph cuts that receive a gradient.
+ * Every gradient-carrying value that `value` depends on must feed only nodes that `value`
+ * depends on (otherwise their gradients would be incomplete): AXNN_ERR_ARG if not. */
+axnn_status axnn_graph_backward_from(axnn_graph *g, axnn_pool *pool, int value, const float *dy);
 void axnn_graph_zero_param_grads(axnn_graph *g);
 
 const float *axnn_graph_logits(const axnn_graph *g); /* (n, classes) after forward */

@@ -39,14 +39,18 @@ static axnn_status check_value(const axnn_value *v, const axnn_st_file *f, const
     if (!shape_matches(v, t)) {
         axnn_shape ts = {.nd = t->nd <= AXNN_MAX_DIMS ? t->nd : 0};
         for (int i = 0; i < ts.nd; i++) ts.d[i] = t->shape[i];
-        if (t->nd > AXNN_MAX_DIMS) snprintf(b, sizeof b, "[%d dims]", t->nd);
-        else axnn_shape_str(&ts, b, sizeof b);
-        return axnn_error(AXNN_ERR_SHAPE, "%s: tensor '%s': shape %s in the file, the model expects %s",
-                          f->path, v->name, b, axnn_shape_str(&v->shape, a, sizeof a));
+        if (t->nd > AXNN_MAX_DIMS)
+            snprintf(b, sizeof b, "[%d dims]", t->nd);
+        else
+            axnn_shape_str(&ts, b, sizeof b);
+        return axnn_error(AXNN_ERR_SHAPE,
+                          "%s: tensor '%s': shape %s in the file, the model expects %s", f->path,
+                          v->name, b, axnn_shape_str(&v->shape, a, sizeof a));
     }
     if (!dtype_fits(v, t->dtype))
-        return axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s': dtype %s cannot be loaded into a %s %s",
-                          f->path, v->name, axnn_st_dtype_name(t->dtype), axnn_dtype_name(v->dtype),
+        return axnn_error(AXNN_ERR_FORMAT,
+                          "%s: tensor '%s': dtype %s cannot be loaded into a %s %s", f->path,
+                          v->name, axnn_st_dtype_name(t->dtype), axnn_dtype_name(v->dtype),
                           v->kind == AXNN_VAL_PARAM ? "parameter" : "buffer");
     return AXNN_OK;
 }
@@ -57,8 +61,9 @@ static axnn_status check_unexpected(const axnn_graph *g, const axnn_st_file *f)
     for (int i = 0; i < f->ntensors; i++) {
         int id = axnn_graph_find_value(g, f->tensors[i].name);
         if (id < 0 || !is_weight(&g->vals[id]))
-            return axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s' is not a parameter or buffer of the model",
-                              f->path, f->tensors[i].name);
+            return axnn_error(AXNN_ERR_FORMAT,
+                              "%s: tensor '%s' is not a parameter or buffer of the model", f->path,
+                              f->tensors[i].name);
     }
     return AXNN_OK;
 }
@@ -72,8 +77,8 @@ static axnn_status check_all(const axnn_graph *g, const axnn_st_file *f, bool st
         if (!t) {
             if (!strict) continue;
             char a[160];
-            return axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s' (shape %s) is missing", f->path, v->name,
-                              axnn_shape_str(&v->shape, a, sizeof a));
+            return axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s' (shape %s) is missing", f->path,
+                              v->name, axnn_shape_str(&v->shape, a, sizeof a));
         }
         axnn_status st = check_value(v, f, t);
         if (st != AXNN_OK) return st;
@@ -123,7 +128,8 @@ axnn_status axnn_graph_add_weights(axnn_st_writer *w, const axnn_graph *g)
     for (int i = 0; i < g->nvals; i++) {
         const axnn_value *v = &g->vals[i];
         if (!is_weight(v)) continue;
-        axnn_status st = axnn_st_writer_add(w, v->name, st_dtype_of(v->dtype), v->shape.nd, v->shape.d, v->data);
+        axnn_status st =
+            axnn_st_writer_add(w, v->name, st_dtype_of(v->dtype), v->shape.nd, v->shape.d, v->data);
         if (st != AXNN_OK) return st;
     }
     return AXNN_OK;

@@ -34,9 +34,9 @@ static const struct {
     const char *name;
     size_t size;
 } dtypes[] = {
-    [AXNN_ST_F32] = {"F32", 4}, [AXNN_ST_F16] = {"F16", 2}, [AXNN_ST_BF16] = {"BF16", 2},
-    [AXNN_ST_F64] = {"F64", 8}, [AXNN_ST_I64] = {"I64", 8}, [AXNN_ST_I32] = {"I32", 4},
-    [AXNN_ST_I16] = {"I16", 2}, [AXNN_ST_I8] = {"I8", 1},   [AXNN_ST_U8] = {"U8", 1},
+    [AXNN_ST_F32] = {"F32", 4},   [AXNN_ST_F16] = {"F16", 2}, [AXNN_ST_BF16] = {"BF16", 2},
+    [AXNN_ST_F64] = {"F64", 8},   [AXNN_ST_I64] = {"I64", 8}, [AXNN_ST_I32] = {"I32", 4},
+    [AXNN_ST_I16] = {"I16", 2},   [AXNN_ST_I8] = {"I8", 1},   [AXNN_ST_U8] = {"U8", 1},
     [AXNN_ST_BOOL] = {"BOOL", 1},
 };
 #define NDTYPES ((int)(sizeof dtypes / sizeof dtypes[0]))
@@ -46,7 +46,10 @@ const char *axnn_st_dtype_name(axnn_st_dtype t)
     return (int)t >= 0 && (int)t < NDTYPES ? dtypes[t].name : "?";
 }
 
-size_t axnn_st_dtype_size(axnn_st_dtype t) { return (int)t >= 0 && (int)t < NDTYPES ? dtypes[t].size : 0; }
+size_t axnn_st_dtype_size(axnn_st_dtype t)
+{
+    return (int)t >= 0 && (int)t < NDTYPES ? dtypes[t].size : 0;
+}
 
 static int dtype_parse(const char *s)
 {
@@ -127,11 +130,12 @@ static bool json_uint(const cJSON *j, uint64_t *out)
 static axnn_status parse_shape(const char *path, axnn_st_tensor *t, const cJSON *js)
 {
     if (!cJSON_IsArray(js))
-        return fail(AXNN_ERR_FORMAT, path, "tensor '%s': \"shape\" is missing or not a list", t->name);
+        return fail(AXNN_ERR_FORMAT, path, "tensor '%s': \"shape\" is missing or not a list",
+                    t->name);
     int nd = cJSON_GetArraySize(js);
     if (nd > ST_MAX_DIMS)
-        return fail(AXNN_ERR_FORMAT, path, "tensor '%s': %d dimensions (at most %d supported)", t->name,
-                    nd, ST_MAX_DIMS);
+        return fail(AXNN_ERR_FORMAT, path, "tensor '%s': %d dimensions (at most %d supported)",
+                    t->name, nd, ST_MAX_DIMS);
     const cJSON *d;
     t->nd = 0;
     cJSON_ArrayForEach(d, js)
@@ -139,7 +143,8 @@ static axnn_status parse_shape(const char *path, axnn_st_tensor *t, const cJSON 
         uint64_t v;
         if (!json_uint(d, &v))
             return fail(AXNN_ERR_FORMAT, path,
-                        "tensor '%s': \"shape\" entry %d is not a non-negative integer", t->name, t->nd);
+                        "tensor '%s': \"shape\" entry %d is not a non-negative integer", t->name,
+                        t->nd);
         t->shape[t->nd++] = (int64_t)v;
     }
     return AXNN_OK;
@@ -162,11 +167,13 @@ static axnn_status parse_offsets(const char *path, axnn_st_tensor *t, const cJSO
 }
 
 /* Checks end - begin == numel * dtype size, without overflow. */
-static axnn_status check_nbytes(const char *path, const axnn_st_tensor *t, uint64_t begin, uint64_t end)
+static axnn_status check_nbytes(const char *path, const axnn_st_tensor *t, uint64_t begin,
+                                uint64_t end)
 {
     uint64_t need = axnn_st_dtype_size(t->dtype);
     bool overflow = false;
-    for (int i = 0; i < t->nd; i++) overflow |= __builtin_mul_overflow(need, (uint64_t)t->shape[i], &need);
+    for (int i = 0; i < t->nd; i++)
+        overflow |= __builtin_mul_overflow(need, (uint64_t)t->shape[i], &need);
     if (overflow || need != end - begin) {
         char s[160], nb[32] = "too many";
         if (!overflow) snprintf(nb, sizeof nb, "%" PRIu64, need);
@@ -187,16 +194,18 @@ static axnn_status parse_tensor(axnn_st_file *f, axnn_st_tensor *t, const cJSON 
         return fail(AXNN_ERR_FORMAT, path, "tensor '%s': entry is not an object", t->name);
     const cJSON *jd = cJSON_GetObjectItemCaseSensitive(j, "dtype");
     if (!cJSON_IsString(jd))
-        return fail(AXNN_ERR_FORMAT, path, "tensor '%s': \"dtype\" is missing or not a string", t->name);
+        return fail(AXNN_ERR_FORMAT, path, "tensor '%s': \"dtype\" is missing or not a string",
+                    t->name);
     int dt = dtype_parse(jd->valuestring);
     if (dt < 0)
-        return fail(AXNN_ERR_FORMAT, path, "tensor '%s': unknown or unsupported dtype \"%.32s\"", t->name,
-                    jd->valuestring);
+        return fail(AXNN_ERR_FORMAT, path, "tensor '%s': unknown or unsupported dtype \"%.32s\"",
+                    t->name, jd->valuestring);
     t->dtype = (axnn_st_dtype)dt;
     axnn_status st = parse_shape(path, t, cJSON_GetObjectItemCaseSensitive(j, "shape"));
     if (st != AXNN_OK) return st;
     uint64_t begin = 0, end = 0;
-    st = parse_offsets(path, t, cJSON_GetObjectItemCaseSensitive(j, "data_offsets"), data_size, &begin, &end);
+    st = parse_offsets(path, t, cJSON_GetObjectItemCaseSensitive(j, "data_offsets"), data_size,
+                       &begin, &end);
     if (st != AXNN_OK) return st;
     st = check_nbytes(path, t, begin, end);
     if (st != AXNN_OK) return st;
@@ -229,7 +238,8 @@ static axnn_status check_meta_unique(axnn_st_file *f)
 static axnn_status parse_meta(axnn_st_file *f, const cJSON *j)
 {
     if (cJSON_IsNull(j)) return AXNN_OK;
-    if (!cJSON_IsObject(j)) return fail(AXNN_ERR_FORMAT, f->path, "\"" META_KEY "\" is not an object");
+    if (!cJSON_IsObject(j))
+        return fail(AXNN_ERR_FORMAT, f->path, "\"" META_KEY "\" is not an object");
     int n = cJSON_GetArraySize(j);
     f->meta_keys = calloc((size_t)n + 1, sizeof(char *));
     f->meta_vals = calloc((size_t)n + 1, sizeof(char *));
@@ -238,7 +248,8 @@ static axnn_status parse_meta(axnn_st_file *f, const cJSON *j)
     cJSON_ArrayForEach(m, j)
     {
         if (!cJSON_IsString(m))
-            return fail(AXNN_ERR_FORMAT, f->path, "metadata '%s': value is not a string", m->string);
+            return fail(AXNN_ERR_FORMAT, f->path, "metadata '%s': value is not a string",
+                        m->string);
         char *k = strdup(m->string), *v = strdup(m->valuestring);
         if (!k || !v) {
             free(k);
@@ -258,7 +269,8 @@ static int by_name(const void *a, const void *b)
 
 static int by_offset(const void *a, const void *b)
 {
-    const axnn_st_tensor *x = *(const axnn_st_tensor *const *)a, *y = *(const axnn_st_tensor *const *)b;
+    const axnn_st_tensor *x = *(const axnn_st_tensor *const *)a,
+                         *y = *(const axnn_st_tensor *const *)b;
     if (x->data != y->data) return x->data < y->data ? -1 : 1;
     return x->nbytes < y->nbytes ? -1 : x->nbytes > y->nbytes;
 }
@@ -298,7 +310,8 @@ static axnn_status alloc_tensors(axnn_st_file *f, const cJSON *root)
     return f->tensors ? AXNN_OK : fail(AXNN_ERR_NOMEM, f->path, "out of memory");
 }
 
-static axnn_status parse_entries(axnn_st_file *f, const cJSON *root, const uint8_t *data, size_t dsize)
+static axnn_status parse_entries(axnn_st_file *f, const cJSON *root, const uint8_t *data,
+                                 size_t dsize)
 {
     axnn_status st = alloc_tensors(f, root);
     bool seen_meta = false;
@@ -307,7 +320,8 @@ static axnn_status parse_entries(axnn_st_file *f, const cJSON *root, const uint8
     {
         if (st != AXNN_OK) break;
         if (!strcmp(j->string, META_KEY)) {
-            st = seen_meta ? fail(AXNN_ERR_FORMAT, f->path, "\"" META_KEY "\" appears twice") : parse_meta(f, j);
+            st = seen_meta ? fail(AXNN_ERR_FORMAT, f->path, "\"" META_KEY "\" appears twice")
+                           : parse_meta(f, j);
             seen_meta = true;
             continue;
         }
@@ -323,13 +337,13 @@ static axnn_status parse_entries(axnn_st_file *f, const cJSON *root, const uint8
 static axnn_status parse_file(axnn_st_file *f)
 {
     if (f->size < 8)
-        return fail(AXNN_ERR_FORMAT, f->path, "file of %zu bytes is too short for a safetensors header",
-                    f->size);
+        return fail(AXNN_ERR_FORMAT, f->path,
+                    "file of %zu bytes is too short for a safetensors header", f->size);
     uint64_t hlen;
     memcpy(&hlen, f->buf, 8);
     if (hlen > f->size - 8)
-        return fail(AXNN_ERR_FORMAT, f->path, "header length %" PRIu64 " exceeds the file size (%zu bytes)",
-                    hlen, f->size);
+        return fail(AXNN_ERR_FORMAT, f->path,
+                    "header length %" PRIu64 " exceeds the file size (%zu bytes)", hlen, f->size);
     const char *hdr = (const char *)f->buf + 8, *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, false);
     if (!root) {
@@ -417,19 +431,43 @@ static float half_to_f32(uint16_t h)
 static float elem_to_f32(axnn_st_dtype dt, const uint8_t *p)
 {
     union {
-        float f; double d; int64_t i64; int32_t i32; int16_t i16; uint16_t u16; uint32_t u32;
+        float f;
+        double d;
+        int64_t i64;
+        int32_t i32;
+        int16_t i16;
+        uint16_t u16;
+        uint32_t u32;
     } u;
     switch (dt) {
-    case AXNN_ST_F32: memcpy(&u.f, p, 4); return u.f;
-    case AXNN_ST_F16: memcpy(&u.u16, p, 2); return half_to_f32(u.u16);
-    case AXNN_ST_BF16: memcpy(&u.u16, p, 2); u.u32 = (uint32_t)u.u16 << 16; return u.f;
-    case AXNN_ST_F64: memcpy(&u.d, p, 8); return (float)u.d;
-    case AXNN_ST_I64: memcpy(&u.i64, p, 8); return (float)u.i64;
-    case AXNN_ST_I32: memcpy(&u.i32, p, 4); return (float)u.i32;
-    case AXNN_ST_I16: memcpy(&u.i16, p, 2); return (float)u.i16;
-    case AXNN_ST_I8: return (float)(int8_t)p[0];
-    case AXNN_ST_U8: return (float)p[0];
-    case AXNN_ST_BOOL: return p[0] ? 1.0f : 0.0f;
+    case AXNN_ST_F32:
+        memcpy(&u.f, p, 4);
+        return u.f;
+    case AXNN_ST_F16:
+        memcpy(&u.u16, p, 2);
+        return half_to_f32(u.u16);
+    case AXNN_ST_BF16:
+        memcpy(&u.u16, p, 2);
+        u.u32 = (uint32_t)u.u16 << 16;
+        return u.f;
+    case AXNN_ST_F64:
+        memcpy(&u.d, p, 8);
+        return (float)u.d;
+    case AXNN_ST_I64:
+        memcpy(&u.i64, p, 8);
+        return (float)u.i64;
+    case AXNN_ST_I32:
+        memcpy(&u.i32, p, 4);
+        return (float)u.i32;
+    case AXNN_ST_I16:
+        memcpy(&u.i16, p, 2);
+        return (float)u.i16;
+    case AXNN_ST_I8:
+        return (float)(int8_t)p[0];
+    case AXNN_ST_U8:
+        return (float)p[0];
+    case AXNN_ST_BOOL:
+        return p[0] ? 1.0f : 0.0f;
     }
     return 0.0f;
 }
@@ -447,7 +485,8 @@ void axnn_st_to_f32(const axnn_st_tensor *t, float *dst)
 
 bool axnn_st_is_integer(axnn_st_dtype t)
 {
-    return t == AXNN_ST_I64 || t == AXNN_ST_I32 || t == AXNN_ST_I16 || t == AXNN_ST_I8 || t == AXNN_ST_U8;
+    return t == AXNN_ST_I64 || t == AXNN_ST_I32 || t == AXNN_ST_I16 || t == AXNN_ST_I8 ||
+           t == AXNN_ST_U8;
 }
 
 void axnn_st_to_i64(const axnn_st_tensor *t, int64_t *dst)
@@ -459,12 +498,27 @@ void axnn_st_to_i64(const axnn_st_tensor *t, int64_t *dst)
         int32_t v32;
         int16_t v16;
         switch (t->dtype) {
-        case AXNN_ST_I64: memcpy(&v, p, 8); break;
-        case AXNN_ST_I32: memcpy(&v32, p, 4); v = v32; break;
-        case AXNN_ST_I16: memcpy(&v16, p, 2); v = v16; break;
-        case AXNN_ST_I8: v = (int8_t)p[0]; break;
-        case AXNN_ST_U8: case AXNN_ST_BOOL: v = p[0]; break;
-        default: v = (int64_t)elem_to_f32(t->dtype, p); break;
+        case AXNN_ST_I64:
+            memcpy(&v, p, 8);
+            break;
+        case AXNN_ST_I32:
+            memcpy(&v32, p, 4);
+            v = v32;
+            break;
+        case AXNN_ST_I16:
+            memcpy(&v16, p, 2);
+            v = v16;
+            break;
+        case AXNN_ST_I8:
+            v = (int8_t)p[0];
+            break;
+        case AXNN_ST_U8:
+        case AXNN_ST_BOOL:
+            v = p[0];
+            break;
+        default:
+            v = (int64_t)elem_to_f32(t->dtype, p);
+            break;
         }
         dst[i] = v;
     }
@@ -488,7 +542,10 @@ struct axnn_st_writer {
     int nmeta, capmeta;
 };
 
-axnn_st_writer *axnn_st_writer_new(void) { return calloc(1, sizeof(axnn_st_writer)); }
+axnn_st_writer *axnn_st_writer_new(void)
+{
+    return calloc(1, sizeof(axnn_st_writer));
+}
 
 void axnn_st_writer_free(axnn_st_writer *w)
 {
@@ -508,7 +565,8 @@ static axnn_status check_add(axnn_st_writer *w, const char *name, axnn_st_dtype 
                              const int64_t *shape, const void *data, size_t *nbytes)
 {
     if (!name || !strcmp(name, META_KEY))
-        return axnn_error(AXNN_ERR_ARG, "safetensors: bad tensor name '%s'", name ? name : "(null)");
+        return axnn_error(AXNN_ERR_ARG, "safetensors: bad tensor name '%s'",
+                          name ? name : "(null)");
     if ((int)dt < 0 || (int)dt >= NDTYPES || nd < 0 || nd > ST_MAX_DIMS)
         return axnn_error(AXNN_ERR_ARG, "safetensors: tensor '%s': bad dtype or rank", name);
     uint64_t nb = axnn_st_dtype_size(dt);
