@@ -67,6 +67,28 @@ typedef struct axnn_value {
     int nconsumers;
 } axnn_value;
 
+/* Eval-mode fusion of a node chain (set by axnn_graph_plan; see src/graph/fuse.c). In eval
+ * mode a chain conv2d -> [batchnorm2d] -> [add] -> [relu] runs as one node: the executor skips
+ * the head (the conv) and the inner nodes, and at the tail (the chain's last node) runs the
+ * head's forward, which writes the tail's output with BatchNorm, the residual add and ReLU
+ * applied in its epilogue. Training mode ignores it. */
+typedef enum axnn_fuse_role {
+    AXNN_FUSE_NONE = 0,
+    AXNN_FUSE_HEAD,  /* computes the chain */
+    AXNN_FUSE_INNER, /* absorbed, skipped */
+    AXNN_FUSE_TAIL,  /* absorbed; the chain runs at its place */
+} axnn_fuse_role;
+
+typedef struct axnn_fusion {
+    axnn_fuse_role role;
+    int head;   /* inner/tail: node index of the head */
+    int tail;   /* head: node index of the tail */
+    int bn;     /* head: node index of the absorbed batchnorm2d, or -1 */
+    int res;    /* head: value id added after the batchnorm, or -1 */
+    bool relu;  /* head: ReLU last */
+    int out;    /* head: value id the chain writes (the tail's output) */
+} axnn_fusion;
+
 struct axnn_op_def;
 typedef struct axnn_node {
     const struct axnn_op_def *op;
@@ -78,6 +100,7 @@ typedef struct axnn_node {
     void *state;          /* saved-for-backward memory, planned (op->state_bytes) */
     bool accum[AXNN_MAX_IN]; /* backward: add into in[i]'s gradient instead of writing it */
     void *ext;            /* per-node extension (numeric mode), owned by its module */
+    axnn_fusion fuse;     /* eval-mode fusion (planner); zero = none */
 } axnn_node;
 
 /* What a model was built as; stored in checkpoint metadata. */
@@ -104,6 +127,8 @@ typedef struct axnn_graph {
     size_t act_bytes, grad_bytes, state_bytes, scratch_per_thread;
     axnn_rng rng; /* dropout masks */
     uint64_t step; /* forward calls in training mode */
+    bool fusion_off; /* set before axnn_graph_plan to run eval mode unfused (tests); also
+                      * AXNN_NO_FUSE=1 in the environment */
 } axnn_graph;
 
 /* ---- construction ---- */

@@ -1,4 +1,5 @@
-/* The executor: runs the nodes in order (forward) and in reverse (backward).
+/* The executor: runs the nodes in order (forward) and in reverse (backward). In eval mode it
+ * runs fused chains (graph/fuse.c) at their tails and skips their other nodes.
  *
  * With AXNN_PROFILE=1 in the environment, every forward and backward call prints, on stderr,
  * the wall time of each node and the total per op type (a cheap substitute for perf).
@@ -73,6 +74,11 @@ axnn_status axnn_graph_forward(axnn_graph *g, axnn_pool *pool, const float *x,
         axnn_node *nd = &g->nodes[k];
         if (prof) prof[k] = -1.0;
         if (nd->out == g->loss && !labels) continue;
+        if (!g->training && nd->fuse.role != AXNN_FUSE_NONE) {
+            /* eval-mode chain (graph/fuse.c): the head computes it at the tail's place */
+            if (nd->fuse.role != AXNN_FUSE_TAIL) continue;
+            nd = &g->nodes[nd->fuse.head];
+        }
         double t0 = prof ? axnn_now() : 0.0;
         nd->op->forward(&e, nd);
         if (prof) prof[k] = axnn_now() - t0;

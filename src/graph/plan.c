@@ -9,12 +9,17 @@
  * backward order, the gradient of an activation lives from the first consumer that writes it to
  * its producer, which reads it last. The first writer stores, later writers add (node->accum).
  *
+ * Eval-mode fusion (fuse.c) changes the picture for inference plans: values inside a fused
+ * chain get no memory, and lifetimes count in execution steps (axnn_fuse_step), since a chain
+ * runs at its tail's position.
+ *
  * Offsets come from the greedy-by-size heuristic: place the largest block first at the lowest
  * offset that does not collide with any placed block whose lifetime overlaps. It is quadratic in
  * the number of values, which is a few hundred.
  */
 #include "axnn/graph.h"
 
+#include "graph/fuse.h"
 #include "ops/op.h"
 
 #include <stdlib.h>
@@ -114,12 +119,15 @@ static axnn_status plan_activations(axnn_graph *g, bool training)
     for (int i = 0; i < g->nvals; i++) {
         axnn_value *v = &g->vals[i];
         if (v->kind != AXNN_VAL_ACT) continue;
-        int end = v->producer;
+        if (!training && axnn_fuse_internal(g, i)) continue; /* never materialized */
+        int start = training ? v->producer : axnn_fuse_step(g, v->producer), end = start;
         for (int k = v->producer + 1; k < g->nnodes; k++)
-            for (int j = 0; j < g->nodes[k].nin; j++)
-                if (g->nodes[k].in[j] == i) end = k;
+            for (int j = 0; j < g->nodes[k].nin; j++) {
+                int step = training ? k : axnn_fuse_step(g, k);
+                if (g->nodes[k].in[j] == i && step > end) end = step;
+            }
         if (training || i == g->logits || i == g->loss || v->nconsumers == 0) end = g->nnodes;
-        b[nb++] = (block){i, v->producer, end, value_bytes(v), 0};
+        b[nb++] = (block){i, start, end, value_bytes(v), 0};
     }
     g->act_bytes = place_blocks(b, nb);
     g->act_arena = axnn_alloc(g->act_bytes);
@@ -198,6 +206,7 @@ axnn_status axnn_graph_plan(axnn_graph *g, int batch, int nthreads, bool trainin
     g->nthreads = nthreads;
     g->planned_training = training;
     g->training = training;
+    axnn_graph_fuse(g);
 
     axnn_status st = plan_activations(g, training);
     if (st == AXNN_OK && training) st = plan_gradients(g);

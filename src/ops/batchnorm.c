@@ -5,12 +5,16 @@
  * Training: mean and biased variance over (N, H, W) normalize the batch; the running averages
  * move by `momentum` toward the mean and the *unbiased* variance, as in PyTorch. Eval: the
  * running averages normalize. Sums are accumulated in double, per channel, in a fixed order.
- * State kept for backward: mean and 1/sqrt(var + eps) per channel.
+ * State kept for backward: mean and 1/sqrt(var + eps) per channel. Channels are split over
+ * threads; each (image, channel) plane is one run of the kernels in kernels/eltwise (float sums
+ * per plane, double across planes), so results do not depend on the thread count.
  * Backward (with xhat = (x - mean) * invstd, M = N*H*W):
  *   dbias = sum dy, dweight = sum dy*xhat,
  *   dx = weight * invstd / M * (M*dy - dbias - xhat * dweight).
  */
 #include "ops/op.h"
+
+#include "kernels/eltwise/eltwise.h"
 
 #include <math.h>
 
@@ -51,26 +55,15 @@ static void bn_fwd_task(void *arg, int ith, int nth)
     float *saved = nd->state;
     int64_t lo, hi;
     axnn_split(C, ith, nth, &lo, &hi);
+    const axnn_eltwise *k = axnn_eltwise_get();
     for (int64_t c = lo; c < hi; c++) {
         float mean, invstd;
         if (e->training) {
             double s = 0.0;
-            for (int64_t n = 0; n < e->n; n++) {
-                const float *p = (const float *)x->data + n * img + c * HW;
-                float r = 0.0f;
-                for (int64_t i = 0; i < HW; i++) r += p[i];
-                s += r;
-            }
+            for (int64_t n = 0; n < e->n; n++) s += k->sum((const float *)x->data + n * img + c * HW, HW);
             double m = s / (double)M, ss = 0.0;
-            for (int64_t n = 0; n < e->n; n++) {
-                const float *p = (const float *)x->data + n * img + c * HW;
-                float r = 0.0f;
-                for (int64_t i = 0; i < HW; i++) {
-                    float d = p[i] - (float)m;
-                    r += d * d;
-                }
-                ss += r;
-            }
+            for (int64_t n = 0; n < e->n; n++)
+                ss += k->sumsq_dev((const float *)x->data + n * img + c * HW, HW, (float)m);
             double var = ss / (double)M;
             mean = (float)m;
             invstd = (float)(1.0 / sqrt(var + a->eps));
@@ -86,11 +79,9 @@ static void bn_fwd_task(void *arg, int ith, int nth)
             invstd = 1.0f / sqrtf(rv[c] + a->eps);
         }
         float scale = wt[c] * invstd, shift = bs[c] - mean * scale;
-        for (int64_t n = 0; n < e->n; n++) {
-            const float *p = (const float *)x->data + n * img + c * HW;
-            float *q = (float *)y->data + n * img + c * HW;
-            for (int64_t i = 0; i < HW; i++) q[i] = p[i] * scale + shift;
-        }
+        for (int64_t n = 0; n < e->n; n++)
+            k->scale_shift((const float *)x->data + n * img + c * HW, (float *)y->data + n * img + c * HW,
+                           HW, scale, shift);
     }
 }
 
@@ -115,17 +106,14 @@ static void bn_bwd_task(void *arg, int ith, int nth)
     const float *saved = nd->state;
     int64_t lo, hi;
     axnn_split(C, ith, nth, &lo, &hi);
+    const axnn_eltwise *kern = axnn_eltwise_get();
     for (int64_t c = lo; c < hi; c++) {
         const float mean = saved[c], invstd = saved[C + c];
         double sdy = 0.0, sdyx = 0.0;
         for (int64_t n = 0; n < e->n; n++) {
-            const float *p = (const float *)x->data + n * img + c * HW;
-            const float *d = y->grad + n * img + c * HW;
-            float r1 = 0.0f, r2 = 0.0f;
-            for (int64_t i = 0; i < HW; i++) {
-                r1 += d[i];
-                r2 += d[i] * (p[i] - mean);
-            }
+            float r1, r2;
+            kern->bn_bwd_sums((const float *)x->data + n * img + c * HW, y->grad + n * img + c * HW, HW,
+                              mean, &r1, &r2);
             sdy += r1;
             sdyx += r2;
         }
@@ -135,16 +123,9 @@ static void bn_bwd_task(void *arg, int ith, int nth)
         if (!dx) continue;
         const float k = wt[c] * invstd;
         const float mdy = (float)(sdy / (double)M), mdyx = (float)(sdyx / (double)M);
-        for (int64_t n = 0; n < e->n; n++) {
-            const float *p = (const float *)x->data + n * img + c * HW;
-            const float *d = y->grad + n * img + c * HW;
-            float *q = dx + n * img + c * HW;
-            for (int64_t i = 0; i < HW; i++) {
-                float xhat = (p[i] - mean) * invstd;
-                float v = k * (d[i] - mdy - xhat * mdyx);
-                q[i] = nd->accum[0] ? q[i] + v : v;
-            }
-        }
+        for (int64_t n = 0; n < e->n; n++)
+            kern->bn_bwd_dx((const float *)x->data + n * img + c * HW, y->grad + n * img + c * HW,
+                            dx + n * img + c * HW, HW, mean, invstd, k, mdy, mdyx, nd->accum[0]);
     }
 }
 

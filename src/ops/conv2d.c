@@ -5,7 +5,8 @@
  * batch as one GEMM with a column per output pixel. Each call runs two pool tasks: `prepare`
  * copies the input into the engine's padded channel-major layout and packs the weights (into
  * the shared scratch), and `compute` runs the GEMM with a fused epilogue (bias; in eval mode,
- * when the planner fused the node with what follows, also BatchNorm, residual add and ReLU).
+ * when the planner fused the node with what follows (graph/fuse.c), also BatchNorm with its
+ * running statistics, a residual add and ReLU, writing the chain's last value).
  *
  * Backward: the input gradient of a stride-1 convolution is the forward convolution of dy with
  * the rotated weights (same engine); strided convolutions use, per image, dcol = W^T dy_n and
@@ -129,6 +130,31 @@ static void conv_fwd_task_fn(void *arg, int ith, int nth)
     axnn_conv_fwd(&t->a, op_scratch(t->e, ith), ith, nth);
 }
 
+/* The epilogue of an eval-mode chain (graph/fuse.c): BatchNorm with its running statistics
+ * folded into a per-channel scale and shift (with the conv's bias), then residual and ReLU. */
+static axnn_conv_epi fused_epilogue(axnn_exec *e, axnn_node *nd, const axnn_conv_shape *s,
+                                    float *scale, float *shift)
+{
+    const axnn_conv2d_attr *a = nd->attr;
+    const axnn_fusion *f = &nd->fuse;
+    const float *bias = a->bias ? op_in(e, nd, 2)->data : NULL;
+    axnn_conv_epi epi = {e->g->vals[f->out].data, (int64_t)s->m * conv_P(s), conv_P(s), NULL, bias,
+                         f->res >= 0 ? e->g->vals[f->res].data : NULL, f->relu, false};
+    if (f->bn < 0) return epi;
+    axnn_node *bn = &e->g->nodes[f->bn];
+    const float eps = ((const axnn_bn_attr *)bn->attr)->eps;
+    const float *wt = op_in(e, bn, 1)->data, *bs = op_in(e, bn, 2)->data;
+    const float *rm = op_in(e, bn, 3)->data, *rv = op_in(e, bn, 4)->data;
+    for (int c = 0; c < s->m; c++) {
+        float invstd = 1.0f / sqrtf(rv[c] + eps);
+        scale[c] = wt[c] * invstd;
+        shift[c] = bs[c] - rm[c] * scale[c] + (bias ? bias[c] * scale[c] : 0.0f);
+    }
+    epi.scale = scale;
+    epi.shift = shift;
+    return epi;
+}
+
 static void conv_forward(axnn_exec *e, axnn_node *nd)
 {
     const axnn_conv2d_attr *a = nd->attr;
@@ -143,6 +169,10 @@ static void conv_forward(axnn_exec *e, axnn_node *nd)
     t.a.ap = t.ap;
     t.a.epi = (axnn_conv_epi){op_out(e, nd)->data, (int64_t)s.m * conv_P(&s), conv_P(&s), NULL,
                               a->bias ? op_in(e, nd, 2)->data : NULL, NULL, false, false};
+    if (!e->training && nd->fuse.role == AXNN_FUSE_HEAD) {
+        float *scale = t.ap + fl64(axnn_conv_packed_w_floats(t.a.cfg, s.m, conv_K(&s)));
+        t.a.epi = fused_epilogue(e, nd, &s, scale, scale + fl64(s.m));
+    }
     axnn_pool_run(e->pool, conv_prep_task, &t);
     axnn_pool_run(e->pool, conv_fwd_task_fn, &t);
 }

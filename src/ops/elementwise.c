@@ -1,6 +1,10 @@
 /* Element-wise nodes: relu (y = max(x, 0)) and add (y = a + b, same shapes). Both are split
- * over threads by element ranges. relu's backward masks by the output (y > 0). */
+ * over threads by element ranges (multiples of 16 floats, so that vectors stay aligned with
+ * the tensor) and run the kernels of kernels/eltwise. relu's backward masks by the output
+ * (y > 0). */
 #include "ops/op.h"
+
+#include "kernels/eltwise/eltwise.h"
 
 #include <string.h>
 
@@ -30,14 +34,23 @@ static int64_t batch_numel(axnn_exec *e, const axnn_value *v)
     return (v->flags & AXNN_VF_BATCHED) ? e->n * per_image(v) : axnn_shape_numel(&v->shape);
 }
 
+/* This thread's element range [*lo, *hi) of `total`, cut at multiples of 16. */
+static void split16(int64_t total, int ith, int nth, int64_t *lo, int64_t *hi)
+{
+    axnn_split((total + 15) / 16, ith, nth, lo, hi);
+    *lo *= 16;
+    *hi = *hi * 16 < total ? *hi * 16 : total;
+    if (*lo > total) *lo = total;
+}
+
 static void relu_fwd_task(void *arg, int ith, int nth)
 {
     ew_task *t = arg;
     const float *x = op_in(t->e, t->nd, 0)->data;
     float *y = op_out(t->e, t->nd)->data;
     int64_t lo, hi;
-    axnn_split(t->total, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    split16(t->total, ith, nth, &lo, &hi);
+    if (hi > lo) axnn_eltwise_get()->relu(x + lo, y + lo, hi - lo);
 }
 
 static void relu_bwd_task(void *arg, int ith, int nth)
@@ -47,11 +60,8 @@ static void relu_bwd_task(void *arg, int ith, int nth)
     const float *y = yv->data, *dy = yv->grad;
     float *dx = op_in(t->e, t->nd, 0)->grad;
     int64_t lo, hi;
-    axnn_split(t->total, ith, nth, &lo, &hi);
-    if (t->nd->accum[0])
-        for (int64_t i = lo; i < hi; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
-    else
-        for (int64_t i = lo; i < hi; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    split16(t->total, ith, nth, &lo, &hi);
+    if (hi > lo) axnn_eltwise_get()->relu_bwd(y + lo, dy + lo, dx + lo, hi - lo, t->nd->accum[0]);
 }
 
 static void relu_forward(axnn_exec *e, axnn_node *nd)
@@ -80,8 +90,8 @@ static void add_fwd_task(void *arg, int ith, int nth)
     const float *a = op_in(t->e, t->nd, 0)->data, *b = op_in(t->e, t->nd, 1)->data;
     float *y = op_out(t->e, t->nd)->data;
     int64_t lo, hi;
-    axnn_split(t->total, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) y[i] = a[i] + b[i];
+    split16(t->total, ith, nth, &lo, &hi);
+    if (hi > lo) axnn_eltwise_get()->add(a + lo, b + lo, y + lo, hi - lo);
 }
 
 static void add_bwd_task(void *arg, int ith, int nth)
@@ -89,12 +99,13 @@ static void add_bwd_task(void *arg, int ith, int nth)
     ew_task *t = arg;
     const float *dy = op_out(t->e, t->nd)->grad;
     int64_t lo, hi;
-    axnn_split(t->total, ith, nth, &lo, &hi);
+    split16(t->total, ith, nth, &lo, &hi);
+    if (hi <= lo) return;
     for (int k = 0; k < 2; k++) {
         float *dx = op_in(t->e, t->nd, k)->grad;
         if (!dx) continue;
         if (t->nd->accum[k])
-            for (int64_t i = lo; i < hi; i++) dx[i] += dy[i];
+            axnn_eltwise_get()->acc(dy + lo, dx + lo, hi - lo);
         else
             memcpy(dx + lo, dy + lo, (size_t)(hi - lo) * sizeof(float));
     }

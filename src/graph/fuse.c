@@ -1,0 +1,115 @@
+/* Eval-mode fusion: chains conv2d -> [batchnorm2d] -> [add] -> [relu] become one node.
+ *
+ * In eval mode a BatchNorm is a per-channel affine map with fixed coefficients, so it can be
+ * applied to the convolution's sums before they are stored, together with the conv's bias, a
+ * residual add and a ReLU: the chain then reads its inputs once and writes one tensor instead
+ * of four. The IR stays one graph; the planner marks chains on the nodes (axnn_node.fuse):
+ *
+ *   head   the conv2d; it records the absorbed batchnorm node, the residual value (the add's
+ *          other input), whether a ReLU ends the chain, and the value the chain writes;
+ *   inner  absorbed nodes before the last (skipped in eval mode);
+ *   tail   the last node; in eval mode the executor runs the head's forward in its place.
+ *
+ * The chain runs at the tail's position, not the head's, because the residual may be computed
+ * after the conv (in a ResNet block with a downsample, the shortcut's conv and BN follow the
+ * main branch's second conv). Every input of the chain exists by then: the conv's input was
+ * made before the conv, and the residual before the add.
+ *
+ * A node joins a chain only when the value between it and the previous link has that node as
+ * its only consumer and is not a graph output (logits, loss), so no one can observe the values
+ * the chain skips. Convs carrying a numeric-mode extension (node->ext) are left alone.
+ *
+ * Memory: in eval plans the skipped values (outputs of the head and inner nodes) get no memory
+ * at all, and lifetimes are measured in execution steps, where every node of a chain executes
+ * at its tail's index (axnn_fuse_step): the conv's input and the residual live until the tail,
+ * the chain's output starts there. Training plans keep every value, so a graph planned for
+ * training can switch to eval mode (axnn_graph_set_training) and run fused, leaving the skipped
+ * values stale, and back to training, which ignores the marks.
+ *
+ * Fusion is off when graph->fusion_off is set before planning, or AXNN_NO_FUSE=1.
+ */
+#include "graph/fuse.h"
+
+#include "ops/op.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The node that consumes value v, when it is its only consumer and comes after node k. */
+static int sole_consumer(const axnn_graph *g, int v, int k)
+{
+    const axnn_value *val = &g->vals[v];
+    if (val->nconsumers != 1 || v == g->logits || v == g->loss) return -1;
+    for (int j = k + 1; j < g->nnodes; j++)
+        for (int i = 0; i < g->nodes[j].nin; i++)
+            if (g->nodes[j].in[i] == v) return j;
+    return -1;
+}
+
+static bool is_op(const axnn_graph *g, int k, const char *name)
+{
+    return k >= 0 && g->nodes[k].fuse.role == AXNN_FUSE_NONE && !strcmp(g->nodes[k].op->name, name);
+}
+
+/* Marks the chain starting at conv node k, if any link follows. */
+static void fuse_from(axnn_graph *g, int k)
+{
+    axnn_fusion f = {AXNN_FUSE_HEAD, k, k, -1, -1, false, g->nodes[k].out};
+    int links[3], nlinks = 0;
+    int c = sole_consumer(g, f.out, k);
+    if (is_op(g, c, "batchnorm2d") && g->nodes[c].in[0] == f.out) {
+        f.bn = c;
+        links[nlinks++] = c;
+        f.out = g->nodes[c].out;
+        c = sole_consumer(g, f.out, c);
+    }
+    if (is_op(g, c, "add")) {
+        const axnn_node *a = &g->nodes[c];
+        int other = a->in[0] == f.out ? a->in[1] : a->in[0];
+        if (other != f.out && g->vals[other].dtype == AXNN_F32) {
+            f.res = other;
+            links[nlinks++] = c;
+            f.out = a->out;
+            c = sole_consumer(g, f.out, c);
+        }
+    }
+    if (is_op(g, c, "relu")) {
+        f.relu = true;
+        links[nlinks++] = c;
+        f.out = g->nodes[c].out;
+    }
+    if (nlinks == 0) return;
+    f.tail = links[nlinks - 1];
+    g->nodes[k].fuse = f;
+    for (int i = 0; i < nlinks; i++) {
+        axnn_fusion *l = &g->nodes[links[i]].fuse;
+        *l = (axnn_fusion){i == nlinks - 1 ? AXNN_FUSE_TAIL : AXNN_FUSE_INNER, k, f.tail, -1, -1,
+                           false, -1};
+    }
+}
+
+void axnn_graph_fuse(axnn_graph *g)
+{
+    for (int k = 0; k < g->nnodes; k++) memset(&g->nodes[k].fuse, 0, sizeof g->nodes[k].fuse);
+    const char *env = getenv("AXNN_NO_FUSE");
+    if (g->fusion_off || (env && env[0] && strcmp(env, "0"))) return;
+    for (int k = 0; k < g->nnodes; k++) {
+        const axnn_node *nd = &g->nodes[k];
+        if (nd->fuse.role == AXNN_FUSE_NONE && !nd->ext && !strcmp(nd->op->name, "conv2d"))
+            fuse_from(g, k);
+    }
+}
+
+int axnn_fuse_step(const axnn_graph *g, int k)
+{
+    const axnn_fusion *f = &g->nodes[k].fuse;
+    return f->role == AXNN_FUSE_NONE ? k : f->tail;
+}
+
+bool axnn_fuse_internal(const axnn_graph *g, int v)
+{
+    int p = g->vals[v].producer;
+    if (p < 0) return false;
+    axnn_fuse_role r = g->nodes[p].fuse.role;
+    return r == AXNN_FUSE_HEAD || r == AXNN_FUSE_INNER;
+}

@@ -1,0 +1,139 @@
+/* AVX-512 element-wise kernels (see eltwise.h): 16 lanes at a time, the tail under a mask.
+ * Loops are unrolled by two where a sum's dependency chain would otherwise set the pace. */
+#include "kernels/eltwise/eltwise.h"
+
+#include <immintrin.h>
+
+static inline __mmask16 tail(int64_t n) { return (__mmask16)((1u << n) - 1); }
+
+static void relu_z(const float *x, float *y, int64_t n)
+{
+    const __m512 z = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_max_ps(_mm512_loadu_ps(x + i), z));
+    if (i < n) {
+        __mmask16 m = tail(n - i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_max_ps(_mm512_maskz_loadu_ps(m, x + i), z));
+    }
+}
+
+static inline __m512 relu_mask(__m512 y, __m512 dy)
+{
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), dy);
+}
+
+static void relu_bwd_z(const float *y, const float *dy, float *dx, int64_t n, bool accumulate)
+{
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = relu_mask(_mm512_loadu_ps(y + i), _mm512_loadu_ps(dy + i));
+        if (accumulate) v = _mm512_add_ps(v, _mm512_loadu_ps(dx + i));
+        _mm512_storeu_ps(dx + i, v);
+    }
+    if (i < n) {
+        __mmask16 m = tail(n - i);
+        __m512 v = relu_mask(_mm512_maskz_loadu_ps(m, y + i), _mm512_maskz_loadu_ps(m, dy + i));
+        if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, dx + i));
+        _mm512_mask_storeu_ps(dx + i, m, v);
+    }
+}
+
+static void add_z(const float *a, const float *b, float *y, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+    if (i < n) {
+        __mmask16 m = tail(n - i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i),
+                                                      _mm512_maskz_loadu_ps(m, b + i)));
+    }
+}
+
+static void acc_z(const float *x, float *y, int64_t n) { add_z(x, y, y, n); }
+
+static float sum_z(const float *x, int64_t n)
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_add_ps(s0, _mm512_loadu_ps(x + i));
+        s1 = _mm512_add_ps(s1, _mm512_loadu_ps(x + i + 16));
+    }
+    for (; i < n; i += 16) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(n - i >= 16 ? 0xffff : tail(n - i), x + i));
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+static float sumsq_dev_z(const float *x, int64_t n, float c)
+{
+    const __m512 cv = _mm512_set1_ps(c);
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(x + i), cv);
+        __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(x + i + 16), cv);
+        s0 = _mm512_fmadd_ps(d0, d0, s0);
+        s1 = _mm512_fmadd_ps(d1, d1, s1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xffff : tail(n - i);
+        __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), cv);
+        s0 = _mm512_fmadd_ps(d, d, s0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+static void scale_shift_z(const float *x, float *y, int64_t n, float a, float b)
+{
+    const __m512 av = _mm512_set1_ps(a), bv = _mm512_set1_ps(b);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(_mm512_loadu_ps(x + i), av, bv));
+    if (i < n) {
+        __mmask16 m = tail(n - i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), av, bv));
+    }
+}
+
+static void bn_bwd_sums_z(const float *x, const float *dy, int64_t n, float mean, float *sdy,
+                          float *sdyx)
+{
+    const __m512 mv = _mm512_set1_ps(mean);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 d0 = _mm512_loadu_ps(dy + i), d1 = _mm512_loadu_ps(dy + i + 16);
+        a0 = _mm512_add_ps(a0, d0);
+        a1 = _mm512_add_ps(a1, d1);
+        b0 = _mm512_fmadd_ps(d0, _mm512_sub_ps(_mm512_loadu_ps(x + i), mv), b0);
+        b1 = _mm512_fmadd_ps(d1, _mm512_sub_ps(_mm512_loadu_ps(x + i + 16), mv), b1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xffff : tail(n - i);
+        __m512 d = _mm512_maskz_loadu_ps(m, dy + i);
+        a0 = _mm512_add_ps(a0, d);
+        b0 = _mm512_fmadd_ps(d, _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), mv), b0);
+    }
+    *sdy = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    *sdyx = _mm512_reduce_add_ps(_mm512_add_ps(b0, b1));
+}
+
+static void bn_bwd_dx_z(const float *x, const float *dy, float *dx, int64_t n, float mean,
+                        float invstd, float k, float mdy, float mdyx, bool accumulate)
+{
+    /* k * (dy - mdy - (x - mean) * invstd * mdyx) = k*dy - k*mdy - (x - mean) * (k*invstd*mdyx) */
+    const __m512 mv = _mm512_set1_ps(mean), kv = _mm512_set1_ps(k);
+    const __m512 c0 = _mm512_set1_ps(-k * mdy), c1 = _mm512_set1_ps(-k * invstd * mdyx);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xffff : tail(n - i);
+        __m512 xc = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mv);
+        __m512 v = _mm512_fmadd_ps(kv, _mm512_maskz_loadu_ps(m, dy + i), c0);
+        v = _mm512_fmadd_ps(xc, c1, v);
+        if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, dx + i));
+        _mm512_mask_storeu_ps(dx + i, m, v);
+    }
+}
+
+const axnn_eltwise axnn_eltwise_avx512 = {
+    "avx512", relu_z, relu_bwd_z, add_z, acc_z, sum_z, sumsq_dev_z, scale_shift_z,
+    bn_bwd_sums_z, bn_bwd_dx_z,
+};

@@ -1,0 +1,83 @@
+/* Portable element-wise kernels (the reference) and the run-time choice (see eltwise.h). */
+#include "kernels/eltwise/eltwise.h"
+
+#include "axnn/base.h"
+
+static void relu_c(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static void relu_bwd_c(const float *y, const float *dy, float *dx, int64_t n, bool accumulate)
+{
+    if (accumulate)
+        for (int64_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+    else
+        for (int64_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+static void add_c(const float *a, const float *b, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+static void acc_c(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+static float sum_c(const float *x, int64_t n)
+{
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    return s;
+}
+
+static float sumsq_dev_c(const float *x, int64_t n, float c)
+{
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float d = x[i] - c;
+        s += d * d;
+    }
+    return s;
+}
+
+static void scale_shift_c(const float *x, float *y, int64_t n, float a, float b)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * a + b;
+}
+
+static void bn_bwd_sums_c(const float *x, const float *dy, int64_t n, float mean, float *sdy,
+                          float *sdyx)
+{
+    float r1 = 0.0f, r2 = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        r1 += dy[i];
+        r2 += dy[i] * (x[i] - mean);
+    }
+    *sdy = r1;
+    *sdyx = r2;
+}
+
+static void bn_bwd_dx_c(const float *x, const float *dy, float *dx, int64_t n, float mean,
+                        float invstd, float k, float mdy, float mdyx, bool accumulate)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float xhat = (x[i] - mean) * invstd;
+        float v = k * (dy[i] - mdy - xhat * mdyx);
+        dx[i] = accumulate ? dx[i] + v : v;
+    }
+}
+
+const axnn_eltwise axnn_eltwise_portable = {
+    "portable", relu_c, relu_bwd_c, add_c, acc_c, sum_c, sumsq_dev_c, scale_shift_c,
+    bn_bwd_sums_c, bn_bwd_dx_c,
+};
+
+const axnn_eltwise *axnn_eltwise_get(void)
+{
+    const axnn_cpu *c = axnn_cpu_features();
+    if (c->avx512f && c->avx512bw && c->avx512vl) return &axnn_eltwise_avx512;
+    return &axnn_eltwise_portable;
+}

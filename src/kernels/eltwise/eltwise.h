@@ -1,0 +1,44 @@
+/* Element-wise kernels for the memory-bound nodes (relu, add, batchnorm), chosen once per
+ * process from the CPU's features like the GEMM micro-kernels: plain C loops (the reference,
+ * and what AXNN_FORCE_REF=1 or AXNN_ISA=portable|avx2 run) and AVX-512 versions.
+ *
+ * All work on contiguous runs of n floats; the ops split their tensors over threads and call
+ * these on each piece. Sums are returned in float, one run at a time: the ops accumulate them
+ * in double across runs, so a result depends only on how the tensor is cut into runs (per
+ * image and channel), never on the thread count. The AVX-512 sums add in 16 lanes and reduce
+ * the lanes at the end; they differ from the sequential C sums by rounding only.
+ */
+#ifndef AXNN_KERNELS_ELTWISE_H
+#define AXNN_KERNELS_ELTWISE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct axnn_eltwise {
+    const char *name;
+    /* y = x > 0 ? x : 0 (NaN gives 0) */
+    void (*relu)(const float *x, float *y, int64_t n);
+    /* dx (+)= y > 0 ? dy : 0 */
+    void (*relu_bwd)(const float *y, const float *dy, float *dx, int64_t n, bool accumulate);
+    /* y = a + b */
+    void (*add)(const float *a, const float *b, float *y, int64_t n);
+    /* y += x */
+    void (*acc)(const float *x, float *y, int64_t n);
+    /* sum of x */
+    float (*sum)(const float *x, int64_t n);
+    /* sum of (x - c)^2 */
+    float (*sumsq_dev)(const float *x, int64_t n, float c);
+    /* y = x * a + b */
+    void (*scale_shift)(const float *x, float *y, int64_t n, float a, float b);
+    /* *sdy = sum of dy, *sdyx = sum of dy * (x - mean) */
+    void (*bn_bwd_sums)(const float *x, const float *dy, int64_t n, float mean, float *sdy,
+                        float *sdyx);
+    /* dx (+)= k * (dy - mdy - (x - mean) * invstd * mdyx) */
+    void (*bn_bwd_dx)(const float *x, const float *dy, float *dx, int64_t n, float mean,
+                      float invstd, float k, float mdy, float mdyx, bool accumulate);
+} axnn_eltwise;
+
+const axnn_eltwise *axnn_eltwise_get(void);
+extern const axnn_eltwise axnn_eltwise_portable, axnn_eltwise_avx512;
+
+#endif
