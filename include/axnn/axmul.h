@@ -4,16 +4,34 @@
  * T[(a + 128) * 256 + (b + 128)] = approx(a, b). By convention `a` is the activation operand
  * and `b` the weight operand (the table need not be symmetric).
  *
- * Names resolve in this order:
- *   "exact";
- *   built-in parametric families: "trunc:K" (K low columns of the Baugh-Wooley partial-product
- *   array dropped), "bam:H,V" (broken-array multiplier: H rows / V columns broken), "drum:K"
- *   (dynamic-range unbiased multiplier keeping K bits), "mitchell" (logarithmic), and the other
- *   families listed by axnn_mul_families();
- *   a file NAME.axmul in the user multiplier directory ($AXNN_MUL_PATH, default
- *   $XDG_DATA_HOME/axnn/multipliers or ~/.local/share/axnn/multipliers), written by
- *   `axnn mul import`;
- *   a path to a .axmul file.
+ * Names resolve in this order (axnn_mul_get):
+ *   1. "exact";
+ *   2. the built-in families, signed 8-bit (two's complement) multipliers implemented from their
+ *      published definitions (src/axmul/builtin.c states each convention exactly):
+ *        "trunc:K"   Baugh-Wooley array with every partial product of the K lowest columns
+ *                    dropped, K = 0..15 (trunc:0 = exact); a dropped partial product removes
+ *                    its signed weight, so 0 * x = 0 (identical to the plain array for K <= 7);
+ *        "bam:H,V"   broken-array multiplier (Mahdiani et al. 2010): the partial products of
+ *                    the H lowest rows (row j = the bits b_j of the weight operand b, H = 0..8)
+ *                    and of the V lowest columns (V = 0..15) are omitted;
+ *        "drum:K"    DRUM (Hashemi et al. 2015), sign-magnitude, K = 3..8 bits kept;
+ *        "mitchell"  Mitchell's logarithmic multiplier on magnitudes;
+ *        "udm"       Kulkarni et al.'s underdesigned multiplier (2x2 blocks with 3*3 = 7) on
+ *                    magnitudes;
+ *      axnn_mul_families() lists them with one-line descriptions;
+ *   3. a file NAME.axmul in the user multiplier directory (axnn_mul_dir(): $AXNN_MUL_PATH,
+ *      else $XDG_DATA_HOME/axnn/multipliers, else $HOME/.local/share/axnn/multipliers),
+ *      written by `axnn mul import` / axnn_mul_store;
+ *   4. a path to a .axmul file (a name containing '/' or ending in ".axmul"; not ".c").
+ * Anything else is AXNN_ERR_ARG, with a message saying how to import it.
+ *
+ * Built-ins have no synthesis figures. Their power_mw is a documented estimate (power_estimated
+ * = true): a cell-count model relative to EvoApproxLib's exact signed 8x8 multiplier in PDK45
+ * (0.425 mW, 729.8 um2, 1.48 ns; those three figures are given for "exact", labelled as that
+ * reference in its source string). See builtin.c for each family's model.
+ *
+ * Errors follow base.h: a status plus a one-line message naming the file or multiplier.
+ * Functions are thread-safe except axnn_mul_dir (static buffer).
  */
 #ifndef AXNN_AXMUL_H
 #define AXNN_AXMUL_H
@@ -28,24 +46,27 @@ extern "C" {
 
 /* EvoApproxLib's error metrics, over all 65,536 operand pairs, e = approx - exact. */
 typedef struct axnn_mul_metrics {
-    double mae, mae_pct;   /* mean |e|; as % of 2^16 */
-    double wce, wce_pct;   /* max |e|; as % of 2^16 */
-    double wcre_pct;       /* max |e| / max(1, |exact|), in % */
-    double mre_pct;        /* mean |e| / max(1, |exact|), in % */
-    double ep_pct;         /* % of pairs with e != 0 */
-    double mse;            /* mean e^2 */
-    double bias;           /* mean e */
-    double std;            /* standard deviation of e */
+    double mae, mae_pct; /* mean |e|; as % of 2^16 */
+    double wce, wce_pct; /* max |e|; as % of 2^16 */
+    double wcre_pct;     /* max |e| / max(1, |exact|), in % */
+    double mre_pct;      /* mean |e| / max(1, |exact|), in % */
+    double ep_pct;       /* % of pairs with e != 0 */
+    double mse;          /* mean e^2 */
+    double bias;         /* mean e (not in EvoApproxLib's headers) */
+    double std;          /* standard deviation of e (population; not in the headers) */
 } axnn_mul_metrics;
 
 typedef struct axnn_mul {
     char name[128];
-    char source[256];   /* "exact", "built-in trunc:4", "EvoApproxLib C file mul8s_1KV9.c", ... */
+    char source[256]; /* "exact", "built-in trunc:4", "EvoApproxLib C file mul8s_1KV9.c", ... */
     double power_mw, area_um2, delay_ns; /* PDK45 figures, < 0 when unknown */
     bool power_estimated; /* power_mw is an estimate (built-in families), not a synthesis figure */
-    axnn_mul_metrics metrics;       /* computed from the table */
-    axnn_mul_metrics claimed;       /* from the source file's header (NaN when absent) */
-    int32_t *table;     /* AXNN_MUL_ENTRIES */
+    axnn_mul_metrics metrics; /* computed from the table */
+    axnn_mul_metrics claimed; /* from the source file's header (NaN when absent) */
+    /* One unit in the last printed digit of each claimed value ("4.2" -> 0.1, "34" -> 1), NaN
+     * when absent: the precision at which a claim is checked (axnn_mul_check_claims). */
+    axnn_mul_metrics claimed_unit;
+    int32_t *table; /* AXNN_MUL_ENTRIES */
 } axnn_mul;
 
 static inline int32_t axnn_mul_at(const axnn_mul *m, int a, int b)
@@ -56,51 +77,85 @@ static inline int32_t axnn_mul_at(const axnn_mul *m, int a, int b)
 /* Resolves a name (see above). */
 axnn_status axnn_mul_get(const char *name, axnn_mul **out);
 void axnn_mul_free(axnn_mul *m);
-/* Builds a multiplier from a table (copied); computes its metrics. */
+/* Builds a multiplier from a table (copied); computes its metrics. Power, area and delay are
+ * unknown (-1) and claims absent (NaN) until the caller sets them. */
 axnn_status axnn_mul_from_table(const char *name, const char *source, const int32_t *table,
                                 axnn_mul **out);
 void axnn_mul_compute_metrics(const int32_t *table, axnn_mul_metrics *out);
 bool axnn_mul_is_exact(const axnn_mul *m);
 
-/* The user multiplier directory (created on demand by import). */
+/* Compares each claimed metric with the computed one at the claim's printed precision: with u
+ * one unit of the claim's last printed digit, they agree when computed - claimed lies in
+ * [-u/2, u), so a header that truncates ("MAE% = 0.0064" for 0.00648) or rounds ("MAE = 4.2"
+ * for 4.25, "MRE% = 0.90" for 0.8954) agrees, and "WCE = 17" accepts 17 but not 16 or 18. Returns
+ * the number of disagreeing metrics; *ncompared (may be NULL) gets the number of claims compared.
+ * msg (may be NULL) gets "" or "MAE: header 3.1, computed 4.25; ...". */
+int axnn_mul_check_claims(const axnn_mul *m, int *ncompared, char *msg, size_t msg_size);
+
+/* The user multiplier directory (created on demand by import); a static buffer. */
 const char *axnn_mul_dir(void);
-/* Names of the built-in multipliers and of the imported ones (NULL-terminated; free with
- * axnn_mul_names_free). */
+/* Names of the fixed built-in multipliers ("exact", "mitchell", "udm") followed by the imported
+ * ones (NAME of each NAME.axmul in axnn_mul_dir(), sorted); NULL-terminated, free with
+ * axnn_mul_names_free. NULL when out of memory. */
 char **axnn_mul_list(void);
 void axnn_mul_names_free(char **names);
-/* Built-in family descriptions, e.g. "trunc:K  truncated Baugh-Wooley array, K = 1..14". */
+/* Built-in family descriptions, e.g. "trunc:K  truncated Baugh-Wooley array, K = 0..15";
+ * NULL-terminated. */
 const char *const *axnn_mul_families(void);
+/* Whether `name` is acceptable for a stored multiplier: 1..100 characters of [A-Za-z0-9_.+-],
+ * not starting with '.', not ending in ".axmul", and not a built-in name. */
+bool axnn_mul_name_ok(const char *name);
 
-/* .axmul files (a safetensors file: tensor "table" I32 [256, 256] plus metadata). */
+/* .axmul files (a safetensors file: tensor "table" I32 [256, 256] plus string metadata:
+ * format "axnn-multiplier-1", name, source, power_mw, power_estimated, area_um2, delay_ns, and
+ * per claimed metric claimed_<key> and claimed_<key>_unit). Metrics are recomputed on load. */
 axnn_status axnn_mul_save(const axnn_mul *m, const char *path);
 axnn_status axnn_mul_load(const char *path, axnn_mul **out);
+/* Saves m as <axnn_mul_dir()>/<m->name>.axmul (creating the directory; the name must pass
+ * axnn_mul_name_ok); `path` (may be NULL) gets the file written. */
+axnn_status axnn_mul_store(const axnn_mul *m, char *path, size_t path_size);
 
-/* EvoApproxLib C import: compiles `c_path` with the system C compiler into a temporary shared
- * object, finds the multiplier function (int16_t f(int8_t, int8_t) or uint16_t f(uint8_t,
- * uint8_t), the latter read as two's-complement bits), tabulates all pairs in a child process
- * under a time limit, and reads the metrics and PDK45 figures from the header comment. */
+/* EvoApproxLib C import: compiles `c_path` with the system C compiler ($CC, else "cc"; flags
+ * -O1 -shared -fPIC) into a temporary shared object (in a mkdtemp directory under $TMPDIR or
+ * /tmp, removed afterwards), finds the multiplier function (int16_t f(int8_t, int8_t) or
+ * uint16_t f(uint8_t, uint8_t), the latter read as two's-complement bits; when several are
+ * defined, the one named like the file's stem, else the first), and tabulates all pairs in a
+ * forked child process (dlopen there, CPU limit and a wall-clock deadline of timeout_s seconds,
+ * 10 when timeout_s <= 0; results through a pipe), so a circuit that does not compile, crashes
+ * or hangs gives a one-line error naming the file and never harms the caller. The name is the
+ * function's; the header comment's metrics go to `claimed`/`claimed_unit` and its PDK45 figures
+ * to power/area/delay. Check the claims with axnn_mul_check_claims. */
 axnn_status axnn_mul_import_c(const char *c_path, double timeout_s, axnn_mul **out);
-/* Raw tables: binary little-endian int16 [256][256] in the same indexing, or CSV (256 lines of
- * 256 integers). */
+/* Raw tables: binary little-endian int16 [256][256] in the same indexing (exactly 131072
+ * bytes), or CSV (256 lines of 256 comma-separated integers, row a = -128 first); chosen by the
+ * extension .bin / .csv. Export to .bin fails if a value does not fit int16. */
 axnn_status axnn_mul_import_raw(const char *path, const char *name, axnn_mul **out);
-axnn_status axnn_mul_export_raw(const axnn_mul *m, const char *path); /* by extension: .bin/.csv */
+axnn_status axnn_mul_export_raw(const axnn_mul *m, const char *path);
 
 /* ---- decomposition: E(a, b) = T(a, b) - a*b as an exact sum of separable integer terms ----
- * E(a, b) = sum_i f_i(a) * g_i(b) for all 65,536 pairs, with integer-valued f_i, g_i. */
-#define AXNN_MUL_MAX_RANK 8
+ * E(a, b) = sum_i f_i(a) * g_i(b) for all 65,536 pairs, with integer-valued f_i, g_i.
+ * Among the candidates found (bits of a, bits of b, and integer bases of E's row and column
+ * lattices; see src/axmul/decomp.c) one whose f_i and g_i all fit int8 wins, then the lowest
+ * rank, then the smallest value ranges. For trunc:K (K <= 7) that is rank K with f_i(a) = bit i
+ * of a (two's complement) and g_i(b) in [-(2^K - 2^i), 0]. */
+#define AXNN_MUL_MAX_RANK 16
 typedef struct axnn_mul_decomp {
-    int rank;                      /* 0 for the exact multiplier */
-    int16_t f[AXNN_MUL_MAX_RANK][256]; /* f_i(a), index a + 128 */
-    int16_t g[AXNN_MUL_MAX_RANK][256]; /* g_i(b), index b + 128 */
+    int rank;                                               /* 0 for the exact multiplier */
+    int16_t f[AXNN_MUL_MAX_RANK][256];                      /* f_i(a), index a + 128 */
+    int16_t g[AXNN_MUL_MAX_RANK][256];                      /* g_i(b), index b + 128 */
     int f_min[AXNN_MUL_MAX_RANK], f_max[AXNN_MUL_MAX_RANK]; /* value ranges */
     int g_min[AXNN_MUL_MAX_RANK], g_max[AXNN_MUL_MAX_RANK];
+    char method[32]; /* "bits of a", "bits of b", "row lattice", "column lattice" */
 } axnn_mul_decomp;
 
-/* Finds an exact integer decomposition of rank <= max_rank, verified over all pairs;
- * AXNN_ERR_UNSUPPORTED when none is found. */
+/* Finds an exact integer decomposition of rank <= max_rank (1..AXNN_MUL_MAX_RANK), verified
+ * over all pairs; AXNN_ERR_UNSUPPORTED (message giving the rank) when none is found. */
 axnn_status axnn_mul_decompose(const axnn_mul *m, int max_rank, axnn_mul_decomp *out);
 /* True when the decomposition reproduces the table exactly for all pairs. */
 bool axnn_mul_decomp_verify(const axnn_mul *m, const axnn_mul_decomp *d);
+/* Rank of the error matrix E over the rationals (computed modulo two large primes; the larger
+ * result, a lower bound that equals the rank except with negligible probability). */
+int axnn_mul_error_rank(const axnn_mul *m);
 
 #ifdef __cplusplus
 }

@@ -45,5 +45,6 @@ int cli_fail_status(axnn_status s);
 int cli_train(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_info(int argc, char **argv);
+int cli_mul(int argc, char **argv);
 
 #endif

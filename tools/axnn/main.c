@@ -8,6 +8,7 @@ static const cli_command commands[] = {
     {"train", "train a model", cli_train},
     {"eval", "evaluate a checkpoint on a test set", cli_eval},
     {"info", "per-layer table of shapes, parameters and MACs", cli_info},
+    {"mul", "approximate multipliers: list, show, import, export", cli_mul},
 };
 
 static void usage(FILE *f)
