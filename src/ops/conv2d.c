@@ -120,7 +120,8 @@ static void conv_prep_task(void *arg, int ith, int nth)
 {
     conv_fwd_task *t = arg;
     const axnn_conv_shape *s = &t->a.s;
-    axnn_conv_to_xs(&t->a.xl, t->x, (int64_t)s->c * s->h * s->w, (int64_t)s->h * s->w, t->xs, ith, nth);
+    if (axnn_conv_needs_xs(s))
+        axnn_conv_to_xs(&t->a.xl, t->x, t->a.x_img, t->a.x_ch, t->xs, ith, nth);
     axnn_conv_pack_w(t->a.cfg, s->m, conv_K(s), t->w, t->ap, ith, nth);
 }
 
@@ -162,6 +163,9 @@ static void conv_forward(axnn_exec *e, axnn_node *nd)
     conv_fwd_task t = {e, nd, op_in(e, nd, 0)->data, op_in(e, nd, 1)->data, NULL, NULL, {0}};
     t.a.cfg = axnn_f32_gemm_config_get();
     t.a.s = s;
+    t.a.x = t.x;
+    t.a.x_img = (int64_t)s.c * s.h * s.w;
+    t.a.x_ch = (int64_t)s.h * s.w;
     t.a.xl = x_layout(&s);
     t.xs = op_shared(e);
     t.ap = t.xs + fl64(axnn_conv_layout_floats(&t.a.xl));
@@ -184,7 +188,7 @@ typedef struct conv_bwd_task {
     axnn_node *nd;
     axnn_conv_shape s;
     const axnn_f32_gemm_config *cfg;
-    bool need_dx, need_dw, dx_engine, need_dys;
+    bool need_dx, need_dw, dx_engine, need_xs, need_dys;
     axnn_conv_layout xl, yl;
     float *xs, *dys, *ap;
     axnn_conv_fwd_args dxa;
@@ -195,7 +199,7 @@ static void conv_bwd_prep_task(void *arg, int ith, int nth)
 {
     conv_bwd_task *t = arg;
     const axnn_conv_shape *s = &t->s;
-    if (t->need_dw)
+    if (t->need_xs)
         axnn_conv_to_xs(&t->xl, op_in(t->e, t->nd, 0)->data, (int64_t)s->c * s->h * s->w,
                         (int64_t)s->h * s->w, t->xs, ith, nth);
     if (t->need_dys)
@@ -285,16 +289,18 @@ static void conv_bwd_setup(conv_bwd_task *t)
     t->need_dx = in_needs_grad(e, nd, 0);
     t->need_dw = op_in(e, nd, 1)->grad != NULL;
     t->dx_engine = t->need_dx && axnn_conv_dx_ok(s);
-    t->need_dys = t->dx_engine || (t->need_dw && axnn_conv_direct(s));
+    axnn_conv_shape ds = axnn_conv_dx_shape(s);
+    t->need_xs = t->need_dw && axnn_conv_needs_xs(s);
+    t->need_dys = t->dx_engine && axnn_conv_needs_xs(&ds);
     t->xl = x_layout(s);
     t->yl = axnn_conv_dx_layout(s);
     t->xs = op_shared(e);
     t->dys = t->xs + fl64(axnn_conv_layout_floats(&t->xl));
     t->ap = t->dys + fl64(axnn_conv_layout_floats(&t->yl));
     const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
-    t->dwa = (axnn_conv_dw_args){t->cfg, *s, t->xl, t->xs, t->yl, t->dys, y->grad, per_image(y), conv_P(s)};
-    axnn_conv_shape ds = axnn_conv_dx_shape(s);
-    t->dxa = (axnn_conv_fwd_args){t->cfg, ds, t->yl, t->dys, t->ap,
+    t->dwa = (axnn_conv_dw_args){t->cfg, *s, x->data, per_image(x), (int64_t)s->h * s->w, t->xl,
+                                 t->xs, y->grad, per_image(y), conv_P(s)};
+    t->dxa = (axnn_conv_fwd_args){t->cfg, ds, y->grad, per_image(y), conv_P(s), t->yl, t->dys, t->ap,
                                   {x->grad, per_image(x), (int64_t)s->h * s->w, NULL, NULL, NULL,
                                    false, nd->accum[0]}};
 }

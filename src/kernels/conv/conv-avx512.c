@@ -68,4 +68,23 @@ static void pack_rows_avx512(float *dst, int nr, const float *base, const int32_
     }
 }
 
-const axnn_conv_isa axnn_conv_isa_avx512 = {epilogue_avx512, pack_cols_avx512, pack_rows_avx512};
+static void pad_rows_avx512(float *dst, int64_t pitch, int pw, const float *src, int64_t w,
+                            int64_t nrows)
+{
+    const __m512 z = _mm512_setzero_ps();
+    for (int64_t r = 0; r < nrows; r++) {
+        float *d = dst + r * pitch;
+        const float *sr = src + r * w;
+        for (int q = 0; q < pw; q += 16) _mm512_mask_storeu_ps(d + q, lanes(pw - q), z);
+        d += pw;
+        int64_t i = 0;
+        for (; i + 16 <= w; i += 16) _mm512_storeu_ps(d + i, _mm512_loadu_ps(sr + i));
+        if (i < w) {
+            __mmask16 m = lanes(w - i);
+            _mm512_mask_storeu_ps(d + i, m, _mm512_maskz_loadu_ps(m, sr + i));
+        }
+    }
+}
+
+const axnn_conv_isa axnn_conv_isa_avx512 = {epilogue_avx512, pack_cols_avx512, pack_rows_avx512,
+                                            pad_rows_avx512};

@@ -62,6 +62,8 @@
 #define KC_PACKED 192 /* rows of a packed KC x NR panel: 36 KB with NR = 48 */
 #define C_BLOCK_FLOATS 65536 /* C block of a thread while K is split into blocks */
 #define DW_CHUNK_PACKED 128  /* columns per packed weight-gradient step */
+#define LOCAL_FLOATS 24576    /* direct forward: a local block of input rows, 96 KB */
+#define DW_LOCAL_FLOATS 131072 /* direct weight gradient: local rows of x and dy, 512 KB */
 
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -176,12 +178,62 @@ void axnn_conv_pack_w_flip(const axnn_f32_gemm_config *cfg, const axnn_conv_shap
     }
 }
 
+/* ---- local blocks of the padded layout (direct path) ---- */
+
+/* Rows [r0, r1) of the padded layout `l` (all its channels) into buf, channel ci at
+ * buf + ci*lplane, row r at (r - r0)*pitch: the same numbers as in a whole-batch xs, made for
+ * the rows one block of tiles reads. x is the batch, element (i, ci, y, x) at x[i*x_img +
+ * ci*x_ch + y*w + x]. Rows past the last image are zero. */
+static void build_rows(const axnn_conv_isa *isa, const axnn_conv_layout *l, const float *x,
+                       int64_t x_img, int64_t x_ch, int64_t r0, int64_t r1, float *buf,
+                       int64_t lplane)
+{
+    for (int64_t c = 0; c < l->c; c++) {
+        float *pl = buf + c * lplane;
+        for (int64_t r = r0; r < r1;) {
+            int64_t i = r / l->rows, y = r % l->rows - l->ph;
+            if (i >= l->n || y < 0) {
+                memset(pl + (r - r0) * l->pitch, 0, (size_t)l->pitch * sizeof(float));
+                r++;
+                continue;
+            }
+            int64_t cnt = min64(r1 - r, l->h - y);
+            isa->pad_rows(pl + (r - r0) * l->pitch, l->pitch, l->pw,
+                          x + i * x_img + c * x_ch + y * l->w, l->w, cnt);
+            r += cnt;
+        }
+    }
+}
+
+/* Prefetches (to L2) the input rows [r0, r1) of every channel, for the next block. */
+static void prefetch_rows(const axnn_conv_layout *l, const float *x, int64_t x_img, int64_t x_ch,
+                          int64_t r0, int64_t r1)
+{
+    for (int64_t c = 0; c < l->c; c++)
+        for (int64_t r = r0; r < r1; r++) {
+            int64_t i = r / l->rows, y = r % l->rows - l->ph;
+            if (i >= l->n || y < 0) continue;
+            const char *p = (const char *)(x + i * x_img + c * x_ch + y * l->w);
+            for (int64_t b = 0; b < l->w * 4; b += 64) __builtin_prefetch(p + b, 0, 2);
+        }
+}
+
+/* The padded rows [*r0, *r1) that columns [j0, j1) read through taps up to (kh-1, kw-1). */
+static void block_rows(const axnn_conv_layout *l, int kh, int kw, int64_t j0, int64_t j1,
+                       int64_t *r0, int64_t *r1)
+{
+    *r0 = j0 / l->pitch;
+    *r1 = (j1 - 1 + (int64_t)(kh - 1) * l->pitch + kw - 1) / l->pitch + 1;
+}
+
 /* ---- forward ---- */
 
 typedef struct fwd_plan {
     bool direct;
     int64_t K, J, T; /* rows of B, columns, tiles */
     int64_t kc, nkb, nct, mpad;
+    int64_t nbt, lplane; /* direct: tiles per local block, floats per channel of the block */
+    axnn_conv_layout l;  /* direct: the padded layout the columns are numbered in */
 } fwd_plan;
 
 static fwd_plan fwd_plan_of(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s)
@@ -189,12 +241,11 @@ static fwd_plan fwd_plan_of(const axnn_f32_gemm_config *cfg, const axnn_conv_sha
     fwd_plan p;
     p.direct = axnn_conv_direct(s);
     p.K = conv_K(s);
-    if (p.direct) {
-        int64_t pitch = s->w + s->pw, rows = s->h + s->ph;
-        p.J = ((int64_t)(s->n - 1) * rows + s->oh - 1) * pitch + s->ow;
-    } else {
+    p.l = axnn_conv_layout_make(s->n, s->c, s->h, s->w, s->ph, s->pw, s->kh);
+    if (p.direct)
+        p.J = ((int64_t)(s->n - 1) * p.l.rows + s->oh - 1) * p.l.pitch + s->ow;
+    else
         p.J = (int64_t)s->n * s->oh * s->ow;
-    }
     p.T = (p.J + cfg->nr - 1) / cfg->nr;
     int64_t kc_max = p.direct ? KC_DIRECT : KC_PACKED;
     p.nkb = (p.K + kc_max - 1) / kc_max;
@@ -205,10 +256,21 @@ static fwd_plan fwd_plan_of(const axnn_f32_gemm_config *cfg, const axnn_conv_sha
         p.nct = C_BLOCK_FLOATS / (p.mpad * cfg->nr);
         p.nct = p.nct < 1 ? 1 : p.nct > 16 ? 16 : p.nct;
     }
+    p.nbt = p.lplane = 0;
+    if (p.direct) {
+        int64_t rows = LOCAL_FLOATS / ((int64_t)s->c * p.l.pitch) - s->kh - 3;
+        p.nbt = rows * p.l.pitch / cfg->nr;
+        p.nbt = p.nbt < 1 ? 1 : p.nbt > 128 ? 128 : p.nbt;
+        int64_t rmax = p.nbt * cfg->nr / p.l.pitch + s->kh + 3 + (s->kw + p.l.pitch - 1) / p.l.pitch;
+        p.lplane = round_up(rmax * p.l.pitch, 16) + 16;
+    }
     return p;
 }
 
-/* Per-thread workspace, in floats: C block, B panel, row pointer tables, tile columns, runs. */
+bool axnn_conv_needs_xs(const axnn_conv_shape *s) { return !axnn_conv_direct(s); }
+
+/* Per-thread workspace, in floats: C block, B panel, row pointer tables, tile columns, runs,
+ * and (direct path) the local block. */
 int64_t axnn_conv_fwd_ws_floats(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s)
 {
     fwd_plan p = fwd_plan_of(cfg, s);
@@ -217,6 +279,7 @@ int64_t axnn_conv_fwd_ws_floats(const axnn_f32_gemm_config *cfg, const axnn_conv
     f += 2 * (p.K + KC_PACKED) + 16;
     f += AXNN_F32_MAX_NR + 16;
     f += 4 * AXNN_F32_MAX_NR + 16;
+    f += (int64_t)s->c * p.lplane + 16;
     return f;
 }
 
@@ -250,7 +313,7 @@ static int tile_runs(const axnn_conv_shape *s, const fwd_plan *p, int64_t out_im
         }
         return n;
     }
-    const int64_t pitch = s->w + s->pw, rows = s->h + s->ph;
+    const int64_t pitch = p->l.pitch, rows = p->l.rows;
     for (int64_t j = j0; j < j1;) {
         int64_t r = j / pitch, ox = j % pitch, i = r / rows, oy = r % rows;
         if (oy >= s->oh) {
@@ -268,7 +331,7 @@ static int tile_runs(const axnn_conv_shape *s, const fwd_plan *p, int64_t out_im
 }
 
 typedef struct fwd_ws {
-    float *c, *tile;
+    float *c, *tile, *local;
     const float **bptr, **tptr;
     int32_t *cofs;
     axnn_conv_run *runs;
@@ -287,74 +350,104 @@ static fwd_ws fwd_ws_carve(const axnn_f32_gemm_config *cfg, const fwd_plan *p, f
     w.cofs = (int32_t *)ws;
     ws += AXNN_F32_MAX_NR + 16;
     w.runs = (axnn_conv_run *)ws;
+    ws += 4 * AXNN_F32_MAX_NR + 16;
+    w.local = ws;
     return w;
 }
 
-/* Row k = (ci, ky, kx) of B starts at xs + ci*plane + ky*pitch + kx. */
-static void row_table(const axnn_conv_shape *s, const axnn_conv_layout *xl, const float *xs,
+/* Row k = (ci, ky, kx) of B starts at base + ci*plane + ky*pitch + kx. */
+static void row_table(const axnn_conv_shape *s, const float *base, int64_t plane, int64_t pitch,
                       const float **t)
 {
     int64_t k = 0;
     for (int c = 0; c < s->c; c++)
         for (int ky = 0; ky < s->kh; ky++)
-            for (int kx = 0; kx < s->kw; kx++) t[k++] = xs + c * xl->plane + ky * xl->pitch + kx;
+            for (int kx = 0; kx < s->kw; kx++) t[k++] = base + c * plane + ky * pitch + kx;
 }
 
-/* Prefetches what the direct tile at column j0 will bring into the cache: the last kernel row
- * of each channel (rows above it were read by earlier tiles, which run along the image), NR + kw
- * floats of each. Without it the c streams of a tile, one per input channel, overwhelm the
- * hardware prefetchers and the kernel waits on memory. */
-static void prefetch_direct(const axnn_conv_shape *s, const float *const *bptr, int64_t j0, int nr)
+/* Prefetches the output (and residual) lines that the epilogue of rows [r0, r0 + nrows) of a
+ * tile will touch, before the micro-kernel runs: they come from memory (one stream per
+ * channel, which the hardware prefetchers do not follow) and the kernel hides the latency. */
+static void prefetch_epilogue(const axnn_conv_epi *e, int r0, int nrows,
+                              const axnn_conv_run *runs, int nruns)
 {
-    const int64_t taps = (int64_t)s->kh * s->kw, last = (int64_t)(s->kh - 1) * s->kw;
-    for (int64_t k = last; k < (int64_t)s->c * taps; k += taps) {
-        const char *p = (const char *)(bptr[k] + j0);
-        for (int64_t b = 0; b < (int64_t)(nr + s->kw) * 4; b += 64) __builtin_prefetch(p + b, 0, 3);
+    for (int r = r0; r < r0 + nrows; r++)
+        for (int q = 0; q < nruns; q++) {
+            const int64_t o = runs[q].dst + r * e->out_ch;
+            for (int64_t i = 0; i < runs[q].len + 15; i += 16) {
+                __builtin_prefetch(e->out + o + i, 1, 3);
+                if (e->res) __builtin_prefetch(e->res + o + i, 0, 3);
+            }
+        }
+}
+
+/* Tiles [tb0, tb1) of the GEMM. Direct path: B rows are brows (the row table of the local
+ * block) read at column j0 - coff. Packed path: B is gathered from brows for each tile. */
+static void fwd_tiles(const axnn_conv_fwd_args *a, const fwd_plan *p, fwd_ws *w, int64_t tb0,
+                      int64_t tb1, int64_t coff)
+{
+    const axnn_f32_gemm_config *cfg = a->cfg;
+    const axnn_conv_isa *isa = axnn_conv_isa_get();
+    const axnn_conv_shape *s = &a->s;
+    const int mr = cfg->mr, nr = cfg->nr;
+    const int64_t ldct = p->nct * nr, npanels = p->mpad / mr;
+    for (int64_t tb = tb0; tb < tb1; tb += p->nct) {
+        int64_t ntl = min64(p->nct, tb1 - tb);
+        for (int64_t kb = 0; kb < p->nkb; kb++) {
+            const int64_t k0 = kb * p->kc, kc = min64(p->kc, p->K - k0);
+            const bool last = kb == p->nkb - 1;
+            for (int64_t tt = 0; tt < ntl; tt++) {
+                const int64_t j0 = (tb + tt) * nr, j1 = min64(j0 + nr, p->J);
+                const float *const *brows = w->tptr;
+                int64_t boff = 0;
+                if (p->direct) {
+                    brows = w->bptr + k0;
+                    boff = j0 - coff;
+                } else {
+                    int ncols = packed_cols(s, &a->xl, j0, j1, w->cofs);
+                    isa->pack_cols(w->tile, nr, w->bptr + k0, kc, w->cofs, ncols);
+                }
+                int nruns = last ? tile_runs(s, p, a->epi.out_img, j0, j1, w->runs) : 0;
+                for (int64_t mp = 0; mp < npanels; mp++) {
+                    float *ct = w->c + mp * mr * ldct + tt * nr;
+                    const int rows = (int)min64(mr, s->m - mp * mr);
+                    if (last) prefetch_epilogue(&a->epi, (int)(mp * mr), rows, w->runs, nruns);
+                    cfg->ind_ukernel(kc, a->ap + mp * mr * p->K + k0 * mr, brows, boff, ct, ldct,
+                                     kb > 0);
+                    if (last) isa->epilogue(&a->epi, ct, ldct, (int)(mp * mr), rows, w->runs, nruns);
+                }
+            }
+        }
     }
 }
 
 void axnn_conv_fwd(const axnn_conv_fwd_args *a, float *ws, int ith, int nth)
 {
-    const axnn_f32_gemm_config *cfg = a->cfg;
     const axnn_conv_isa *isa = axnn_conv_isa_get();
     const axnn_conv_shape *s = &a->s;
-    const fwd_plan p = fwd_plan_of(cfg, s);
-    const int mr = cfg->mr, nr = cfg->nr;
-    const int64_t ldct = p.nct * nr, npanels = p.mpad / mr;
-    fwd_ws w = fwd_ws_carve(cfg, &p, ws);
-    row_table(s, &a->xl, a->xs, w.bptr);
-    for (int64_t q = 0; q < p.kc; q++) w.tptr[q] = w.tile + q * nr;
-
+    const fwd_plan p = fwd_plan_of(a->cfg, s);
+    const int nr = a->cfg->nr;
+    fwd_ws w = fwd_ws_carve(a->cfg, &p, ws);
     int64_t t0, t1;
     axnn_split(p.T, ith, nth, &t0, &t1);
-    for (int64_t tb = t0; tb < t1; tb += p.nct) {
-        int64_t ntl = min64(p.nct, t1 - tb);
-        for (int64_t kb = 0; kb < p.nkb; kb++) {
-            const int64_t k0 = kb * p.kc, kc = min64(p.kc, p.K - k0);
-            const bool last = kb == p.nkb - 1;
-            for (int64_t tt = 0; tt < ntl; tt++) {
-                const int64_t j0 = (tb + tt) * nr, j1 = min64(j0 + nr, p.J);
-                const float *const *brows = w.tptr;
-                int64_t boff = 0;
-                if (p.direct) {
-                    brows = w.bptr + k0;
-                    boff = j0;
-                    if (kb == 0 && tb + tt + 1 < t1) prefetch_direct(s, w.bptr, j0 + nr, nr);
-                } else {
-                    int ncols = packed_cols(s, &a->xl, j0, j1, w.cofs);
-                    isa->pack_cols(w.tile, nr, w.bptr + k0, kc, w.cofs, ncols);
-                }
-                int nruns = last ? tile_runs(s, &p, a->epi.out_img, j0, j1, w.runs) : 0;
-                for (int64_t mp = 0; mp < npanels; mp++) {
-                    float *ct = w.c + mp * mr * ldct + tt * nr;
-                    cfg->ind_ukernel(kc, a->ap + mp * mr * p.K + k0 * mr, brows, boff, ct, ldct,
-                                     kb > 0);
-                    if (last)
-                        isa->epilogue(&a->epi, ct, ldct, (int)(mp * mr),
-                                      (int)min64(mr, s->m - mp * mr), w.runs, nruns);
-                }
-            }
+    if (!p.direct) {
+        row_table(s, a->xs, a->xl.plane, a->xl.pitch, w.bptr);
+        for (int64_t q = 0; q < p.kc; q++) w.tptr[q] = w.tile + q * nr;
+        fwd_tiles(a, &p, &w, t0, t1, 0);
+        return;
+    }
+    row_table(s, w.local, p.lplane, p.l.pitch, w.bptr);
+    for (int64_t tb = t0; tb < t1; tb += p.nbt) {
+        const int64_t tb1 = min64(t1, tb + p.nbt);
+        int64_t r0, r1;
+        block_rows(&p.l, s->kh, s->kw, tb * nr, tb1 * nr, &r0, &r1);
+        build_rows(isa, &p.l, a->x, a->x_img, a->x_ch, r0, r1, w.local, p.lplane);
+        if (tb1 < t1) {
+            int64_t n0, n1;
+            block_rows(&p.l, s->kh, s->kw, tb1 * nr, min64(t1, tb1 + p.nbt) * nr, &n0, &n1);
+            prefetch_rows(&p.l, a->x, a->x_img, a->x_ch, r1 > n0 ? r1 : n0, n1);
         }
+        fwd_tiles(a, &p, &w, tb, tb1, r0 * p.l.pitch);
     }
 }
 
@@ -375,45 +468,69 @@ int64_t axnn_conv_dw_part_floats(const axnn_f32_gemm_config *cfg, const axnn_con
     return dw_rows(cfg, s) * axnn_conv_dw_ldp(cfg, s);
 }
 
+/* Direct path: columns per block (a multiple of 16) and floats per channel of a local block;
+ * the rows of x and dy that one block reads should fit L2. */
+static void dw_block(const axnn_conv_shape *s, const axnn_conv_layout *l, int64_t *jb,
+                     int64_t *lplane)
+{
+    int64_t rows = DW_LOCAL_FLOATS / ((int64_t)(s->c + s->m) * l->pitch) - s->kh - 3;
+    int64_t cols = rows * l->pitch;
+    cols = cols < 256 ? 256 : cols > 4096 ? 4096 : cols;
+    *jb = cols / 16 * 16;
+    *lplane = round_up((*jb / l->pitch + s->kh + 3 + (s->kw + l->pitch - 1) / l->pitch) * l->pitch, 16) + 16;
+}
+
 int64_t axnn_conv_dw_ws_floats(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s)
 {
     const int64_t ldp = axnn_conv_dw_ldp(cfg, s), rows = dw_rows(cfg, s);
-    if (axnn_conv_direct(s)) return 2 * (ldp + rows) + 16;
+    if (axnn_conv_direct(s)) {
+        axnn_conv_layout l = axnn_conv_layout_make(s->n, s->c, s->h, s->w, s->ph, s->pw, s->kh);
+        int64_t jb, lplane;
+        dw_block(s, &l, &jb, &lplane);
+        return 2 * (ldp + rows) + 16 + (int64_t)(s->c + s->m) * lplane + 16;
+    }
     return ldp + rows + 2 * DW_CHUNK_PACKED + rows * DW_CHUNK_PACKED +
            DW_CHUNK_PACKED * (int64_t)cfg->nr + 64;
 }
 
-/* Columns per direct step: the rows of dy and the input planes of one chunk should fit L2. */
-static int64_t dw_chunk(const axnn_conv_shape *s)
-{
-    int64_t jc = 131072 / (s->m + s->c);
-    jc = jc < 256 ? 256 : jc > 1024 ? 1024 : jc;
-    return jc / 16 * 16;
-}
-
+/* Direct path: for each block of columns, the rows of x (layout of the forward convolution)
+ * and of dy (layout of the input-gradient convolution: same pitch and rows, its padding rows
+ * and columns are zero where the forward has junk columns) are copied into local planes, and
+ * the dot kernel sums dy row r against x row k over the block's columns. */
 static void dw_direct(const axnn_conv_dw_args *a, float *part, float *ws, int ith, int nth)
 {
     const axnn_f32_gemm_config *cfg = a->cfg;
+    const axnn_conv_isa *isa = axnn_conv_isa_get();
     const axnn_conv_shape *s = &a->s;
     const int64_t K = conv_K(s), ldp = axnn_conv_dw_ldp(cfg, s), rows = dw_rows(cfg, s);
     const fwd_plan p = fwd_plan_of(cfg, s);
+    const axnn_conv_layout yl = axnn_conv_dx_layout(s);
+    const int64_t pyh = s->kh - 1 - s->ph, pyw = s->kw - 1 - s->pw;
+    int64_t jb, lplane;
+    dw_block(s, &p.l, &jb, &lplane);
     const float **brows = (const float **)ws, **arows = brows + ldp;
-    row_table(s, &a->xl, a->xs, brows);
+    float *lx = ws + 2 * (ldp + rows) + 16, *ly = lx + (int64_t)s->c * lplane;
+    row_table(s, lx, lplane, p.l.pitch, brows);
     for (int64_t k = K; k < ldp; k++) brows[k] = brows[0];
-    const int64_t yoff = (s->kh - 1 - s->ph) * a->yl.pitch + (s->kw - 1 - s->pw);
-    for (int64_t r = 0; r < rows; r++) arows[r] = a->dys + (r < s->m ? r : 0) * a->yl.plane + yoff;
+    for (int64_t r = 0; r < rows; r++) arows[r] = ly + (r < s->m ? r : 0) * lplane + pyw;
 
     int64_t lo, hi;
     axnn_split((p.J + 15) / 16, ith, nth, &lo, &hi);
     lo *= 16;
     hi = min64(hi * 16, p.J);
     memset(part, 0, (size_t)(rows * ldp) * sizeof(float));
-    const int64_t jc = dw_chunk(s);
-    for (int64_t j = lo; j < hi; j += jc) {
-        int64_t len = min64(jc, hi - j);
+    for (int64_t j = lo; j < hi; j += jb) {
+        const int64_t len = min64(jb, hi - j);
+        int64_t r0, r1, y0, y1;
+        block_rows(&p.l, s->kh, s->kw, j, j + len, &r0, &r1);
+        build_rows(isa, &p.l, a->x, a->x_img, a->x_ch, r0, r1, lx, lplane);
+        y0 = r0 + pyh;
+        y1 = (j + len - 1 + pyh * p.l.pitch + pyw) / p.l.pitch + 1;
+        build_rows(isa, &yl, a->dy, a->dy_img, a->dy_ch, y0, y1, ly, lplane);
         for (int64_t kt = 0; kt < ldp; kt += cfg->dnr)
             for (int64_t mt = 0; mt < rows; mt += cfg->dmr)
-                cfg->dot_ukernel(len, arows + mt, brows + kt, j, part + mt * ldp + kt, ldp, true);
+                cfg->dot_ukernel(len, arows + mt, brows + kt, j - r0 * p.l.pitch,
+                                 part + mt * ldp + kt, ldp, true);
     }
 }
 
@@ -509,8 +626,18 @@ static void pack_rows_portable(float *dst, int nr, const float *base, const int3
     }
 }
 
+static void pad_rows_portable(float *dst, int64_t pitch, int pw, const float *src, int64_t w,
+                              int64_t nrows)
+{
+    for (int64_t r = 0; r < nrows; r++) {
+        float *d = dst + r * pitch;
+        for (int q = 0; q < pw; q++) d[q] = 0.0f;
+        memcpy(d + pw, src + r * w, (size_t)w * sizeof(float));
+    }
+}
+
 const axnn_conv_isa axnn_conv_isa_portable = {epilogue_portable, pack_cols_portable,
-                                              pack_rows_portable};
+                                              pack_rows_portable, pad_rows_portable};
 
 const axnn_conv_isa *axnn_conv_isa_get(void)
 {

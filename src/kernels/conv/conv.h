@@ -77,29 +77,38 @@ typedef struct axnn_conv_epi {
     bool relu, accumulate;
 } axnn_conv_epi;
 
+/* The input x: element (i, ci, y, x) at x[i*x_img + ci*x_ch + y*w + x]. The direct path reads
+ * it directly (each thread copies the rows it needs into a local block of the padded layout);
+ * the packed path reads xs, the whole batch in the padded layout, which the caller makes
+ * beforehand with axnn_conv_to_xs when axnn_conv_needs_xs says so. */
 typedef struct axnn_conv_fwd_args {
     const axnn_f32_gemm_config *cfg;
     axnn_conv_shape s;
+    const float *x;
+    int64_t x_img, x_ch;
     axnn_conv_layout xl; /* layout of xs: axnn_conv_layout_make(n, c, h, w, ph, pw, kh) */
-    const float *xs;
-    const float *ap; /* axnn_conv_pack_w(...) of the weights */
+    const float *xs;     /* packed path only */
+    const float *ap;     /* axnn_conv_pack_w(...) of the weights */
     axnn_conv_epi epi;
 } axnn_conv_fwd_args;
+
+/* True when the engine needs the whole batch in the padded layout (packed path). */
+bool axnn_conv_needs_xs(const axnn_conv_shape *s);
 
 int64_t axnn_conv_fwd_ws_floats(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s);
 void axnn_conv_fwd(const axnn_conv_fwd_args *a, float *ws, int ith, int nth);
 
 /* Weight gradient: part[r*ldp + k] = this thread's share of sum over pixels of dy * im2col(x),
- * with ldp = axnn_conv_dw_ldp(). The direct path (axnn_conv_direct) reads dy from dys, the
- * padded layout of dy made with axnn_conv_dx_layout; the other reads dy as given. */
+ * with ldp = axnn_conv_dw_ldp(). x and dy (n, m, oh, ow) as given; the packed path also reads
+ * xs (as the forward pass). */
 typedef struct axnn_conv_dw_args {
     const axnn_f32_gemm_config *cfg;
     axnn_conv_shape s;
+    const float *x;
+    int64_t x_img, x_ch;
     axnn_conv_layout xl;
-    const float *xs;
-    axnn_conv_layout yl; /* direct path: layout of dys */
-    const float *dys;
-    const float *dy; /* other path: (n, m, oh, ow) with strides dy_img, dy_ch */
+    const float *xs; /* packed path only */
+    const float *dy;
     int64_t dy_img, dy_ch;
 } axnn_conv_dw_args;
 
@@ -128,6 +137,9 @@ typedef struct axnn_conv_isa {
     /* dst[j*nr + q] = base[cofs[j] + kofs[q]] for q < nk, 0 for nk <= q < nr; j < ncols. */
     void (*pack_rows)(float *dst, int nr, const float *base, const int32_t *cofs, int ncols,
                       const int32_t *kofs, int nk);
+    /* For r < nrows: dst[r*pitch + q] = 0 for q < pw, dst[r*pitch + pw + i] = src[r*w + i] for
+     * i < w (pitch = w + pw): rows of an image into the padded layout. */
+    void (*pad_rows)(float *dst, int64_t pitch, int pw, const float *src, int64_t w, int64_t nrows);
 } axnn_conv_isa;
 
 const axnn_conv_isa *axnn_conv_isa_get(void);
