@@ -248,6 +248,35 @@ static void test_eltwise(void **state)
     }
 }
 
+/* 2x2 max-pool: ties (values from a few levels) and NaNs; both kernels against a scan. */
+static void test_maxpool2x2(void **state)
+{
+    static const int64_t hw[][2] = {{2, 2}, {4, 4}, {8, 6}, {32, 32}, {6, 34}, {2, 70}};
+    const axnn_eltwise *ks[2] = {axnn_eltwise_get(), &axnn_eltwise_portable};
+    for (size_t t = 0; t < sizeof hw / sizeof hw[0]; t++) {
+        const int64_t h = hw[t][0], w = hw[t][1], n = h * w, on = n / 4;
+        float *x = rnd(n), *y = axnn_alloc((size_t)on * sizeof(float));
+        int32_t *idx = axnn_alloc((size_t)on * sizeof(int32_t));
+        for (int64_t i = 0; i < n; i++) x[i] = floorf(x[i] * 2.0f); /* levels -2..1: many ties */
+        for (int64_t i = 5; i < n; i += 23) x[i] = NAN;
+        for (int k = 0; k < 2; k++) {
+            ks[k]->maxpool2x2(x, y, idx, h, w);
+            for (int64_t oy = 0; oy < h / 2; oy++)
+                for (int64_t ox = 0; ox < w / 2; ox++) {
+                    int64_t best = -1;
+                    for (int q = 0; q < 4 && !(best >= 0 && isnan(x[best])); q++) {
+                        int64_t i = (2 * oy + q / 2) * w + 2 * ox + q % 2;
+                        if (best < 0 || x[i] > x[best] || isnan(x[i])) best = i;
+                    }
+                    int64_t o = oy * (w / 2) + ox;
+                    assert_int_equal(idx[o], best);
+                    assert_memory_equal(&y[o], &x[best], sizeof(float));
+                }
+        }
+        axnn_free(x), axnn_free(y), axnn_free(idx);
+    }
+}
+
 /* ------------------------------------------------------------ convolution ---- */
 
 typedef struct conv_case {
@@ -625,7 +654,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_configs),  cmocka_unit_test(test_indirect_kernel),
         cmocka_unit_test(test_dot_kernel),    cmocka_unit_test(test_im2col),
-        cmocka_unit_test(test_eltwise),       cmocka_unit_test(test_conv_node),
+        cmocka_unit_test(test_eltwise),       cmocka_unit_test(test_maxpool2x2),
+        cmocka_unit_test(test_conv_node),
         cmocka_unit_test(test_conv_engine_configs), cmocka_unit_test(test_fusion),
         cmocka_unit_test(test_fusion_switch),
     };

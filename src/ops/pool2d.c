@@ -3,9 +3,12 @@
  *
  * x (N, C, H, W) -> y (N, C, OH, OW). Work is split over the N*C planes. Max-pool keeps, in
  * training, the index of each window's maximum in its input plane (the first one on ties, NaN
- * wins, as in PyTorch) and routes the gradient there.
+ * wins, as in PyTorch) and routes the gradient there. The common 2x2 stride-2 window on even
+ * planes runs a vectorized kernel (kernels/eltwise) with the same tie and NaN rules.
  */
 #include "ops/op.h"
+
+#include "kernels/eltwise/eltwise.h"
 
 #include <math.h>
 #include <string.h>
@@ -53,6 +56,14 @@ static void maxpool_fwd_task(void *arg, int ith, int nth)
     int32_t *idx = t->e->training ? t->nd->state : NULL;
     int64_t lo, hi;
     axnn_split(q.planes, ith, nth, &lo, &hi);
+    if (a->kh == 2 && a->kw == 2 && a->sh == 2 && a->sw == 2 && a->ph == 0 && a->pw == 0 &&
+        q.H % 2 == 0 && q.W % 2 == 0) {
+        const axnn_eltwise *k = axnn_eltwise_get();
+        for (int64_t pl = lo; pl < hi; pl++)
+            k->maxpool2x2(x + pl * q.H * q.W, y + pl * q.OH * q.OW, idx ? idx + pl * q.OH * q.OW : NULL,
+                          q.H, q.W);
+        return;
+    }
     for (int64_t pl = lo; pl < hi; pl++) {
         const float *xp = x + pl * q.H * q.W;
         for (int64_t oy = 0; oy < q.OH; oy++)

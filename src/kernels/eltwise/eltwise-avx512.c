@@ -133,7 +133,50 @@ static void bn_bwd_dx_z(const float *x, const float *dy, float *dx, int64_t n, f
     }
 }
 
+/* One output row of a 2x2 max-pool: 16 outputs at a time from 32 inputs of each of the two
+ * input rows r0 and r1, split into even and odd columns by a two-source permute. The four
+ * candidates are scanned in row-major order as in the portable kernel. */
+static void maxpool_row(const float *r0, const float *r1, float *y, int32_t *idx, int64_t ow,
+                        int32_t base0, int32_t w)
+{
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int64_t ox = 0; ox < ow; ox += 16) {
+        const int64_t cnt = ow - ox < 16 ? ow - ox : 16;
+        const __mmask16 m0 = tail(2 * cnt >= 16 ? 16 : 2 * cnt);
+        const __mmask16 m1 = 2 * cnt > 16 ? tail(2 * cnt - 16) : 0, mo = cnt == 16 ? 0xffff : tail(cnt);
+        __m512 a0 = _mm512_maskz_loadu_ps(m0, r0 + 2 * ox), a1 = _mm512_maskz_loadu_ps(m1, r0 + 2 * ox + 16);
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * ox), b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * ox + 16);
+        __m512 c[4] = {_mm512_permutex2var_ps(a0, even, a1), _mm512_permutex2var_ps(a0, odd, a1),
+                       _mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1)};
+        const int32_t offs[4] = {0, 1, w, w + 1};
+        __m512 best = c[0];
+        __mmask16 nan = _mm512_cmp_ps_mask(best, best, _CMP_UNORD_Q);
+        __m512i pos = _mm512_add_epi32(_mm512_set1_epi32(base0 + 2 * (int32_t)ox),
+                                       _mm512_slli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8,
+                                                                          7, 6, 5, 4, 3, 2, 1, 0), 1));
+        __m512i bi = pos;
+        for (int q = 1; q < 4; q++) {
+            __mmask16 isnan_q = _mm512_cmp_ps_mask(c[q], c[q], _CMP_UNORD_Q);
+            __mmask16 take = (_mm512_cmp_ps_mask(c[q], best, _CMP_GT_OQ) | isnan_q) & ~nan;
+            best = _mm512_mask_mov_ps(best, take, c[q]);
+            bi = _mm512_mask_mov_epi32(bi, take, _mm512_add_epi32(pos, _mm512_set1_epi32(offs[q])));
+            nan |= isnan_q & take;
+        }
+        _mm512_mask_storeu_ps(y + ox, mo, best);
+        if (idx) _mm512_mask_storeu_epi32(idx + ox, mo, bi);
+    }
+}
+
+static void maxpool2x2_z(const float *x, float *y, int32_t *idx, int64_t h, int64_t w)
+{
+    const int64_t ow = w / 2;
+    for (int64_t oy = 0; oy < h / 2; oy++)
+        maxpool_row(x + 2 * oy * w, x + (2 * oy + 1) * w, y + oy * ow, idx ? idx + oy * ow : NULL, ow,
+                    (int32_t)(2 * oy * w), (int32_t)w);
+}
+
 const axnn_eltwise axnn_eltwise_avx512 = {
     "avx512", relu_z, relu_bwd_z, add_z, acc_z, sum_z, sumsq_dev_z, scale_shift_z,
-    bn_bwd_sums_z, bn_bwd_dx_z,
+    bn_bwd_sums_z, bn_bwd_dx_z, maxpool2x2_z,
 };

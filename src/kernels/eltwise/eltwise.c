@@ -3,6 +3,8 @@
 
 #include "axnn/base.h"
 
+#include <math.h>
+
 static void relu_c(const float *x, float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
@@ -70,9 +72,28 @@ static void bn_bwd_dx_c(const float *x, const float *dy, float *dx, int64_t n, f
     }
 }
 
+static void maxpool2x2_c(const float *x, float *y, int32_t *idx, int64_t h, int64_t w)
+{
+    for (int64_t oy = 0; oy < h / 2; oy++)
+        for (int64_t ox = 0; ox < w / 2; ox++) {
+            const int64_t base = 2 * oy * w + 2 * ox, off[4] = {0, 1, w, w + 1};
+            float best = x[base];
+            int64_t bi = base;
+            for (int q = 1; q < 4 && !isnan(best); q++) {
+                float v = x[base + off[q]];
+                if (v > best || isnan(v)) {
+                    best = v;
+                    bi = base + off[q];
+                }
+            }
+            y[oy * (w / 2) + ox] = best;
+            if (idx) idx[oy * (w / 2) + ox] = (int32_t)bi;
+        }
+}
+
 const axnn_eltwise axnn_eltwise_portable = {
     "portable", relu_c, relu_bwd_c, add_c, acc_c, sum_c, sumsq_dev_c, scale_shift_c,
-    bn_bwd_sums_c, bn_bwd_dx_c,
+    bn_bwd_sums_c, bn_bwd_dx_c, maxpool2x2_c,
 };
 
 const axnn_eltwise *axnn_eltwise_get(void)

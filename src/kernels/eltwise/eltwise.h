@@ -36,6 +36,10 @@ typedef struct axnn_eltwise {
     /* dx (+)= k * (dy - mdy - (x - mean) * invstd * mdyx) */
     void (*bn_bwd_dx)(const float *x, const float *dy, float *dx, int64_t n, float mean,
                       float invstd, float k, float mdy, float mdyx, bool accumulate);
+    /* 2x2 max-pool with stride 2 of one (h, w) plane, h and w even: y (h/2, w/2) and, when idx
+     * is not NULL, the index in the plane of each window's maximum (the first on ties in
+     * row-major order; the first NaN wins). */
+    void (*maxpool2x2)(const float *x, float *y, int32_t *idx, int64_t h, int64_t w);
 } axnn_eltwise;
 
 const axnn_eltwise *axnn_eltwise_get(void);
