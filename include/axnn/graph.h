@@ -129,6 +129,7 @@ typedef struct axnn_graph {
     uint64_t step; /* forward calls in training mode */
     bool fusion_off; /* set before axnn_graph_plan to run eval mode unfused (tests); also
                       * AXNN_NO_FUSE=1 in the environment */
+    struct axnn_quant_state *quant; /* numeric modes (axnn/quant.h), NULL = float */
 } axnn_graph;
 
 /* ---- construction ---- */

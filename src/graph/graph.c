@@ -2,6 +2,7 @@
 #include "axnn/graph.h"
 
 #include "ops/op.h"
+#include "quant/qstate.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -64,6 +65,7 @@ axnn_graph *axnn_graph_new(void)
 void axnn_graph_free(axnn_graph *g)
 {
     if (!g) return;
+    axnn_quant_state_free(g);
     for (int i = 0; i < g->nvals; i++) {
         axnn_value *v = &g->vals[i];
         if (v->kind == AXNN_VAL_PARAM || v->kind == AXNN_VAL_BUFFER) {

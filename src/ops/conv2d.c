@@ -18,6 +18,8 @@
 
 #include "kernels/conv/conv.h"
 #include "kernels/im2col/im2col.h"
+#include "ops/quantized.h"
+#include "quant/qstate.h"
 
 #include <math.h>
 #include <string.h>
@@ -86,7 +88,8 @@ static size_t conv_scratch(const axnn_graph *g, const axnn_node *nd, int batch, 
         int64_t dw = fl64(axnn_conv_dw_part_floats(cfg, &s)) + axnn_conv_dw_ws_floats(cfg, &s);
         if (dw + dx > f) f = dw + dx;
     }
-    return (size_t)(f + 64) * sizeof(float);
+    size_t fb = (size_t)(f + 64) * sizeof(float), qb = axnn_conv2d_q_scratch(g, nd, batch);
+    return fb > qb ? fb : qb;
 }
 
 /* Shared, in floats: the input in the engine's layout, dy in the layout of the input-gradient
@@ -103,7 +106,8 @@ static size_t conv_shared(const axnn_graph *g, const axnn_node *nd, int batch, i
         int64_t flip = axnn_conv_packed_w_floats(cfg, s.c, (int64_t)s.m * s.kh * s.kw);
         f += fl64(axnn_conv_layout_floats(&yl)) + fl64(flip);
     }
-    return (size_t)(f + 64) * sizeof(float);
+    size_t fb = (size_t)(f + 64) * sizeof(float), qb = axnn_conv2d_q_shared(g, nd, batch);
+    return fb > qb ? fb : qb;
 }
 
 /* ---- forward ---- */
@@ -176,6 +180,12 @@ static void conv_forward(axnn_exec *e, axnn_node *nd)
     if (!e->training && nd->fuse.role == AXNN_FUSE_HEAD) {
         float *scale = t.ap + fl64(axnn_conv_packed_w_floats(t.a.cfg, s.m, conv_K(&s)));
         t.a.epi = fused_epilogue(e, nd, &s, scale, scale + fl64(s.m));
+    }
+    axnn_qnode *qn = axnn_qnode_of(nd);
+    if (qn && qn->calib) axnn_qnode_observe(qn, t.x, (int64_t)e->n * t.a.x_img);
+    if (axnn_qnode_active(nd)) { /* numeric mode: int8 / multiplier table (conv2d_q.c) */
+        axnn_conv2d_forward_q(e, nd, &t.a.epi);
+        return;
     }
     axnn_pool_run(e->pool, conv_prep_task, &t);
     axnn_pool_run(e->pool, conv_fwd_task_fn, &t);

@@ -7,6 +7,8 @@
 #include "ops/op.h"
 
 #include "kernels/f32-gemm/gemm.h"
+#include "ops/quantized.h"
+#include "quant/qstate.h"
 
 static axnn_status linear_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, uint32_t *fl)
 {
@@ -23,7 +25,8 @@ static axnn_status linear_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, u
 
 static size_t linear_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth)
 {
-    return (size_t)axnn_sgemm_ws_floats() * sizeof(float);
+    size_t f = (size_t)axnn_sgemm_ws_floats() * sizeof(float), q = axnn_linear_q_scratch(g, nd, batch, nth);
+    return f > q ? f : q;
 }
 
 typedef struct lin_task {
@@ -55,6 +58,12 @@ static void lin_fwd_task(void *arg, int ith, int nth)
 
 static void linear_forward(axnn_exec *e, axnn_node *nd)
 {
+    axnn_qnode *q = axnn_qnode_of(nd);
+    if (q && q->calib) axnn_qnode_observe(q, op_in(e, nd, 0)->data, e->n * per_image(op_in(e, nd, 0)));
+    if (axnn_qnode_active(nd)) {
+        axnn_linear_forward_q(e, nd);
+        return;
+    }
     lin_task t = {e, nd};
     axnn_pool_run(e->pool, lin_fwd_task, &t);
 }

@@ -1,6 +1,6 @@
 # Bad input on the command line: each case must give a one-line error naming the flag or file,
 # and a non-zero exit status, never a crash.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/common.inc"
 export LC_ALL=C
 
 expect_error "unknown command" "unknown command" "$AXNN" frobnicate

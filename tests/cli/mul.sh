@@ -1,7 +1,7 @@
 # axnn mul: list, show (with a gnuplot heat map), import of EvoApproxLib-style C files (good and
 # broken) and raw tables, export. Multipliers go to a temporary AXNN_MUL_PATH; temporary files of
 # the tool go to a private TMPDIR, which must be empty again at the end.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/common.inc"
 export LC_ALL=C
 export AXNN_MUL_PATH="$TMP/muls"
 export TMPDIR="$TMP/tmp"

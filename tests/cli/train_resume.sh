@@ -1,6 +1,6 @@
 # End to end: train on a small generated dataset, kill the run with SIGKILL after its first
 # checkpoint, resume it, and check that the result equals an uninterrupted run byte for byte.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/common.inc"
 
 write_idx "$TMP/ds" 160
 common="--data mnist --data-dir $TMP/ds --epochs 5 --batch 32 --threads 2 --lr 0.05 --crop-pad 0"

@@ -46,5 +46,6 @@ int cli_train(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_mul(int argc, char **argv);
+int cli_sweep(int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 /* axnn eval: accuracy of a checkpoint (or a plain PyTorch export) on a test set. */
 #include "model_args.h"
+#include "quant_args.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -10,8 +11,11 @@ int cli_eval(int argc, char **argv)
     const char *data = NULL, *data_dir = NULL;
     int batch = 256, threads = axnn_default_threads();
     bool json = false, train_split = false;
-    cli_flag flags[16];
+    cli_quant_args qa;
+    cli_quant_defaults(&qa);
+    cli_flag flags[32];
     int nf = cli_model_flags(&m, flags);
+    nf += cli_quant_flags(&qa, flags + nf, true);
     flags[nf++] = (cli_flag){"data", FLAG_STR, &data, "NAME", "dataset (default: the checkpoint's)"};
     flags[nf++] = (cli_flag){"data-dir", FLAG_STR, &data_dir, "DIR", "dataset folder"};
     flags[nf++] = (cli_flag){"train-split", FLAG_BOOL, &train_split, NULL, "evaluate on the training split"};
@@ -45,17 +49,26 @@ int cli_eval(int argc, char **argv)
     axnn_pool *pool = st ? NULL : axnn_pool_create(threads, NULL);
     axnn_progress *prog = axnn_progress_new(stderr, 10.0);
     axnn_eval_result res = {0};
+    if (!st && cli_quant_wanted(&qa)) {
+        axnn_dataset cal = {0};
+        st = axnn_dataset_load(data, data_dir, true, &cal);
+        if (!st) rc = cli_quantize(g, pool, &qa, qa.int8 ? NULL : qa.mul, &cal, &meta.pre);
+        axnn_dataset_free(&cal);
+        if (rc) st = AXNN_ERR_ARG;
+    }
     if (!st) st = axnn_evaluate(g, pool, &d, &meta.pre, batch, prog, &res);
-    if (st) {
+    if (rc) {
+    } else if (st) {
         rc = cli_fail_status(st);
     } else if (json) {
         printf("{\"model\": \"%s\", \"dataset\": \"%s\", \"images\": %lld, \"accuracy\": %.6f, \"loss\": %.6f, "
                "\"seconds\": %.3f}\n",
                g->info.arch, data, (long long)res.n, res.accuracy, res.loss, res.seconds);
     } else {
-        printf("%s on %s (%s): accuracy %.2f%% on %lld images, loss %.4f, %.0f img/s\n", g->info.arch, data,
-               train_split ? "train" : "test", 100.0 * res.accuracy, (long long)res.n, res.loss,
-               res.seconds > 0 ? (double)res.n / res.seconds : 0.0);
+        printf("%s on %s (%s%s%s): accuracy %.2f%% on %lld images, loss %.4f, %.0f img/s\n", g->info.arch,
+               data, train_split ? "train" : "test", cli_quant_wanted(&qa) ? ", " : "",
+               cli_quant_wanted(&qa) ? (qa.int8 ? "int8" : qa.mul) : "", 100.0 * res.accuracy, (long long)res.n,
+               res.loss, res.seconds > 0 ? (double)res.n / res.seconds : 0.0);
     }
     axnn_progress_free(prog);
     axnn_pool_destroy(pool);

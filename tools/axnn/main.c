@@ -9,6 +9,7 @@ static const cli_command commands[] = {
     {"eval", "evaluate a checkpoint on a test set", cli_eval},
     {"info", "per-layer table of shapes, parameters and MACs", cli_info},
     {"mul", "approximate multipliers: list, show, import, export", cli_mul},
+    {"sweep", "accuracy of a model under each of several multipliers, with a report", cli_sweep},
 };
 
 static void usage(FILE *f)

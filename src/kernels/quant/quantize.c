@@ -1,0 +1,59 @@
+/* Quantization kernels: reference, dispatch and int8 im2col (see quantize.h). */
+#include "kernels/quant/quantize.h"
+
+#include "axnn/base.h"
+
+#include <math.h>
+#include <string.h>
+
+void axnn_quantize_s8_ref(const float *x, int64_t n, float inv_scale, int8_t *q)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] * inv_scale;
+        v = v > -127.0f ? v : -127.0f; /* NaN -> -127, as max_ps with the bound second */
+        v = v < 127.0f ? v : 127.0f;
+        q[i] = (int8_t)rintf(v);
+    }
+}
+
+void axnn_quantize_s8(const float *x, int64_t n, float inv_scale, int8_t *q)
+{
+    if (axnn_cpu_features()->avx512bw)
+        axnn_quantize_s8_avx512(x, n, inv_scale, q);
+    else
+        axnn_quantize_s8_ref(x, n, inv_scale, q);
+}
+
+float axnn_absmax(const float *x, int64_t n)
+{
+    float m = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+void axnn_im2col_s8(const axnn_im2col_geom *g, const int8_t *x, int8_t *col, int64_t ldc)
+{
+    for (int c = 0; c < g->c; c++) {
+        const int8_t *xc = x + (int64_t)c * g->h * g->w;
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++) {
+                int8_t *row = col + ((int64_t)(c * g->kh + ky) * g->kw + kx) * ldc;
+                for (int oy = 0; oy < g->oh; oy++) {
+                    int8_t *dst = row + (int64_t)oy * g->ow;
+                    int iy = oy * g->sh - g->ph + ky;
+                    if (iy < 0 || iy >= g->h) {
+                        memset(dst, 0, (size_t)g->ow);
+                        continue;
+                    }
+                    const int8_t *src = xc + (int64_t)iy * g->w;
+                    for (int ox = 0; ox < g->ow; ox++) {
+                        int ix = ox * g->sw - g->pw + kx;
+                        dst[ox] = (ix >= 0 && ix < g->w) ? src[ix] : 0;
+                    }
+                }
+            }
+    }
+}

@@ -1,0 +1,166 @@
+/* conv2d in INT8 / TABLE mode.
+ *
+ * x (N, C, H, W) float is quantized per tensor into int8 (shared scratch), then the batch is cut
+ * into blocks of whole images (enough images for ~256 columns); each thread takes whole blocks:
+ *   col   (K', cols) int8   im2col of the block's images side by side (cols = images * P); for
+ *                           the decomposition kernel also the rows f_i(col) (K' = K(1+rank));
+ *   acc   (rows, cols) int32  GEMM of the quantized weights with col (exact, table, decomposed
+ *                           or the scalar reference, per the node's multiplier);
+ *   y     acc * s_x * s_w[r], then the float epilogue (bias, or fused BN / residual / ReLU).
+ * In training the weights are re-quantized from the float weights at each forward.
+ */
+#include "ops/quantized.h"
+
+#include "kernels/im2col/im2col.h"
+#include "kernels/quant/quantize.h"
+#include "kernels/s8-gemm/s8-gemm.h"
+#include "quant/qstate.h"
+
+#include <string.h>
+
+#define TARGET_COLS 256
+
+typedef struct qconv_geom {
+    axnn_im2col_geom q;
+    int64_t K, P, img_in, rows, kaug;
+    int g; /* images per block */
+} qconv_geom;
+
+static qconv_geom geom(const axnn_graph *g, const axnn_node *nd, int n)
+{
+    const axnn_conv2d_attr *a = nd->attr;
+    const axnn_value *x = &g->vals[nd->in[0]], *y = &g->vals[nd->out];
+    const axnn_qnode *q = axnn_qnode_of(nd);
+    qconv_geom c;
+    c.q = (axnn_im2col_geom){(int)x->shape.d[1], (int)x->shape.d[2], (int)x->shape.d[3], a->kh, a->kw,
+                             a->sh, a->sw, a->ph, a->pw, (int)y->shape.d[2], (int)y->shape.d[3]};
+    c.K = (int64_t)c.q.c * a->kh * a->kw;
+    c.P = (int64_t)c.q.oh * c.q.ow;
+    c.img_in = (int64_t)c.q.c * c.q.h * c.q.w;
+    c.rows = a->cout;
+    c.kaug = c.K * (1 + (q && q->qm->kernel == AXNN_QK_DECOMP ? q->qm->dec.rank : 0));
+    int64_t gi = (TARGET_COLS + c.P - 1) / c.P;
+    c.g = (int)(gi < 1 ? 1 : gi > n ? (n > 0 ? n : 1) : gi);
+    return c;
+}
+
+static size_t align64(size_t b) { return (b + 63) & ~(size_t)63; }
+
+size_t axnn_conv2d_q_scratch(const axnn_graph *g, const axnn_node *nd, int batch)
+{
+    if (!axnn_qnode_of(nd)) return 0;
+    qconv_geom c = geom(g, nd, batch);
+    int64_t cols = c.g * c.P;
+    size_t ws = axnn_s8_gemm_ws_bytes(c.rows, c.kaug);
+    size_t lws = axnn_lut_gemm_ws_bytes(cols);
+    return align64((size_t)(c.kaug * cols)) + align64((size_t)(c.rows * cols) * 4) + align64(ws > lws ? ws : lws);
+}
+
+size_t axnn_conv2d_q_shared(const axnn_graph *g, const axnn_node *nd, int batch)
+{
+    if (!axnn_qnode_of(nd)) return 0;
+    qconv_geom c = geom(g, nd, batch);
+    return align64((size_t)(batch * c.img_in));
+}
+
+typedef struct qconv_task {
+    axnn_exec *e;
+    axnn_node *nd;
+    axnn_qnode *q;
+    qconv_geom c;
+    const axnn_conv_epi *epi;
+    const float *x;
+    int8_t *xq;
+    float inv_scale;
+} qconv_task;
+
+static void quantize_task(void *arg, int ith, int nth)
+{
+    qconv_task *t = arg;
+    int64_t lo, hi;
+    axnn_split(t->e->n * t->c.img_in, ith, nth, &lo, &hi);
+    axnn_quantize_s8(t->x + lo, hi - lo, t->inv_scale, t->xq + lo);
+}
+
+/* im2col of images [i0, i0+ni) into col (ldc = ni * P), plus the decomposition rows. */
+static void build_cols(const qconv_task *t, int64_t i0, int64_t ni, int8_t *col)
+{
+    const qconv_geom *c = &t->c;
+    const int64_t ldc = ni * c->P;
+    for (int64_t i = 0; i < ni; i++) axnn_im2col_s8(&c->q, t->xq + (i0 + i) * c->img_in, col + i * c->P, ldc);
+    if (c->kaug == c->K) return;
+    const axnn_qmul *qm = t->q->qm;
+    for (int r = 0; r < qm->dec.rank; r++) {
+        const int8_t *f = qm->fa[r];
+        int8_t *dst = col + (1 + r) * c->K * ldc;
+        for (int64_t j = 0; j < c->K * ldc; j++) dst[j] = f[col[j] + 128];
+    }
+}
+
+static void gemm(const qconv_task *t, int64_t cols, const int8_t *col, int32_t *acc, void *ws)
+{
+    const axnn_qnode *q = t->q;
+    const int64_t M = t->c.rows, K = t->c.K;
+    switch (q->qm->kernel) {
+    case AXNN_QK_EXACT: axnn_s8_gemm(M, cols, K, q->wq, K, col, cols, acc, cols, false, ws); break;
+    case AXNN_QK_LUT: axnn_lut_gemm(M, cols, K, q->wq, K, col, cols, acc, cols, false, q->qm->lut, ws); break;
+    case AXNN_QK_DECOMP:
+        axnn_s8_gemm(M, cols, t->c.kaug, q->wq_aug, t->c.kaug, col, cols, acc, cols, false, ws);
+        break;
+    default:
+        axnn_s8_gemm_ref(M, cols, K, q->wq, K, col, cols, acc, cols, false, q->qm->mul ? q->qm->mul->table : NULL);
+    }
+}
+
+/* y = acc * s_x * s_w[r], then the float epilogue, for images [i0, i0+ni). */
+static void epilogue(const qconv_task *t, int64_t i0, int64_t ni, const int32_t *acc)
+{
+    const axnn_conv_epi *ep = t->epi;
+    const qconv_geom *c = &t->c;
+    const int64_t ldc = ni * c->P;
+    for (int64_t r = 0; r < c->rows; r++) {
+        const float k = t->q->in_scale * t->q->w_scale[r];
+        const float sc = ep->scale ? ep->scale[r] * k : k, sh = ep->shift ? ep->shift[r] : 0.0f;
+        for (int64_t i = 0; i < ni; i++) {
+            const int32_t *a = acc + r * ldc + i * c->P;
+            int64_t off = (i0 + i) * ep->out_img + r * ep->out_ch;
+            float *out = ep->out + off;
+            const float *res = ep->res ? ep->res + off : NULL;
+            for (int64_t p = 0; p < c->P; p++) {
+                float v = (float)a[p] * sc + sh;
+                if (res) v += res[p];
+                if (ep->relu) v = v > 0.0f ? v : 0.0f;
+                out[p] = ep->accumulate ? out[p] + v : v;
+            }
+        }
+    }
+}
+
+static void compute_task(void *arg, int ith, int nth)
+{
+    qconv_task *t = arg;
+    const qconv_geom *c = &t->c;
+    const int64_t blocks = (t->e->n + c->g - 1) / c->g;
+    const int64_t maxcols = c->g * c->P;
+    int8_t *col = (int8_t *)op_scratch(t->e, ith);
+    int32_t *acc = (int32_t *)(col + align64((size_t)(c->kaug * maxcols)));
+    void *ws = (char *)acc + align64((size_t)(c->rows * maxcols) * 4);
+    int64_t lo, hi;
+    axnn_split(blocks, ith, nth, &lo, &hi);
+    for (int64_t b = lo; b < hi; b++) {
+        int64_t i0 = b * c->g, ni = t->e->n - i0 < c->g ? t->e->n - i0 : c->g;
+        build_cols(t, i0, ni, col);
+        gemm(t, ni * c->P, col, acc, ws);
+        epilogue(t, i0, ni, acc);
+    }
+}
+
+void axnn_conv2d_forward_q(axnn_exec *e, axnn_node *nd, const axnn_conv_epi *epi)
+{
+    axnn_qnode *q = axnn_qnode_of(nd);
+    if (e->training) axnn_qnode_quantize_weights(q, op_in(e, nd, 1)->data);
+    qconv_task t = {e, nd, q, geom(e->g, nd, e->g->batch), epi, op_in(e, nd, 0)->data, (int8_t *)op_shared(e),
+                    1.0f / q->in_scale};
+    axnn_pool_run(e->pool, quantize_task, &t);
+    axnn_pool_run(e->pool, compute_task, &t);
+}

@@ -1,0 +1,72 @@
+/* linear in INT8 / TABLE mode: x (N, in) is quantized per tensor and transposed into the
+ * GEMM's activation layout (in, N), each thread takes a range of the batch's columns, and
+ * y[n][o] = acc[o][n] * s_x * s_w[o] + b[o]. */
+#include "ops/quantized.h"
+
+#include "kernels/quant/quantize.h"
+#include "kernels/s8-gemm/s8-gemm.h"
+#include "quant/qstate.h"
+
+static size_t align64(size_t b) { return (b + 63) & ~(size_t)63; }
+
+size_t axnn_linear_q_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth)
+{
+    const axnn_qnode *q = axnn_qnode_of(nd);
+    if (!q) return 0;
+    int64_t cols = (batch + nth - 1) / nth, kaug = q->K * (1 + (q->qm->kernel == AXNN_QK_DECOMP ? q->qm->dec.rank : 0));
+    size_t ws = axnn_s8_gemm_ws_bytes(q->rows, kaug), lws = axnn_lut_gemm_ws_bytes(cols);
+    return align64((size_t)(kaug * cols)) + align64((size_t)(q->K * cols)) + align64((size_t)(q->rows * cols) * 4) +
+           align64((size_t)q->K * 4) + align64(ws > lws ? ws : lws);
+}
+
+typedef struct qlin_task {
+    axnn_exec *e;
+    axnn_node *nd;
+    axnn_qnode *q;
+} qlin_task;
+
+static void qlin_task_fn(void *arg, int ith, int nth)
+{
+    qlin_task *t = arg;
+    axnn_qnode *q = t->q;
+    const axnn_linear_attr *a = t->nd->attr;
+    const float *X = op_in(t->e, t->nd, 0)->data, *bias = a->bias ? op_in(t->e, t->nd, 2)->data : NULL;
+    float *Y = op_out(t->e, t->nd)->data;
+    const int64_t IN = q->K, OUT = q->rows;
+    const int rank = q->qm->kernel == AXNN_QK_DECOMP ? q->qm->dec.rank : 0;
+    int64_t lo, hi;
+    axnn_split(t->e->n, ith, nth, &lo, &hi);
+    const int64_t cols = hi - lo;
+    if (cols <= 0) return;
+    int64_t maxcols = (t->e->g->batch + nth - 1) / nth;
+    int8_t *col = (int8_t *)op_scratch(t->e, ith);
+    int8_t *xq = col + align64((size_t)(IN * (1 + rank) * maxcols));
+    int32_t *acc = (int32_t *)(xq + align64((size_t)(IN * maxcols)));
+    void *ws = (char *)acc + align64((size_t)(OUT * maxcols) * 4) + align64((size_t)IN * 4);
+    axnn_quantize_s8(X + lo * IN, cols * IN, 1.0f / q->in_scale, xq);
+    for (int64_t n = 0; n < cols; n++)
+        for (int64_t k = 0; k < IN; k++) col[k * cols + n] = xq[n * IN + k];
+    for (int r = 0; r < rank; r++)
+        for (int64_t j = 0; j < IN * cols; j++) col[(1 + r) * IN * cols + j] = q->qm->fa[r][col[j] + 128];
+    switch (q->qm->kernel) {
+    case AXNN_QK_EXACT: axnn_s8_gemm(OUT, cols, IN, q->wq, IN, col, cols, acc, cols, false, ws); break;
+    case AXNN_QK_LUT: axnn_lut_gemm(OUT, cols, IN, q->wq, IN, col, cols, acc, cols, false, q->qm->lut, ws); break;
+    case AXNN_QK_DECOMP:
+        axnn_s8_gemm(OUT, cols, IN * (1 + rank), q->wq_aug, IN * (1 + rank), col, cols, acc, cols, false, ws);
+        break;
+    default:
+        axnn_s8_gemm_ref(OUT, cols, IN, q->wq, IN, col, cols, acc, cols, false, q->qm->mul ? q->qm->mul->table : NULL);
+    }
+    for (int64_t o = 0; o < OUT; o++) {
+        const float k = q->in_scale * q->w_scale[o], b = bias ? bias[o] : 0.0f;
+        for (int64_t n = 0; n < cols; n++) Y[(lo + n) * OUT + o] = (float)acc[o * cols + n] * k + b;
+    }
+}
+
+void axnn_linear_forward_q(axnn_exec *e, axnn_node *nd)
+{
+    axnn_qnode *q = axnn_qnode_of(nd);
+    if (e->training) axnn_qnode_quantize_weights(q, op_in(e, nd, 1)->data);
+    qlin_task t = {e, nd, q};
+    axnn_pool_run(e->pool, qlin_task_fn, &t);
+}

@@ -1,0 +1,404 @@
+/* Numeric modes: attaching INT8 / TABLE execution to conv and linear nodes, loading the
+ * multipliers, quantizing weights, and choosing the kernel of each multiplier.
+ *
+ * Kernel choice for a TABLE node (unless forced): the exact int8 GEMM when the table is the
+ * exact product; otherwise the decomposition path when the multiplier's error has a separable
+ * integer decomposition whose factors fit int8 and it is cheaper than the SIMD table kernel;
+ * otherwise the SIMD table kernel. "Cheaper" compares (1 + rank) exact GEMMs with one table
+ * GEMM, timed once per process on a ResNet-sized shape. AXNN_FORCE_REF=1 makes everything use
+ * the scalar reference.
+ */
+#include "quant/qstate.h"
+
+#include "kernels/s8-gemm/s8-gemm.h"
+#include "ops/op.h"
+
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *axnn_calib_name(axnn_calib_method m)
+{
+    return m == AXNN_CALIB_MAX ? "max" : m == AXNN_CALIB_PERCENTILE ? "percentile" : "mse";
+}
+
+axnn_calib_method axnn_calib_parse(const char *s, bool *ok)
+{
+    *ok = true;
+    if (!strcmp(s, "max")) return AXNN_CALIB_MAX;
+    if (!strcmp(s, "percentile")) return AXNN_CALIB_PERCENTILE;
+    if (!strcmp(s, "mse")) return AXNN_CALIB_MSE;
+    *ok = false;
+    return AXNN_CALIB_MAX;
+}
+
+static bool force_ref(void)
+{
+    const char *r = getenv("AXNN_FORCE_REF");
+    return r && r[0] && strcmp(r, "0");
+}
+
+/* ---- kernel timing (once per process) ---- */
+
+static double time_gemm(bool lut, const axnn_lut8 *t)
+{
+    enum { M = 32, N = 512, K = 288 };
+    static int8_t A[M * K], B[K * N];
+    static int32_t C[M * N];
+    for (int i = 0; i < M * K; i++) A[i] = (int8_t)(i * 37 % 255 - 127);
+    for (int i = 0; i < K * N; i++) B[i] = (int8_t)(i * 91 % 255 - 127);
+    void *ws = axnn_alloc(axnn_s8_gemm_ws_bytes(M, K) + axnn_lut_gemm_ws_bytes(N));
+    double best = 1e9;
+    for (int r = 0; r < 5; r++) {
+        double t0 = axnn_now();
+        if (lut)
+            axnn_lut_gemm(M, N, K, A, K, B, N, C, N, false, t, ws);
+        else
+            axnn_s8_gemm(M, N, K, A, K, B, N, C, N, false, ws);
+        double dt = axnn_now() - t0;
+        best = dt < best ? dt : best;
+    }
+    axnn_free(ws);
+    return best;
+}
+
+/* Seconds per (exact GEMM, table GEMM) on the reference shape. */
+static void kernel_costs(const axnn_lut8 *t, double *exact, double *lut)
+{
+    static double ce = -1, cl = -1;
+    if (ce < 0) {
+        ce = time_gemm(false, NULL);
+        cl = time_gemm(true, t);
+    }
+    *exact = ce;
+    *lut = cl;
+}
+
+static bool decomp_fits_int8(const axnn_mul_decomp *d)
+{
+    for (int i = 0; i < d->rank; i++)
+        if (d->f_min[i] < -128 || d->f_max[i] > 127 || d->g_min[i] < -128 || d->g_max[i] > 127) return false;
+    return true;
+}
+
+static void choose_kernel(axnn_qmul *q, axnn_qkernel forced)
+{
+    if (force_ref()) {
+        q->kernel = AXNN_QK_REF;
+        return;
+    }
+    if (q->exact) {
+        q->kernel = forced == AXNN_QK_REF ? AXNN_QK_REF : forced == AXNN_QK_LUT && q->lut ? AXNN_QK_LUT : AXNN_QK_EXACT;
+        return;
+    }
+    if (forced == AXNN_QK_REF || forced == AXNN_QK_LUT) {
+        q->kernel = forced;
+        return;
+    }
+    if (forced == AXNN_QK_DECOMP && q->have_decomp) {
+        q->kernel = AXNN_QK_DECOMP;
+        return;
+    }
+    q->kernel = AXNN_QK_LUT;
+    if (q->have_decomp) {
+        double ce, cl;
+        kernel_costs(q->lut, &ce, &cl);
+        if ((1 + q->dec.rank) * ce < cl) q->kernel = AXNN_QK_DECOMP;
+    }
+}
+
+static axnn_status load_qmul(axnn_quant_state *st, const char *name, axnn_qkernel forced, axnn_qmul **out)
+{
+    for (int i = 0; i < st->nmuls; i++)
+        if (!strcmp(st->muls[i]->name, name ? name : "int8")) {
+            *out = st->muls[i];
+            return AXNN_OK;
+        }
+    if (st->nmuls == (int)(sizeof st->muls / sizeof st->muls[0]))
+        return axnn_error(AXNN_ERR_ARG, "too many distinct multipliers in one graph");
+    axnn_qmul *q = axnn_calloc(sizeof *q);
+    if (!q) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    snprintf(q->name, sizeof q->name, "%s", name ? name : "int8");
+    q->exact = true;
+    if (name) {
+        axnn_status s = axnn_mul_get(name, &q->mul);
+        if (s) {
+            axnn_free(q);
+            return s;
+        }
+        q->exact = axnn_mul_is_exact(q->mul);
+        q->lut = axnn_alloc(sizeof *q->lut);
+        if (!q->lut) {
+            axnn_mul_free(q->mul);
+            axnn_free(q);
+            return axnn_error(AXNN_ERR_NOMEM, "out of memory");
+        }
+        axnn_lut8_prepare(q->mul->table, q->lut);
+        if (!q->exact && axnn_mul_decompose(q->mul, AXNN_MUL_MAX_RANK, &q->dec) == AXNN_OK &&
+            decomp_fits_int8(&q->dec)) {
+            q->have_decomp = true;
+            for (int i = 0; i < q->dec.rank; i++)
+                for (int v = 0; v < 256; v++) {
+                    q->fa[i][v] = (int8_t)q->dec.f[i][v];
+                    q->gb[i][v] = (int8_t)q->dec.g[i][v];
+                }
+        }
+        axnn_clear_error();
+    }
+    choose_kernel(q, forced);
+    st->muls[st->nmuls++] = q;
+    *out = q;
+    return AXNN_OK;
+}
+
+static void qmul_free(axnn_qmul *q)
+{
+    if (!q) return;
+    axnn_mul_free(q->mul);
+    axnn_free(q->lut);
+    axnn_free(q);
+}
+
+static void qnode_free(axnn_qnode *q)
+{
+    if (!q) return;
+    axnn_free(q->w_scale);
+    axnn_free(q->wq);
+    axnn_free(q->wq_aug);
+    axnn_free(q);
+}
+
+void axnn_quant_state_free(axnn_graph *g)
+{
+    for (int k = 0; k < g->nnodes; k++) {
+        axnn_node *nd = &g->nodes[k];
+        if (nd->ext && (nd->op == &axnn_op_conv2d || nd->op == &axnn_op_linear)) {
+            qnode_free(nd->ext);
+            nd->ext = NULL;
+        }
+    }
+    axnn_quant_state *st = g->quant;
+    if (!st) return;
+    for (int i = 0; i < st->nmuls; i++) qmul_free(st->muls[i]);
+    free((void *)st->cfg.mul);
+    free((void *)st->cfg.layers);
+    free((void *)st->cfg.exact_layers);
+    free(st);
+    g->quant = NULL;
+}
+
+/* Re-plans a planned graph (scratch sizes change with numeric modes), keeping its mode. */
+static axnn_status replan(axnn_graph *g)
+{
+    if (!g->act_arena) return AXNN_OK;
+    bool training = g->training;
+    axnn_status s = axnn_graph_plan(g, g->batch, g->nthreads, g->planned_training);
+    axnn_graph_set_training(g, training);
+    return s;
+}
+
+void axnn_quant_detach(axnn_graph *g)
+{
+    axnn_quant_state_free(g);
+    replan(g);
+}
+
+/* ---- weights ---- */
+
+void axnn_qnode_quantize_weights(axnn_qnode *q, const float *w)
+{
+    const int64_t K = q->K;
+    for (int64_t r = 0; r < q->rows; r++) {
+        const float *wr = w + r * K;
+        float m = 0.0f;
+        for (int64_t k = 0; k < K; k++) m = fmaxf(m, fabsf(wr[k]));
+        float s = m > 0.0f ? m / 127.0f : 1.0f;
+        q->w_scale[r] = s;
+        int8_t *dst = q->wq + r * K;
+        for (int64_t k = 0; k < K; k++) {
+            float v = rintf(wr[k] / s);
+            dst[k] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+        }
+        if (!q->wq_aug) continue;
+        int8_t *aug = q->wq_aug + r * K * (1 + q->qm->dec.rank);
+        memcpy(aug, dst, (size_t)K);
+        for (int i = 0; i < q->qm->dec.rank; i++)
+            for (int64_t k = 0; k < K; k++) aug[(1 + i) * K + k] = q->qm->gb[i][dst[k] + 128];
+    }
+    q->weights_fresh = true;
+}
+
+void axnn_quant_refresh_weights(axnn_graph *g)
+{
+    for (int k = 0; k < g->nnodes; k++) {
+        axnn_qnode *q = axnn_qnode_of(&g->nodes[k]);
+        if (q) axnn_qnode_quantize_weights(q, g->vals[g->nodes[k].in[1]].data);
+    }
+}
+
+static axnn_status qnode_make(axnn_graph *g, axnn_node *nd, axnn_qmul *qm, axnn_numeric mode)
+{
+    const axnn_value *w = &g->vals[nd->in[1]];
+    axnn_qnode *q = axnn_calloc(sizeof *q);
+    if (!q) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    q->mode = mode;
+    q->qm = qm;
+    q->rows = w->shape.d[0];
+    q->K = axnn_shape_numel(&w->shape) / q->rows;
+    int rank = qm->kernel == AXNN_QK_DECOMP ? qm->dec.rank : 0;
+    q->w_scale = axnn_alloc((size_t)q->rows * sizeof(float));
+    q->wq = axnn_alloc((size_t)(q->rows * q->K));
+    if (rank) q->wq_aug = axnn_alloc((size_t)(q->rows * q->K * (1 + rank)));
+    if (!q->w_scale || !q->wq || (rank && !q->wq_aug)) {
+        qnode_free(q);
+        return axnn_error(AXNN_ERR_NOMEM, "out of memory quantizing %s", nd->name);
+    }
+    axnn_qnode_quantize_weights(q, w->data);
+    nd->ext = q;
+    return AXNN_OK;
+}
+
+/* ---- layer selection ---- */
+
+static bool in_list(const char *list, const char *name)
+{
+    if (!list) return false;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        if (!fnmatch(tok, name, 0)) return true;
+    return false;
+}
+
+static bool quantizable(const axnn_node *nd) { return nd->op == &axnn_op_conv2d || nd->op == &axnn_op_linear; }
+
+/* Checks that every name in a list matches some quantizable node. */
+static axnn_status check_list(const axnn_graph *g, const char *list, const char *flag)
+{
+    if (!list) return AXNN_OK;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        bool hit = false;
+        for (int k = 0; k < g->nnodes && !hit; k++)
+            hit = quantizable(&g->nodes[k]) && !fnmatch(tok, g->nodes[k].name, 0);
+        if (!hit) return axnn_error(AXNN_ERR_ARG, "%s: no conv or linear layer named '%s' in %s", flag, tok, g->info.arch);
+    }
+    return AXNN_OK;
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+axnn_status axnn_quant_attach(axnn_graph *g, const axnn_quant_cfg *cfg)
+{
+    axnn_quant_state_free(g);
+    axnn_status s = check_list(g, cfg->layers, "--mul-layers");
+    if (!s) s = check_list(g, cfg->exact_layers, "--exact-layers");
+    if (s) return s;
+    axnn_quant_state *st = calloc(1, sizeof *st);
+    if (!st) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    st->cfg = *cfg;
+    st->cfg.mul = dup_or_null(cfg->mul);
+    st->cfg.layers = dup_or_null(cfg->layers);
+    st->cfg.exact_layers = dup_or_null(cfg->exact_layers);
+    g->quant = st;
+    int first = -1, last = -1;
+    for (int k = 0; k < g->nnodes; k++)
+        if (quantizable(&g->nodes[k])) {
+            if (first < 0) first = k;
+            last = k;
+        }
+    for (int k = 0; k < g->nnodes && !s; k++) {
+        axnn_node *nd = &g->nodes[k];
+        if (!quantizable(nd)) continue;
+        bool approx = cfg->mul && (!cfg->layers || in_list(cfg->layers, nd->name)) &&
+                      !in_list(cfg->exact_layers, nd->name) &&
+                      !(cfg->keep_first_last && (k == first || k == last));
+        axnn_qmul *qm;
+        s = load_qmul(st, approx ? cfg->mul : NULL, cfg->kernel, &qm);
+        if (!s) s = qnode_make(g, nd, qm, approx ? AXNN_NUM_TABLE : AXNN_NUM_INT8);
+    }
+    if (s) {
+        axnn_quant_state_free(g);
+        return s;
+    }
+    return replan(g);
+}
+
+axnn_status axnn_quant_reattach(axnn_graph *g, const axnn_quant_cfg *cfg)
+{
+    float *scales = calloc((size_t)g->nnodes, sizeof *scales);
+    if (!scales) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < g->nnodes; k++) {
+        const axnn_qnode *q = axnn_qnode_of(&g->nodes[k]);
+        scales[k] = q ? q->in_scale : 0.0f;
+    }
+    axnn_status s = axnn_quant_attach(g, cfg);
+    for (int k = 0; k < g->nnodes && !s; k++) {
+        axnn_qnode *q = axnn_qnode_of(&g->nodes[k]);
+        if (q) q->in_scale = scales[k];
+    }
+    free(scales);
+    return s;
+}
+
+axnn_status axnn_quant_set_node_mul(axnn_graph *g, int node, const char *mul)
+{
+    if (!g->quant) return axnn_error(AXNN_ERR_ARG, "graph is not quantized");
+    axnn_node *nd = &g->nodes[node];
+    axnn_qnode *q = axnn_qnode_of(nd);
+    if (!q) return axnn_error(AXNN_ERR_ARG, "%s is not a quantized layer", nd->name);
+    axnn_qmul *qm;
+    axnn_status s = load_qmul(g->quant, mul, g->quant->cfg.kernel, &qm);
+    if (s) return s;
+    float scale = q->in_scale;
+    qnode_free(q);
+    nd->ext = NULL;
+    s = qnode_make(g, nd, qm, mul ? AXNN_NUM_TABLE : AXNN_NUM_INT8);
+    if (!s) axnn_qnode_of(nd)->in_scale = scale;
+    if (!s) s = replan(g);
+    return s;
+}
+
+/* ---- introspection ---- */
+
+const char *axnn_qnode_kernel_name(const axnn_qnode *q)
+{
+    static _Thread_local char buf[64];
+    switch (q->qm->kernel) {
+    case AXNN_QK_REF: return "ref";
+    case AXNN_QK_EXACT: snprintf(buf, sizeof buf, "exact-%s", axnn_s8_gemm_config_get()->name); return buf;
+    case AXNN_QK_LUT: snprintf(buf, sizeof buf, "lut-%s", axnn_lut_gemm_config_get(q->qm->lut)->name); return buf;
+    case AXNN_QK_DECOMP:
+        snprintf(buf, sizeof buf, "decomp(r=%d)-%s", q->qm->dec.rank, axnn_s8_gemm_config_get()->name);
+        return buf;
+    case AXNN_QK_AUTO: break;
+    }
+    return "?";
+}
+
+bool axnn_quant_node_info(const axnn_graph *g, int node, axnn_qnode_info *out)
+{
+    const axnn_qnode *q = axnn_qnode_of(&g->nodes[node]);
+    if (!q) return false;
+    out->mode = q->mode;
+    out->mul = q->qm->mul ? q->qm->name : "exact";
+    out->kernel = axnn_qnode_kernel_name(q);
+    out->in_scale = q->in_scale;
+    out->macs = axnn_node_macs(g, &g->nodes[node]);
+    return true;
+}
+
+void axnn_quant_mac_split(const axnn_graph *g, int64_t *approx_macs, int64_t *total_macs)
+{
+    *approx_macs = *total_macs = 0;
+    for (int k = 0; k < g->nnodes; k++) {
+        const axnn_qnode *q = axnn_qnode_of(&g->nodes[k]);
+        if (!q) continue;
+        int64_t m = axnn_node_macs(g, &g->nodes[k]);
+        *total_macs += m;
+        if (q->mode == AXNN_NUM_TABLE && !q->qm->exact) *approx_macs += m;
+    }
+}

@@ -1,0 +1,106 @@
+/* Plots through gnuplot: the data goes to a temporary file, a script to gnuplot's stdin, the
+ * PNG to a temporary name renamed into place when gnuplot succeeds. */
+#define _GNU_SOURCE
+#include "axnn/report.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int axnn_pareto_front(const double *x, const double *y, int n, int *idx)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        bool dominated = false;
+        for (int j = 0; j < n && !dominated; j++)
+            dominated = j != i && x[j] <= x[i] && y[j] >= y[i] && (x[j] < x[i] || y[j] > y[i]);
+        if (!dominated) idx[k++] = i;
+    }
+    for (int a = 1; a < k; a++)
+        for (int b = a; b > 0 && x[idx[b]] < x[idx[b - 1]]; b--) {
+            int t = idx[b];
+            idx[b] = idx[b - 1];
+            idx[b - 1] = t;
+        }
+    return k;
+}
+
+static void quote(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        fputc(*s == '_' ? ' ' : *s, f);
+    }
+    fputc('"', f);
+}
+
+static axnn_status write_data(const axnn_plot *p, char *path, size_t n)
+{
+    snprintf(path, n, "/tmp/axnn-plot-XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0) return axnn_error(AXNN_ERR_IO, "%s: cannot create a temporary file: %s", p->path, strerror(errno));
+    FILE *f = fdopen(fd, "w");
+    for (int s = 0; s < p->nseries; s++) {
+        const axnn_series *se = &p->series[s];
+        for (int i = 0; i < se->n; i++) {
+            fprintf(f, "%.10g %.10g ", se->x[i], se->y[i]);
+            quote(f, se->labels ? se->labels[i] : "");
+            fputc('\n', f);
+        }
+        fputs("\n\n", f);
+    }
+    fclose(f);
+    return AXNN_OK;
+}
+
+static void write_script(FILE *g, const axnn_plot *p, const char *data, const char *png)
+{
+    fprintf(g, "set terminal pngcairo size 1000,700 font ',11'\n");
+    fprintf(g, "set output ");
+    quote(g, png);
+    fprintf(g, "\nset title ");
+    quote(g, p->title);
+    fprintf(g, "\nset xlabel ");
+    quote(g, p->xlabel);
+    fprintf(g, "\nset ylabel ");
+    quote(g, p->ylabel);
+    fprintf(g, "\nset grid\nset key outside right top\n");
+    if (p->logx) fprintf(g, "set logscale x\n");
+    fprintf(g, "plot ");
+    for (int s = 0; s < p->nseries; s++) {
+        const axnn_series *se = &p->series[s];
+        fprintf(g, "%s'%s' index %d using 1:2 with %s pt %d ps 1.5 title ", s ? ", " : "", data, s,
+                se->lines ? "linespoints" : "points", 5 + 2 * (s % 4));
+        quote(g, se->title);
+        if (se->labels)
+            fprintf(g, ", '%s' index %d using 1:2:3 with labels offset 0.8,0.8 font ',9' notitle", data, s);
+    }
+    fprintf(g, "\n");
+}
+
+axnn_status axnn_plot_render(const axnn_plot *p)
+{
+    char data[64], png[4200];
+    axnn_status st = write_data(p, data, sizeof data);
+    if (st) return st;
+    snprintf(png, sizeof png, "%s.tmp.png", p->path);
+    FILE *g = popen("gnuplot 2>/dev/null", "w");
+    if (!g) {
+        unlink(data);
+        return axnn_error(AXNN_ERR_IO, "%s: cannot run gnuplot", p->path);
+    }
+    write_script(g, p, data, png);
+    int rc = pclose(g);
+    unlink(data);
+    if (rc != 0) {
+        unlink(png);
+        return axnn_error(AXNN_ERR_IO, "%s: gnuplot failed (exit %d); is gnuplot installed (apt-get install gnuplot-nox)?",
+                          p->path, WIFEXITED(rc) ? WEXITSTATUS(rc) : -1);
+    }
+    if (rename(png, p->path)) return axnn_error(AXNN_ERR_IO, "%s: %s", p->path, strerror(errno));
+    return AXNN_OK;
+}

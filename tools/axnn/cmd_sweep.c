@@ -1,0 +1,227 @@
+/* axnn sweep: accuracy of one model under each of several multipliers (plus float and exact
+ * int8 references), written as Markdown, CSV and JSON, and plotted against the relative power
+ * of the network's multiplications.
+ *
+ * Relative power: with f_apx the fraction of MACs done on the approximate multiplier,
+ *   P_rel = f_apx * P_mul / P_exact + (1 - f_apx).
+ * P_mul and P_exact are PDK45 figures for imported EvoApproxLib circuits and documented
+ * estimates for the built-in families (marked "est." in the report). */
+#include "model_args.h"
+#include "quant_args.h"
+
+#include "axnn/report.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct sweep_row {
+    char name[128];
+    double acc, mae_pct, wce_pct, ep_pct, power, prel, fapx;
+    bool power_est, power_known;
+    char kernel[64];
+} sweep_row;
+
+typedef struct sweep_ctx {
+    axnn_graph *g;
+    axnn_pool *pool;
+    const axnn_dataset *test;
+    const axnn_preproc *pp;
+    int batch;
+    double p_exact;
+} sweep_ctx;
+
+static const char *first_kernel(const axnn_graph *g, bool approx)
+{
+    for (int k = 0; k < g->nnodes; k++) {
+        axnn_qnode_info qi;
+        if (axnn_quant_node_info(g, k, &qi) && (!approx || qi.mode == AXNN_NUM_TABLE)) return qi.kernel;
+    }
+    return "-";
+}
+
+static int run_one(sweep_ctx *c, const cli_quant_args *qa, const char *mul, sweep_row *r)
+{
+    axnn_quant_cfg cfg;
+    axnn_calib_method m;
+    int rc = cli_quant_cfg(qa, mul, &cfg, &m);
+    if (rc) return rc;
+    axnn_status st = axnn_quant_reattach(c->g, &cfg);
+    axnn_mul *mm = NULL;
+    if (!st) st = axnn_mul_get(mul, &mm);
+    axnn_eval_result ev;
+    if (!st) st = axnn_evaluate(c->g, c->pool, c->test, c->pp, c->batch, NULL, &ev);
+    if (st) {
+        axnn_mul_free(mm);
+        return cli_fail_status(st);
+    }
+    int64_t am, tm;
+    axnn_quant_mac_split(c->g, &am, &tm);
+    snprintf(r->name, sizeof r->name, "%s", mul);
+    snprintf(r->kernel, sizeof r->kernel, "%s", first_kernel(c->g, !axnn_mul_is_exact(mm)));
+    r->acc = ev.accuracy;
+    r->mae_pct = mm->metrics.mae_pct;
+    r->wce_pct = mm->metrics.wce_pct;
+    r->ep_pct = mm->metrics.ep_pct;
+    r->power = mm->power_mw;
+    r->power_known = mm->power_mw > 0 && c->p_exact > 0;
+    r->power_est = mm->power_estimated;
+    r->fapx = tm ? (double)am / (double)tm : 0.0;
+    r->prel = r->power_known ? r->fapx * mm->power_mw / c->p_exact + (1.0 - r->fapx) : -1;
+    axnn_mul_free(mm);
+    axnn_log(AXNN_LOG_INFO, "%-24s accuracy %.2f%%  MAE%% %.4f  P_rel %s", r->name, 100 * r->acc, r->mae_pct,
+             r->power_known ? "" : "unknown");
+    return 0;
+}
+
+static void write_tables(const char *dir, const sweep_row *rows, int n, double acc_f32, double acc_int8,
+                         const char *arch, const char *data)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/sweep.md", dir);
+    char *md = NULL, *csv = NULL, *js = NULL;
+    size_t mdn, csvn, jsn;
+    FILE *f = open_memstream(&md, &mdn), *c = open_memstream(&csv, &csvn), *j = open_memstream(&js, &jsn);
+    fprintf(f, "# Multiplier sweep: %s on %s\n\nfloat32: %.2f%%, exact int8: %.2f%%\n\n", arch, data, 100 * acc_f32,
+            100 * acc_int8);
+    fprintf(f, "| multiplier | accuracy %% | drop vs int8 | MAE %% | WCE %% | EP %% | power mW | f_apx | P_rel | kernel |\n");
+    fprintf(f, "|---|---|---|---|---|---|---|---|---|---|\n");
+    fprintf(c, "multiplier,accuracy,mae_pct,wce_pct,ep_pct,power_mw,power_estimated,f_apx,p_rel,kernel\n");
+    fprintf(j, "{\"arch\": \"%s\", \"dataset\": \"%s\", \"float32_accuracy\": %.6f, \"int8_accuracy\": %.6f, \"rows\": [",
+            arch, data, acc_f32, acc_int8);
+    for (int i = 0; i < n; i++) {
+        const sweep_row *r = &rows[i];
+        fprintf(f, "| %s | %.2f | %+.2f | %.4f | %.4f | %.2f | %s%.3f | %.3f | %.3f | %s |\n", r->name, 100 * r->acc,
+                100 * (r->acc - acc_int8), r->mae_pct, r->wce_pct, r->ep_pct, r->power_est ? "est. " : "", r->power,
+                r->fapx, r->prel, r->kernel);
+        fprintf(c, "%s,%.6f,%.6f,%.6f,%.4f,%.4f,%d,%.6f,%.6f,%s\n", r->name, r->acc, r->mae_pct, r->wce_pct, r->ep_pct,
+                r->power, r->power_est, r->fapx, r->prel, r->kernel);
+        fprintf(j, "%s{\"multiplier\": \"%s\", \"accuracy\": %.6f, \"mae_pct\": %.6f, \"wce_pct\": %.6f, \"ep_pct\": %.4f, "
+                   "\"power_mw\": %.4f, \"power_estimated\": %s, \"f_apx\": %.6f, \"p_rel\": %.6f, \"kernel\": \"%s\"}",
+                i ? ", " : "", r->name, r->acc, r->mae_pct, r->wce_pct, r->ep_pct, r->power,
+                r->power_est ? "true" : "false", r->fapx, r->prel, r->kernel);
+    }
+    fprintf(f, "\nP_rel = f_apx * P_mul / P_exact + (1 - f_apx): power of the multiplications relative to exact; "
+               "\"est.\" marks estimated power (built-in families, see `axnn mul show`).\n");
+    fprintf(j, "]}\n");
+    fclose(f);
+    fclose(c);
+    fclose(j);
+    axnn_status st = axnn_write_file_atomic(path, md, mdn);
+    snprintf(path, sizeof path, "%s/sweep.csv", dir);
+    if (!st) st = axnn_write_file_atomic(path, csv, csvn);
+    snprintf(path, sizeof path, "%s/sweep.json", dir);
+    if (!st) st = axnn_write_file_atomic(path, js, jsn);
+    if (st) cli_fail_status(st);
+    fputs(md, stdout);
+    free(md);
+    free(csv);
+    free(js);
+}
+
+static int plot(const char *dir, const sweep_row *rows, int n, const char *arch)
+{
+    double x[256], y[256];
+    const char *labels[256];
+    bool use_power = true;
+    for (int i = 0; i < n; i++) use_power = use_power && rows[i].power_known;
+    for (int i = 0; i < n && i < 256; i++) {
+        x[i] = use_power ? rows[i].prel : rows[i].mae_pct;
+        y[i] = 100 * rows[i].acc;
+        labels[i] = rows[i].name;
+    }
+    char path[4200], title[256];
+    snprintf(path, sizeof path, "%s/sweep.png", dir);
+    snprintf(title, sizeof title, "%s: accuracy against %s", arch,
+             use_power ? "relative power of the multiplications" : "mean absolute error of the multiplier");
+    axnn_series s = {"multipliers", x, y, labels, n, false};
+    axnn_plot p = {path, title, use_power ? "P_rel (exact = 1)" : "MAE %", "top-1 accuracy %", false, &s, 1};
+    axnn_status st = axnn_plot_render(&p);
+    return st ? cli_fail_status(st) : 0;
+}
+
+int cli_sweep(int argc, char **argv)
+{
+    cli_model_args m = {0};
+    cli_quant_args qa;
+    cli_quant_defaults(&qa);
+    const char *data = NULL, *data_dir = NULL, *muls = NULL, *out = NULL;
+    int batch = 256, threads = axnn_default_threads();
+    cli_flag flags[32];
+    int nf = cli_model_flags(&m, flags);
+    nf += cli_quant_flags(&qa, flags + nf, false);
+    flags[nf++] = (cli_flag){"mul", FLAG_STR, &muls, "A,B,...", "multipliers to compare (required)"};
+    flags[nf++] = (cli_flag){"data", FLAG_STR, &data, "NAME", "dataset (default: the checkpoint's)"};
+    flags[nf++] = (cli_flag){"data-dir", FLAG_STR, &data_dir, "DIR", "dataset folder"};
+    flags[nf++] = (cli_flag){"out", FLAG_STR, &out, "DIR", "output folder (default runs/sweep-<arch>)"};
+    flags[nf++] = (cli_flag){"batch", FLAG_INT, &batch, "N", "batch size (default 256)", 1, 65536};
+    flags[nf++] = (cli_flag){"threads", FLAG_INT, &threads, "N", "threads (default: all cores)", 1, 1024};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse("sweep", "CHECKPOINT --mul A,B,... [options]", argc, argv, flags, nf, pos, 1, &npos);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (npos != 1) return cli_fail("sweep: give one checkpoint file (see 'axnn sweep --help')");
+    if (!muls || !*muls) return cli_fail("sweep: --mul A,B,... is required");
+    char names[64][128];
+    int nm = 0;
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", muls);
+    for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t && nm < 64; t = strtok_r(NULL, ",", &sv))
+        snprintf(names[nm++], sizeof names[0], "%s", t);
+    for (int i = 0; i < nm; i++) { /* fail early on an unknown multiplier */
+        axnn_mul *mm;
+        axnn_status st = axnn_mul_get(names[i], &mm);
+        if (st) return cli_fail_status(st);
+        axnn_mul_free(mm);
+    }
+
+    axnn_graph *g;
+    axnn_ckpt_meta meta;
+    if ((rc = cli_open_model(pos[0], &m, &g, &meta))) return rc;
+    if (!data) data = meta.dataset[0] ? meta.dataset : "fashion-mnist";
+    char outbuf[512];
+    if (!out) {
+        snprintf(outbuf, sizeof outbuf, "runs/sweep-%s", g->info.arch);
+        out = outbuf;
+    }
+    axnn_dataset te = {0}, tr = {0};
+    axnn_status st = axnn_dataset_load(data, data_dir, false, &te);
+    if (!st) st = axnn_dataset_load(data, data_dir, true, &tr);
+    if (!st && !meta.have_norm) axnn_dataset_channel_stats(&tr, meta.pre.mean, meta.pre.std);
+    if (!st && mkdir(out, 0777) && errno != EEXIST) st = axnn_error(AXNN_ERR_IO, "%s: cannot create folder", out);
+    axnn_pool *pool = axnn_pool_create(threads, NULL);
+    sweep_row rows[64];
+    double acc_f32 = 0, acc_int8 = 0;
+    axnn_eval_result ev;
+    if (!st) st = axnn_evaluate(g, pool, &te, &meta.pre, batch, NULL, &ev);
+    acc_f32 = ev.accuracy;
+    if (!st && (rc = cli_quantize(g, pool, &qa, NULL, &tr, &meta.pre))) st = AXNN_ERR_ARG;
+    if (!st) st = axnn_evaluate(g, pool, &te, &meta.pre, batch, NULL, &ev);
+    acc_int8 = ev.accuracy;
+    axnn_mul *ex = NULL;
+    sweep_ctx c = {g, pool, &te, &meta.pre, batch, 0};
+    if (!st && !axnn_mul_get("exact", &ex)) c.p_exact = ex->power_mw;
+    axnn_mul_free(ex);
+    if (!st) axnn_log(AXNN_LOG_INFO, "float32 %.2f%%, exact int8 %.2f%%", 100 * acc_f32, 100 * acc_int8);
+    axnn_progress *prog = axnn_progress_new(stderr, 10.0);
+    axnn_progress_begin(prog, "sweep", nm, "mul");
+    for (int i = 0; i < nm && !st && !rc; i++) {
+        rc = run_one(&c, &qa, names[i], &rows[i]);
+        axnn_progress_update(prog, i + 1, names[i]);
+    }
+    axnn_progress_end(prog, NULL);
+    if (st && !rc) rc = cli_fail_status(st);
+    if (!rc) {
+        write_tables(out, rows, nm, acc_f32, acc_int8, g->info.arch, data);
+        rc = plot(out, rows, nm, g->info.arch);
+        if (!rc) printf("\nwrote %s/sweep.md, sweep.csv, sweep.json, sweep.png\n", out);
+    }
+    axnn_progress_free(prog);
+    axnn_pool_destroy(pool);
+    axnn_dataset_free(&te);
+    axnn_dataset_free(&tr);
+    axnn_graph_free(g);
+    return rc;
+}

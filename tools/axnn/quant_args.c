@@ -1,0 +1,62 @@
+/* Quantization flags shared by the subcommands that run approximate models. */
+#include "quant_args.h"
+
+#include <string.h>
+
+void cli_quant_defaults(cli_quant_args *q)
+{
+    memset(q, 0, sizeof *q);
+    q->method = "max";
+    q->kernel = "auto";
+    q->calib = 512;
+    q->percentile = 99.99f;
+}
+
+int cli_quant_flags(cli_quant_args *q, cli_flag *f, bool with_mul)
+{
+    int n = 0;
+    if (with_mul) {
+        f[n++] = (cli_flag){"mul", FLAG_STR, &q->mul, "NAME", "approximate multiplier for every conv and linear layer ('axnn mul list')"};
+        f[n++] = (cli_flag){"int8", FLAG_BOOL, &q->int8, NULL, "run exact int8 (no multiplier table)"};
+    }
+    f[n++] = (cli_flag){"mul-layers", FLAG_STR, &q->layers, "L,L", "only these layers use the multiplier (names, '*' globs)"};
+    f[n++] = (cli_flag){"exact-layers", FLAG_STR, &q->exact_layers, "L,L", "these layers stay exact int8"};
+    f[n++] = (cli_flag){"keep-first-last", FLAG_BOOL, &q->keep_first_last, NULL, "the first conv and last linear layer stay exact int8"};
+    f[n++] = (cli_flag){"calib", FLAG_INT, &q->calib, "N", "calibration images from the training split (default 512)", 1, 1e7};
+    f[n++] = (cli_flag){"calib-method", FLAG_STR, &q->method, "M", "max, percentile or mse (default max)"};
+    f[n++] = (cli_flag){"percentile", FLAG_FLOAT, &q->percentile, "P", "percentile for --calib-method percentile (default 99.99)", 1e-6, 100};
+    f[n++] = (cli_flag){"kernel", FLAG_STR, &q->kernel, "K", "auto, ref, lut or decomp (default auto: the fastest correct one)"};
+    return n;
+}
+
+bool cli_quant_wanted(const cli_quant_args *q) { return q->mul || q->int8; }
+
+int cli_quant_cfg(const cli_quant_args *q, const char *mul, axnn_quant_cfg *cfg, axnn_calib_method *m)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->mul = mul;
+    cfg->layers = q->layers;
+    cfg->exact_layers = q->exact_layers;
+    cfg->keep_first_last = q->keep_first_last;
+    if (!strcmp(q->kernel, "auto")) cfg->kernel = AXNN_QK_AUTO;
+    else if (!strcmp(q->kernel, "ref")) cfg->kernel = AXNN_QK_REF;
+    else if (!strcmp(q->kernel, "lut")) cfg->kernel = AXNN_QK_LUT;
+    else if (!strcmp(q->kernel, "decomp")) cfg->kernel = AXNN_QK_DECOMP;
+    else return cli_fail("--kernel: expected auto, ref, lut or decomp, got '%s'", q->kernel);
+    bool ok;
+    *m = axnn_calib_parse(q->method, &ok);
+    if (!ok) return cli_fail("--calib-method: expected max, percentile or mse, got '%s'", q->method);
+    return 0;
+}
+
+int cli_quantize(axnn_graph *g, axnn_pool *pool, const cli_quant_args *q, const char *mul,
+                 const axnn_dataset *calib_set, const axnn_preproc *pp)
+{
+    axnn_quant_cfg cfg;
+    axnn_calib_method m;
+    int rc = cli_quant_cfg(q, mul, &cfg, &m);
+    if (rc) return rc;
+    axnn_status st = axnn_quant_attach(g, &cfg);
+    if (!st) st = axnn_quant_calibrate(g, pool, calib_set, pp, q->calib, m, q->percentile);
+    return st ? cli_fail_status(st) : 0;
+}

@@ -1,0 +1,25 @@
+/* Quantization flags shared by eval, sweep and study (see quant_args.c). */
+#ifndef AXNN_CLI_QUANT_ARGS_H
+#define AXNN_CLI_QUANT_ARGS_H
+
+#include "axnn/quant.h"
+#include "cli.h"
+
+typedef struct cli_quant_args {
+    const char *mul, *layers, *exact_layers, *method, *kernel;
+    bool int8, keep_first_last;
+    int calib;
+    float percentile;
+} cli_quant_args;
+
+void cli_quant_defaults(cli_quant_args *q);
+/* Adds the flags (room for 9; with_mul = false leaves --mul out); returns how many. */
+int cli_quant_flags(cli_quant_args *q, cli_flag *f, bool with_mul);
+bool cli_quant_wanted(const cli_quant_args *q);
+/* Fills cfg (mul from q->mul or the override); returns 0 or an exit code. */
+int cli_quant_cfg(const cli_quant_args *q, const char *mul, axnn_quant_cfg *cfg, axnn_calib_method *m);
+/* Attaches and calibrates on the first q->calib images of `calib_set`; returns 0 or exit code. */
+int cli_quantize(axnn_graph *g, axnn_pool *pool, const cli_quant_args *q, const char *mul,
+                 const axnn_dataset *calib_set, const axnn_preproc *pp);
+
+#endif
