@@ -622,6 +622,35 @@ static void test_fusion_switch(void **state)
     axnn_free(x);
 }
 
+/* An inference plan run in micro-batches gives the logits and loss of a whole-batch run. */
+static void test_micro_batches(void **state)
+{
+    const int n = 11;
+    float *x = rnd(n * 3 * 9 * 9);
+    int32_t lab[11] = {0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0};
+    axnn_pool *pool = axnn_pool_create(2, NULL);
+    float a[55], b[55], la, lb;
+    axnn_graph *g = fusion_graph(false), *h = fusion_graph(false);
+    unsetenv("AXNN_MICRO_BATCH");
+    assert_int_equal(axnn_graph_plan(g, n, 2, false), AXNN_OK);
+    assert_int_equal(axnn_graph_forward(g, pool, x, lab, n), AXNN_OK);
+    memcpy(a, axnn_graph_logits(g), sizeof a);
+    la = axnn_graph_loss_value(g);
+    setenv("AXNN_MICRO_BATCH", "4", 1);
+    assert_int_equal(axnn_graph_plan(h, n, 2, false), AXNN_OK);
+    assert_int_equal(axnn_graph_forward(h, pool, x, lab, n), AXNN_OK);
+    memcpy(b, axnn_graph_logits(h), sizeof b);
+    lb = axnn_graph_loss_value(h);
+    assert_int_equal(axnn_graph_forward(h, pool, x, NULL, 7), AXNN_OK); /* a shorter batch */
+    assert_memory_equal(axnn_graph_logits(h), a, 7 * 5 * sizeof(float));
+    unsetenv("AXNN_MICRO_BATCH");
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(&la, &lb, sizeof la);
+    axnn_graph_free(g), axnn_graph_free(h);
+    axnn_pool_destroy(pool);
+    axnn_free(x);
+}
+
 /* ------------------------------------------------------------ main ---- */
 
 /* Runs this program again under each other dispatch level; returns the number that failed. */
@@ -657,7 +686,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_eltwise),       cmocka_unit_test(test_maxpool2x2),
         cmocka_unit_test(test_conv_node),
         cmocka_unit_test(test_conv_engine_configs), cmocka_unit_test(test_fusion),
-        cmocka_unit_test(test_fusion_switch),
+        cmocka_unit_test(test_fusion_switch), cmocka_unit_test(test_micro_batches),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (!getenv("AXNN_TEST_KERNELS_CHILD")) failed += run_isa_variants("/proc/self/exe");

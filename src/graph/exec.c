@@ -1,11 +1,13 @@
 /* The executor: runs the nodes in order (forward) and in reverse (backward). In eval mode it
- * runs fused chains (graph/fuse.c) at their tails and skips their other nodes.
+ * runs fused chains (graph/fuse.c) at their tails and skips their other nodes; inference plans
+ * with micro-batches (graph/plan.c) run the nodes once per micro-batch, then the loss once.
  *
  * With AXNN_PROFILE=1 in the environment, every forward and backward call prints, on stderr,
  * the wall time of each node and the total per op type (a cheap substitute for perf).
  */
 #include "axnn/graph.h"
 
+#include "graph/plan.h"
 #include "ops/op.h"
 
 #include <stdio.h>
@@ -22,14 +24,14 @@ static int profile_on(void)
     return on;
 }
 
-/* Prints per-node times t[k] (seconds, < 0 = not run) and a per-op summary. */
+/* Prints per-node times t[k] (seconds, 0 = not run) and a per-op summary. */
 static void profile_print(const axnn_graph *g, const double *t, const char *pass)
 {
     const char *ops[32];
     double tot[32] = {0}, all = 0.0;
     int nops = 0;
     for (int k = 0; k < g->nnodes; k++) {
-        if (t[k] < 0) continue;
+        if (t[k] <= 0) continue;
         const axnn_node *nd = &g->nodes[k];
         fprintf(stderr, "profile %s %3d %-14s %-28s %8.3f ms\n", pass, k, nd->op->name, nd->name,
                 1e3 * t[k]);
@@ -56,6 +58,49 @@ static axnn_exec make_exec(axnn_graph *g, axnn_pool *pool)
     return (axnn_exec){g, pool, g->n, axnn_pool_size(pool), g->training, g->scratch, shared};
 }
 
+static void run_node(axnn_exec *e, axnn_node *nd, double *prof)
+{
+    double t0 = prof ? axnn_now() : 0.0;
+    nd->op->forward(e, nd);
+    if (prof) prof[nd - e->g->nodes] += axnn_now() - t0;
+}
+
+/* Runs every node but the loss in order; in eval mode a fused chain (graph/fuse.c) runs at its
+ * tail, computed by its head. Profile times go to the node at whose place a node runs. */
+static void run_nodes(axnn_graph *g, axnn_exec *e, double *prof)
+{
+    for (int k = 0; k < g->nnodes; k++) {
+        axnn_node *nd = &g->nodes[k];
+        if (nd->out == g->loss) continue;
+        if (!g->training && nd->fuse.role != AXNN_FUSE_NONE) {
+            if (nd->fuse.role != AXNN_FUSE_TAIL) continue;
+            nd = &g->nodes[nd->fuse.head];
+        }
+        double t0 = prof ? axnn_now() : 0.0;
+        nd->op->forward(e, nd);
+        if (prof) prof[k] += axnn_now() - t0;
+    }
+}
+
+/* An inference plan with micro-batches (graph/plan.c): the input and the logits are seen
+ * through a window of mb images that slides over the batch. */
+static void run_micro_batches(axnn_graph *g, axnn_exec *e, const float *x, int n, int mb,
+                              double *prof)
+{
+    axnn_value *in = &g->vals[g->input], *lg = &g->vals[g->logits];
+    float *logits = lg->data;
+    const int64_t in_img = per_image(in), lg_img = per_image(lg);
+    for (int i0 = 0; i0 < n; i0 += mb) {
+        e->n = n - i0 < mb ? n - i0 : mb;
+        in->data = (void *)(x + i0 * in_img);
+        lg->data = logits + i0 * lg_img;
+        run_nodes(g, e, prof);
+    }
+    in->data = (void *)x;
+    lg->data = logits;
+    e->n = n;
+}
+
 axnn_status axnn_graph_forward(axnn_graph *g, axnn_pool *pool, const float *x,
                                const int32_t *labels, int n)
 {
@@ -66,23 +111,17 @@ axnn_status axnn_graph_forward(axnn_graph *g, axnn_pool *pool, const float *x,
         return axnn_error(AXNN_ERR_ARG, "pool of %d threads, graph planned for %d", axnn_pool_size(pool),
                           g->nthreads);
     g->n = n;
-    g->vals[g->input].data = (void *)x;
     if (g->label >= 0) g->vals[g->label].data = (void *)labels;
     axnn_exec e = make_exec(g, pool);
-    double *prof = profile_on() ? malloc((size_t)g->nnodes * sizeof(double)) : NULL;
-    for (int k = 0; k < g->nnodes; k++) {
-        axnn_node *nd = &g->nodes[k];
-        if (prof) prof[k] = -1.0;
-        if (nd->out == g->loss && !labels) continue;
-        if (!g->training && nd->fuse.role != AXNN_FUSE_NONE) {
-            /* eval-mode chain (graph/fuse.c): the head computes it at the tail's place */
-            if (nd->fuse.role != AXNN_FUSE_TAIL) continue;
-            nd = &g->nodes[nd->fuse.head];
-        }
-        double t0 = prof ? axnn_now() : 0.0;
-        nd->op->forward(&e, nd);
-        if (prof) prof[k] = axnn_now() - t0;
+    double *prof = profile_on() ? calloc((size_t)g->nnodes, sizeof(double)) : NULL;
+    const int mb = axnn_plan_micro_batch(g);
+    if (mb > 0 && n > mb) {
+        run_micro_batches(g, &e, x, n, mb, prof);
+    } else {
+        g->vals[g->input].data = (void *)x;
+        run_nodes(g, &e, prof);
     }
+    if (labels && g->loss >= 0) run_node(&e, &g->nodes[g->vals[g->loss].producer], prof);
     if (prof) profile_print(g, prof, g->training ? "fwd-train" : "fwd-eval");
     free(prof);
     if (g->training) g->step++;

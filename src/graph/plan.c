@@ -13,6 +13,15 @@
  * chain get no memory, and lifetimes count in execution steps (axnn_fuse_step), since a chain
  * runs at its tail's position.
  *
+ * Micro-batches. An inference plan for a graph whose weights are small (a CIFAR ResNet) lays
+ * out activations for a micro-batch of images (axnn_plan_micro_batch) and the executor runs
+ * the batch through the graph a micro-batch at a time: a ResNet's activations for 128 images
+ * (8 MB per tensor) spill from the caches between nodes, those of 32 images do not. Only the
+ * logits (read by the caller and by the loss, which runs once on the whole batch) keep the
+ * planned batch. Every node but the loss treats images independently in eval mode, so the
+ * results are those of a whole-batch run, bit for bit. Graphs with large weights (VGG) run
+ * whole batches: each micro-batch would read (and pack) all weights again.
+ *
  * Offsets come from the greedy-by-size heuristic: place the largest block first at the lowest
  * offset that does not collide with any placed block whose lifetime overlaps. It is quadratic in
  * the number of values, which is a few hundred.
@@ -20,6 +29,7 @@
 #include "axnn/graph.h"
 
 #include "graph/fuse.h"
+#include "graph/plan.h"
 #include "ops/op.h"
 
 #include <stdlib.h>
@@ -68,10 +78,39 @@ static size_t value_bytes(const axnn_value *v)
     return (b + 63) & ~(size_t)63;
 }
 
-static void set_batch(axnn_graph *g, int batch)
+/* Batched values get the batch; activations other than the logits get `act` (the micro-batch). */
+static void set_batch(axnn_graph *g, int batch, int act)
 {
-    for (int i = 0; i < g->nvals; i++)
-        if (g->vals[i].flags & AXNN_VF_BATCHED) g->vals[i].shape.d[0] = batch;
+    for (int i = 0; i < g->nvals; i++) {
+        axnn_value *v = &g->vals[i];
+        if (!(v->flags & AXNN_VF_BATCHED)) continue;
+        v->shape.d[0] = v->kind == AXNN_VAL_ACT && i != g->logits ? act : batch;
+    }
+}
+
+#define MICRO_WEIGHT_BYTES (4u << 20) /* larger weights: whole batches */
+#define MICRO_ACT_BYTES (2u << 20)    /* target size of the largest activation of a micro-batch */
+
+int axnn_plan_micro_batch(const axnn_graph *g)
+{
+    if (g->planned_training || g->logits < 0) return 0;
+    const char *env = getenv("AXNN_MICRO_BATCH");
+    if (env) {
+        int mb = atoi(env);
+        return mb > 0 && mb < g->batch ? mb : 0;
+    }
+    size_t wbytes = 0, abytes = 0;
+    for (int i = 0; i < g->nvals; i++) {
+        const axnn_value *v = &g->vals[i];
+        size_t per = (size_t)axnn_dtype_size(v->dtype);
+        for (int d = 1; d < v->shape.nd; d++) per *= (size_t)v->shape.d[d];
+        if (v->kind == AXNN_VAL_PARAM) wbytes += per * (size_t)v->shape.d[0];
+        if (v->kind == AXNN_VAL_ACT && (v->flags & AXNN_VF_BATCHED) && per > abytes) abytes = per;
+    }
+    if (wbytes > MICRO_WEIGHT_BYTES || abytes == 0) return 0;
+    int mb = (int)(MICRO_ACT_BYTES / abytes);
+    mb = mb < 8 ? 8 : mb;
+    return mb < g->batch ? mb : 0;
 }
 
 /* Which values get a gradient: trainable parameters, and activations computed from them. */
@@ -127,6 +166,7 @@ static axnn_status plan_activations(axnn_graph *g, bool training)
                 if (g->nodes[k].in[j] == i && step > end) end = step;
             }
         if (training || i == g->logits || i == g->loss || v->nconsumers == 0) end = g->nnodes;
+        if (i == g->logits && axnn_plan_micro_batch(g)) start = 0; /* written by every micro-batch */
         b[nb++] = (block){i, start, end, value_bytes(v), 0};
     }
     g->act_bytes = place_blocks(b, nb);
@@ -199,13 +239,14 @@ axnn_status axnn_graph_plan(axnn_graph *g, int batch, int nthreads, bool trainin
     if (batch < 1) return axnn_error(AXNN_ERR_ARG, "batch size must be at least 1 (got %d)", batch);
     if (nthreads < 1) nthreads = 1;
     free_plan(g);
-    set_batch(g, batch);
     mark_grads(g, training);
     g->batch = batch;
     g->n = batch;
     g->nthreads = nthreads;
     g->planned_training = training;
     g->training = training;
+    const int micro = axnn_plan_micro_batch(g), act_batch = micro ? micro : batch;
+    set_batch(g, batch, act_batch);
     axnn_graph_fuse(g);
 
     axnn_status st = plan_activations(g, training);
@@ -221,11 +262,11 @@ axnn_status axnn_graph_plan(axnn_graph *g, int batch, int nthreads, bool trainin
         if (training && nd->op->state_bytes)
             state += (nd->op->state_bytes(g, nd, batch) + 63) & ~(size_t)63;
         if (nd->op->scratch_bytes) {
-            size_t s = nd->op->scratch_bytes(g, nd, batch, nthreads);
+            size_t s = nd->op->scratch_bytes(g, nd, act_batch, nthreads);
             if (s > scratch) scratch = s;
         }
         if (nd->op->shared_bytes) {
-            size_t s = nd->op->shared_bytes(g, nd, batch, nthreads);
+            size_t s = nd->op->shared_bytes(g, nd, act_batch, nthreads);
             if (s > shared) shared = s;
         }
     }
