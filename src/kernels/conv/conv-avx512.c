@@ -33,6 +33,8 @@ static void epilogue_avx512(const axnn_conv_epi *e, const float *ct, int64_t ldc
     }
 }
 
+/* Packs by copies when the columns come in runs of consecutive offsets (stride-1 convolutions:
+ * a run is a row of output pixels), by gathers otherwise. */
 static void pack_cols_avx512(float *dst, int nr, const float *const *rows, int64_t kc,
                              const int32_t *cofs, int ncols)
 {
@@ -40,9 +42,26 @@ static void pack_cols_avx512(float *dst, int nr, const float *const *rows, int64
         axnn_conv_isa_portable.pack_cols(dst, nr, rows, kc, cofs, ncols);
         return;
     }
+    int32_t rs[AXNN_F32_MAX_NR + 1], nruns = 0; /* run starts */
+    for (int j = 0; j < ncols; j++)
+        if (j == 0 || cofs[j] != cofs[j - 1] + 1) rs[nruns++] = j;
+    rs[nruns] = ncols;
+    const int nv = nr / 16;
+    if (nruns * 4 <= ncols) {
+        for (int64_t p = 0; p < kc; p++) {
+            float *d = dst + p * nr;
+            const float *src = rows[p];
+            for (int v = 0; v < nv; v++) _mm512_storeu_ps(d + 16 * v, _mm512_setzero_ps());
+            for (int q = 0; q < nruns; q++)
+                for (int j = rs[q]; j < rs[q + 1]; j += 16) {
+                    __mmask16 m = lanes(rs[q + 1] - j);
+                    _mm512_mask_storeu_ps(d + j, m, _mm512_maskz_loadu_ps(m, src + cofs[j]));
+                }
+        }
+        return;
+    }
     __m512i idx[AXNN_F32_MAX_NR / 16];
     __mmask16 m[AXNN_F32_MAX_NR / 16];
-    const int nv = nr / 16;
     for (int v = 0; v < nv; v++) {
         m[v] = lanes(ncols - 16 * v > 0 ? ncols - 16 * v : 0);
         idx[v] = _mm512_maskz_loadu_epi32(m[v], cofs + 16 * v);
@@ -86,5 +105,50 @@ static void pad_rows_avx512(float *dst, int64_t pitch, int pw, const float *src,
     }
 }
 
+/* Transposes 8 rows of 16 floats (r[i][q], row i, column q) into out[j], j < 8, holding
+ * columns 2j and 2j+1: out[j][8*h + i] = r[i][2j + h]. Two rounds of unpacks give, per 128-bit
+ * lane, four rows at one column; two-source permutes and lane shuffles finish the job. */
+static inline void transpose_8x16(const __m512 r[8], __m512 out[8])
+{
+    __m512 q[8]; /* q[4g + c]: rows 4g..4g+3, columns c, c+4, c+8, c+12 (one per lane) */
+    for (int g = 0; g < 2; g++) {
+        __m512 lo0 = _mm512_unpacklo_ps(r[4 * g], r[4 * g + 1]), hi0 = _mm512_unpackhi_ps(r[4 * g], r[4 * g + 1]);
+        __m512 lo1 = _mm512_unpacklo_ps(r[4 * g + 2], r[4 * g + 3]), hi1 = _mm512_unpackhi_ps(r[4 * g + 2], r[4 * g + 3]);
+        q[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(lo0), _mm512_castps_pd(lo1)));
+        q[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(lo0), _mm512_castps_pd(lo1)));
+        q[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(hi0), _mm512_castps_pd(hi1)));
+        q[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(hi0), _mm512_castps_pd(hi1)));
+    }
+    /* lanes of (rows 0-3, rows 4-7) interleaved: lo = lanes 0,1 of each; hi = lanes 2,3 */
+    const __m512i ilo = _mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0);
+    const __m512i ihi = _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 27, 26, 25, 24, 11, 10, 9, 8);
+    for (int c = 0; c < 4; c += 2) {
+        __m512 ua = _mm512_permutex2var_ps(q[c], ilo, q[4 + c]);         /* col c: k=c, c+4 */
+        __m512 ub = _mm512_permutex2var_ps(q[c + 1], ilo, q[4 + c + 1]); /* col c+1 */
+        __m512 va = _mm512_permutex2var_ps(q[c], ihi, q[4 + c]);         /* k=c+8, c+12 */
+        __m512 vb = _mm512_permutex2var_ps(q[c + 1], ihi, q[4 + c + 1]);
+        out[c / 2] = _mm512_shuffle_f32x4(ua, ub, 0x44);     /* k = c, c+1 */
+        out[c / 2 + 2] = _mm512_shuffle_f32x4(ua, ub, 0xee); /* k = c+4, c+5 */
+        out[c / 2 + 4] = _mm512_shuffle_f32x4(va, vb, 0x44); /* k = c+8, c+9 */
+        out[c / 2 + 6] = _mm512_shuffle_f32x4(va, vb, 0xee); /* k = c+12, c+13 */
+    }
+}
+
+static void pack_panel_avx512(float *dst, int mr, const float *w, int64_t ldw, int rows, int64_t K)
+{
+    if (mr != 8 || rows != 8) {
+        axnn_conv_isa_portable.pack_panel(dst, mr, w, ldw, rows, K);
+        return;
+    }
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m512 r[8], out[8];
+        for (int i = 0; i < 8; i++) r[i] = _mm512_loadu_ps(w + i * ldw + k);
+        transpose_8x16(r, out);
+        for (int j = 0; j < 8; j++) _mm512_storeu_ps(dst + (k + 2 * j) * 8, out[j]);
+    }
+    if (k < K) axnn_conv_isa_portable.pack_panel(dst + k * 8, 8, w + k, ldw, 8, K - k);
+}
+
 const axnn_conv_isa axnn_conv_isa_avx512 = {epilogue_avx512, pack_cols_avx512, pack_rows_avx512,
-                                            pad_rows_avx512};
+                                            pack_panel_avx512, pad_rows_avx512};

@@ -139,21 +139,12 @@ int64_t axnn_conv_packed_w_floats(const axnn_f32_gemm_config *cfg, int m, int64_
 void axnn_conv_pack_w(const axnn_f32_gemm_config *cfg, int m, int64_t K, const float *w,
                       float *ap, int ith, int nth)
 {
+    const axnn_conv_isa *isa = axnn_conv_isa_get();
     const int mr = cfg->mr;
     int64_t lo, hi;
     axnn_split((m + mr - 1) / mr, ith, nth, &lo, &hi);
-    for (int64_t mp = lo; mp < hi; mp++) {
-        float *dst = ap + mp * mr * K;
-        for (int i = 0; i < mr; i++) {
-            int64_t r = mp * mr + i;
-            if (r >= m) {
-                for (int64_t k = 0; k < K; k++) dst[k * mr + i] = 0.0f;
-                continue;
-            }
-            const float *src = w + r * K;
-            for (int64_t k = 0; k < K; k++) dst[k * mr + i] = src[k];
-        }
-    }
+    for (int64_t mp = lo; mp < hi; mp++)
+        isa->pack_panel(ap + mp * mr * K, mr, w + mp * mr * K, K, (int)min64(mr, m - mp * mr), K);
 }
 
 /* Weights of the input-gradient convolution: rows are input channels ci, columns
@@ -626,6 +617,16 @@ static void pack_rows_portable(float *dst, int nr, const float *base, const int3
     }
 }
 
+static void pack_panel_portable(float *dst, int mr, const float *w, int64_t ldw, int rows,
+                                int64_t K)
+{
+    for (int64_t k = 0; k < K; k++) {
+        float *d = dst + k * mr;
+        for (int i = 0; i < rows; i++) d[i] = w[i * ldw + k];
+        for (int i = rows; i < mr; i++) d[i] = 0.0f;
+    }
+}
+
 static void pad_rows_portable(float *dst, int64_t pitch, int pw, const float *src, int64_t w,
                               int64_t nrows)
 {
@@ -637,7 +638,8 @@ static void pad_rows_portable(float *dst, int64_t pitch, int pw, const float *sr
 }
 
 const axnn_conv_isa axnn_conv_isa_portable = {epilogue_portable, pack_cols_portable,
-                                              pack_rows_portable, pad_rows_portable};
+                                              pack_rows_portable, pack_panel_portable,
+                                              pad_rows_portable};
 
 const axnn_conv_isa *axnn_conv_isa_get(void)
 {

@@ -137,6 +137,8 @@ typedef struct axnn_conv_isa {
     /* dst[j*nr + q] = base[cofs[j] + kofs[q]] for q < nk, 0 for nk <= q < nr; j < ncols. */
     void (*pack_rows)(float *dst, int nr, const float *base, const int32_t *cofs, int ncols,
                       const int32_t *kofs, int nk);
+    /* dst[k*mr + i] = w[i*ldw + k] for i < rows, 0 for rows <= i < mr; k < K (one weight panel). */
+    void (*pack_panel)(float *dst, int mr, const float *w, int64_t ldw, int rows, int64_t K);
     /* For r < nrows: dst[r*pitch + q] = 0 for q < pw, dst[r*pitch + pw + i] = src[r*w + i] for
      * i < w (pitch = w + pw): rows of an image into the padded layout. */
     void (*pad_rows)(float *dst, int64_t pitch, int pw, const float *src, int64_t w, int64_t nrows);
