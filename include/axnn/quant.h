@@ -64,6 +64,8 @@ axnn_status axnn_quant_set_node_mul(axnn_graph *g, int node, const char *mul);
 axnn_status axnn_quant_calibrate(axnn_graph *g, axnn_pool *pool, const axnn_dataset *d,
                                  const axnn_preproc *pp, int n, axnn_calib_method method,
                                  float percentile);
+/* Sets a quantized node's input scale by hand (tests, benchmarks, imported calibrations). */
+axnn_status axnn_quant_set_input_scale(axnn_graph *g, int node, float scale);
 /* Re-quantizes the weights from the float weights (after training steps). */
 void axnn_quant_refresh_weights(axnn_graph *g);
 

@@ -7,7 +7,8 @@
  *   acc   (rows, cols) int32  GEMM of the quantized weights with col (exact, table, decomposed
  *                           or the scalar reference, per the node's multiplier);
  *   y     acc * s_x * s_w[r], then the float epilogue (bias, or fused BN / residual / ReLU).
- * In training the weights are re-quantized from the float weights at each forward.
+ * In training the weights are re-quantized from the float weights at each forward. A node whose
+ * multiplier can run either as table lookups or decomposed times both on its first block.
  */
 #include "ops/quantized.h"
 
@@ -38,7 +39,7 @@ static qconv_geom geom(const axnn_graph *g, const axnn_node *nd, int n)
     c.P = (int64_t)c.q.oh * c.q.ow;
     c.img_in = (int64_t)c.q.c * c.q.h * c.q.w;
     c.rows = a->cout;
-    c.kaug = c.K * (1 + (q && q->qm->kernel == AXNN_QK_DECOMP ? q->qm->dec.rank : 0));
+    c.kaug = c.K * (1 + (q ? axnn_qnode_aug_rank(q) : 0)); /* room for the decomposition rows */
     int64_t gi = (TARGET_COLS + c.P - 1) / c.P;
     c.g = (int)(gi < 1 ? 1 : gi > n ? (n > 0 ? n : 1) : gi);
     return c;
@@ -83,25 +84,21 @@ static void quantize_task(void *arg, int ith, int nth)
 }
 
 /* im2col of images [i0, i0+ni) into col (ldc = ni * P), plus the decomposition rows. */
-static void build_cols(const qconv_task *t, int64_t i0, int64_t ni, int8_t *col)
+static void build_cols(const qconv_task *t, axnn_qkernel k, int64_t i0, int64_t ni, int8_t *col)
 {
     const qconv_geom *c = &t->c;
     const int64_t ldc = ni * c->P;
     for (int64_t i = 0; i < ni; i++) axnn_im2col_s8(&c->q, t->xq + (i0 + i) * c->img_in, col + i * c->P, ldc);
-    if (c->kaug == c->K) return;
+    if (k != AXNN_QK_DECOMP) return;
     const axnn_qmul *qm = t->q->qm;
-    for (int r = 0; r < qm->dec.rank; r++) {
-        const int8_t *f = qm->fa[r];
-        int8_t *dst = col + (1 + r) * c->K * ldc;
-        for (int64_t j = 0; j < c->K * ldc; j++) dst[j] = f[col[j] + 128];
-    }
+    for (int r = 0; r < qm->dec.rank; r++) axnn_map_s8(col, c->K * ldc, qm->fa[r], col + (1 + r) * c->K * ldc);
 }
 
-static void gemm(const qconv_task *t, int64_t cols, const int8_t *col, int32_t *acc, void *ws)
+static void gemm(const qconv_task *t, axnn_qkernel k, int64_t cols, const int8_t *col, int32_t *acc, void *ws)
 {
     const axnn_qnode *q = t->q;
     const int64_t M = t->c.rows, K = t->c.K;
-    switch (q->qm->kernel) {
+    switch (k) {
     case AXNN_QK_EXACT: axnn_s8_gemm(M, cols, K, q->wq, K, col, cols, acc, cols, false, ws); break;
     case AXNN_QK_LUT: axnn_lut_gemm(M, cols, K, q->wq, K, col, cols, acc, cols, false, q->qm->lut, ws); break;
     case AXNN_QK_DECOMP:
@@ -109,6 +106,37 @@ static void gemm(const qconv_task *t, int64_t cols, const int8_t *col, int32_t *
         break;
     default:
         axnn_s8_gemm_ref(M, cols, K, q->wq, K, col, cols, acc, cols, false, q->qm->mul ? q->qm->mul->table : NULL);
+    }
+}
+
+/* One output row: out[p] (+)= relu?(a[p] * sc + sh + res[p]). The branches are hoisted so
+ * that each loop vectorizes. */
+static void epi_row(const int32_t *a, int64_t P, float sc, float sh, const float *res, bool relu,
+                    bool accumulate, float *out)
+{
+    if (!res && !relu && !accumulate) {
+        for (int64_t p = 0; p < P; p++) out[p] = (float)a[p] * sc + sh;
+        return;
+    }
+    if (!res && relu && !accumulate) {
+        for (int64_t p = 0; p < P; p++) {
+            float v = (float)a[p] * sc + sh;
+            out[p] = v > 0.0f ? v : 0.0f;
+        }
+        return;
+    }
+    if (res && relu && !accumulate) {
+        for (int64_t p = 0; p < P; p++) {
+            float v = (float)a[p] * sc + sh + res[p];
+            out[p] = v > 0.0f ? v : 0.0f;
+        }
+        return;
+    }
+    for (int64_t p = 0; p < P; p++) {
+        float v = (float)a[p] * sc + sh;
+        if (res) v += res[p];
+        if (relu) v = v > 0.0f ? v : 0.0f;
+        out[p] = accumulate ? out[p] + v : v;
     }
 }
 
@@ -122,16 +150,9 @@ static void epilogue(const qconv_task *t, int64_t i0, int64_t ni, const int32_t 
         const float k = t->q->in_scale * t->q->w_scale[r];
         const float sc = ep->scale ? ep->scale[r] * k : k, sh = ep->shift ? ep->shift[r] : 0.0f;
         for (int64_t i = 0; i < ni; i++) {
-            const int32_t *a = acc + r * ldc + i * c->P;
             int64_t off = (i0 + i) * ep->out_img + r * ep->out_ch;
-            float *out = ep->out + off;
-            const float *res = ep->res ? ep->res + off : NULL;
-            for (int64_t p = 0; p < c->P; p++) {
-                float v = (float)a[p] * sc + sh;
-                if (res) v += res[p];
-                if (ep->relu) v = v > 0.0f ? v : 0.0f;
-                out[p] = ep->accumulate ? out[p] + v : v;
-            }
+            epi_row(acc + r * ldc + i * c->P, c->P, sc, sh, ep->res ? ep->res + off : NULL, ep->relu,
+                    ep->accumulate, ep->out + off);
         }
     }
 }
@@ -149,9 +170,36 @@ static void compute_task(void *arg, int ith, int nth)
     axnn_split(blocks, ith, nth, &lo, &hi);
     for (int64_t b = lo; b < hi; b++) {
         int64_t i0 = b * c->g, ni = t->e->n - i0 < c->g ? t->e->n - i0 : c->g;
-        build_cols(t, i0, ni, col);
-        gemm(t, ni * c->P, col, acc, ws);
+        build_cols(t, t->q->kernel, i0, ni, col);
+        gemm(t, t->q->kernel, ni * c->P, col, acc, ws);
         epilogue(t, i0, ni, acc);
+    }
+}
+
+/* Times the first block with each candidate kernel (in the calling thread, with thread 0's
+ * scratch) and keeps the faster one for this node. The kernels give the same bits. */
+static void autotune(qconv_task *t)
+{
+    const qconv_geom *c = &t->c;
+    const int64_t ni = t->e->n < c->g ? t->e->n : c->g, maxcols = c->g * c->P;
+    int8_t *col = (int8_t *)op_scratch(t->e, 0);
+    int32_t *acc = (int32_t *)(col + align64((size_t)(c->kaug * maxcols)));
+    void *ws = (char *)acc + align64((size_t)(c->rows * maxcols) * 4);
+    const axnn_qkernel cand[2] = {AXNN_QK_LUT, AXNN_QK_DECOMP};
+    double best = 1e30;
+    for (int k = 0; k < 2; k++) {
+        double tk = 1e30;
+        for (int rep = 0; rep < 3; rep++) {
+            double t0 = axnn_now();
+            build_cols(t, cand[k], 0, ni, col);
+            gemm(t, cand[k], ni * c->P, col, acc, ws);
+            double dt = axnn_now() - t0;
+            tk = dt < tk ? dt : tk;
+        }
+        if (tk < best) {
+            best = tk;
+            t->q->kernel = cand[k];
+        }
     }
 }
 
@@ -162,5 +210,6 @@ void axnn_conv2d_forward_q(axnn_exec *e, axnn_node *nd, const axnn_conv_epi *epi
     qconv_task t = {e, nd, q, geom(e->g, nd, e->g->batch), epi, op_in(e, nd, 0)->data, (int8_t *)op_shared(e),
                     1.0f / q->in_scale};
     axnn_pool_run(e->pool, quantize_task, &t);
+    if (q->kernel == AXNN_QK_AUTO) autotune(&t);
     axnn_pool_run(e->pool, compute_task, &t);
 }

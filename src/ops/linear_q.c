@@ -13,7 +13,7 @@ size_t axnn_linear_q_scratch(const axnn_graph *g, const axnn_node *nd, int batch
 {
     const axnn_qnode *q = axnn_qnode_of(nd);
     if (!q) return 0;
-    int64_t cols = (batch + nth - 1) / nth, kaug = q->K * (1 + (q->qm->kernel == AXNN_QK_DECOMP ? q->qm->dec.rank : 0));
+    int64_t cols = (batch + nth - 1) / nth, kaug = q->K * (1 + axnn_qnode_aug_rank(q));
     size_t ws = axnn_s8_gemm_ws_bytes(q->rows, kaug), lws = axnn_lut_gemm_ws_bytes(cols);
     return align64((size_t)(kaug * cols)) + align64((size_t)(q->K * cols)) + align64((size_t)(q->rows * cols) * 4) +
            align64((size_t)q->K * 4) + align64(ws > lws ? ws : lws);
@@ -33,22 +33,21 @@ static void qlin_task_fn(void *arg, int ith, int nth)
     const float *X = op_in(t->e, t->nd, 0)->data, *bias = a->bias ? op_in(t->e, t->nd, 2)->data : NULL;
     float *Y = op_out(t->e, t->nd)->data;
     const int64_t IN = q->K, OUT = q->rows;
-    const int rank = q->qm->kernel == AXNN_QK_DECOMP ? q->qm->dec.rank : 0;
+    const int rank = q->kernel == AXNN_QK_DECOMP ? q->qm->dec.rank : 0;
     int64_t lo, hi;
     axnn_split(t->e->n, ith, nth, &lo, &hi);
     const int64_t cols = hi - lo;
     if (cols <= 0) return;
     int64_t maxcols = (t->e->g->batch + nth - 1) / nth;
     int8_t *col = (int8_t *)op_scratch(t->e, ith);
-    int8_t *xq = col + align64((size_t)(IN * (1 + rank) * maxcols));
+    int8_t *xq = col + align64((size_t)(IN * (1 + axnn_qnode_aug_rank(q)) * maxcols));
     int32_t *acc = (int32_t *)(xq + align64((size_t)(IN * maxcols)));
     void *ws = (char *)acc + align64((size_t)(OUT * maxcols) * 4) + align64((size_t)IN * 4);
     axnn_quantize_s8(X + lo * IN, cols * IN, 1.0f / q->in_scale, xq);
     for (int64_t n = 0; n < cols; n++)
         for (int64_t k = 0; k < IN; k++) col[k * cols + n] = xq[n * IN + k];
-    for (int r = 0; r < rank; r++)
-        for (int64_t j = 0; j < IN * cols; j++) col[(1 + r) * IN * cols + j] = q->qm->fa[r][col[j] + 128];
-    switch (q->qm->kernel) {
+    for (int r = 0; r < rank; r++) axnn_map_s8(col, IN * cols, q->qm->fa[r], col + (1 + r) * IN * cols);
+    switch (q->kernel) {
     case AXNN_QK_EXACT: axnn_s8_gemm(OUT, cols, IN, q->wq, IN, col, cols, acc, cols, false, ws); break;
     case AXNN_QK_LUT: axnn_lut_gemm(OUT, cols, IN, q->wq, IN, col, cols, acc, cols, false, q->qm->lut, ws); break;
     case AXNN_QK_DECOMP:
@@ -63,10 +62,31 @@ static void qlin_task_fn(void *arg, int ith, int nth)
     }
 }
 
+/* A node that may run decomposed times one full run with each kernel and keeps the faster
+ * (same bits either way). */
+static void autotune(qlin_task *t)
+{
+    const axnn_qkernel cand[2] = {AXNN_QK_LUT, AXNN_QK_DECOMP};
+    double best = 1e30;
+    axnn_qkernel pick = AXNN_QK_LUT;
+    for (int k = 0; k < 2; k++) {
+        t->q->kernel = cand[k];
+        double t0 = axnn_now();
+        axnn_pool_run(t->e->pool, qlin_task_fn, t);
+        double dt = axnn_now() - t0;
+        if (dt < best) {
+            best = dt;
+            pick = cand[k];
+        }
+    }
+    t->q->kernel = pick;
+}
+
 void axnn_linear_forward_q(axnn_exec *e, axnn_node *nd)
 {
     axnn_qnode *q = axnn_qnode_of(nd);
     if (e->training) axnn_qnode_quantize_weights(q, op_in(e, nd, 1)->data);
     qlin_task t = {e, nd, q};
+    if (q->kernel == AXNN_QK_AUTO) autotune(&t);
     axnn_pool_run(e->pool, qlin_task_fn, &t);
 }

@@ -22,12 +22,13 @@ typedef struct axnn_qmul {
     axnn_mul_decomp dec;
     int8_t fa[AXNN_MUL_MAX_RANK][256]; /* f_i(a) as int8, index a + 128 */
     int8_t gb[AXNN_MUL_MAX_RANK][256]; /* g_i(b) as int8 */
-    axnn_qkernel kernel;               /* resolved */
+    axnn_qkernel kernel; /* forced or the only choice; AUTO = LUT or DECOMP, timed per node */
 } axnn_qmul;
 
 typedef struct axnn_qnode {
     axnn_numeric mode;
     axnn_qmul *qm;
+    axnn_qkernel kernel; /* this node's kernel; AUTO until timed on its first forward */
     int64_t rows, K;  /* weight matrix: output channels x reduction */
     float in_scale;   /* 0 until calibrated */
     float *w_scale;   /* rows */
@@ -61,6 +62,11 @@ static inline bool axnn_qnode_active(const axnn_node *nd)
 void axnn_qnode_observe(axnn_qnode *q, const float *x, int64_t n);
 /* Makes the quantized weights current (after the float weights changed). */
 void axnn_qnode_quantize_weights(axnn_qnode *q, const float *w);
+/* Decomposition rank the node may use (0 when it never runs the decomposition path). */
+static inline int axnn_qnode_aug_rank(const axnn_qnode *q)
+{
+    return (q->kernel == AXNN_QK_DECOMP || q->kernel == AXNN_QK_AUTO) && q->qm->have_decomp ? q->qm->dec.rank : 0;
+}
 /* Name of the kernel that runs the node ("exact-avx512vnni", "lut-avx512vbmi", ...). */
 const char *axnn_qnode_kernel_name(const axnn_qnode *q);
 void axnn_quant_state_free(struct axnn_graph *g);

@@ -2,11 +2,10 @@
  * multipliers, quantizing weights, and choosing the kernel of each multiplier.
  *
  * Kernel choice for a TABLE node (unless forced): the exact int8 GEMM when the table is the
- * exact product; otherwise the decomposition path when the multiplier's error has a separable
- * integer decomposition whose factors fit int8 and it is cheaper than the SIMD table kernel;
- * otherwise the SIMD table kernel. "Cheaper" compares (1 + rank) exact GEMMs with one table
- * GEMM, timed once per process on a ResNet-sized shape. AXNN_FORCE_REF=1 makes everything use
- * the scalar reference.
+ * exact product; otherwise, when the multiplier's error has a separable integer decomposition
+ * whose factors fit int8, the faster of the decomposition path and the SIMD table kernel, timed
+ * on the node's own shape at its first forward (both give the same bits); otherwise the SIMD
+ * table kernel. AXNN_FORCE_REF=1 makes everything use the scalar reference.
  */
 #include "quant/qstate.h"
 
@@ -40,42 +39,6 @@ static bool force_ref(void)
     return r && r[0] && strcmp(r, "0");
 }
 
-/* ---- kernel timing (once per process) ---- */
-
-static double time_gemm(bool lut, const axnn_lut8 *t)
-{
-    enum { M = 32, N = 512, K = 288 };
-    static int8_t A[M * K], B[K * N];
-    static int32_t C[M * N];
-    for (int i = 0; i < M * K; i++) A[i] = (int8_t)(i * 37 % 255 - 127);
-    for (int i = 0; i < K * N; i++) B[i] = (int8_t)(i * 91 % 255 - 127);
-    void *ws = axnn_alloc(axnn_s8_gemm_ws_bytes(M, K) + axnn_lut_gemm_ws_bytes(N));
-    double best = 1e9;
-    for (int r = 0; r < 5; r++) {
-        double t0 = axnn_now();
-        if (lut)
-            axnn_lut_gemm(M, N, K, A, K, B, N, C, N, false, t, ws);
-        else
-            axnn_s8_gemm(M, N, K, A, K, B, N, C, N, false, ws);
-        double dt = axnn_now() - t0;
-        best = dt < best ? dt : best;
-    }
-    axnn_free(ws);
-    return best;
-}
-
-/* Seconds per (exact GEMM, table GEMM) on the reference shape. */
-static void kernel_costs(const axnn_lut8 *t, double *exact, double *lut)
-{
-    static double ce = -1, cl = -1;
-    if (ce < 0) {
-        ce = time_gemm(false, NULL);
-        cl = time_gemm(true, t);
-    }
-    *exact = ce;
-    *lut = cl;
-}
-
 static bool decomp_fits_int8(const axnn_mul_decomp *d)
 {
     for (int i = 0; i < d->rank; i++)
@@ -101,12 +64,9 @@ static void choose_kernel(axnn_qmul *q, axnn_qkernel forced)
         q->kernel = AXNN_QK_DECOMP;
         return;
     }
-    q->kernel = AXNN_QK_LUT;
-    if (q->have_decomp) {
-        double ce, cl;
-        kernel_costs(q->lut, &ce, &cl);
-        if ((1 + q->dec.rank) * ce < cl) q->kernel = AXNN_QK_DECOMP;
-    }
+    /* both are correct; which is faster depends on the rank, the layer's shape and the CPU:
+     * each node times both on its first forward (conv2d_q.c, linear_q.c) */
+    q->kernel = q->have_decomp ? AXNN_QK_AUTO : AXNN_QK_LUT;
 }
 
 static axnn_status load_qmul(axnn_quant_state *st, const char *name, axnn_qkernel forced, axnn_qmul **out)
@@ -222,9 +182,9 @@ void axnn_qnode_quantize_weights(axnn_qnode *q, const float *w)
             dst[k] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
         }
         if (!q->wq_aug) continue;
-        int8_t *aug = q->wq_aug + r * K * (1 + q->qm->dec.rank);
+        int8_t *aug = q->wq_aug + r * K * (1 + axnn_qnode_aug_rank(q));
         memcpy(aug, dst, (size_t)K);
-        for (int i = 0; i < q->qm->dec.rank; i++)
+        for (int i = 0; i < axnn_qnode_aug_rank(q); i++)
             for (int64_t k = 0; k < K; k++) aug[(1 + i) * K + k] = q->qm->gb[i][dst[k] + 128];
     }
     q->weights_fresh = true;
@@ -245,9 +205,10 @@ static axnn_status qnode_make(axnn_graph *g, axnn_node *nd, axnn_qmul *qm, axnn_
     if (!q) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
     q->mode = mode;
     q->qm = qm;
+    q->kernel = qm->kernel;
     q->rows = w->shape.d[0];
     q->K = axnn_shape_numel(&w->shape) / q->rows;
-    int rank = qm->kernel == AXNN_QK_DECOMP ? qm->dec.rank : 0;
+    int rank = axnn_qnode_aug_rank(q);
     q->w_scale = axnn_alloc((size_t)q->rows * sizeof(float));
     q->wq = axnn_alloc((size_t)(q->rows * q->K));
     if (rank) q->wq_aug = axnn_alloc((size_t)(q->rows * q->K * (1 + rank)));
@@ -272,7 +233,10 @@ static bool in_list(const char *list, const char *name)
     return false;
 }
 
-static bool quantizable(const axnn_node *nd) { return nd->op == &axnn_op_conv2d || nd->op == &axnn_op_linear; }
+static bool quantizable(const axnn_node *nd)
+{
+    return (nd->op == &axnn_op_conv2d || nd->op == &axnn_op_linear) && !(nd->flags & AXNN_NF_FLOAT);
+}
 
 /* Checks that every name in a list matches some quantizable node. */
 static axnn_status check_list(const axnn_graph *g, const char *list, const char *flag)
@@ -362,19 +326,28 @@ axnn_status axnn_quant_set_node_mul(axnn_graph *g, int node, const char *mul)
     return s;
 }
 
+axnn_status axnn_quant_set_input_scale(axnn_graph *g, int node, float scale)
+{
+    axnn_qnode *q = node >= 0 && node < g->nnodes ? axnn_qnode_of(&g->nodes[node]) : NULL;
+    if (!q) return axnn_error(AXNN_ERR_ARG, "node %d is not a quantized layer", node);
+    if (!(scale > 0.0f)) return axnn_error(AXNN_ERR_ARG, "input scale must be positive (got %g)", scale);
+    q->in_scale = scale;
+    return AXNN_OK;
+}
+
 /* ---- introspection ---- */
 
 const char *axnn_qnode_kernel_name(const axnn_qnode *q)
 {
     static _Thread_local char buf[64];
-    switch (q->qm->kernel) {
+    switch (q->kernel) {
     case AXNN_QK_REF: return "ref";
     case AXNN_QK_EXACT: snprintf(buf, sizeof buf, "exact-%s", axnn_s8_gemm_config_get()->name); return buf;
     case AXNN_QK_LUT: snprintf(buf, sizeof buf, "lut-%s", axnn_lut_gemm_config_get(q->qm->lut)->name); return buf;
     case AXNN_QK_DECOMP:
         snprintf(buf, sizeof buf, "decomp(r=%d)-%s", q->qm->dec.rank, axnn_s8_gemm_config_get()->name);
         return buf;
-    case AXNN_QK_AUTO: break;
+    case AXNN_QK_AUTO: return "auto (lut or decomp, chosen at first run)";
     }
     return "?";
 }

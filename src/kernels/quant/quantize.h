@@ -21,4 +21,9 @@ float axnn_absmax(const float *x, int64_t n);
  * columns [0, oh*ow). Outside the image: 0. */
 void axnn_im2col_s8(const axnn_im2col_geom *g, const int8_t *x, int8_t *col, int64_t ldc);
 
+
+/* dst[i] = table[src[i] + 128] for a 256-entry byte table (the decomposition's f_i). */
+void axnn_map_s8(const int8_t *src, int64_t n, const int8_t *table, int8_t *dst);
+void axnn_map_s8_avx512vbmi(const int8_t *src, int64_t n, const int8_t *table, int8_t *dst);
+
 #endif
