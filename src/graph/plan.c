@@ -18,8 +18,8 @@
  * the batch through the graph a micro-batch at a time: a ResNet's activations for 128 images
  * (8 MB per tensor) spill from the caches between nodes, those of 32 images do not. Only the
  * logits (read by the caller and by the loss, which runs once on the whole batch) keep the
- * planned batch. Every node but the loss treats images independently in eval mode, so the
- * results are those of a whole-batch run, bit for bit. Graphs with large weights (VGG) run
+ * planned batch. The graph may hold only node types that treat images independently in eval
+ * mode (per_image_op), so the results are those of a whole-batch run, bit for bit. Graphs with large weights (VGG) run
  * whole batches: each micro-batch would read (and pack) all weights again.
  *
  * Offsets come from the greedy-by-size heuristic: place the largest block first at the lowest
@@ -91,9 +91,22 @@ static void set_batch(axnn_graph *g, int batch, int act)
 #define MICRO_WEIGHT_BYTES (4u << 20) /* larger weights: whole batches */
 #define MICRO_ACT_BYTES (2u << 20)    /* target size of the largest activation of a micro-batch */
 
+/* Node types known to treat the images of a batch independently in eval mode. */
+static bool per_image_op(const char *op)
+{
+    static const char *const ok[] = {"conv2d",  "batchnorm2d",    "relu",    "add",
+                                     "maxpool2d", "avgpool2d",    "global_avgpool", "flatten",
+                                     "linear",  "dropout",        "softmax_ce"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (!strcmp(op, ok[i])) return true;
+    return false;
+}
+
 int axnn_plan_micro_batch(const axnn_graph *g)
 {
     if (g->planned_training || g->logits < 0) return 0;
+    for (int k = 0; k < g->nnodes; k++)
+        if (!per_image_op(g->nodes[k].op->name)) return 0; /* e.g. Mixture-of-Experts routing */
     const char *env = getenv("AXNN_MICRO_BATCH");
     if (env) {
         int mb = atoi(env);

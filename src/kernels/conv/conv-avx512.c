@@ -91,9 +91,13 @@ static void pad_rows_avx512(float *dst, int64_t pitch, int pw, const float *src,
                             int64_t nrows)
 {
     const __m512 z = _mm512_setzero_ps();
+    const char *end = (const char *)(src + nrows * w);
     for (int64_t r = 0; r < nrows; r++) {
         float *d = dst + r * pitch;
         const float *sr = src + r * w;
+        /* the source is one long run: keep the next kilobyte in flight */
+        for (const char *p = (const char *)sr + 1024; p < (const char *)(sr + w) + 1024 && p < end; p += 64)
+            __builtin_prefetch(p, 0, 3);
         for (int q = 0; q < pw; q += 16) _mm512_mask_storeu_ps(d + q, lanes(pw - q), z);
         d += pw;
         int64_t i = 0;

@@ -196,17 +196,38 @@ static void build_rows(const axnn_conv_isa *isa, const axnn_conv_layout *l, cons
     }
 }
 
-/* Prefetches (to L2) the input rows [r0, r1) of every channel, for the next block. */
-static void prefetch_rows(const axnn_conv_layout *l, const float *x, int64_t x_img, int64_t x_ch,
-                          int64_t r0, int64_t r1)
+/* A prefetch cursor over the input rows [r0, r1) of every channel of a layout: the rows the
+ * next block will copy. The block's compute advances it a few rows at a time, so that the
+ * prefetches trickle out instead of overflowing the miss queues (which drop them). */
+typedef struct pf_cursor {
+    const axnn_conv_layout *l;
+    const float *x;
+    int64_t x_img, x_ch, c, r, r0, r1;
+} pf_cursor;
+
+static pf_cursor pf_make(const axnn_conv_layout *l, const float *x, int64_t x_img, int64_t x_ch,
+                         int64_t r0, int64_t r1)
 {
-    for (int64_t c = 0; c < l->c; c++)
-        for (int64_t r = r0; r < r1; r++) {
-            int64_t i = r / l->rows, y = r % l->rows - l->ph;
-            if (i >= l->n || y < 0) continue;
-            const char *p = (const char *)(x + i * x_img + c * x_ch + y * l->w);
-            for (int64_t b = 0; b < l->w * 4; b += 64) __builtin_prefetch(p + b, 0, 2);
+    return (pf_cursor){l, x, x_img, x_ch, r0 < r1 ? 0 : l->c, r0, r0, r1};
+}
+
+static int64_t pf_rows(const pf_cursor *p) { return (p->l->c - p->c) * (p->r1 - p->r0); }
+
+/* Prefetches (to L2) the next `rows` rows of the cursor. */
+static void pf_step(pf_cursor *p, int64_t rows)
+{
+    const axnn_conv_layout *l = p->l;
+    for (; rows > 0 && p->c < l->c; rows--) {
+        int64_t i = p->r / l->rows, y = p->r % l->rows - l->ph;
+        if (i < l->n && y >= 0) {
+            const char *a = (const char *)(p->x + i * p->x_img + p->c * p->x_ch + y * l->w);
+            for (int64_t b = 0; b < l->w * 4; b += 64) __builtin_prefetch(a + b, 0, 2);
         }
+        if (++p->r == p->r1) {
+            p->r = p->r0;
+            p->c++;
+        }
+    }
 }
 
 /* The padded rows [*r0, *r1) that columns [j0, j1) read through taps up to (kh-1, kw-1). */
@@ -375,8 +396,9 @@ static void prefetch_epilogue(const axnn_conv_epi *e, int r0, int nrows,
 /* Tiles [tb0, tb1) of the GEMM. Direct path: B rows are brows (the row table of the local
  * block) read at column j0 - coff. Packed path: B is gathered from brows for each tile. */
 static void fwd_tiles(const axnn_conv_fwd_args *a, const fwd_plan *p, fwd_ws *w, int64_t tb0,
-                      int64_t tb1, int64_t coff)
+                      int64_t tb1, int64_t coff, pf_cursor *pf)
 {
+    const int64_t pf_per_tile = pf ? (pf_rows(pf) + (tb1 - tb0) - 1) / (tb1 - tb0) : 0;
     const axnn_f32_gemm_config *cfg = a->cfg;
     const axnn_conv_isa *isa = axnn_conv_isa_get();
     const axnn_conv_shape *s = &a->s;
@@ -399,6 +421,7 @@ static void fwd_tiles(const axnn_conv_fwd_args *a, const fwd_plan *p, fwd_ws *w,
                     isa->pack_cols(w->tile, nr, w->bptr + k0, kc, w->cofs, ncols);
                 }
                 int nruns = last ? tile_runs(s, p, a->epi.out_img, j0, j1, w->runs) : 0;
+                if (pf && kb == 0) pf_step(pf, pf_per_tile);
                 for (int64_t mp = 0; mp < npanels; mp++) {
                     float *ct = w->c + mp * mr * ldct + tt * nr;
                     const int rows = (int)min64(mr, s->m - mp * mr);
@@ -424,7 +447,7 @@ void axnn_conv_fwd(const axnn_conv_fwd_args *a, float *ws, int ith, int nth)
     if (!p.direct) {
         row_table(s, a->xs, a->xl.plane, a->xl.pitch, w.bptr);
         for (int64_t q = 0; q < p.kc; q++) w.tptr[q] = w.tile + q * nr;
-        fwd_tiles(a, &p, &w, t0, t1, 0);
+        fwd_tiles(a, &p, &w, t0, t1, 0, NULL);
         return;
     }
     row_table(s, w.local, p.lplane, p.l.pitch, w.bptr);
@@ -433,12 +456,10 @@ void axnn_conv_fwd(const axnn_conv_fwd_args *a, float *ws, int ith, int nth)
         int64_t r0, r1;
         block_rows(&p.l, s->kh, s->kw, tb * nr, tb1 * nr, &r0, &r1);
         build_rows(isa, &p.l, a->x, a->x_img, a->x_ch, r0, r1, w.local, p.lplane);
-        if (tb1 < t1) {
-            int64_t n0, n1;
-            block_rows(&p.l, s->kh, s->kw, tb1 * nr, min64(t1, tb1 + p.nbt) * nr, &n0, &n1);
-            prefetch_rows(&p.l, a->x, a->x_img, a->x_ch, r1 > n0 ? r1 : n0, n1);
-        }
-        fwd_tiles(a, &p, &w, tb, tb1, r0 * p.l.pitch);
+        int64_t n0 = 0, n1 = 0;
+        if (tb1 < t1) block_rows(&p.l, s->kh, s->kw, tb1 * nr, min64(t1, tb1 + p.nbt) * nr, &n0, &n1);
+        pf_cursor pf = pf_make(&p.l, a->x, a->x_img, a->x_ch, r1 > n0 ? r1 : n0, n1);
+        fwd_tiles(a, &p, &w, tb, tb1, r0 * p.l.pitch, &pf);
     }
 }
 
@@ -512,16 +533,25 @@ static void dw_direct(const axnn_conv_dw_args *a, float *part, float *ws, int it
     memset(part, 0, (size_t)(rows * ldp) * sizeof(float));
     for (int64_t j = lo; j < hi; j += jb) {
         const int64_t len = min64(jb, hi - j);
-        int64_t r0, r1, y0, y1;
+        int64_t r0, r1, y0, y1, n0 = 0, n1 = 0;
         block_rows(&p.l, s->kh, s->kw, j, j + len, &r0, &r1);
         build_rows(isa, &p.l, a->x, a->x_img, a->x_ch, r0, r1, lx, lplane);
         y0 = r0 + pyh;
         y1 = (j + len - 1 + pyh * p.l.pitch + pyw) / p.l.pitch + 1;
         build_rows(isa, &yl, a->dy, a->dy_img, a->dy_ch, y0, y1, ly, lplane);
-        for (int64_t kt = 0; kt < ldp; kt += cfg->dnr)
+        if (j + len < hi) block_rows(&p.l, s->kh, s->kw, j + len, min64(hi, j + len + jb), &n0, &n1);
+        pf_cursor px = pf_make(&p.l, a->x, a->x_img, a->x_ch, r1 > n0 ? r1 : n0, n1);
+        pf_cursor py = pf_make(&yl, a->dy, a->dy_img, a->dy_ch, y1 > n0 + pyh ? y1 : n0 + pyh,
+                               n1 > 0 ? n1 + pyh : 0);
+        const int64_t steps = ldp / cfg->dnr;
+        const int64_t px_step = (pf_rows(&px) + steps - 1) / steps, py_step = (pf_rows(&py) + steps - 1) / steps;
+        for (int64_t kt = 0; kt < ldp; kt += cfg->dnr) {
+            pf_step(&px, px_step);
+            pf_step(&py, py_step);
             for (int64_t mt = 0; mt < rows; mt += cfg->dmr)
                 cfg->dot_ukernel(len, arows + mt, brows + kt, j - r0 * p.l.pitch,
                                  part + mt * ldp + kt, ldp, true);
+        }
     }
 }
 
