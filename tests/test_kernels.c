@@ -238,12 +238,24 @@ static void test_eltwise(void **state)
         assert_true(fabs(k->sum(x, n) - r->sum(x, n)) <= 1e-6 * mag + 1e-30);
         assert_true(fabs(k->sumsq_dev(x, n, 0.25f) - r->sumsq_dev(x, n, 0.25f)) <= 1e-6 * 4.0 * n);
         float s1, s2, t1, t2;
-        k->bn_bwd_sums(x, dy, n, 0.1f, &s1, &s2);
-        r->bn_bwd_sums(x, dy, n, 0.1f, &t1, &t2);
-        assert_true(fabs(s1 - t1) <= 1e-6 * n && fabs(s2 - t2) <= 2e-6 * n);
-        k->bn_bwd_dx(x, dy, a, n, 0.1f, 1.3f, 0.7f, 0.05f, -0.2f, false);
-        r->bn_bwd_dx(x, dy, b, n, 0.1f, 1.3f, 0.7f, 0.05f, -0.2f, false);
-        for (int64_t i = 0; i < n; i++) assert_true(fabsf(a[i] - b[i]) <= 1e-6f);
+        for (int masked = 0; masked < 2; masked++) {
+            const float *mask = masked ? a : NULL; /* a = x + dy from above */
+            float *d1 = rnd(n), *d2 = axnn_alloc((size_t)n * sizeof(float));
+            memcpy(d2, d1, (size_t)n * sizeof(float));
+            k->bn_bwd_sums(x, dy, mask, n, 0.1f, &s1, &s2, d1, true);
+            r->bn_bwd_sums(x, dy, mask, n, 0.1f, &t1, &t2, d2, true);
+            assert_true(fabs(s1 - t1) <= 1e-6 * n && fabs(s2 - t2) <= 2e-6 * n);
+            assert_memory_equal(d1, d2, (size_t)n * sizeof(float));
+            k->bn_bwd_dx(x, dy, mask, d1, n, 0.1f, 1.3f, 0.7f, 0.05f, -0.2f, false);
+            r->bn_bwd_dx(x, dy, mask, d2, n, 0.1f, 1.3f, 0.7f, 0.05f, -0.2f, false);
+            for (int64_t i = 0; i < n; i++) assert_true(fabsf(d1[i] - d2[i]) <= 1e-6f);
+            for (int relu = 0; relu < 2; relu++) {
+                k->bn_apply(x, mask, d1, n, 0.7f, -0.1f, relu);
+                r->bn_apply(x, mask, d2, n, 0.7f, -0.1f, relu);
+                for (int64_t i = 0; i < n; i++) assert_true(fabsf(d1[i] - d2[i]) <= 1e-6f);
+            }
+            axnn_free(d1), axnn_free(d2);
+        }
         axnn_free(x), axnn_free(dy), axnn_free(a), axnn_free(b);
     }
 }

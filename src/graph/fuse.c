@@ -26,6 +26,14 @@
  * training can switch to eval mode (axnn_graph_set_training) and run fused, leaving the skipped
  * values stale, and back to training, which ignores the marks.
  *
+ * Training mode. A BatchNorm needs the batch's statistics before it can normalize, so it
+ * cannot join the conv; but the rest of a chain, batchnorm2d -> [add] -> [relu], still runs as
+ * one pass (ops/batchnorm.h), and its backward as one pass from the chain's output gradient:
+ * the conv runs at its own place, the BN chain at the tail's. The same marks serve; a chain
+ * qualifies (axnn_fuse_train) when it has a BN and something after it, and when no node between
+ * the add and the tail also takes the residual (so that the residual's gradient, written at the
+ * tail's place in the backward order, is still written before it is added to).
+ *
  * Fusion is off when graph->fusion_off is set before planning, or AXNN_NO_FUSE=1.
  */
 #include "graph/fuse.h"
@@ -112,4 +120,21 @@ bool axnn_fuse_internal(const axnn_graph *g, int v)
     if (p < 0) return false;
     axnn_fuse_role r = g->nodes[p].fuse.role;
     return r == AXNN_FUSE_HEAD || r == AXNN_FUSE_INNER;
+}
+
+bool axnn_fuse_train(const axnn_graph *g, int head, int *add_node)
+{
+    const axnn_fusion *f = &g->nodes[head].fuse;
+    *add_node = -1;
+    if (f->role != AXNN_FUSE_HEAD || f->bn < 0 || f->tail == f->bn) return false;
+    if (f->res < 0) return true;
+    for (int k = f->bn + 1; k <= f->tail; k++)
+        if (g->nodes[k].fuse.head == head && g->nodes[k].fuse.role != AXNN_FUSE_NONE &&
+            !strcmp(g->nodes[k].op->name, "add"))
+            *add_node = k;
+    if (*add_node < 0) return false;
+    for (int k = *add_node + 1; k <= f->tail; k++)
+        for (int i = 0; i < g->nodes[k].nin; i++)
+            if (g->nodes[k].in[i] == f->res) return false;
+    return true;
 }

@@ -11,4 +11,8 @@ int axnn_fuse_step(const axnn_graph *g, int k);
 /* True when value v is skipped by a chain in eval mode (made by a head or inner node). */
 bool axnn_fuse_internal(const axnn_graph *g, int v);
 
+/* True when the chain headed by node `head` runs fused in training mode (its BN part, at the
+ * tail's place); *add_node is the chain's add node, or -1. */
+bool axnn_fuse_train(const axnn_graph *g, int head, int *add_node);
+
 #endif

@@ -12,6 +12,7 @@
  *   dbias = sum dy, dweight = sum dy*xhat,
  *   dx = weight * invstd / M * (M*dy - dbias - xhat * dweight).
  */
+#include "ops/batchnorm.h"
 #include "ops/op.h"
 
 #include "kernels/eltwise/eltwise.h"
@@ -36,9 +37,18 @@ static size_t bn_state(const axnn_graph *g, const axnn_node *nd, int batch)
     return 2 * (size_t)g->vals[nd->in[0]].shape.d[1] * sizeof(float);
 }
 
+/* What one call computes. Alone: y = BN(x), dx from dy. As the head of a training-mode chain
+ * (graph/fuse.c): out = relu(BN(x) + res), and backward reads the chain's output gradient,
+ * masks it by out > 0, adds it into the residual's gradient and takes dx from it. */
 typedef struct bn_task {
     axnn_exec *e;
     axnn_node *nd;
+    const float *res; /* residual added before the ReLU, or NULL */
+    bool relu;
+    float *out;        /* value written */
+    const float *dout; /* its gradient (backward) */
+    float *dres;       /* gradient of the residual, or NULL */
+    bool dres_accum;
 } bn_task;
 
 static void bn_fwd_task(void *arg, int ith, int nth)
@@ -47,7 +57,7 @@ static void bn_fwd_task(void *arg, int ith, int nth)
     axnn_exec *e = t->e;
     axnn_node *nd = t->nd;
     const axnn_bn_attr *a = nd->attr;
-    const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
+    const axnn_value *x = op_in(e, nd, 0);
     const float *wt = op_in(e, nd, 1)->data, *bs = op_in(e, nd, 2)->data;
     float *rm = op_in(e, nd, 3)->data, *rv = op_in(e, nd, 4)->data;
     const int64_t C = x->shape.d[1], HW = x->shape.d[2] * x->shape.d[3], img = C * HW;
@@ -79,17 +89,30 @@ static void bn_fwd_task(void *arg, int ith, int nth)
             invstd = 1.0f / sqrtf(rv[c] + a->eps);
         }
         float scale = wt[c] * invstd, shift = bs[c] - mean * scale;
-        for (int64_t n = 0; n < e->n; n++)
-            k->scale_shift((const float *)x->data + n * img + c * HW, (float *)y->data + n * img + c * HW,
-                           HW, scale, shift);
+        for (int64_t n = 0; n < e->n; n++) {
+            const int64_t o = n * img + c * HW;
+            k->bn_apply((const float *)x->data + o, t->res ? t->res + o : NULL, t->out + o, HW, scale,
+                        shift, t->relu);
+        }
     }
+}
+
+static void bn_run_forward(bn_task *t)
+{
+    axnn_pool_run(t->e->pool, bn_fwd_task, t);
+    if (t->e->training) ((int64_t *)op_in(t->e, t->nd, 5)->data)[0] += 1;
 }
 
 static void bn_forward(axnn_exec *e, axnn_node *nd)
 {
-    bn_task t = {e, nd};
-    axnn_pool_run(e->pool, bn_fwd_task, &t);
-    if (e->training) ((int64_t *)op_in(e, nd, 5)->data)[0] += 1;
+    bn_task t = {e, nd, NULL, false, op_out(e, nd)->data};
+    bn_run_forward(&t);
+}
+
+void axnn_bn_chain_forward(axnn_exec *e, axnn_node *bn, int res, bool relu, int out)
+{
+    bn_task t = {e, bn, res >= 0 ? e->g->vals[res].data : NULL, relu, e->g->vals[out].data};
+    bn_run_forward(&t);
 }
 
 static void bn_bwd_task(void *arg, int ith, int nth)
@@ -97,8 +120,8 @@ static void bn_bwd_task(void *arg, int ith, int nth)
     bn_task *t = arg;
     axnn_exec *e = t->e;
     axnn_node *nd = t->nd;
-    const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
-    const float *wt = op_in(e, nd, 1)->data;
+    const axnn_value *x = op_in(e, nd, 0);
+    const float *wt = op_in(e, nd, 1)->data, *mask = t->relu ? t->out : NULL;
     float *dwt = op_in(e, nd, 1)->grad, *dbs = op_in(e, nd, 2)->grad;
     float *dx = op_in(e, nd, 0)->grad;
     const int64_t C = x->shape.d[1], HW = x->shape.d[2] * x->shape.d[3], img = C * HW;
@@ -111,9 +134,10 @@ static void bn_bwd_task(void *arg, int ith, int nth)
         const float mean = saved[c], invstd = saved[C + c];
         double sdy = 0.0, sdyx = 0.0;
         for (int64_t n = 0; n < e->n; n++) {
+            const int64_t o = n * img + c * HW;
             float r1, r2;
-            kern->bn_bwd_sums((const float *)x->data + n * img + c * HW, y->grad + n * img + c * HW, HW,
-                              mean, &r1, &r2);
+            kern->bn_bwd_sums((const float *)x->data + o, t->dout + o, mask ? mask + o : NULL, HW, mean,
+                              &r1, &r2, t->dres ? t->dres + o : NULL, t->dres_accum);
             sdy += r1;
             sdyx += r2;
         }
@@ -123,15 +147,24 @@ static void bn_bwd_task(void *arg, int ith, int nth)
         if (!dx) continue;
         const float k = wt[c] * invstd;
         const float mdy = (float)(sdy / (double)M), mdyx = (float)(sdyx / (double)M);
-        for (int64_t n = 0; n < e->n; n++)
-            kern->bn_bwd_dx((const float *)x->data + n * img + c * HW, y->grad + n * img + c * HW,
-                            dx + n * img + c * HW, HW, mean, invstd, k, mdy, mdyx, nd->accum[0]);
+        for (int64_t n = 0; n < e->n; n++) {
+            const int64_t o = n * img + c * HW;
+            kern->bn_bwd_dx((const float *)x->data + o, t->dout + o, mask ? mask + o : NULL, dx + o, HW,
+                            mean, invstd, k, mdy, mdyx, nd->accum[0]);
+        }
     }
 }
 
 static void bn_backward(axnn_exec *e, axnn_node *nd)
 {
-    bn_task t = {e, nd};
+    bn_task t = {e, nd, NULL, false, op_out(e, nd)->data, op_out(e, nd)->grad, NULL, false};
+    axnn_pool_run(e->pool, bn_bwd_task, &t);
+}
+
+void axnn_bn_chain_backward(axnn_exec *e, axnn_node *bn, int res, bool res_accum, bool relu, int out)
+{
+    float *dres = res >= 0 ? e->g->vals[res].grad : NULL;
+    bn_task t = {e, bn, NULL, relu, e->g->vals[out].data, e->g->vals[out].grad, dres, res_accum};
     axnn_pool_run(e->pool, bn_bwd_task, &t);
 }
 

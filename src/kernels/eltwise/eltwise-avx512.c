@@ -83,50 +83,74 @@ static float sumsq_dev_z(const float *x, int64_t n, float c)
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
-static void scale_shift_z(const float *x, float *y, int64_t n, float a, float b)
+static void bn_apply_z(const float *x, const float *res, float *y, int64_t n, float a, float b,
+                       bool relu)
 {
-    const __m512 av = _mm512_set1_ps(a), bv = _mm512_set1_ps(b);
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(_mm512_loadu_ps(x + i), av, bv));
-    if (i < n) {
-        __mmask16 m = tail(n - i);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), av, bv));
+    const __m512 av = _mm512_set1_ps(a), bv = _mm512_set1_ps(b), z = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xffff : tail(n - i);
+        __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), av, bv);
+        if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + i));
+        if (relu) v = _mm512_max_ps(v, z);
+        _mm512_mask_storeu_ps(y + i, m, v);
     }
 }
 
-static void bn_bwd_sums_z(const float *x, const float *dy, int64_t n, float mean, float *sdy,
-                          float *sdyx)
+/* dy masked by out > 0 (out may be NULL: no mask) */
+static inline __m512 masked_dy(const float *dy, const float *out, int64_t i, __mmask16 m)
+{
+    __m512 d = _mm512_maskz_loadu_ps(m, dy + i);
+    if (!out) return d;
+    __mmask16 pos = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, out + i), _mm512_setzero_ps(),
+                                            _CMP_GT_OQ);
+    return _mm512_maskz_mov_ps(pos, d);
+}
+
+static void bn_bwd_sums_z(const float *x, const float *dy, const float *out, int64_t n, float mean,
+                          float *sdy, float *sdyx, float *dres, bool dres_accumulate)
 {
     const __m512 mv = _mm512_set1_ps(mean);
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        __m512 d0 = _mm512_loadu_ps(dy + i), d1 = _mm512_loadu_ps(dy + i + 16);
+        __m512 d0 = masked_dy(dy, out, i, 0xffff), d1 = masked_dy(dy, out, i + 16, 0xffff);
         a0 = _mm512_add_ps(a0, d0);
         a1 = _mm512_add_ps(a1, d1);
         b0 = _mm512_fmadd_ps(d0, _mm512_sub_ps(_mm512_loadu_ps(x + i), mv), b0);
         b1 = _mm512_fmadd_ps(d1, _mm512_sub_ps(_mm512_loadu_ps(x + i + 16), mv), b1);
+        if (dres) {
+            if (dres_accumulate) {
+                d0 = _mm512_add_ps(d0, _mm512_loadu_ps(dres + i));
+                d1 = _mm512_add_ps(d1, _mm512_loadu_ps(dres + i + 16));
+            }
+            _mm512_storeu_ps(dres + i, d0);
+            _mm512_storeu_ps(dres + i + 16, d1);
+        }
     }
     for (; i < n; i += 16) {
         __mmask16 m = n - i >= 16 ? 0xffff : tail(n - i);
-        __m512 d = _mm512_maskz_loadu_ps(m, dy + i);
+        __m512 d = masked_dy(dy, out, i, m);
         a0 = _mm512_add_ps(a0, d);
         b0 = _mm512_fmadd_ps(d, _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), mv), b0);
+        if (dres) {
+            if (dres_accumulate) d = _mm512_add_ps(d, _mm512_maskz_loadu_ps(m, dres + i));
+            _mm512_mask_storeu_ps(dres + i, m, d);
+        }
     }
     *sdy = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
     *sdyx = _mm512_reduce_add_ps(_mm512_add_ps(b0, b1));
 }
 
-static void bn_bwd_dx_z(const float *x, const float *dy, float *dx, int64_t n, float mean,
-                        float invstd, float k, float mdy, float mdyx, bool accumulate)
+static void bn_bwd_dx_z(const float *x, const float *dy, const float *out, float *dx, int64_t n,
+                        float mean, float invstd, float k, float mdy, float mdyx, bool accumulate)
 {
-    /* k * (dy - mdy - (x - mean) * invstd * mdyx) = k*dy - k*mdy - (x - mean) * (k*invstd*mdyx) */
+    /* k * (g - mdy - (x - mean) * invstd * mdyx) = k*g - k*mdy - (x - mean) * (k*invstd*mdyx) */
     const __m512 mv = _mm512_set1_ps(mean), kv = _mm512_set1_ps(k);
     const __m512 c0 = _mm512_set1_ps(-k * mdy), c1 = _mm512_set1_ps(-k * invstd * mdyx);
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 m = n - i >= 16 ? 0xffff : tail(n - i);
         __m512 xc = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mv);
-        __m512 v = _mm512_fmadd_ps(kv, _mm512_maskz_loadu_ps(m, dy + i), c0);
+        __m512 v = _mm512_fmadd_ps(kv, masked_dy(dy, out, i, m), c0);
         v = _mm512_fmadd_ps(xc, c1, v);
         if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, dx + i));
         _mm512_mask_storeu_ps(dx + i, m, v);
@@ -177,6 +201,6 @@ static void maxpool2x2_z(const float *x, float *y, int32_t *idx, int64_t h, int6
 }
 
 const axnn_eltwise axnn_eltwise_avx512 = {
-    "avx512", relu_z, relu_bwd_z, add_z, acc_z, sum_z, sumsq_dev_z, scale_shift_z,
+    "avx512", relu_z, relu_bwd_z, add_z, acc_z, sum_z, sumsq_dev_z, bn_apply_z,
     bn_bwd_sums_z, bn_bwd_dx_z, maxpool2x2_z,
 };

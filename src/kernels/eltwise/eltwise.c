@@ -45,29 +45,41 @@ static float sumsq_dev_c(const float *x, int64_t n, float c)
     return s;
 }
 
-static void scale_shift_c(const float *x, float *y, int64_t n, float a, float b)
+static void bn_apply_c(const float *x, const float *res, float *y, int64_t n, float a, float b,
+                       bool relu)
 {
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] * a + b;
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] * a + b;
+        if (res) v += res[i];
+        y[i] = relu ? (v > 0.0f ? v : 0.0f) : v;
+    }
 }
 
-static void bn_bwd_sums_c(const float *x, const float *dy, int64_t n, float mean, float *sdy,
-                          float *sdyx)
+static inline float masked(const float *dy, const float *out, int64_t i)
+{
+    return out && !(out[i] > 0.0f) ? 0.0f : dy[i];
+}
+
+static void bn_bwd_sums_c(const float *x, const float *dy, const float *out, int64_t n, float mean,
+                          float *sdy, float *sdyx, float *dres, bool dres_accumulate)
 {
     float r1 = 0.0f, r2 = 0.0f;
     for (int64_t i = 0; i < n; i++) {
-        r1 += dy[i];
-        r2 += dy[i] * (x[i] - mean);
+        float g = masked(dy, out, i);
+        r1 += g;
+        r2 += g * (x[i] - mean);
+        if (dres) dres[i] = dres_accumulate ? dres[i] + g : g;
     }
     *sdy = r1;
     *sdyx = r2;
 }
 
-static void bn_bwd_dx_c(const float *x, const float *dy, float *dx, int64_t n, float mean,
-                        float invstd, float k, float mdy, float mdyx, bool accumulate)
+static void bn_bwd_dx_c(const float *x, const float *dy, const float *out, float *dx, int64_t n,
+                        float mean, float invstd, float k, float mdy, float mdyx, bool accumulate)
 {
     for (int64_t i = 0; i < n; i++) {
         float xhat = (x[i] - mean) * invstd;
-        float v = k * (dy[i] - mdy - xhat * mdyx);
+        float v = k * (masked(dy, out, i) - mdy - xhat * mdyx);
         dx[i] = accumulate ? dx[i] + v : v;
     }
 }
@@ -92,7 +104,7 @@ static void maxpool2x2_c(const float *x, float *y, int32_t *idx, int64_t h, int6
 }
 
 const axnn_eltwise axnn_eltwise_portable = {
-    "portable", relu_c, relu_bwd_c, add_c, acc_c, sum_c, sumsq_dev_c, scale_shift_c,
+    "portable", relu_c, relu_bwd_c, add_c, acc_c, sum_c, sumsq_dev_c, bn_apply_c,
     bn_bwd_sums_c, bn_bwd_dx_c, maxpool2x2_c,
 };
 

@@ -28,14 +28,18 @@ typedef struct axnn_eltwise {
     float (*sum)(const float *x, int64_t n);
     /* sum of (x - c)^2 */
     float (*sumsq_dev)(const float *x, int64_t n, float c);
-    /* y = x * a + b */
-    void (*scale_shift)(const float *x, float *y, int64_t n, float a, float b);
-    /* *sdy = sum of dy, *sdyx = sum of dy * (x - mean) */
-    void (*bn_bwd_sums)(const float *x, const float *dy, int64_t n, float mean, float *sdy,
-                        float *sdyx);
-    /* dx (+)= k * (dy - mdy - (x - mean) * invstd * mdyx) */
-    void (*bn_bwd_dx)(const float *x, const float *dy, float *dx, int64_t n, float mean,
-                      float invstd, float k, float mdy, float mdyx, bool accumulate);
+    /* y = x * a + b (+ res when not NULL), then max(y, 0) when relu: a BatchNorm, alone or
+     * with the add and ReLU that follow it (training-mode chains, graph/fuse.c). */
+    void (*bn_apply)(const float *x, const float *res, float *y, int64_t n, float a, float b,
+                     bool relu);
+    /* With g = dy, masked to 0 where out <= 0 when out is not NULL (a ReLU after the BN):
+     * *sdy = sum of g, *sdyx = sum of g * (x - mean); when dres is not NULL, also
+     * dres (+)= g (the gradient of a residual added before the ReLU). */
+    void (*bn_bwd_sums)(const float *x, const float *dy, const float *out, int64_t n, float mean,
+                        float *sdy, float *sdyx, float *dres, bool dres_accumulate);
+    /* dx (+)= k * (g - mdy - (x - mean) * invstd * mdyx), g as in bn_bwd_sums */
+    void (*bn_bwd_dx)(const float *x, const float *dy, const float *out, float *dx, int64_t n,
+                      float mean, float invstd, float k, float mdy, float mdyx, bool accumulate);
     /* 2x2 max-pool with stride 2 of one (h, w) plane, h and w even: y (h/2, w/2) and, when idx
      * is not NULL, the index in the plane of each window's maximum (the first on ties in
      * row-major order; the first NaN wins). */
