@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define AXNN_MAX_DIMS 6
-#define AXNN_MAX_IN 8
+#define AXNN_MAX_IN 17 /* an MoE combine takes the gate and up to 16 experts */
 #define AXNN_NAME_MAX 128
 
 typedef enum axnn_dtype { AXNN_F32, AXNN_I32, AXNN_I64 } axnn_dtype;
@@ -53,6 +53,12 @@ enum {
     AXNN_VF_NO_DECAY = 1u << 1, /* optimizer: no weight decay (norms, biases, embeddings) */
     AXNN_VF_FROZEN = 1u << 2,   /* optimizer: not updated */
     AXNN_VF_NEEDS_GRAD = 1u << 3, /* planner: a gradient flows into this value */
+};
+
+/* Node flags (axnn_node.flags). */
+enum {
+    AXNN_NF_FLOAT = 1u << 0, /* numeric modes never apply: stays float (MoE gates, gateways) */
+    AXNN_NF_EVAL = 1u << 1,  /* always runs in eval mode (a frozen gateway's BatchNorm) */
 };
 
 typedef struct axnn_value {
@@ -101,6 +107,12 @@ typedef struct axnn_node {
     bool accum[AXNN_MAX_IN]; /* backward: add into in[i]'s gradient instead of writing it */
     void *ext;            /* per-node extension (numeric mode), owned by its module */
     axnn_fusion fuse;     /* eval-mode fusion (planner); zero = none */
+    size_t attr_size;     /* bytes of attr (graph rewrites copy it) */
+    uint32_t flags;       /* AXNN_NF_* */
+    /* Ragged batches (Mixture-of-Experts): when non-NULL the node runs on the first *rows
+     * images of the batch, a count written at run time by an earlier node (an MoE dispatch,
+     * src/ops/moe_dispatch.c); a node with *rows == 0 is skipped. NULL = the whole batch. */
+    const int *rows;
 } axnn_node;
 
 /* What a model was built as; stored in checkpoint metadata. */

@@ -57,7 +57,9 @@ static void run_marked(axnn_graph *g, axnn_pool *pool, int value, const bool *no
     for (int k = g->vals[value].producer; k >= 0; k--) {
         axnn_node *nd = &g->nodes[k];
         if (!node_on[k] || !nd->op->backward || !g->vals[nd->out].grad) continue;
-        nd->op->backward(&e, nd);
+        axnn_exec ne = e;
+        if (nd->rows) ne.n = *nd->rows < e.n ? *nd->rows : e.n;
+        if (ne.n > 0) nd->op->backward(&ne, nd);
     }
 }
 

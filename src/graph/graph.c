@@ -145,6 +145,7 @@ int axnn_graph_add_node(axnn_graph *g, const char *opname, const char *name, con
         nd->attr = malloc(attr_size);
         if (!nd->attr) return axnn_error(AXNN_ERR_NOMEM, "out of memory"), -1;
         memcpy(nd->attr, attr, attr_size);
+        nd->attr_size = attr_size;
     }
     axnn_shape out;
     uint32_t oflags = 0;

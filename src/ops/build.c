@@ -12,6 +12,9 @@ static const axnn_op_def *const all_ops[] = {
     &axnn_op_conv2d,  &axnn_op_batchnorm2d, &axnn_op_relu,   &axnn_op_maxpool2d,
     &axnn_op_avgpool2d, &axnn_op_global_avgpool, &axnn_op_flatten, &axnn_op_linear,
     &axnn_op_add,     &axnn_op_dropout,     &axnn_op_softmax_ce,
+    &axnn_op_moe_gate, &axnn_op_moe_nearest, &axnn_op_moe_dispatch, &axnn_op_moe_combine,
+    &axnn_op_tokens,  &axnn_op_cls_token,   &axnn_op_pos_embed, &axnn_op_layernorm,
+    &axnn_op_attention, &axnn_op_gelu,      &axnn_op_drop_path, &axnn_op_cls_pool,
 };
 
 const axnn_op_def *axnn_op_find(const char *name)
@@ -33,6 +36,12 @@ static int param(axnn_graph *g, const char *module, const char *leaf, axnn_val_k
         return axnn_error(AXNN_ERR_ARG, "duplicate tensor name '%s'", name), -1;
     axnn_shape s = axnn_shape_make(nd, d);
     return axnn_graph_add_value(g, name, kind, dt, &s, flags);
+}
+
+int axnn_op_param(axnn_graph *g, const char *module, const char *leaf, axnn_val_kind kind,
+                  axnn_dtype dt, int nd, const int64_t *d, uint32_t flags)
+{
+    return param(g, module, leaf, kind, dt, nd, d, flags);
 }
 
 int axnn_input(axnn_graph *g, int c, int h, int w)
@@ -127,7 +136,8 @@ int axnn_flatten(axnn_graph *g, int x)
 int axnn_linear(axnn_graph *g, const char *name, int x, int out, bool bias)
 {
     if (x < 0) return -1;
-    int64_t in_f = g->vals[x].shape.nd == 2 ? g->vals[x].shape.d[1] : 0;
+    const axnn_shape *xs = &g->vals[x].shape;
+    int64_t in_f = xs->nd >= 2 ? xs->d[xs->nd - 1] : 0; /* (N, in) or tokens (N, T, in) */
     int64_t wd[2] = {out, in_f}, bd[1] = {out};
     int in[3] = {x, param(g, name, "weight", AXNN_VAL_PARAM, AXNN_F32, 2, wd, 0), -1};
     int nin = 2;

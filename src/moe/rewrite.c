@@ -1,0 +1,207 @@
+/* Graph rewriting for the MoE transformations: see rewrite.h. */
+#include "moe/rewrite.h"
+
+#include "axnn/ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+axnn_status moe_rw_init(moe_rw *rw, const axnn_graph *src, axnn_graph *dst)
+{
+    memset(rw, 0, sizeof *rw);
+    rw->src = src;
+    rw->dst = dst;
+    rw->expert = -1;
+    rw->first = rw->second = -1;
+    rw->map = malloc((size_t)src->nvals * sizeof *rw->map);
+    if (!rw->map) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < src->nvals; i++) rw->map[i] = -1;
+    return AXNN_OK;
+}
+
+void moe_rw_free(moe_rw *rw)
+{
+    free(rw->map);
+    rw->map = NULL;
+}
+
+axnn_status moe_rw_inputs(moe_rw *rw)
+{
+    const axnn_graph *s = rw->src;
+    if (s->input >= 0) {
+        const axnn_shape *sh = &s->vals[s->input].shape;
+        rw->map[s->input] = axnn_input(rw->dst, (int)sh->d[1], (int)sh->d[2], (int)sh->d[3]);
+    }
+    if (s->label >= 0) rw->map[s->label] = axnn_labels(rw->dst);
+    if ((s->input >= 0 && rw->map[s->input] < 0) || (s->label >= 0 && rw->map[s->label] < 0)) return AXNN_ERR_NOMEM;
+    rw->dst->info = s->info;
+    return AXNN_OK;
+}
+
+/* Parameter names: "<prefix><name>", or "<module>.experts.<e>.<leaf>". */
+const char *moe_rw_name(const moe_rw *rw, const char *name, char *buf, size_t n)
+{
+    const char *dot = strrchr(name, '.');
+    if (rw->prefix)
+        snprintf(buf, n, "%s%s", rw->prefix, name);
+    else if (rw->expert >= 0 && dot)
+        snprintf(buf, n, "%.*s.experts.%d%s", (int)(dot - name), name, rw->expert, dot);
+    else
+        snprintf(buf, n, "%s", name);
+    return buf;
+}
+
+static const char *node_name(const moe_rw *rw, const axnn_node *nd, char *buf, size_t n)
+{
+    bool module = false;
+    for (int i = 0; i < nd->nin; i++) {
+        axnn_val_kind k = rw->src->vals[nd->in[i]].kind;
+        module = module || k == AXNN_VAL_PARAM || k == AXNN_VAL_BUFFER;
+    }
+    if (rw->prefix)
+        snprintf(buf, n, "%s%s", rw->prefix, nd->name);
+    else if (rw->expert >= 0 && module)
+        snprintf(buf, n, "%s.experts.%d", nd->name, rw->expert);
+    else
+        snprintf(buf, n, "%s", nd->name);
+    return buf;
+}
+
+int moe_find_node(const axnn_graph *g, const char *name)
+{
+    for (int k = 0; k < g->nnodes; k++)
+        if (!strcmp(g->nodes[k].name, name)) return k;
+    return -1;
+}
+
+int moe_sole_consumer(const axnn_graph *g, int v)
+{
+    if (g->vals[v].nconsumers != 1 || v == g->logits || v == g->loss) return -1;
+    for (int k = g->vals[v].producer + 1; k < g->nnodes; k++)
+        for (int i = 0; i < g->nodes[k].nin; i++)
+            if (g->nodes[k].in[i] == v) return k;
+    return -1;
+}
+
+/* Which dimension of parameter sv of node k is cut to the expert's hidden width (-1: none). */
+static int slice_dim(const moe_rw *rw, int k, const axnn_value *sv)
+{
+    if (rw->first < 0 || k < rw->first || k > rw->second || sv->shape.nd < 1) return -1;
+    if (k == rw->second) return sv->shape.nd >= 2 && sv->kind == AXNN_VAL_PARAM && strstr(sv->name, ".weight") ? 1 : -1;
+    return k == rw->first || sv->shape.nd == 1 ? 0 : -1;
+}
+
+static void copy_sliced(const axnn_value *sv, axnn_value *dv, int dim, int hidden, int hoff)
+{
+    size_t es = axnn_dtype_size(sv->dtype);
+    if (dim < 0) {
+        memcpy(dv->data, sv->data, (size_t)axnn_shape_numel(&sv->shape) * es);
+        return;
+    }
+    int64_t outer = 1, inner = 1, C = sv->shape.d[dim];
+    for (int d = 0; d < dim; d++) outer *= sv->shape.d[d];
+    for (int d = dim + 1; d < sv->shape.nd; d++) inner *= sv->shape.d[d];
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = 0; j < hidden; j++)
+            memcpy((char *)dv->data + ((o * hidden + j) * inner) * es,
+                   (const char *)sv->data + ((o * C + (hoff + j) % C) * inner) * es, (size_t)inner * es);
+}
+
+static int copy_param(moe_rw *rw, int sid, int k)
+{
+    const axnn_value *sv = &rw->src->vals[sid];
+    char nm[AXNN_NAME_MAX];
+    moe_rw_name(rw, sv->name, nm, sizeof nm);
+    int id = axnn_graph_find_value(rw->dst, nm);
+    if (id >= 0) return id;
+    axnn_shape sh = sv->shape;
+    int dim = slice_dim(rw, k, sv);
+    if (dim >= 0) sh.d[dim] = rw->hidden;
+    uint32_t fl = sv->flags | (rw->freeze && sv->kind == AXNN_VAL_PARAM ? AXNN_VF_FROZEN : 0);
+    id = axnn_graph_add_value(rw->dst, nm, sv->kind, sv->dtype, &sh, fl);
+    if (id < 0) return -1;
+    axnn_value *dv = &rw->dst->vals[id];
+    copy_sliced(sv, dv, dim, rw->hidden, rw->hoff);
+    if (rw->noise > 0 && rw->rng && sv->kind == AXNN_VAL_PARAM && sv->shape.nd >= 2) {
+        float *w = dv->data;
+        for (int64_t i = 0; i < axnn_shape_numel(&sh); i++) w[i] *= 1.0f + rw->noise * axnn_rng_normal(rw->rng);
+    }
+    return id;
+}
+
+/* The attributes of node k, with the output width cut for the first layer of a narrow expert. */
+static axnn_status node_attr(const moe_rw *rw, int k, void *buf, size_t n)
+{
+    const axnn_node *nd = &rw->src->nodes[k];
+    if (nd->attr_size > n) return axnn_error(AXNN_ERR_INTERNAL, "%s: attributes too large", nd->name);
+    if (nd->attr_size) memcpy(buf, nd->attr, nd->attr_size);
+    if (k != rw->first) return AXNN_OK;
+    if (nd->op == &axnn_op_conv2d)
+        ((axnn_conv2d_attr *)buf)->cout = rw->hidden;
+    else if (nd->op == &axnn_op_linear)
+        ((axnn_linear_attr *)buf)->out = rw->hidden;
+    else
+        return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: expert width applies to conv and linear layers", nd->name);
+    return AXNN_OK;
+}
+
+int moe_rw_node(moe_rw *rw, int k)
+{
+    const axnn_graph *s = rw->src;
+    const axnn_node *nd = &s->nodes[k];
+    int in[AXNN_MAX_IN];
+    for (int i = 0; i < nd->nin; i++) {
+        const axnn_value *sv = &s->vals[nd->in[i]];
+        in[i] = sv->kind == AXNN_VAL_PARAM || sv->kind == AXNN_VAL_BUFFER ? copy_param(rw, nd->in[i], k) : rw->map[nd->in[i]];
+        if (in[i] < 0) {
+            axnn_error(AXNN_ERR_INTERNAL, "%s: input %d has no counterpart in the new graph", nd->name, i);
+            return -1;
+        }
+    }
+    _Alignas(16) unsigned char attr[1024];
+    if (node_attr(rw, k, attr, sizeof attr)) return -1;
+    char name[AXNN_NAME_MAX];
+    int out = axnn_graph_add_node(rw->dst, nd->op->name, node_name(rw, nd, name, sizeof name), in, nd->nin,
+                                  nd->attr_size ? attr : NULL, nd->attr_size);
+    if (out < 0) return -1;
+    axnn_node *dn = &rw->dst->nodes[rw->dst->nnodes - 1];
+    dn->flags = nd->flags | rw->nflags;
+    dn->rows = rw->rows;
+    rw->map[nd->out] = out;
+    if (nd->out == s->loss) {
+        rw->dst->loss = out;
+        rw->dst->logits = rw->map[s->logits];
+    }
+    return out;
+}
+
+axnn_status moe_extract(const axnn_graph *g, int v, axnn_graph **out)
+{
+    *out = NULL;
+    bool *on = calloc((size_t)g->nvals, sizeof *on);
+    axnn_graph *d = axnn_graph_new();
+    moe_rw rw;
+    axnn_status st = on && d ? moe_rw_init(&rw, g, d) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    if (st) {
+        free(on);
+        axnn_graph_free(d);
+        return st;
+    }
+    st = moe_rw_inputs(&rw);
+    on[v] = true;
+    for (int k = g->vals[v].producer; k >= 0; k--)
+        if (on[g->nodes[k].out])
+            for (int i = 0; i < g->nodes[k].nin; i++) on[g->nodes[k].in[i]] = true;
+    for (int k = 0; k <= g->vals[v].producer && !st; k++)
+        if (on[g->nodes[k].out] && moe_rw_node(&rw, k) < 0) st = AXNN_ERR_ARG;
+    if (!st) d->logits = rw.map[v];
+    moe_rw_free(&rw);
+    free(on);
+    if (st) {
+        axnn_graph_free(d);
+        return st;
+    }
+    *out = d;
+    return AXNN_OK;
+}

@@ -1,0 +1,47 @@
+/* Graph rewriting helpers for the MoE transformations (internal to src/moe).
+ *
+ * A rewrite builds a new graph by replaying the nodes of a source graph: activations map
+ * through a value table (source id -> new id), parameters and buffers are copied under a
+ * (possibly changed) name, and a node is re-added with its op, a copy of its attributes and the
+ * mapped inputs, so shape inference runs again on the new graph. */
+#ifndef AXNN_MOE_REWRITE_H
+#define AXNN_MOE_REWRITE_H
+
+#include "axnn/moe.h"
+#include "ops/op.h"
+
+typedef struct moe_rw {
+    const axnn_graph *src;
+    axnn_graph *dst;
+    int *map;        /* src value id -> dst value id (-1: not yet) */
+    /* naming of copied parameters and nodes */
+    const char *prefix; /* "experts.2." for whole-model copies, or NULL */
+    int expert;         /* >= 0: insert ".experts.<e>" before the leaf of parameter names */
+    uint32_t nflags;    /* added to every new node */
+    bool freeze;        /* new parameters are frozen */
+    const int *rows;    /* set as node->rows on every new node */
+    float noise;        /* relative noise on copied float parameters */
+    axnn_rng *rng;
+    /* width of an expert's hidden layer: the first parameter layer's outputs and the next
+     * one's inputs are cut to `hidden` channels taken from offset `hoff` (mod the original) */
+    int first, second; /* node indices of the two layers (-1: no width change) */
+    int hidden, hoff;
+} moe_rw;
+
+axnn_status moe_rw_init(moe_rw *rw, const axnn_graph *src, axnn_graph *dst);
+void moe_rw_free(moe_rw *rw);
+/* Maps INPUT and LABEL values of src to those of dst (creating them). */
+axnn_status moe_rw_inputs(moe_rw *rw);
+/* Re-adds node k of src to dst (inputs through rw->map; the caller may pre-map activation
+ * inputs); returns the new output id or -1. Sets loss/logits when the node makes them. */
+int moe_rw_node(moe_rw *rw, int k);
+/* Name of a node or parameter as renamed by rw into buf. */
+const char *moe_rw_name(const moe_rw *rw, const char *name, char *buf, size_t n);
+/* Index of the node named `name`, or -1. */
+int moe_find_node(const axnn_graph *g, const char *name);
+/* The node consuming value v when it is the only consumer (v not logits or loss), or -1. */
+int moe_sole_consumer(const axnn_graph *g, int v);
+/* New graph holding the ancestors of value v of g (v becomes its logits; no loss). */
+axnn_status moe_extract(const axnn_graph *g, int v, axnn_graph **out);
+
+#endif
