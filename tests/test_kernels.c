@@ -21,6 +21,7 @@
 #include "kernels/conv/conv.h"
 #include "kernels/eltwise/eltwise.h"
 #include "kernels/f32-gemm/gemm.h"
+#include "graph/fuse.h"
 #include "kernels/im2col/im2col.h"
 #include "ops/op.h"
 
@@ -634,6 +635,40 @@ static void test_fusion_switch(void **state)
     axnn_free(x);
 }
 
+/* Training-mode chains (BN -> [add] -> relu in one pass) give the unfused graph's logits, loss,
+ * running statistics and gradients bit for bit, over two steps. */
+static void test_train_chains(void **state)
+{
+    const int n = 6;
+    float *x = rnd(n * 3 * 9 * 9);
+    int32_t lab[6] = {0, 1, 2, 3, 4, 0};
+    axnn_pool *pool = axnn_pool_create(2, NULL);
+    axnn_graph *f = fusion_graph(false), *u = fusion_graph(true);
+    assert_int_equal(axnn_graph_plan(f, n, 2, true), AXNN_OK);
+    assert_int_equal(axnn_graph_plan(u, n, 2, true), AXNN_OK);
+    int head = -1, add;
+    for (int k = 0; k < f->nnodes && head < 0; k++)
+        if (f->nodes[k].fuse.role == AXNN_FUSE_HEAD && f->nodes[k].fuse.res >= 0) head = k;
+    assert_true(head >= 0 && axnn_fuse_train(f, head, &add) && add >= 0);
+    for (int step = 0; step < 2; step++) {
+        axnn_graph_zero_param_grads(f), axnn_graph_zero_param_grads(u);
+        assert_int_equal(axnn_graph_forward(f, pool, x, lab, n), AXNN_OK);
+        assert_int_equal(axnn_graph_forward(u, pool, x, lab, n), AXNN_OK);
+        assert_memory_equal(axnn_graph_logits(f), axnn_graph_logits(u), n * 5 * sizeof(float));
+        assert_int_equal(axnn_graph_backward(f, pool), AXNN_OK);
+        assert_int_equal(axnn_graph_backward(u, pool), AXNN_OK);
+        for (int i = 0; i < f->nvals; i++) {
+            const axnn_value *a = &f->vals[i], *b = &u->vals[i];
+            size_t bytes = (size_t)axnn_shape_numel(&a->shape) * axnn_dtype_size(a->dtype);
+            if (a->kind == AXNN_VAL_PARAM) assert_memory_equal(a->grad, b->grad, bytes);
+            if (a->kind == AXNN_VAL_BUFFER) assert_memory_equal(a->data, b->data, bytes);
+        }
+    }
+    axnn_graph_free(f), axnn_graph_free(u);
+    axnn_pool_destroy(pool);
+    axnn_free(x);
+}
+
 /* An inference plan run in micro-batches gives the logits and loss of a whole-batch run. */
 static void test_micro_batches(void **state)
 {
@@ -698,7 +733,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_eltwise),       cmocka_unit_test(test_maxpool2x2),
         cmocka_unit_test(test_conv_node),
         cmocka_unit_test(test_conv_engine_configs), cmocka_unit_test(test_fusion),
-        cmocka_unit_test(test_fusion_switch), cmocka_unit_test(test_micro_batches),
+        cmocka_unit_test(test_fusion_switch), cmocka_unit_test(test_train_chains),
+        cmocka_unit_test(test_micro_batches),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (!getenv("AXNN_TEST_KERNELS_CHILD")) failed += run_isa_variants("/proc/self/exe");

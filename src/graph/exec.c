@@ -1,5 +1,6 @@
 /* The executor: runs the nodes in order (forward) and in reverse (backward). In eval mode it
- * runs fused chains (graph/fuse.c) at their tails and skips their other nodes; inference plans
+ * runs fused chains (graph/fuse.c) at their tails and skips their other nodes, and in training
+ * mode runs the BatchNorm part of a chain (BN -> [add] -> [relu]) at the tail; inference plans
  * with micro-batches (graph/plan.c) run the nodes once per micro-batch, then the loss once.
  *
  * With AXNN_PROFILE=1 in the environment, every forward and backward call prints, on stderr,
@@ -7,7 +8,9 @@
  */
 #include "axnn/graph.h"
 
+#include "graph/fuse.h"
 #include "graph/plan.h"
+#include "ops/batchnorm.h"
 #include "ops/op.h"
 
 #include <stdio.h>
@@ -58,6 +61,35 @@ static axnn_exec make_exec(axnn_graph *g, axnn_pool *pool)
     return (axnn_exec){g, pool, g->n, axnn_pool_size(pool), g->training, g->scratch, shared};
 }
 
+/* Training mode under a chain (graph/fuse.c): a node runs as usual, is skipped, or (the tail)
+ * runs the chain's BatchNorm part in one pass. */
+enum { TR_NODE, TR_SKIP, TR_CHAIN };
+
+static int train_role(const axnn_graph *g, const axnn_node *nd)
+{
+    if (nd->fuse.role == AXNN_FUSE_NONE || nd->fuse.role == AXNN_FUSE_HEAD) return TR_NODE;
+    int add;
+    if (!axnn_fuse_train(g, nd->fuse.head, &add)) return TR_NODE;
+    return nd->fuse.role == AXNN_FUSE_TAIL ? TR_CHAIN : TR_SKIP;
+}
+
+static void chain_forward(axnn_exec *e, const axnn_node *tail)
+{
+    const axnn_fusion *f = &e->g->nodes[tail->fuse.head].fuse;
+    axnn_bn_chain_forward(e, &e->g->nodes[f->bn], f->res, f->relu, f->out);
+}
+
+static void chain_backward(axnn_exec *e, const axnn_node *tail)
+{
+    axnn_graph *g = e->g;
+    const axnn_fusion *f = &g->nodes[tail->fuse.head].fuse;
+    if (!g->vals[f->out].grad) return;
+    int add;
+    axnn_fuse_train(g, tail->fuse.head, &add);
+    bool res_accum = add >= 0 && g->nodes[add].accum[g->nodes[add].in[0] == f->res ? 0 : 1];
+    axnn_bn_chain_backward(e, &g->nodes[f->bn], f->res, res_accum, f->relu, f->out);
+}
+
 static void run_node(axnn_exec *e, axnn_node *nd, double *prof)
 {
     double t0 = prof ? axnn_now() : 0.0;
@@ -75,6 +107,11 @@ static void run_nodes(axnn_graph *g, axnn_exec *e, double *prof)
         if (!g->training && nd->fuse.role != AXNN_FUSE_NONE) {
             if (nd->fuse.role != AXNN_FUSE_TAIL) continue;
             nd = &g->nodes[nd->fuse.head];
+        } else if (g->training && train_role(g, nd) != TR_NODE) {
+            double t0 = prof ? axnn_now() : 0.0;
+            if (train_role(g, nd) == TR_CHAIN) chain_forward(e, nd);
+            if (prof) prof[k] += axnn_now() - t0;
+            continue;
         }
         double t0 = prof ? axnn_now() : 0.0;
         nd->op->forward(e, nd);
@@ -139,6 +176,12 @@ axnn_status axnn_graph_backward(axnn_graph *g, axnn_pool *pool)
     for (int k = g->nnodes - 1; k >= 0; k--) {
         axnn_node *nd = &g->nodes[k];
         if (prof) prof[k] = -1.0;
+        if (train_role(g, nd) != TR_NODE) {
+            double t0 = prof ? axnn_now() : 0.0;
+            if (train_role(g, nd) == TR_CHAIN) chain_backward(&e, nd);
+            if (prof) prof[k] = axnn_now() - t0;
+            continue;
+        }
         if (!nd->op->backward || !g->vals[nd->out].grad) continue;
         double t0 = prof ? axnn_now() : 0.0;
         nd->op->backward(&e, nd);

@@ -9,6 +9,9 @@
  * backward order, the gradient of an activation lives from the first consumer that writes it to
  * its producer, which reads it last. The first writer stores, later writers add (node->accum).
  *
+ * Training plans count gradient lifetimes in the steps at which nodes run: the nodes of a
+ * training-mode chain (fuse.c) after its conv write their input gradients at the chain's tail.
+ *
  * Eval-mode fusion (fuse.c) changes the picture for inference plans: values inside a fused
  * chain get no memory, and lifetimes count in execution steps (axnn_fuse_step), since a chain
  * runs at its tail's position.
@@ -193,6 +196,16 @@ static axnn_status plan_activations(axnn_graph *g, bool training)
     return AXNN_OK;
 }
 
+/* The index at whose place node k runs in training mode: a training chain's nodes after its
+ * head run at the tail (graph/fuse.c), and write their input gradients there. */
+static int train_step(const axnn_graph *g, int k)
+{
+    const axnn_fusion *f = &g->nodes[k].fuse;
+    int add;
+    if (f->role != AXNN_FUSE_INNER && f->role != AXNN_FUSE_TAIL) return k;
+    return axnn_fuse_train(g, f->head, &add) ? f->tail : k;
+}
+
 static axnn_status plan_gradients(axnn_graph *g)
 {
     /* Step s of the backward pass runs node nnodes-1-s. */
@@ -207,10 +220,12 @@ static axnn_status plan_gradients(axnn_graph *g)
     for (int i = 0; i < g->nvals; i++) {
         axnn_value *v = &g->vals[i];
         if (v->kind != AXNN_VAL_ACT || !(v->flags & AXNN_VF_NEEDS_GRAD)) continue;
-        int first = g->nnodes - 1 - v->producer, start = first;
+        int first = g->nnodes - 1 - train_step(g, v->producer), start = first;
         for (int k = g->nnodes - 1; k > v->producer; k--)
-            for (int j = 0; j < g->nodes[k].nin; j++)
-                if (g->nodes[k].in[j] == i && g->nnodes - 1 - k < start) start = g->nnodes - 1 - k;
+            for (int j = 0; j < g->nodes[k].nin; j++) {
+                int step = g->nnodes - 1 - train_step(g, k);
+                if (g->nodes[k].in[j] == i && step < start) start = step;
+            }
         if (i == g->loss) start = 0;
         b[nb++] = (block){i, start, first, value_bytes(v), 0};
     }
