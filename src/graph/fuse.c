@@ -17,7 +17,8 @@
  *
  * A node joins a chain only when the value between it and the previous link has that node as
  * its only consumer and is not a graph output (logits, loss), so no one can observe the values
- * the chain skips. Convs carrying a numeric-mode extension (node->ext) are left alone.
+ * the chain skips. Convs carrying a numeric-mode extension (node->ext), and nodes of ragged
+ * batches (node->rows) or with a forced mode (AXNN_NF_EVAL), are left alone.
  *
  * Memory: in eval plans the skipped values (outputs of the head and inner nodes) get no memory
  * at all, and lifetimes are measured in execution steps, where every node of a chain executes
@@ -54,9 +55,13 @@ static int sole_consumer(const axnn_graph *g, int v, int k)
     return -1;
 }
 
+/* Nodes of a ragged batch (MoE experts, node->rows) or with a forced mode stay unfused. */
+static bool plain(const axnn_node *nd) { return !nd->rows && !(nd->flags & AXNN_NF_EVAL); }
+
 static bool is_op(const axnn_graph *g, int k, const char *name)
 {
-    return k >= 0 && g->nodes[k].fuse.role == AXNN_FUSE_NONE && !strcmp(g->nodes[k].op->name, name);
+    return k >= 0 && g->nodes[k].fuse.role == AXNN_FUSE_NONE && plain(&g->nodes[k]) &&
+           !strcmp(g->nodes[k].op->name, name);
 }
 
 /* Marks the chain starting at conv node k, if any link follows. */
@@ -103,7 +108,7 @@ void axnn_graph_fuse(axnn_graph *g)
     if (g->fusion_off || (env && env[0] && strcmp(env, "0"))) return;
     for (int k = 0; k < g->nnodes; k++) {
         const axnn_node *nd = &g->nodes[k];
-        if (nd->fuse.role == AXNN_FUSE_NONE && !nd->ext && !strcmp(nd->op->name, "conv2d"))
+        if (nd->fuse.role == AXNN_FUSE_NONE && !nd->ext && plain(nd) && !strcmp(nd->op->name, "conv2d"))
             fuse_from(g, k);
     }
 }
