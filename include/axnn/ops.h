@@ -57,6 +57,39 @@ int axnn_dropout(axnn_graph *g, int x, float p);
 /* Mean softmax cross-entropy over the batch; output is a scalar. Sets g->loss. */
 int axnn_softmax_ce(axnn_graph *g, int logits, int labels, float label_smoothing);
 
+/* ---- transformer nodes (ViT, timm's VisionTransformer; src/ops/build_vit.c) ----
+ * Token tensors are (N, T, D). axnn_linear also takes tokens: (N, T, in) -> (N, T, out), the
+ * same weights applied to every token. */
+typedef struct axnn_layernorm_attr {
+    float eps; /* timm's ViT: 1e-6 */
+} axnn_layernorm_attr;
+
+typedef struct axnn_attention_attr {
+    int heads;
+} axnn_attention_attr;
+
+typedef struct axnn_drop_path_attr {
+    float p;
+} axnn_drop_path_attr;
+
+/* (N, C, H, W) -> (N, H*W, C): the patch embedding's feature map as tokens */
+int axnn_tokens(axnn_graph *g, int x);
+/* Prepends the class token: (N, P, D) -> (N, 1+P, D); parameter "cls_token" (1, 1, D) of module
+ * `module` ("" = top level, as in timm). */
+int axnn_cls_token(axnn_graph *g, const char *module, int x);
+/* Adds the position embedding "pos_embed" (1, T, D) of module `module`. */
+int axnn_pos_embed(axnn_graph *g, const char *module, int x);
+/* LayerNorm over the last dimension: "<name>.weight" = 1, "<name>.bias" = 0. */
+int axnn_layernorm(axnn_graph *g, const char *name, int x, float eps);
+/* Multi-head scaled dot-product self-attention: qkv (N, T, 3D) -> (N, T, D). */
+int axnn_attention(axnn_graph *g, const char *name, int qkv, int heads);
+/* Exact-erf GELU. */
+int axnn_gelu(axnn_graph *g, int x);
+/* Stochastic depth: whole samples dropped with probability p in training. */
+int axnn_drop_path(axnn_graph *g, int x, float p);
+/* The class token: (N, T, D) -> (N, D). */
+int axnn_cls_pool(axnn_graph *g, int x);
+
 #ifdef __cplusplus
 }
 #endif

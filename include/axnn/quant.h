@@ -45,7 +45,10 @@ typedef struct axnn_quant_cfg {
     bool keep_first_last;     /* the first conv and the last linear stay exact int8 */
     axnn_qkernel kernel;      /* force a kernel (AXNN_QK_AUTO = fastest correct one) */
     axnn_grad_mode grad;      /* backward in training */
-    bool count_attention;     /* (ViT) quantize and approximate the attention products too */
+    bool count_attention;     /* (ViT) quantize the attention products Q K^T and P V too, with
+                                 dynamic per-(image, head) scales; the multiplier applies to
+                                 attention nodes ("blocks.N.attn") the layer lists select, and
+                                 their MACs count in axnn_quant_mac_split */
 } axnn_quant_cfg;
 
 /* Puts the graph's conv and linear nodes in INT8 or TABLE mode per cfg. Scales stay unset until

@@ -1,12 +1,16 @@
 /* linear: y = x W^T + b, as torch.nn.Linear.
  *
- * x (N, in) -> y (N, out); W (out, in); b (out). Forward and dx split the batch rows over
- * threads (or the output columns when the batch is smaller than the pool); dW = dy^T x splits
- * the output rows of W, so no thread shares a gradient element and no reduction is needed.
+ * x (N, in) -> y (N, out); W (out, in); b (out). Tokens (N, T, in) -> (N, T, out) are the same
+ * computation on N*T rows (a transformer's token-wise linear layers), so numeric modes cover
+ * them too. Forward and dx split the rows over threads (or the output columns when there are
+ * fewer rows than threads); dW = dy^T x splits the output rows of W, so no thread shares a
+ * gradient element and no reduction is needed. db sums each column over the rows in order, in
+ * double.
  */
 #include "ops/op.h"
 
 #include "kernels/f32-gemm/gemm.h"
+#include "ops/qgrad.h"
 #include "ops/quantized.h"
 #include "quant/qstate.h"
 
@@ -14,18 +18,28 @@ static axnn_status linear_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, u
 {
     const axnn_linear_attr *a = nd->attr;
     const axnn_value *x = &g->vals[nd->in[0]], *w = &g->vals[nd->in[1]];
-    if (x->shape.nd != 2)
-        return axnn_error(AXNN_ERR_SHAPE, "%s: linear needs a 2-d input (flatten first)", nd->name);
-    if (w->shape.nd != 2 || w->shape.d[0] != a->out || w->shape.d[1] != x->shape.d[1])
+    if (x->shape.nd != 2 && x->shape.nd != 3)
+        return axnn_error(AXNN_ERR_SHAPE, "%s: linear needs an (N, in) or (N, T, in) input (flatten first)",
+                          nd->name);
+    if (w->shape.nd != 2 || w->shape.d[0] != a->out || w->shape.d[1] != x->shape.d[x->shape.nd - 1])
         return axnn_error(AXNN_ERR_SHAPE, "%s: weight shape does not match", nd->name);
-    *out = (axnn_shape){2, {x->shape.d[0], a->out}};
+    *out = x->shape;
+    out->d[out->nd - 1] = a->out;
     *fl = AXNN_VF_BATCHED;
     return AXNN_OK;
 }
 
+/* Rows of the GEMM for n images: n, or n * T for tokens. */
+static int64_t rows_of(const axnn_value *x, int64_t n)
+{
+    return x->shape.nd == 3 ? n * x->shape.d[1] : n;
+}
+
 static size_t linear_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth)
 {
-    size_t f = (size_t)axnn_sgemm_ws_floats() * sizeof(float), q = axnn_linear_q_scratch(g, nd, batch, nth);
+    const axnn_linear_attr *a = nd->attr;
+    size_t f = (size_t)axnn_sgemm_ws_floats() * sizeof(float) + (size_t)a->out * sizeof(double);
+    size_t q = axnn_linear_q_scratch(g, nd, batch, nth);
     return f > q ? f : q;
 }
 
@@ -40,12 +54,12 @@ static void lin_fwd_task(void *arg, int ith, int nth)
     axnn_exec *e = t->e;
     const axnn_linear_attr *a = t->nd->attr;
     const axnn_value *x = op_in(e, t->nd, 0), *w = op_in(e, t->nd, 1), *y = op_out(e, t->nd);
-    const int64_t IN = x->shape.d[1], OUT = a->out;
+    const int64_t IN = w->shape.d[1], OUT = a->out, R = rows_of(x, e->n);
     const float *X = x->data, *W = w->data, *b = a->bias ? op_in(e, t->nd, 2)->data : NULL;
     float *Y = y->data;
-    int64_t r0 = 0, r1 = e->n, c0 = 0, c1 = OUT;
-    if (e->n >= nth)
-        axnn_split(e->n, ith, nth, &r0, &r1);
+    int64_t r0 = 0, r1 = R, c0 = 0, c1 = OUT;
+    if (R >= nth)
+        axnn_split(R, ith, nth, &r0, &r1);
     else
         axnn_split(OUT, ith, nth, &c0, &c1);
     if (r1 <= r0 || c1 <= c0) return;
@@ -75,7 +89,7 @@ static void lin_bwd_task(void *arg, int ith, int nth)
     axnn_node *nd = t->nd;
     const axnn_linear_attr *a = nd->attr;
     const axnn_value *x = op_in(e, nd, 0), *w = op_in(e, nd, 1), *y = op_out(e, nd);
-    const int64_t IN = x->shape.d[1], OUT = a->out, N = e->n;
+    const int64_t IN = w->shape.d[1], OUT = a->out, N = rows_of(x, e->n);
     const float *dY = y->grad;
     float *ws = op_scratch(e, ith);
     int64_t lo, hi;
@@ -84,13 +98,13 @@ static void lin_bwd_task(void *arg, int ith, int nth)
         if (hi > lo)
             axnn_sgemm(true, false, hi - lo, IN, N, 1.0f, dY + lo, OUT, x->data, IN, 1.0f,
                        w->grad + lo * IN, IN, ws);
-        if (a->bias && op_in(e, nd, 2)->grad) {
+        if (a->bias && op_in(e, nd, 2)->grad) { /* row by row: contiguous reads */
             float *db = op_in(e, nd, 2)->grad;
-            for (int64_t o = lo; o < hi; o++) {
-                double s = 0.0;
-                for (int64_t r = 0; r < N; r++) s += dY[r * OUT + o];
-                db[o] += (float)s;
-            }
+            double *s = (double *)(ws + axnn_sgemm_ws_floats());
+            for (int64_t o = lo; o < hi; o++) s[o - lo] = 0.0;
+            for (int64_t r = 0; r < N; r++)
+                for (int64_t o = lo; o < hi; o++) s[o - lo] += dY[r * OUT + o];
+            for (int64_t o = lo; o < hi; o++) db[o] += (float)s[o - lo];
         }
     }
     if (x->grad) { /* dX[r0:r1, :] = dY[r0:r1, :] W */
@@ -105,11 +119,12 @@ static void linear_backward(axnn_exec *e, axnn_node *nd)
 {
     lin_task t = {e, nd};
     axnn_pool_run(e->pool, lin_bwd_task, &t);
+    if (axnn_qgrad_table_on(e->g, nd)) axnn_linear_qgrad(e, nd); /* table-derived gradient */
 }
 
 static int64_t linear_macs(const axnn_graph *g, const axnn_node *nd)
 {
-    return g->vals[nd->in[1]].shape.d[0] * g->vals[nd->in[1]].shape.d[1];
+    return rows_of(&g->vals[nd->in[0]], 1) * g->vals[nd->in[1]].shape.d[0] * g->vals[nd->in[1]].shape.d[1];
 }
 
 const axnn_op_def axnn_op_linear = {

@@ -1,11 +1,15 @@
 /* linear in INT8 / TABLE mode: x (N, in) is quantized per tensor and transposed into the
  * GEMM's activation layout (in, N), each thread takes a range of the batch's columns, and
- * y[n][o] = acc[o][n] * s_x * s_w[o] + b[o]. */
+ * y[n][o] = acc[o][n] * s_x * s_w[o] + b[o]. Token inputs (N, T, in) are N*T columns. A thread
+ * runs its columns in blocks of at most QCOLS, so scratch does not grow with the batch (each
+ * column's integer sums do not depend on the blocking). */
 #include "ops/quantized.h"
 
 #include "kernels/quant/quantize.h"
 #include "kernels/s8-gemm/s8-gemm.h"
 #include "quant/qstate.h"
+
+#define QCOLS 256
 
 static size_t align64(size_t b) { return (b + 63) & ~(size_t)63; }
 
@@ -13,7 +17,7 @@ size_t axnn_linear_q_scratch(const axnn_graph *g, const axnn_node *nd, int batch
 {
     const axnn_qnode *q = axnn_qnode_of(nd);
     if (!q) return 0;
-    int64_t cols = (batch + nth - 1) / nth, kaug = q->K * (1 + axnn_qnode_aug_rank(q));
+    int64_t cols = QCOLS, kaug = q->K * (1 + axnn_qnode_aug_rank(q));
     size_t ws = axnn_s8_gemm_ws_bytes(q->rows, kaug), lws = axnn_lut_gemm_ws_bytes(cols);
     return align64((size_t)(kaug * cols)) + align64((size_t)(q->K * cols)) + align64((size_t)(q->rows * cols) * 4) +
            align64((size_t)q->K * 4) + align64(ws > lws ? ws : lws);
@@ -25,20 +29,16 @@ typedef struct qlin_task {
     axnn_qnode *q;
 } qlin_task;
 
-static void qlin_task_fn(void *arg, int ith, int nth)
+/* Columns [lo, hi) of the node's output (rows of x), at most QCOLS of them. */
+static void qlin_block(qlin_task *t, int ith, int64_t lo, int64_t hi)
 {
-    qlin_task *t = arg;
     axnn_qnode *q = t->q;
     const axnn_linear_attr *a = t->nd->attr;
     const float *X = op_in(t->e, t->nd, 0)->data, *bias = a->bias ? op_in(t->e, t->nd, 2)->data : NULL;
     float *Y = op_out(t->e, t->nd)->data;
     const int64_t IN = q->K, OUT = q->rows;
     const int rank = q->kernel == AXNN_QK_DECOMP ? q->qm->dec.rank : 0;
-    int64_t lo, hi;
-    axnn_split(t->e->n, ith, nth, &lo, &hi);
-    const int64_t cols = hi - lo;
-    if (cols <= 0) return;
-    int64_t maxcols = (t->e->g->batch + nth - 1) / nth;
+    const int64_t cols = hi - lo, maxcols = QCOLS;
     int8_t *col = (int8_t *)op_scratch(t->e, ith);
     int8_t *xq = col + align64((size_t)(IN * (1 + axnn_qnode_aug_rank(q)) * maxcols));
     int32_t *acc = (int32_t *)(xq + align64((size_t)(IN * maxcols)));
@@ -60,6 +60,16 @@ static void qlin_task_fn(void *arg, int ith, int nth)
         const float k = q->in_scale * q->w_scale[o], b = bias ? bias[o] : 0.0f;
         for (int64_t n = 0; n < cols; n++) Y[(lo + n) * OUT + o] = (float)acc[o * cols + n] * k + b;
     }
+}
+
+static void qlin_task_fn(void *arg, int ith, int nth)
+{
+    qlin_task *t = arg;
+    const axnn_value *x = op_in(t->e, t->nd, 0);
+    const int64_t rows = x->shape.nd == 3 ? t->e->n * x->shape.d[1] : t->e->n;
+    int64_t lo, hi;
+    axnn_split(rows, ith, nth, &lo, &hi);
+    for (int64_t c = lo; c < hi; c += QCOLS) qlin_block(t, ith, c, hi - c < QCOLS ? hi : c + QCOLS);
 }
 
 /* A node that may run decomposed times one full run with each kernel and keeps the faster

@@ -16,4 +16,10 @@ void axnn_conv2d_forward_q(axnn_exec *e, axnn_node *nd, const axnn_conv_epi *epi
 size_t axnn_linear_q_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth);
 void axnn_linear_forward_q(axnn_exec *e, axnn_node *nd);
 
+/* Attention products in int8 (ViT; ops/attention_q.c): per-thread scratch (0 when the node
+ * runs in float) and the forward with the multiplier from axnn_quant_attention_qmul. */
+struct axnn_qmul;
+size_t axnn_attention_q_scratch(const axnn_graph *g, const axnn_node *nd);
+void axnn_attention_forward_q(axnn_exec *e, axnn_node *nd, const struct axnn_qmul *qm);
+
 #endif

@@ -67,6 +67,9 @@ static inline int axnn_qnode_aug_rank(const axnn_qnode *q)
 {
     return (q->kernel == AXNN_QK_DECOMP || q->kernel == AXNN_QK_AUTO) && q->qm->have_decomp ? q->qm->dec.rank : 0;
 }
+/* The multiplier of an attention node's two products (Q K^T and P V) when the graph runs them
+ * quantized (axnn_quant_cfg.count_attention), else NULL (float); see quant.c. */
+const axnn_qmul *axnn_quant_attention_qmul(const axnn_graph *g, const axnn_node *nd);
 /* Name of the kernel that runs the node ("exact-avx512vnni", "lut-avx512vbmi", ...). */
 const char *axnn_qnode_kernel_name(const axnn_qnode *q);
 void axnn_quant_state_free(struct axnn_graph *g);

@@ -238,8 +238,9 @@ static bool quantizable(const axnn_node *nd)
     return (nd->op == &axnn_op_conv2d || nd->op == &axnn_op_linear) && !(nd->flags & AXNN_NF_FLOAT);
 }
 
-/* Checks that every name in a list matches some quantizable node. */
-static axnn_status check_list(const axnn_graph *g, const char *list, const char *flag)
+/* Checks that every name in a list matches some quantizable node (or attention node, when the
+ * attention products are quantized too). */
+static axnn_status check_list(const axnn_graph *g, const char *list, const char *flag, bool attention)
 {
     if (!list) return AXNN_OK;
     char buf[1024];
@@ -247,7 +248,8 @@ static axnn_status check_list(const axnn_graph *g, const char *list, const char 
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         bool hit = false;
         for (int k = 0; k < g->nnodes && !hit; k++)
-            hit = quantizable(&g->nodes[k]) && !fnmatch(tok, g->nodes[k].name, 0);
+            hit = (quantizable(&g->nodes[k]) || (attention && g->nodes[k].op == &axnn_op_attention)) &&
+                  !fnmatch(tok, g->nodes[k].name, 0);
         if (!hit) return axnn_error(AXNN_ERR_ARG, "%s: no conv or linear layer named '%s' in %s", flag, tok, g->info.arch);
     }
     return AXNN_OK;
@@ -258,8 +260,8 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 axnn_status axnn_quant_attach(axnn_graph *g, const axnn_quant_cfg *cfg)
 {
     axnn_quant_state_free(g);
-    axnn_status s = check_list(g, cfg->layers, "--mul-layers");
-    if (!s) s = check_list(g, cfg->exact_layers, "--exact-layers");
+    axnn_status s = check_list(g, cfg->layers, "--mul-layers", cfg->count_attention);
+    if (!s) s = check_list(g, cfg->exact_layers, "--exact-layers", cfg->count_attention);
     if (s) return s;
     axnn_quant_state *st = calloc(1, sizeof *st);
     if (!st) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
@@ -284,6 +286,9 @@ axnn_status axnn_quant_attach(axnn_graph *g, const axnn_quant_cfg *cfg)
         s = load_qmul(st, approx ? cfg->mul : NULL, cfg->kernel, &qm);
         if (!s) s = qnode_make(g, nd, qm, approx ? AXNN_NUM_TABLE : AXNN_NUM_INT8);
     }
+    axnn_qmul *unused;
+    if (!s && cfg->count_attention) s = load_qmul(st, NULL, cfg->kernel, &unused); /* see below */
+    if (!s && cfg->count_attention && cfg->mul) s = load_qmul(st, cfg->mul, cfg->kernel, &unused);
     if (s) {
         axnn_quant_state_free(g);
         return s;
@@ -335,6 +340,27 @@ axnn_status axnn_quant_set_input_scale(axnn_graph *g, int node, float scale)
     return AXNN_OK;
 }
 
+/* ---- attention products (ViT, cfg.count_attention) ----
+ * An attention node has no weights and no qnode: its two products use dynamic scales
+ * (ops/attention_q.c). It asks here, at each forward, which multiplier to use: the graph's
+ * multiplier when the layer lists select the node (by its name, "blocks.3.attn"), else exact
+ * int8; both were loaded by axnn_quant_attach. While the graph calibrates (its qkv layer
+ * collects statistics) the attention runs in float, so calibration stays multiplier-free. */
+const axnn_qmul *axnn_quant_attention_qmul(const axnn_graph *g, const axnn_node *nd)
+{
+    const axnn_quant_state *st = g->quant;
+    if (!st || !st->cfg.count_attention || nd->op != &axnn_op_attention) return NULL;
+    const int p = g->vals[nd->in[0]].producer;
+    const axnn_qnode *in = p >= 0 ? axnn_qnode_of(&g->nodes[p]) : NULL;
+    if (in && in->calib) return NULL;
+    const axnn_quant_cfg *c = &st->cfg;
+    bool approx = c->mul && (!c->layers || in_list(c->layers, nd->name)) && !in_list(c->exact_layers, nd->name);
+    const char *name = approx ? c->mul : "int8";
+    for (int i = 0; i < st->nmuls; i++)
+        if (!strcmp(st->muls[i]->name, name)) return st->muls[i];
+    return NULL;
+}
+
 /* ---- introspection ---- */
 
 const char *axnn_qnode_kernel_name(const axnn_qnode *q)
@@ -373,5 +399,12 @@ void axnn_quant_mac_split(const axnn_graph *g, int64_t *approx_macs, int64_t *to
         int64_t m = axnn_node_macs(g, &g->nodes[k]);
         *total_macs += m;
         if (q->mode == AXNN_NUM_TABLE && !q->qm->exact) *approx_macs += m;
+    }
+    for (int k = 0; k < g->nnodes; k++) { /* attention products, when quantized */
+        const axnn_qmul *qm = axnn_quant_attention_qmul(g, &g->nodes[k]);
+        if (!qm) continue;
+        int64_t m = axnn_node_macs(g, &g->nodes[k]);
+        *total_macs += m;
+        if (qm->mul && !qm->exact) *approx_macs += m;
     }
 }

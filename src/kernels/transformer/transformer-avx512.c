@@ -1,0 +1,193 @@
+/* AVX-512 row kernels of the transformer nodes (see transformer.h for the algorithms and their
+ * accuracy): 16 lanes at a time, the tail of a row under a mask. */
+#include "kernels/transformer/transformer.h"
+
+#include <immintrin.h>
+#include <math.h>
+
+static inline __mmask16 tail(int64_t n) { return (__mmask16)((1u << n) - 1); }
+static inline __m512 cst(float v) { return _mm512_set1_ps(v); }
+
+/* exp(x) for x in float range; NaN stays NaN (the clamps keep x as their second operand). */
+static inline __m512 exp_z(__m512 x)
+{
+    x = _mm512_min_ps(cst(89.0f), _mm512_max_ps(cst(-104.0f), x));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, cst(1.44269504089f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, cst(0.693147182464599609375f), x);
+    r = _mm512_fnmadd_ps(n, cst(-1.9046543231e-09f), r);
+    __m512 p = cst(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, cst(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, cst(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, cst(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, cst(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, cst(0.5f));
+    p = _mm512_fmadd_ps(p, r, cst(1.0f));
+    p = _mm512_fmadd_ps(p, r, cst(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* G(t) of erfc(z) = exp(-z^2) G(2 / (2 + z)); coefficients from tests/gen/gen_erfc_poly.py. */
+static inline __m512 erfc_g(__m512 t)
+{
+    static const float c[12] = {
+        -8.873875450e-15f, 2.820948064e-01f, 2.820938230e-01f,  2.468809932e-01f,
+        1.753722876e-01f,  9.302853793e-02f, -5.733470991e-02f, 1.273213625e-01f,
+        -4.473065734e-01f, 4.864628911e-01f, -2.309938371e-01f, 4.238040000e-02f,
+    };
+    __m512 p = cst(c[11]);
+    for (int j = 10; j >= 0; j--) p = _mm512_fmadd_ps(p, t, cst(c[j]));
+    return p;
+}
+
+/* Phi(x) into *phi and exp(-x^2 / 2) into *e. */
+static inline void phi_z(__m512 x, __m512 *phi, __m512 *e)
+{
+    const __m512 a = _mm512_min_ps(cst(20.0f), _mm512_abs_ps(x)); /* Phi saturates long before */
+    const __m512 xx = _mm512_mul_ps(a, a), lo = _mm512_fmsub_ps(a, a, xx);
+    const __m512 q = _mm512_mul_ps(xx, cst(0.5f)), ql = _mm512_mul_ps(lo, cst(0.5f));
+    __m512 ex = exp_z(_mm512_sub_ps(_mm512_setzero_ps(), q));
+    ex = _mm512_fnmadd_ps(ex, ql, ex); /* exp(-q - ql) = exp(-q) (1 - ql) */
+    const __m512 t = _mm512_div_ps(cst(2.0f), _mm512_fmadd_ps(a, cst(0.7071067812f), cst(2.0f)));
+    const __m512 half_erfc = _mm512_mul_ps(_mm512_mul_ps(ex, erfc_g(t)), cst(0.5f));
+    const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    *phi = _mm512_mask_blend_ps(neg, _mm512_sub_ps(cst(1.0f), half_erfc), half_erfc);
+    *e = ex;
+}
+
+static void gelu_z(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? 0xffff : tail(n - i);
+        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 phi, e;
+        phi_z(v, &phi, &e);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(v, phi));
+    }
+}
+
+static void gelu_bwd_z(const float *x, const float *dy, float *dx, int64_t n, bool accumulate)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? 0xffff : tail(n - i);
+        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 phi, e;
+        phi_z(v, &phi, &e);
+        const __m512 d = _mm512_fmadd_ps(_mm512_mul_ps(v, e), cst(0.3989422804f), phi);
+        __m512 g = _mm512_mul_ps(d, _mm512_maskz_loadu_ps(m, dy + i));
+        if (accumulate) g = _mm512_add_ps(g, _mm512_maskz_loadu_ps(m, dx + i));
+        _mm512_mask_storeu_ps(dx + i, m, g);
+    }
+}
+
+static inline __mmask16 mask_at(int64_t i, int64_t n) { return n - i >= 16 ? 0xffff : tail(n - i); }
+
+static void layernorm_z(const float *x, const float *w, const float *b, float *y, int64_t d,
+                        float eps, float *mean, float *rstd)
+{
+    __m512 s = _mm512_setzero_ps();
+    for (int64_t i = 0; i < d; i += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(mask_at(i, d), x + i));
+    const float m = _mm512_reduce_add_ps(s) / (float)d;
+    const __m512 mv = cst(m);
+    __m512 ss = _mm512_setzero_ps();
+    for (int64_t i = 0; i < d; i += 16) {
+        const __mmask16 k = mask_at(i, d);
+        const __m512 dv = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + i), mv);
+        ss = _mm512_fmadd_ps(dv, dv, ss);
+    }
+    const float r = 1.0f / sqrtf(_mm512_reduce_add_ps(ss) / (float)d + eps);
+    const __m512 rv = cst(r);
+    for (int64_t i = 0; i < d; i += 16) {
+        const __mmask16 k = mask_at(i, d);
+        const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), mv), rv);
+        const __m512 v = _mm512_fmadd_ps(xh, _mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, b + i));
+        _mm512_mask_storeu_ps(y + i, k, v);
+    }
+    *mean = m;
+    *rstd = r;
+}
+
+static void layernorm_bwd_z(const float *x, const float *w, const float *dy, float *dx, float *dw,
+                            float *db, int64_t d, float mean, float rstd, bool accumulate)
+{
+    const __m512 mv = cst(mean), rv = cst(rstd);
+    __m512 sg = _mm512_setzero_ps(), sgx = _mm512_setzero_ps();
+    for (int64_t i = 0; i < d; i += 16) {
+        const __mmask16 k = mask_at(i, d);
+        const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), mv), rv);
+        const __m512 g = _mm512_maskz_loadu_ps(k, dy + i);
+        const __m512 gw = _mm512_mul_ps(g, _mm512_maskz_loadu_ps(k, w + i));
+        sg = _mm512_add_ps(sg, gw);
+        sgx = _mm512_fmadd_ps(gw, xh, sgx);
+        _mm512_mask_storeu_ps(dw + i, k, _mm512_fmadd_ps(g, xh, _mm512_maskz_loadu_ps(k, dw + i)));
+        _mm512_mask_storeu_ps(db + i, k, _mm512_add_ps(g, _mm512_maskz_loadu_ps(k, db + i)));
+    }
+    const __m512 mg = cst(_mm512_reduce_add_ps(sg) / (float)d), mgx = cst(_mm512_reduce_add_ps(sgx) / (float)d);
+    for (int64_t i = 0; i < d; i += 16) {
+        const __mmask16 k = mask_at(i, d);
+        const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), mv), rv);
+        const __m512 gw = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + i), _mm512_maskz_loadu_ps(k, w + i));
+        __m512 v = _mm512_mul_ps(rv, _mm512_fnmadd_ps(xh, mgx, _mm512_sub_ps(gw, mg)));
+        if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, dx + i));
+        _mm512_mask_storeu_ps(dx + i, k, v);
+    }
+}
+
+static float softmax_z(float *x, int64_t n)
+{
+    __m512 mx = cst(-INFINITY);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = mask_at(i, n);
+        mx = _mm512_mask_max_ps(mx, k, mx, _mm512_maskz_loadu_ps(k, x + i));
+    }
+    const float m = _mm512_reduce_max_ps(mx);
+    const __m512 mv = cst(m);
+    __m512 s = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = mask_at(i, n);
+        const __m512 e = _mm512_maskz_mov_ps(k, exp_z(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), mv)));
+        s = _mm512_add_ps(s, e);
+        _mm512_mask_storeu_ps(x + i, k, e);
+    }
+    const float sum = _mm512_reduce_add_ps(s);
+    const __m512 inv = cst(1.0f / sum);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = mask_at(i, n);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inv));
+    }
+    return m + logf(sum);
+}
+
+static void exp_shift_z(float *x, int64_t n, float c)
+{
+    const __m512 cv = cst(c);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = mask_at(i, n);
+        _mm512_mask_storeu_ps(x + i, k, exp_z(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), cv)));
+    }
+}
+
+static void softmax_bwd_z(const float *p, float *dp, int64_t n, float c)
+{
+    const __m512 cv = cst(c);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = mask_at(i, n);
+        const __m512 v = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, dp + i), cv);
+        _mm512_mask_storeu_ps(dp + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + i), v));
+    }
+}
+
+static float dot_z(const float *a, const float *b, int64_t n)
+{
+    __m512 s = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = mask_at(i, n);
+        s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + i), _mm512_maskz_loadu_ps(k, b + i), s);
+    }
+    return _mm512_reduce_add_ps(s);
+}
+
+const axnn_tfm_kernels axnn_tfm_avx512 = {
+    "avx512",  gelu_z,      gelu_bwd_z,    layernorm_z, layernorm_bwd_z,
+    softmax_z, exp_shift_z, softmax_bwd_z, dot_z,
+};

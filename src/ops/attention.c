@@ -1,0 +1,169 @@
+/* attention: multi-head scaled dot-product self-attention, the core of timm's Attention
+ * between its qkv and proj linear layers (which are ordinary linear nodes here, so numeric
+ * modes cover them like any other layer).
+ *
+ * qkv (N, T, 3D) -> y (N, T, D), H heads of size hd = D / H. Token t of image n holds, as timm's
+ * qkv.reshape(N, T, 3, H, hd): q of head h at [h*hd, (h+1)*hd), k at D + h*hd, v at 2D + h*hd.
+ * For each (image, head) pair, with Q, K, V the (T, hd) slices read in place (row stride 3D):
+ *   S = Q K^T / sqrt(hd)   (T, T)   one GEMM, the scale folded into its alpha
+ *   P = softmax(S) by rows          in place, the row kernel of kernels/transformer
+ *   O = P V                (T, hd)  one GEMM, written in place into y (row stride D)
+ * Only one T x T block per thread exists at a time (in scratch); pairs are split over threads.
+ * Nothing is kept for backward beyond qkv and y: backward recomputes S and its softmax for each
+ * pair, the same kernels on the same inputs, so P is bit-identical to the forward's. That costs
+ * one small GEMM per pair (T^2 hd MACs, a few percent of a block) instead of keeping N H T^2
+ * probabilities (6.5 MB per block for ViT-S at batch 64).
+ * Backward, per pair, with dO the (T, hd) slice of dy:
+ *   dP = dO V^T;  dV = P^T dO;  dS = P * (dP - rowsum(P * dP));
+ *   dQ = dS K / sqrt(hd);  dK = dS^T Q / sqrt(hd)
+ * each written (or added, per accum) into its own slice of dqkv, so pairs never collide.
+ *
+ * Numeric modes: with axnn_quant_cfg.count_attention, the node's forward runs the two products
+ * in int8 with the multiplier the quantization module chose for it (attention_q.c); backward is
+ * then the straight-through float gradient, as for quantized linear layers.
+ */
+#include "ops/op.h"
+
+#include "kernels/f32-gemm/gemm.h"
+#include "kernels/transformer/transformer.h"
+#include "ops/quantized.h"
+#include "quant/qstate.h"
+
+#include <math.h>
+
+typedef struct attn_geom {
+    int64_t t, d, h, hd, ld; /* tokens, width, heads, head size, qkv row stride (3D) */
+    float scale;
+} attn_geom;
+
+static attn_geom geom_of(const axnn_graph *g, const axnn_node *nd)
+{
+    const axnn_value *x = &g->vals[nd->in[0]];
+    const int64_t h = ((const axnn_attention_attr *)nd->attr)->heads, d = x->shape.d[2] / 3;
+    return (attn_geom){x->shape.d[1], d, h, d / h, 3 * d, 1.0f / sqrtf((float)(d / h))};
+}
+
+static axnn_status attn_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, uint32_t *fl)
+{
+    const axnn_attention_attr *a = nd->attr;
+    const axnn_value *x = &g->vals[nd->in[0]];
+    if (x->shape.nd != 3 || x->shape.d[2] % 3)
+        return axnn_error(AXNN_ERR_SHAPE, "%s: attention needs (N, T, 3D) qkv", nd->name);
+    const int64_t d = x->shape.d[2] / 3;
+    if (a->heads < 1 || d % a->heads)
+        return axnn_error(AXNN_ERR_ARG, "%s: width %lld is not a multiple of %d heads", nd->name, (long long)d,
+                          a->heads);
+    *out = (axnn_shape){3, {x->shape.d[0], x->shape.d[1], d}};
+    *fl = x->flags & AXNN_VF_BATCHED;
+    return AXNN_OK;
+}
+
+static int64_t fl64(int64_t floats) { return (floats + 15) / 16 * 16; }
+
+/* Per thread: the GEMM workspace and one T x T block (two in training plans). */
+static size_t attn_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth)
+{
+    attn_geom a = geom_of(g, nd);
+    int64_t f = axnn_sgemm_ws_floats() + (g->planned_training ? 2 : 1) * fl64(a.t * a.t) + fl64(a.t);
+    size_t fb = (size_t)f * sizeof(float), qb = axnn_attention_q_scratch(g, nd);
+    return fb > qb ? fb : qb;
+}
+
+typedef struct attn_task {
+    axnn_exec *e;
+    axnn_node *nd;
+    attn_geom a;
+} attn_task;
+
+/* S = scale Q K^T for pair (n, h), then its softmax by rows, in place. */
+static void scores(const attn_task *t, const float *q, float *s, float *ws)
+{
+    const attn_geom *a = &t->a;
+    axnn_sgemm(false, true, a->t, a->t, a->hd, a->scale, q, a->ld, q + a->d, a->ld, 0.0f, s, a->t, ws);
+    const axnn_tfm_kernels *k = axnn_tfm_get();
+    for (int64_t i = 0; i < a->t; i++) k->softmax(s + i * a->t, a->t);
+}
+
+static void attn_fwd_task(void *arg, int ith, int nth)
+{
+    attn_task *t = arg;
+    const attn_geom *a = &t->a;
+    const float *qkv = op_in(t->e, t->nd, 0)->data;
+    float *y = op_out(t->e, t->nd)->data, *ws = op_scratch(t->e, ith);
+    float *s = ws + axnn_sgemm_ws_floats();
+    int64_t lo, hi;
+    axnn_split(t->e->n * a->h, ith, nth, &lo, &hi);
+    for (int64_t p = lo; p < hi; p++) {
+        const int64_t n = p / a->h, h = p % a->h;
+        const float *q = qkv + n * a->t * a->ld + h * a->hd;
+        scores(t, q, s, ws);
+        axnn_sgemm(false, false, a->t, a->hd, a->t, 1.0f, s, a->t, q + 2 * a->d, a->ld, 0.0f,
+                   y + n * a->t * a->d + h * a->hd, a->d, ws);
+    }
+}
+
+static void attn_forward(axnn_exec *e, axnn_node *nd)
+{
+    const axnn_qmul *qm = axnn_quant_attention_qmul(e->g, nd);
+    if (qm) {
+        axnn_attention_forward_q(e, nd, qm);
+        return;
+    }
+    attn_task t = {e, nd, geom_of(e->g, nd)};
+    axnn_pool_run(e->pool, attn_fwd_task, &t);
+}
+
+/* The backward of one pair (see the top of the file); s and dp are T x T blocks. */
+static void pair_backward(const attn_task *t, int64_t n, int64_t h, float *s, float *dp, float *ws)
+{
+    const attn_geom *a = &t->a;
+    const axnn_value *x = op_in(t->e, t->nd, 0), *y = op_out(t->e, t->nd);
+    const int64_t off = n * a->t * a->ld + h * a->hd;
+    const float *q = (const float *)x->data + off, *k = q + a->d, *v = q + 2 * a->d;
+    const float *dout = y->grad + n * a->t * a->d + h * a->hd;
+    float *dq = x->grad + off, *dk = dq + a->d, *dv = dq + 2 * a->d;
+    const float beta = t->nd->accum[0] ? 1.0f : 0.0f;
+    const axnn_tfm_kernels *kr = axnn_tfm_get();
+    scores(t, q, s, ws);
+    axnn_sgemm(false, true, a->t, a->t, a->hd, 1.0f, dout, a->d, v, a->ld, 0.0f, dp, a->t, ws);
+    axnn_sgemm(true, false, a->t, a->hd, a->t, 1.0f, s, a->t, dout, a->d, beta, dv, a->ld, ws);
+    for (int64_t i = 0; i < a->t; i++) {
+        float *pi = s + i * a->t, *dpi = dp + i * a->t;
+        kr->softmax_bwd(pi, dpi, a->t, kr->dot(pi, dpi, a->t));
+    }
+    axnn_sgemm(false, false, a->t, a->hd, a->t, a->scale, dp, a->t, k, a->ld, beta, dq, a->ld, ws);
+    axnn_sgemm(true, false, a->t, a->hd, a->t, a->scale, dp, a->t, q, a->ld, beta, dk, a->ld, ws);
+}
+
+static void attn_bwd_task(void *arg, int ith, int nth)
+{
+    attn_task *t = arg;
+    const attn_geom *a = &t->a;
+    float *ws = op_scratch(t->e, ith), *s = ws + axnn_sgemm_ws_floats(), *dp = s + fl64(a->t * a->t);
+    int64_t lo, hi;
+    axnn_split(t->e->n * a->h, ith, nth, &lo, &hi);
+    for (int64_t p = lo; p < hi; p++) pair_backward(t, p / a->h, p % a->h, s, dp, ws);
+}
+
+static void attn_backward(axnn_exec *e, axnn_node *nd)
+{
+    if (!in_needs_grad(e, nd, 0)) return;
+    attn_task t = {e, nd, geom_of(e->g, nd)};
+    axnn_pool_run(e->pool, attn_bwd_task, &t);
+}
+
+/* Q K^T and P V: T * T * hd MACs each per head. */
+static int64_t attn_macs(const axnn_graph *g, const axnn_node *nd)
+{
+    attn_geom a = geom_of(g, nd);
+    return 2 * a.t * a.t * a.d;
+}
+
+const axnn_op_def axnn_op_attention = {
+    .name = "attention",
+    .infer = attn_infer,
+    .scratch_bytes = attn_scratch,
+    .forward = attn_forward,
+    .backward = attn_backward,
+    .macs = attn_macs,
+};
