@@ -44,6 +44,20 @@ void axnn_init_torch_linear(axnn_value *w, axnn_value *b, axnn_rng *r)
     }
 }
 
+/* trunc_normal_(std, a=lo, b=hi): normal(0, std) redrawn until it falls in [lo, hi]. timm's ViT
+ * uses lo = -2, hi = 2 (absolute bounds), so with std = 0.02 nothing is ever redrawn. */
+void axnn_init_trunc_normal(axnn_value *w, float std, float lo, float hi, axnn_rng *r)
+{
+    float *p = w->data;
+    int64_t n = axnn_shape_numel(&w->shape);
+    for (int64_t i = 0; i < n; i++) {
+        float v;
+        do v = std * axnn_rng_normal(r);
+        while (!(v >= lo && v <= hi));
+        p[i] = v;
+    }
+}
+
 void axnn_init_constant(axnn_value *w, float v)
 {
     float *p = w->data;
