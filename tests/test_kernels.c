@@ -308,6 +308,7 @@ static const conv_case conv_cases[] = {
     {1, 3, 11, 13, 8, 5, 3, 1, 2, 2, 1, true},  /* 5x3 kernel, mixed stride */
     {2, 4, 7, 7, 5, 3, 3, 1, 1, 0, 0, false},   /* no padding (direct, oh < h) */
     {1, 300, 4, 4, 24, 3, 3, 1, 1, 1, 1, false}, /* K = 2700 > one K block */
+    {4, 5, 9, 8, 70, 3, 2, 2, 1, 1, 0, true},   /* stride 2x1, packed by row copies */
 };
 
 static axnn_conv_shape cshape(const conv_case *c)

@@ -300,7 +300,7 @@ static void conv_bwd_setup(conv_bwd_task *t)
     t->need_dw = op_in(e, nd, 1)->grad != NULL;
     t->dx_engine = t->need_dx && axnn_conv_dx_ok(s);
     axnn_conv_shape ds = axnn_conv_dx_shape(s);
-    t->need_xs = t->need_dw && axnn_conv_needs_xs(s);
+    t->need_xs = t->need_dw && axnn_conv_dw_needs_xs(s);
     t->need_dys = t->dx_engine && axnn_conv_needs_xs(&ds);
     t->xl = x_layout(s);
     t->yl = axnn_conv_dx_layout(s);

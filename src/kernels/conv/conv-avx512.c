@@ -4,6 +4,7 @@
 #include "kernels/conv/conv.h"
 
 #include <immintrin.h>
+#include <stdint.h>
 
 static inline __mmask16 lanes(int64_t n) { return n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1); }
 
@@ -72,6 +73,102 @@ static void pack_cols_avx512(float *dst, int nr, const float *const *rows, int64
             _mm512_storeu_ps(d + 16 * v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m[v], idx[v],
                                                                   rows[p], 4));
     }
+}
+
+/* pack_x by copies: stride 1, runs of 4 or more pixels. Each run of a row is one or more
+ * masked loads: lanes whose input column falls in the padding are masked off (so never read)
+ * and stored as zeros. */
+static void pack_x_copy(float *dst, int nr, const axnn_conv_shape *s, const float *x,
+                        int64_t x_img, int64_t x_ch, int64_t k0, int64_t kc,
+                        const axnn_conv_srun *runs, int nruns)
+{
+    const int64_t taps = (int64_t)s->kh * s->kw;
+    int64_t c = k0 / taps, t = k0 % taps;
+    for (int64_t p = 0; p < kc; p++) {
+        const int ky = (int)(t / s->kw), kx = (int)(t % s->kw);
+        float *d = dst + p * nr;
+        for (int v = 0; v < nr; v += 16) _mm512_storeu_ps(d + v, _mm512_setzero_ps());
+        const float *xc = x + c * x_ch;
+        for (int q = 0; q < nruns; q++) {
+            const axnn_conv_srun *r = &runs[q];
+            const int64_t iy = (int64_t)r->oy * s->sh - s->ph + ky;
+            if (iy < 0 || iy >= s->h) continue;
+            const int64_t ix0 = (int64_t)r->ox - s->pw + kx;
+            const float *src = xc + r->n * x_img + iy * s->w + ix0;
+            for (int i = 0; i < r->len; i += 16) {
+                const int64_t cnt = r->len - i < 16 ? r->len - i : 16, a = ix0 + i;
+                const int64_t lo = a < 0 ? -a : 0, hi = s->w - a < cnt ? s->w - a : cnt;
+                if (hi <= lo) continue;
+                __mmask16 m = (__mmask16)(lanes(hi) & ~lanes(lo));
+                _mm512_mask_storeu_ps(d + r->col + i, lanes(cnt), _mm512_maskz_loadu_ps(m, src + i));
+            }
+        }
+        if (++t == taps) {
+            t = 0;
+            c++;
+        }
+    }
+}
+
+/* pack_x by gathers: per column the offset of tap (0, 0) from the channel's plane, per tap a
+ * mask of the columns whose input pixel is inside the image. */
+static void pack_x_gather(float *dst, int nr, const axnn_conv_shape *s, const float *x,
+                          int64_t x_img, int64_t x_ch, int64_t k0, int64_t kc,
+                          const axnn_conv_srun *runs, int nruns)
+{
+    enum { MAXV = AXNN_F32_MAX_NR / 16, MAXT = 64 };
+    const int64_t taps = (int64_t)s->kh * s->kw;
+    const int nv = nr / 16;
+    int32_t cb[AXNN_F32_MAX_NR] = {0}, iy0[AXNN_F32_MAX_NR], ix0[AXNN_F32_MAX_NR];
+    bool used[AXNN_F32_MAX_NR] = {false};
+    for (int q = 0; q < nruns; q++)
+        for (int l = 0; l < runs[q].len; l++) {
+            const int j = runs[q].col + l;
+            iy0[j] = runs[q].oy * s->sh - s->ph;
+            ix0[j] = (runs[q].ox + l) * s->sw - s->pw;
+            cb[j] = (int32_t)(runs[q].n * x_img + (int64_t)iy0[j] * s->w + ix0[j]);
+            used[j] = true;
+        }
+    __mmask16 valid[MAXT][MAXV];
+    for (int64_t t = 0; t < taps; t++)
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = 0;
+            for (int l = 0; l < 16; l++) {
+                const int j = 16 * v + l, ky = (int)(t / s->kw), kx = (int)(t % s->kw);
+                if (used[j] && iy0[j] + ky >= 0 && iy0[j] + ky < s->h && ix0[j] + kx >= 0 &&
+                    ix0[j] + kx < s->w)
+                    m |= (__mmask16)(1u << l);
+            }
+            valid[t][v] = m;
+        }
+    __m512i idx[MAXV];
+    for (int v = 0; v < nv; v++) idx[v] = _mm512_loadu_si512(cb + 16 * v);
+    int64_t c = k0 / taps, t = k0 % taps;
+    for (int64_t p = 0; p < kc; p++) {
+        const float *base = x + c * x_ch + (t / s->kw) * s->w + t % s->kw;
+        for (int v = 0; v < nv; v++)
+            _mm512_storeu_ps(dst + p * nr + 16 * v,
+                             _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid[t][v], idx[v], base, 4));
+        if (++t == taps) {
+            t = 0;
+            c++;
+        }
+    }
+}
+
+static void pack_x_avx512(float *dst, int nr, const axnn_conv_shape *s, const float *x,
+                          int64_t x_img, int64_t x_ch, int64_t k0, int64_t kc,
+                          const axnn_conv_srun *runs, int nruns)
+{
+    int ncols = 0;
+    for (int q = 0; q < nruns; q++) ncols += runs[q].len;
+    if (nr % 16 || (int64_t)s->kh * s->kw > 64 ||
+        (int64_t)x_img * (runs[nruns - 1].n + 1) > INT32_MAX / 2)
+        axnn_conv_isa_portable.pack_x(dst, nr, s, x, x_img, x_ch, k0, kc, runs, nruns);
+    else if (s->sw == 1 && nruns * 4 <= ncols)
+        pack_x_copy(dst, nr, s, x, x_img, x_ch, k0, kc, runs, nruns);
+    else
+        pack_x_gather(dst, nr, s, x, x_img, x_ch, k0, kc, runs, nruns);
 }
 
 static void pack_rows_avx512(float *dst, int nr, const float *base, const int32_t *cofs,
@@ -154,5 +251,6 @@ static void pack_panel_avx512(float *dst, int mr, const float *w, int64_t ldw, i
     if (k < K) axnn_conv_isa_portable.pack_panel(dst + k * 8, 8, w + k, ldw, 8, K - k);
 }
 
-const axnn_conv_isa axnn_conv_isa_avx512 = {epilogue_avx512, pack_cols_avx512, pack_rows_avx512,
+const axnn_conv_isa axnn_conv_isa_avx512 = {epilogue_avx512,   pack_cols_avx512,
+                                            pack_x_avx512,     pack_rows_avx512,
                                             pack_panel_avx512, pad_rows_avx512};

@@ -279,7 +279,8 @@ static fwd_plan fwd_plan_of(const axnn_f32_gemm_config *cfg, const axnn_conv_sha
     return p;
 }
 
-bool axnn_conv_needs_xs(const axnn_conv_shape *s) { return !axnn_conv_direct(s); }
+bool axnn_conv_needs_xs(const axnn_conv_shape *s) { return false; }
+bool axnn_conv_dw_needs_xs(const axnn_conv_shape *s) { return !axnn_conv_direct(s); }
 
 /* Per-thread workspace, in floats: C block, B panel, row pointer tables, tile columns, runs,
  * and (direct path) the local block. */
@@ -291,8 +292,42 @@ int64_t axnn_conv_fwd_ws_floats(const axnn_f32_gemm_config *cfg, const axnn_conv
     f += 2 * (p.K + KC_PACKED) + 16;
     f += AXNN_F32_MAX_NR + 16;
     f += 4 * AXNN_F32_MAX_NR + 16;
+    f += 2 * 5 * AXNN_F32_MAX_NR + 16;
     f += (int64_t)s->c * p.lplane + 16;
     return f;
+}
+
+/* Source runs of a packed tile's columns [j0, j1) (output pixels, split at row ends). */
+static int packed_src_runs(const axnn_conv_shape *s, int64_t j0, int64_t j1, axnn_conv_srun *runs)
+{
+    const int64_t P = (int64_t)s->oh * s->ow;
+    int n = 0;
+    for (int64_t j = j0; j < j1;) {
+        int64_t i = j / P, q = j % P, oy = q / s->ow, ox = q % s->ow, len = min64(s->ow - ox, j1 - j);
+        runs[n++] = (axnn_conv_srun){(int32_t)(j - j0), (int32_t)len, (int32_t)i, (int32_t)oy, (int32_t)ox};
+        j += len;
+    }
+    return n;
+}
+
+/* Prefetches the input lines a packed tile will read for rows [k0, k0 + kc) of B: per
+ * channel, each run's input rows (those of tap ky = 0 .. kh-1). */
+static void prefetch_packed(const axnn_conv_shape *s, const float *x, int64_t x_img, int64_t x_ch,
+                            int64_t k0, int64_t kc, const axnn_conv_srun *runs, int nruns)
+{
+    const int64_t taps = (int64_t)s->kh * s->kw;
+    for (int64_t c = k0 / taps; c <= (k0 + kc - 1) / taps; c++)
+        for (int q = 0; q < nruns; q++) {
+            const axnn_conv_srun *r = &runs[q];
+            for (int ky = 0; ky < s->kh; ky++) {
+                int64_t iy = (int64_t)r->oy * s->sh - s->ph + ky;
+                if (iy < 0 || iy >= s->h) continue;
+                int64_t ix = (int64_t)r->ox * s->sw - s->pw;
+                const float *p = x + r->n * x_img + c * x_ch + iy * s->w + (ix > 0 ? ix : 0);
+                __builtin_prefetch(p, 0, 3);
+                __builtin_prefetch(p + (int64_t)r->len * s->sw, 0, 3);
+            }
+        }
 }
 
 /* Offset in xs (from the channel plane) of tap (0, 0) for each valid column of a packed tile;
@@ -347,6 +382,7 @@ typedef struct fwd_ws {
     const float **bptr, **tptr;
     int32_t *cofs;
     axnn_conv_run *runs;
+    axnn_conv_srun *sruns, *pruns; /* source runs of this tile and of the next (prefetch) */
 } fwd_ws;
 
 static fwd_ws fwd_ws_carve(const axnn_f32_gemm_config *cfg, const fwd_plan *p, float *ws)
@@ -363,6 +399,9 @@ static fwd_ws fwd_ws_carve(const axnn_f32_gemm_config *cfg, const fwd_plan *p, f
     ws += AXNN_F32_MAX_NR + 16;
     w.runs = (axnn_conv_run *)ws;
     ws += 4 * AXNN_F32_MAX_NR + 16;
+    w.sruns = (axnn_conv_srun *)ws;
+    w.pruns = w.sruns + AXNN_F32_MAX_NR;
+    ws += 2 * 5 * AXNN_F32_MAX_NR + 16;
     w.local = ws;
     return w;
 }
@@ -417,8 +456,12 @@ static void fwd_tiles(const axnn_conv_fwd_args *a, const fwd_plan *p, fwd_ws *w,
                     brows = w->bptr + k0;
                     boff = j0 - coff;
                 } else {
-                    int ncols = packed_cols(s, &a->xl, j0, j1, w->cofs);
-                    isa->pack_cols(w->tile, nr, w->bptr + k0, kc, w->cofs, ncols);
+                    int nsr = packed_src_runs(s, j0, j1, w->sruns);
+                    isa->pack_x(w->tile, nr, s, a->x, a->x_img, a->x_ch, k0, kc, w->sruns, nsr);
+                    if (j1 < p->J) { /* the next tile, same rows of B */
+                        int npr = packed_src_runs(s, j1, min64(j1 + nr, p->J), w->pruns);
+                        prefetch_packed(s, a->x, a->x_img, a->x_ch, k0, kc, w->pruns, npr);
+                    }
                 }
                 int nruns = last ? tile_runs(s, p, a->epi.out_img, j0, j1, w->runs) : 0;
                 if (pf && kb == 0) pf_step(pf, pf_per_tile);
@@ -445,7 +488,6 @@ void axnn_conv_fwd(const axnn_conv_fwd_args *a, float *ws, int ith, int nth)
     int64_t t0, t1;
     axnn_split(p.T, ith, nth, &t0, &t1);
     if (!p.direct) {
-        row_table(s, a->xs, a->xl.plane, a->xl.pitch, w.bptr);
         for (int64_t q = 0; q < p.kc; q++) w.tptr[q] = w.tile + q * nr;
         fwd_tiles(a, &p, &w, t0, t1, 0, NULL);
         return;
@@ -647,6 +689,28 @@ static void pack_rows_portable(float *dst, int nr, const float *base, const int3
     }
 }
 
+static void pack_x_portable(float *dst, int nr, const axnn_conv_shape *s, const float *x,
+                            int64_t x_img, int64_t x_ch, int64_t k0, int64_t kc,
+                            const axnn_conv_srun *runs, int nruns)
+{
+    const int64_t taps = (int64_t)s->kh * s->kw;
+    for (int64_t p = 0; p < kc; p++) {
+        const int64_t k = k0 + p, c = k / taps, ky = k % taps / s->kw, kx = k % s->kw;
+        float *d = dst + p * nr;
+        for (int j = 0; j < nr; j++) d[j] = 0.0f;
+        for (int q = 0; q < nruns; q++) {
+            const axnn_conv_srun *r = &runs[q];
+            const int64_t iy = (int64_t)r->oy * s->sh - s->ph + ky;
+            if (iy < 0 || iy >= s->h) continue;
+            const float *src = x + r->n * x_img + c * x_ch + iy * s->w;
+            for (int l = 0; l < r->len; l++) {
+                int64_t ix = (int64_t)(r->ox + l) * s->sw - s->pw + kx;
+                if (ix >= 0 && ix < s->w) d[r->col + l] = src[ix];
+            }
+        }
+    }
+}
+
 static void pack_panel_portable(float *dst, int mr, const float *w, int64_t ldw, int rows,
                                 int64_t K)
 {
@@ -668,8 +732,8 @@ static void pad_rows_portable(float *dst, int64_t pitch, int pw, const float *sr
 }
 
 const axnn_conv_isa axnn_conv_isa_portable = {epilogue_portable, pack_cols_portable,
-                                              pack_rows_portable, pack_panel_portable,
-                                              pad_rows_portable};
+                                              pack_x_portable, pack_rows_portable,
+                                              pack_panel_portable, pad_rows_portable};
 
 const axnn_conv_isa *axnn_conv_isa_get(void)
 {

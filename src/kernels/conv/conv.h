@@ -78,9 +78,9 @@ typedef struct axnn_conv_epi {
 } axnn_conv_epi;
 
 /* The input x: element (i, ci, y, x) at x[i*x_img + ci*x_ch + y*w + x]. The direct path reads
- * it directly (each thread copies the rows it needs into a local block of the padded layout);
- * the packed path reads xs, the whole batch in the padded layout, which the caller makes
- * beforehand with axnn_conv_to_xs when axnn_conv_needs_xs says so. */
+ * it directly (each thread copies the rows it needs into a local block of the padded layout),
+ * and so does the packed path (each tile of B is packed from x). xs and xl are not used (kept
+ * for callers that still make them; axnn_conv_needs_xs says false). */
 typedef struct axnn_conv_fwd_args {
     const axnn_f32_gemm_config *cfg;
     axnn_conv_shape s;
@@ -92,8 +92,10 @@ typedef struct axnn_conv_fwd_args {
     axnn_conv_epi epi;
 } axnn_conv_fwd_args;
 
-/* True when the engine needs the whole batch in the padded layout (packed path). */
+/* True when the forward pass needs the whole batch in the padded layout (never, now). */
 bool axnn_conv_needs_xs(const axnn_conv_shape *s);
+/* True when the weight gradient needs the whole batch in the padded layout (packed path). */
+bool axnn_conv_dw_needs_xs(const axnn_conv_shape *s);
 
 int64_t axnn_conv_fwd_ws_floats(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s);
 void axnn_conv_fwd(const axnn_conv_fwd_args *a, float *ws, int ith, int nth);
@@ -121,6 +123,12 @@ void axnn_conv_dw(const axnn_conv_dw_args *a, float *part, float *ws, int ith, i
 
 /* ---- ISA helpers (conv.c holds the portable ones) ---- */
 
+/* A run of a packed tile's columns along one output row: columns [col, col + len) are output
+ * pixels (n, oy, ox .. ox + len - 1). */
+typedef struct axnn_conv_srun {
+    int32_t col, len, n, oy, ox;
+} axnn_conv_srun;
+
 /* A run of consecutive columns of a tile that land on consecutive output pixels. */
 typedef struct axnn_conv_run {
     int32_t col, len; /* first column in the tile, count */
@@ -134,6 +142,12 @@ typedef struct axnn_conv_isa {
     /* dst[p*nr + j] = rows[p][cofs[j]] for j < ncols, 0 for ncols <= j < nr; p < kc. */
     void (*pack_cols)(float *dst, int nr, const float *const *rows, int64_t kc,
                       const int32_t *cofs, int ncols);
+    /* Rows [k0, k0 + kc) of B for a packed tile, straight from x: dst[p*nr + col] for row
+     * k = k0 + p = (ci, ky, kx) and the column of pixel (n, oy, ox) of a run is
+     * x[n*x_img + ci*x_ch + iy*w + ix], iy = oy*sh - ph + ky, ix = ox*sw - pw + kx, or 0 when
+     * (iy, ix) is outside the image; columns not in a run are 0. */
+    void (*pack_x)(float *dst, int nr, const axnn_conv_shape *s, const float *x, int64_t x_img,
+                   int64_t x_ch, int64_t k0, int64_t kc, const axnn_conv_srun *runs, int nruns);
     /* dst[j*nr + q] = base[cofs[j] + kofs[q]] for q < nk, 0 for nk <= q < nr; j < ncols. */
     void (*pack_rows)(float *dst, int nr, const float *base, const int32_t *cofs, int ncols,
                       const int32_t *kofs, int nk);
