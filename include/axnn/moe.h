@@ -105,6 +105,11 @@ axnn_status axnn_moe_build(const axnn_graph *dense, const axnn_moe_cfg *cfg, axn
  * features with k-means++ / Lloyd (k = E) and stores the centroids in the graph. */
 axnn_status axnn_moe_cluster_fit(axnn_graph *g, axnn_pool *pool, const axnn_dataset *d,
                                  const axnn_preproc *pp, int n, uint64_t seed);
+/* Initializes every gate as a nearest-centroid router on its input features (k-means, k = E,
+ * over the first n images of d; see src/moe/gate_init.c), so that top-1 routing starts
+ * balanced instead of collapsing onto one expert. */
+axnn_status axnn_moe_init_gates(axnn_graph *g, axnn_pool *pool, const axnn_dataset *d,
+                                const axnn_preproc *pp, int n, uint64_t seed);
 /* Freezes (or unfreezes) gates and the gateway (AXNN_VF_FROZEN). Re-plan afterwards. */
 void axnn_moe_freeze_gates(axnn_graph *g, bool frozen);
 

@@ -22,6 +22,8 @@ typedef struct axnn_plot {
     bool logx;
     const axnn_series *series;
     int nseries;
+    const char *const *xtics; /* optional: names of x = 0, 1, ..., nxtics - 1 on the x axis */
+    int nxtics;
 } axnn_plot;
 
 /* Renders the plot with gnuplot (written to a temporary file, then renamed). Errors when

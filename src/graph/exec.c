@@ -61,6 +61,16 @@ static axnn_exec make_exec(axnn_graph *g, axnn_pool *pool)
     return (axnn_exec){g, pool, g->n, axnn_pool_size(pool), g->training, g->scratch, shared};
 }
 
+/* The call as node nd sees it: its rows of a ragged batch (nd->rows, MoE experts) and its mode
+ * (AXNN_NF_EVAL). False when the node has no rows to run. */
+static bool node_exec(const axnn_exec *e, const axnn_node *nd, axnn_exec *out)
+{
+    *out = *e;
+    if (nd->rows) out->n = *nd->rows < e->n ? *nd->rows : e->n;
+    if (nd->flags & AXNN_NF_EVAL) out->training = false;
+    return out->n > 0;
+}
+
 /* Training mode under a chain (graph/fuse.c): a node runs as usual, is skipped, or (the tail)
  * runs the chain's BatchNorm part in one pass. */
 enum { TR_NODE, TR_SKIP, TR_CHAIN };
@@ -68,6 +78,7 @@ enum { TR_NODE, TR_SKIP, TR_CHAIN };
 static int train_role(const axnn_graph *g, const axnn_node *nd)
 {
     if (nd->fuse.role == AXNN_FUSE_NONE || nd->fuse.role == AXNN_FUSE_HEAD) return TR_NODE;
+    if (nd->flags & AXNN_NF_EVAL) return TR_NODE; /* runs alone, in eval mode */
     int add;
     if (!axnn_fuse_train(g, nd->fuse.head, &add)) return TR_NODE;
     return nd->fuse.role == AXNN_FUSE_TAIL ? TR_CHAIN : TR_SKIP;
@@ -108,13 +119,16 @@ static void run_nodes(axnn_graph *g, axnn_exec *e, double *prof)
             if (nd->fuse.role != AXNN_FUSE_TAIL) continue;
             nd = &g->nodes[nd->fuse.head];
         } else if (g->training && train_role(g, nd) != TR_NODE) {
+            axnn_exec ne;
             double t0 = prof ? axnn_now() : 0.0;
-            if (train_role(g, nd) == TR_CHAIN) chain_forward(e, nd);
+            if (train_role(g, nd) == TR_CHAIN && node_exec(e, nd, &ne)) chain_forward(&ne, nd);
             if (prof) prof[k] += axnn_now() - t0;
             continue;
         }
+        axnn_exec ne;
+        if (!node_exec(e, nd, &ne)) continue;
         double t0 = prof ? axnn_now() : 0.0;
-        nd->op->forward(e, nd);
+        nd->op->forward(&ne, nd);
         if (prof) prof[k] += axnn_now() - t0;
     }
 }
@@ -177,14 +191,16 @@ axnn_status axnn_graph_backward(axnn_graph *g, axnn_pool *pool)
         axnn_node *nd = &g->nodes[k];
         if (prof) prof[k] = -1.0;
         if (train_role(g, nd) != TR_NODE) {
+            axnn_exec ne;
             double t0 = prof ? axnn_now() : 0.0;
-            if (train_role(g, nd) == TR_CHAIN) chain_backward(&e, nd);
+            if (train_role(g, nd) == TR_CHAIN && node_exec(&e, nd, &ne)) chain_backward(&ne, nd);
             if (prof) prof[k] = axnn_now() - t0;
             continue;
         }
-        if (!nd->op->backward || !g->vals[nd->out].grad) continue;
+        axnn_exec ne;
+        if (!nd->op->backward || !g->vals[nd->out].grad || !node_exec(&e, nd, &ne)) continue;
         double t0 = prof ? axnn_now() : 0.0;
-        nd->op->backward(&e, nd);
+        nd->op->backward(&ne, nd);
         if (prof) prof[k] = axnn_now() - t0;
     }
     if (prof) profile_print(g, prof, "bwd");

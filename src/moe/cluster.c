@@ -125,40 +125,6 @@ static int find_op(const axnn_graph *g, const char *op)
     return -1;
 }
 
-/* Gateway features of the first n images of d: (n, D) floats in *out (malloc). */
-static axnn_status gateway_features(axnn_graph *gw, axnn_pool *pool, const axnn_dataset *d, const axnn_preproc *pp,
-                                    int64_t n, float **out, int *dim)
-{
-    const int batch = 128;
-    *dim = (int)gw->vals[gw->logits].shape.d[1];
-    float *f = malloc((size_t)n * (size_t)*dim * sizeof(float));
-    axnn_loader_cfg lc = {.batch = batch, .out_h = pp->out_h, .out_w = pp->out_w};
-    memcpy(lc.mean, pp->mean, sizeof lc.mean);
-    memcpy(lc.std, pp->std, sizeof lc.std);
-    axnn_dataset view = *d;
-    view.n = n;
-    axnn_loader *ld = NULL;
-    axnn_status st = f ? axnn_graph_plan(gw, batch, axnn_pool_size(pool), false) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
-    if (!st) st = axnn_loader_create(&view, &lc, &ld);
-    if (!st) axnn_loader_start_epoch(ld, 0);
-    const float *x;
-    const int32_t *y;
-    int nb;
-    int64_t seen = 0;
-    while (!st && axnn_loader_next(ld, &x, &y, &nb)) {
-        st = axnn_graph_forward(gw, pool, x, NULL, nb);
-        if (!st) memcpy(f + seen * *dim, axnn_graph_logits(gw), (size_t)nb * (size_t)*dim * sizeof(float));
-        seen += nb;
-    }
-    axnn_loader_destroy(ld);
-    if (st) {
-        free(f);
-        return st;
-    }
-    *out = f;
-    return AXNN_OK;
-}
-
 axnn_status axnn_moe_cluster_fit(axnn_graph *g, axnn_pool *pool, const axnn_dataset *d, const axnn_preproc *pp,
                                  int n, uint64_t seed)
 {
@@ -169,10 +135,10 @@ axnn_status axnn_moe_cluster_fit(axnn_graph *g, axnn_pool *pool, const axnn_data
     int64_t m = n > 0 && n < d->n ? n : d->n;
     if (m < E) return axnn_error(AXNN_ERR_ARG, "k-means needs at least %d images (got %lld)", E, (long long)m);
     axnn_graph *gw;
-    axnn_status st = moe_extract(g, nd->in[0], &gw);
+    axnn_status st = moe_extract(g, nd->in[0], false, &gw);
     float *f = NULL;
     int dim = 0;
-    if (!st) st = gateway_features(gw, pool, d, pp, m, &f, &dim);
+    if (!st) st = moe_features(gw, pool, d, pp, m, &f, &dim);
     axnn_graph_free(gw);
     if (!st) st = axnn_kmeans(f, m, dim, E, 100, seed, g->vals[nd->in[1]].data, NULL, NULL);
     free(f);

@@ -15,15 +15,22 @@ axnn_status moe_rw_init(moe_rw *rw, const axnn_graph *src, axnn_graph *dst)
     rw->expert = -1;
     rw->first = rw->second = -1;
     rw->map = malloc((size_t)src->nvals * sizeof *rw->map);
-    if (!rw->map) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    rw->nmap = malloc((size_t)(src->nnodes + 1) * sizeof *rw->nmap);
+    if (!rw->map || !rw->nmap) {
+        moe_rw_free(rw);
+        return axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    }
     for (int i = 0; i < src->nvals; i++) rw->map[i] = -1;
+    for (int i = 0; i < src->nnodes; i++) rw->nmap[i] = -1;
     return AXNN_OK;
 }
 
 void moe_rw_free(moe_rw *rw)
 {
     free(rw->map);
+    free(rw->nmap);
     rw->map = NULL;
+    rw->nmap = NULL;
 }
 
 axnn_status moe_rw_inputs(moe_rw *rw)
@@ -146,6 +153,19 @@ static axnn_status node_attr(const moe_rw *rw, int k, void *buf, size_t n)
     return AXNN_OK;
 }
 
+/* A copied expert node runs on the rows of the copy of its dispatch. */
+static const int *copied_rows(const moe_rw *rw, const axnn_node *nd)
+{
+    if (!nd->rows) return NULL;
+    for (int j = 0; j < rw->src->nnodes; j++) {
+        const axnn_node *d = &rw->src->nodes[j];
+        if (d->op != &axnn_op_moe_dispatch || &((const axnn_moe_dispatch_attr *)d->attr)->rows != nd->rows) continue;
+        if (rw->nmap[j] < 0) return NULL;
+        return &((const axnn_moe_dispatch_attr *)rw->dst->nodes[rw->nmap[j]].attr)->rows;
+    }
+    return NULL;
+}
+
 int moe_rw_node(moe_rw *rw, int k)
 {
     const axnn_graph *s = rw->src;
@@ -167,8 +187,9 @@ int moe_rw_node(moe_rw *rw, int k)
     if (out < 0) return -1;
     axnn_node *dn = &rw->dst->nodes[rw->dst->nnodes - 1];
     dn->flags = nd->flags | rw->nflags;
-    dn->rows = rw->rows;
+    dn->rows = rw->rows ? rw->rows : copied_rows(rw, nd);
     rw->map[nd->out] = out;
+    rw->nmap[k] = rw->dst->nnodes - 1;
     if (nd->out == s->loss) {
         rw->dst->loss = out;
         rw->dst->logits = rw->map[s->logits];
@@ -176,7 +197,7 @@ int moe_rw_node(moe_rw *rw, int k)
     return out;
 }
 
-axnn_status moe_extract(const axnn_graph *g, int v, axnn_graph **out)
+axnn_status moe_extract(const axnn_graph *g, int v, bool pool, axnn_graph **out)
 {
     *out = NULL;
     bool *on = calloc((size_t)g->nvals, sizeof *on);
@@ -195,7 +216,10 @@ axnn_status moe_extract(const axnn_graph *g, int v, axnn_graph **out)
             for (int i = 0; i < g->nodes[k].nin; i++) on[g->nodes[k].in[i]] = true;
     for (int k = 0; k <= g->vals[v].producer && !st; k++)
         if (on[g->nodes[k].out] && moe_rw_node(&rw, k) < 0) st = AXNN_ERR_ARG;
-    if (!st) d->logits = rw.map[v];
+    int y = st ? -1 : rw.map[v];
+    if (!st && pool && d->vals[y].shape.nd == 4) y = axnn_flatten(d, axnn_global_avgpool(d, y));
+    if (!st && y < 0) st = AXNN_ERR_ARG;
+    if (!st) d->logits = y;
     moe_rw_free(&rw);
     free(on);
     if (st) {
@@ -203,5 +227,38 @@ axnn_status moe_extract(const axnn_graph *g, int v, axnn_graph **out)
         return st;
     }
     *out = d;
+    return AXNN_OK;
+}
+
+axnn_status moe_features(axnn_graph *sub, axnn_pool *pool, const axnn_dataset *d, const axnn_preproc *pp,
+                         int64_t n, float **out, int *dim)
+{
+    const int batch = 128;
+    *dim = (int)sub->vals[sub->logits].shape.d[1];
+    float *f = malloc((size_t)n * (size_t)*dim * sizeof(float));
+    axnn_loader_cfg lc = {.batch = batch, .out_h = pp->out_h, .out_w = pp->out_w};
+    memcpy(lc.mean, pp->mean, sizeof lc.mean);
+    memcpy(lc.std, pp->std, sizeof lc.std);
+    axnn_dataset view = *d;
+    view.n = n;
+    axnn_loader *ld = NULL;
+    axnn_status st = f ? axnn_graph_plan(sub, batch, axnn_pool_size(pool), false) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    if (!st) st = axnn_loader_create(&view, &lc, &ld);
+    if (!st) axnn_loader_start_epoch(ld, 0);
+    const float *x;
+    const int32_t *y;
+    int nb;
+    int64_t seen = 0;
+    while (!st && axnn_loader_next(ld, &x, &y, &nb)) {
+        st = axnn_graph_forward(sub, pool, x, NULL, nb);
+        if (!st) memcpy(f + seen * *dim, axnn_graph_logits(sub), (size_t)nb * (size_t)*dim * sizeof(float));
+        seen += nb;
+    }
+    axnn_loader_destroy(ld);
+    if (st) {
+        free(f);
+        return st;
+    }
+    *out = f;
     return AXNN_OK;
 }

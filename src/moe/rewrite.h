@@ -14,6 +14,7 @@ typedef struct moe_rw {
     const axnn_graph *src;
     axnn_graph *dst;
     int *map;        /* src value id -> dst value id (-1: not yet) */
+    int *nmap;       /* src node index -> dst node index (-1: not copied) */
     /* naming of copied parameters and nodes */
     const char *prefix; /* "experts.2." for whole-model copies, or NULL */
     int expert;         /* >= 0: insert ".experts.<e>" before the leaf of parameter names */
@@ -41,7 +42,12 @@ const char *moe_rw_name(const moe_rw *rw, const char *name, char *buf, size_t n)
 int moe_find_node(const axnn_graph *g, const char *name);
 /* The node consuming value v when it is the only consumer (v not logits or loss), or -1. */
 int moe_sole_consumer(const axnn_graph *g, int v);
-/* New graph holding the ancestors of value v of g (v becomes its logits; no loss). */
-axnn_status moe_extract(const axnn_graph *g, int v, axnn_graph **out);
+/* New graph holding the ancestors of value v of g (v becomes its logits; no loss). With
+ * pool, global average pooling and flatten are appended when v is 4-d (features). */
+axnn_status moe_extract(const axnn_graph *g, int v, bool pool, axnn_graph **out);
+/* Runs a graph made by moe_extract over the first n images of d (eval mode); its logits, (n, D)
+ * floats, go to *out (malloc). */
+axnn_status moe_features(axnn_graph *sub, axnn_pool *pool, const axnn_dataset *d, const axnn_preproc *pp,
+                         int64_t n, float **out, int *dim);
 
 #endif

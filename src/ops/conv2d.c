@@ -18,6 +18,7 @@
 
 #include "kernels/conv/conv.h"
 #include "kernels/im2col/im2col.h"
+#include "ops/qgrad.h"
 #include "ops/quantized.h"
 #include "quant/qstate.h"
 
@@ -323,6 +324,7 @@ static void conv_backward(axnn_exec *e, axnn_node *nd)
     axnn_pool_run(e->pool, conv_bwd_prep_task, &t);
     axnn_pool_run(e->pool, conv_bwd_task_fn, &t);
     axnn_pool_run(e->pool, conv_reduce_task, &t);
+    if (axnn_qgrad_table_on(e->g, nd)) axnn_conv2d_qgrad(e, nd); /* table-derived gradient */
 }
 
 static int64_t conv_macs(const axnn_graph *g, const axnn_node *nd)

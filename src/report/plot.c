@@ -60,8 +60,7 @@ static axnn_status write_data(const axnn_plot *p, char *path, size_t n)
 static void write_script(FILE *g, const axnn_plot *p, const char *data, const char *png)
 {
     fprintf(g, "set terminal pngcairo size 1000,700 font ',11'\n");
-    fprintf(g, "set output ");
-    quote(g, png);
+    fprintf(g, "set output '%s'", png); /* a file name: no enhanced-text escaping */
     fprintf(g, "\nset title ");
     quote(g, p->title);
     fprintf(g, "\nset xlabel ");
@@ -70,6 +69,15 @@ static void write_script(FILE *g, const axnn_plot *p, const char *data, const ch
     quote(g, p->ylabel);
     fprintf(g, "\nset grid\nset key outside right top\n");
     if (p->logx) fprintf(g, "set logscale x\n");
+    if (p->nxtics > 0) {
+        fprintf(g, "set xrange [-0.5:%g]\nset xtics rotate by -30 (", p->nxtics - 0.5);
+        for (int i = 0; i < p->nxtics; i++) {
+            fprintf(g, "%s", i ? ", " : "");
+            quote(g, p->xtics[i]);
+            fprintf(g, " %d", i);
+        }
+        fprintf(g, ")\n");
+    }
     fprintf(g, "plot ");
     for (int s = 0; s < p->nseries; s++) {
         const axnn_series *se = &p->series[s];

@@ -47,5 +47,6 @@ int cli_eval(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_mul(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
+int cli_study(int argc, char **argv);
 
 #endif

@@ -1,0 +1,275 @@
+/* The study's report: report.md (accuracy before and after retraining, P_norm, loads, the
+ * gradient comparison), results.csv, results.json, and two gnuplot figures. Everything is
+ * rebuilt from the cells, so a resumed study writes the same report. */
+#include "study/study_internal.h"
+
+#include "axnn/report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const study_cell *cell(const study_report *r, int t, int m) { return &r->cells[t * r->nmuls + m]; }
+
+static void md_settings(FILE *f, const study_report *r)
+{
+    const axnn_study_cfg *c = r->cfg;
+    fprintf(f, "# AxMoE study: %s on %s\n\n", r->arch, r->data);
+    fprintf(f, "Topologies: %d experts per MoE unit (units: %s; expert width %g), cluster gateway %s. "
+               "Base model: %s. MoE fine-tuning: %d epoch(s) of %d images, lr %g. Calibration: %d images (%s). "
+               "Retraining per cell: %d epoch(s) of %d images, SGD lr %g, momentum %g, weight decay %g, batch %d, "
+               "%s gradient. Accuracy on %d test images. Wall time of this run: %.0f s.\n\n",
+            c->moe.experts, c->moe.units ? c->moe.units : "default (the last block)", c->moe.width,
+            c->moe.gateway ? c->moe.gateway : "default", c->base_path ? c->base_path : "trained here",
+            c->moe_epochs, c->moe_images, c->moe_lr, c->calib, axnn_calib_name(c->calib_method), c->retrain_epochs,
+            c->retrain_images, c->lr, c->momentum, c->wd, c->batch,
+            c->grad == AXNN_GRAD_TABLE ? "table-derived" : "straight-through", c->eval_images, r->seconds);
+}
+
+static void md_header(FILE *f, const study_report *r, const char *first, const char *per_topo)
+{
+    fprintf(f, "| %s |", first);
+    for (int t = 0; t < r->ntopos; t++) fprintf(f, " %s%s |", r->topos[t], per_topo);
+    fprintf(f, "\n|---|");
+    for (int t = 0; t < r->ntopos; t++) fprintf(f, "---|");
+    fprintf(f, "\n");
+}
+
+static void md_accuracy(FILE *f, const study_report *r)
+{
+    fprintf(f, "## Accuracy before retraining (top-1 %%)\n\n");
+    md_header(f, r, "multiplier", "");
+    fprintf(f, "| float32 |");
+    for (int t = 0; t < r->ntopos; t++) fprintf(f, " %.2f |", 100 * r->float_acc[t]);
+    fprintf(f, "\n");
+    for (int m = 0; m < r->nmuls; m++) {
+        fprintf(f, "| %s |", r->muls[m]);
+        for (int t = 0; t < r->ntopos; t++)
+            cell(r, t, m)->have_before ? fprintf(f, " %.2f |", 100 * cell(r, t, m)->acc_before) : fprintf(f, " - |");
+        fprintf(f, "\n");
+    }
+    fprintf(f, "\n## Accuracy after approximation-aware retraining (top-1 %%, change in brackets)\n\n");
+    md_header(f, r, "multiplier", "");
+    for (int m = 0; m < r->nmuls; m++) {
+        fprintf(f, "| %s |", r->muls[m]);
+        for (int t = 0; t < r->ntopos; t++) {
+            const study_cell *c = cell(r, t, m);
+            if (c->have_after)
+                fprintf(f, " %.2f (%+.2f) |", 100 * c->acc_after, 100 * (c->acc_after - c->acc_before));
+            else
+                fprintf(f, " - |");
+        }
+        fprintf(f, "\n");
+    }
+}
+
+static void md_power(FILE *f, const study_report *r)
+{
+    fprintf(f, "\n## Normalized power P_norm (relative to dense with the exact multiplier)\n\n"
+               "P_norm = (M_eff / M_base) x (f_apx x P_mul / P_exact + (1 - f_apx)); M_base = %.0f MACs per image "
+               "(dense). Routing is counted on the test images after retraining.\n\n",
+            r->base_macs);
+    fprintf(f, "| multiplier | P_mul / P_exact |");
+    for (int t = 0; t < r->ntopos; t++) fprintf(f, " %s |", r->topos[t]);
+    fprintf(f, "\n|---|---|");
+    for (int t = 0; t < r->ntopos; t++) fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (int m = 0; m < r->nmuls; m++) {
+        const study_cell *c0 = cell(r, 0, m);
+        if (c0->p_mul > 0 && c0->p_exact > 0)
+            fprintf(f, "| %s | %s%.3f |", r->muls[m], c0->p_est ? "est. " : "", c0->p_mul / c0->p_exact);
+        else
+            fprintf(f, "| %s | unknown |", r->muls[m]);
+        for (int t = 0; t < r->ntopos; t++) {
+            const study_cell *c = cell(r, t, m);
+            c->have_after && c->pnorm_after > 0 ? fprintf(f, " %.3f |", c->pnorm_after) : fprintf(f, " - |");
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "| M_eff / M_base | |");
+    for (int t = 0; t < r->ntopos; t++) {
+        const study_cell *c = cell(r, t, r->nmuls - 1);
+        c->have_after ? fprintf(f, " %.3f |", c->eff_after / r->base_macs) : fprintf(f, " - |");
+    }
+    fprintf(f, "\n| static MACs / M_base | |");
+    for (int t = 0; t < r->ntopos; t++) fprintf(f, " %.3f |", cell(r, t, r->nmuls - 1)->static_macs / r->base_macs);
+    fprintf(f, "\n| f_apx | |");
+    for (int t = 0; t < r->ntopos; t++) fprintf(f, " %.4f |", cell(r, t, r->nmuls - 1)->f_apx);
+    fprintf(f, "\n\n\"est.\" marks estimated multiplier power (built-in families: a cell-count model relative to "
+               "EvoApproxLib's exact mul8s in PDK45; see `axnn mul list`), not synthesis figures.\n");
+}
+
+static void md_loads(FILE *f, const study_report *r)
+{
+    fprintf(f, "\n## Per-expert loads (share of test images routed to each expert, after retraining)\n\n"
+               "| topology | multiplier | router | loads |\n|---|---|---|---|\n");
+    for (int t = 0; t < r->ntopos; t++)
+        for (int m = 0; m < r->nmuls; m++) {
+            const study_cell *c = cell(r, t, m);
+            for (int u = 0; u < c->nunits && c->have_after; u++) {
+                fprintf(f, "| %s | %s | %s |", r->topos[t], c->mul, c->unit_names[u]);
+                for (int e = 0; e < c->experts; e++) fprintf(f, " %.3f", c->loads[u][e]);
+                fprintf(f, " |\n");
+            }
+        }
+}
+
+static const study_cell *find(const study_report *r, const char *topo, const char *mul)
+{
+    for (int t = 0; t < r->ntopos; t++)
+        for (int m = 0; m < r->nmuls; m++)
+            if (!strcmp(r->topos[t], topo) && !strcmp(r->muls[m], mul)) return cell(r, t, m);
+    return NULL;
+}
+
+static void md_grad(FILE *f, const study_report *r)
+{
+    if (r->nextra < 1) return;
+    fprintf(f, "\n## Straight-through vs table-derived gradient (dense, same retraining budget)\n\n"
+               "| multiplier | before | after, straight-through | after, table gradient |\n|---|---|---|---|\n");
+    for (int i = 0; i < r->nextra; i++) {
+        const study_cell *x = &r->extra[i], *main = find(r, "dense", x->mul);
+        if (!x->have_after) continue;
+        bool table = !strcmp(x->grad, "table");
+        double ste = table ? (main && main->have_after ? main->acc_after : -1) : x->acc_after;
+        double tab = table ? x->acc_after : (main && main->have_after ? main->acc_after : -1);
+        fprintf(f, "| %s | %.2f | %s%.2f | %.2f |\n", x->mul, 100 * x->acc_before, ste < 0 ? "n/a " : "", 100 * ste,
+                100 * tab);
+    }
+}
+
+static void write_csv_json(const study_report *r, FILE *csv, FILE *js)
+{
+    fprintf(csv, "topology,multiplier,gradient,accuracy_before,accuracy_after,p_mul_mw,power_estimated,f_apx,"
+                 "static_macs,eff_macs,p_norm,retrain_seconds\n");
+    fprintf(js, "{\"arch\": \"%s\", \"dataset\": \"%s\", \"base_macs\": %.0f, \"seconds\": %.1f, \"float_accuracy\": {",
+            r->arch, r->data, r->base_macs, r->seconds);
+    for (int t = 0; t < r->ntopos; t++) fprintf(js, "%s\"%s\": %.6f", t ? ", " : "", r->topos[t], r->float_acc[t]);
+    fprintf(js, "}, \"cells\": [");
+    int n = 0;
+    for (int i = 0; i < r->ntopos * r->nmuls + r->nextra; i++) {
+        const study_cell *c = i < r->ntopos * r->nmuls ? &r->cells[i] : &r->extra[i - r->ntopos * r->nmuls];
+        if (!c->have_before) continue;
+        fprintf(csv, "%s,\"%s\",%s,%.6f,%.6f,%.4f,%d,%.6f,%.0f,%.0f,%.6f,%.1f\n", c->topo, c->mul, c->grad, c->acc_before,
+                c->have_after ? c->acc_after : -1.0, c->p_mul, c->p_est, c->f_apx, c->static_macs, c->eff_after,
+                c->pnorm_after, c->retrain_seconds);
+        fprintf(js, "%s{\"topology\": \"%s\", \"multiplier\": \"%s\", \"gradient\": \"%s\", \"accuracy_before\": %.6f, "
+                    "\"accuracy_after\": %.6f, \"p_mul_mw\": %.4f, \"power_estimated\": %s, \"f_apx\": %.6f, "
+                    "\"static_macs\": %.0f, \"eff_macs\": %.0f, \"p_norm\": %.6f, \"loads\": [",
+                n++ ? ", " : "", c->topo, c->mul, c->grad, c->acc_before, c->have_after ? c->acc_after : -1.0, c->p_mul,
+                c->p_est ? "true" : "false", c->f_apx, c->static_macs, c->eff_after, c->pnorm_after);
+        for (int u = 0; u < c->nunits; u++) {
+            fprintf(js, "%s{\"router\": \"%s\", \"share\": [", u ? ", " : "", c->unit_names[u]);
+            for (int e = 0; e < c->experts; e++) fprintf(js, "%s%.4f", e ? ", " : "", c->loads[u][e]);
+            fprintf(js, "]}");
+        }
+        fprintf(js, "]}");
+    }
+    fprintf(js, "]}\n");
+}
+
+static axnn_status plot_by_mul(const study_report *r, const char *path)
+{
+    static double x[AXNN_STUDY_MAX_TOPOS * 2][AXNN_STUDY_MAX_MULS], y[AXNN_STUDY_MAX_TOPOS * 2][AXNN_STUDY_MAX_MULS];
+    char titles[AXNN_STUDY_MAX_TOPOS * 2][64];
+    const char *tics[AXNN_STUDY_MAX_MULS];
+    axnn_series s[AXNN_STUDY_MAX_TOPOS * 2];
+    int ns = 0;
+    for (int m = 0; m < r->nmuls; m++) tics[m] = r->muls[m];
+    for (int t = 0; t < r->ntopos; t++)
+        for (int after = 1; after >= 0; after--) {
+            int n = 0;
+            for (int m = 0; m < r->nmuls; m++) {
+                const study_cell *c = cell(r, t, m);
+                if (!(after ? c->have_after : c->have_before)) continue;
+                x[ns][n] = m;
+                y[ns][n++] = 100 * (after ? c->acc_after : c->acc_before);
+            }
+            snprintf(titles[ns], sizeof titles[ns], "%s, %s retraining", r->topos[t], after ? "after" : "before");
+            s[ns] = (axnn_series){titles[ns], x[ns], y[ns], NULL, n, after};
+            ns++;
+        }
+    char title[256];
+    snprintf(title, sizeof title, "%s on %s: accuracy by multiplier (lines: after retraining)", r->arch, r->data);
+    axnn_plot p = {path, title, "multiplier", "top-1 accuracy %", false, s, ns, tics, r->nmuls};
+    return axnn_plot_render(&p);
+}
+
+static axnn_status plot_vs_power(const study_report *r, const char *path)
+{
+    static double x[AXNN_STUDY_MAX_TOPOS * 2][AXNN_STUDY_MAX_MULS], y[AXNN_STUDY_MAX_TOPOS * 2][AXNN_STUDY_MAX_MULS];
+    static const char *lab[AXNN_STUDY_MAX_TOPOS][AXNN_STUDY_MAX_MULS];
+    char titles[AXNN_STUDY_MAX_TOPOS * 2][64];
+    axnn_series s[AXNN_STUDY_MAX_TOPOS * 2];
+    int ns = 0;
+    for (int t = 0; t < r->ntopos; t++) {
+        int n = 0, idx[AXNN_STUDY_MAX_MULS];
+        double px[AXNN_STUDY_MAX_MULS], py[AXNN_STUDY_MAX_MULS];
+        const char *pl[AXNN_STUDY_MAX_MULS];
+        for (int m = 0; m < r->nmuls; m++) {
+            const study_cell *c = cell(r, t, m);
+            if (!c->have_after || c->pnorm_after <= 0) continue;
+            px[n] = c->pnorm_after;
+            py[n] = 100 * c->acc_after;
+            pl[n++] = c->mul;
+        }
+        if (n == 0) continue;
+        memcpy(x[ns], px, sizeof px);
+        memcpy(y[ns], py, sizeof py);
+        snprintf(titles[ns], sizeof titles[ns], "%s", r->topos[t]);
+        s[ns] = (axnn_series){titles[ns], x[ns], y[ns], NULL, n, false};
+        ns++;
+        int k = axnn_pareto_front(px, py, n, idx);
+        for (int i = 0; i < k; i++) {
+            x[ns][i] = px[idx[i]];
+            y[ns][i] = py[idx[i]];
+            lab[t][i] = pl[idx[i]];
+        }
+        snprintf(titles[ns], sizeof titles[ns], "%s Pareto front", r->topos[t]);
+        s[ns] = (axnn_series){titles[ns], x[ns], y[ns], lab[t], k, true};
+        ns++;
+    }
+    if (ns == 0) return AXNN_OK;
+    char title[256];
+    snprintf(title, sizeof title, "%s on %s: accuracy after retraining against normalized power", r->arch, r->data);
+    axnn_plot p = {path, title, "P_norm (dense with the exact multiplier = 1)", "top-1 accuracy %", false, s, ns};
+    return axnn_plot_render(&p);
+}
+
+static axnn_status write_mem(const char *dir, const char *name, char *buf, size_t len)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    axnn_status st = axnn_write_file_atomic(path, buf, len);
+    free(buf);
+    return st;
+}
+
+axnn_status study_write_report(const study_report *r)
+{
+    const char *dir = r->cfg->out;
+    char *md = NULL, *csv = NULL, *js = NULL;
+    size_t mdn, csvn, jsn;
+    FILE *f = open_memstream(&md, &mdn), *c = open_memstream(&csv, &csvn), *j = open_memstream(&js, &jsn);
+    md_settings(f, r);
+    md_accuracy(f, r);
+    md_power(f, r);
+    md_loads(f, r);
+    md_grad(f, r);
+    fprintf(f, "\n## Figures\n\n![accuracy by multiplier](accuracy_by_multiplier.png)\n\n"
+               "![accuracy against P_norm](accuracy_vs_power.png)\n\n"
+               "Data: `results.csv`, `results.json`; one file per cell under `cells/`.\n");
+    write_csv_json(r, c, j);
+    fclose(f);
+    fclose(c);
+    fclose(j);
+    axnn_status st = write_mem(dir, "report.md", md, mdn);
+    st = st ? (free(csv), st) : write_mem(dir, "results.csv", csv, csvn);
+    st = st ? (free(js), st) : write_mem(dir, "results.json", js, jsn);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/accuracy_by_multiplier.png", dir);
+    if (!st) st = plot_by_mul(r, path);
+    snprintf(path, sizeof path, "%s/accuracy_vs_power.png", dir);
+    if (!st) st = plot_vs_power(r, path);
+    return st;
+}

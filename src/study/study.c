@@ -1,0 +1,577 @@
+/* The AxMoE characterization study.
+ *
+ * For one architecture and dataset, every topology (dense, hard, soft, cluster MoE) is run
+ * under every multiplier twice: as quantized (int8 with the multiplier's table, calibrated in
+ * float) and after approximation-aware retraining with that multiplier in the loop.
+ *
+ *   1. base: the dense model, trained from scratch (or loaded: base_path, or the cache);
+ *   2. topologies: each MoE topology is built from the base (axnn_moe_build) and fine-tuned in
+ *      float (hard and soft: the gates learn, with the load-balancing loss for hard; cluster:
+ *      k-means on gateway features, then each copy on its cluster). Cached in models/;
+ *   3. cells: per topology the graph is calibrated once (scales do not depend on the
+ *      multiplier); per multiplier the float weights are reloaded, the multiplier attached, the
+ *      model evaluated ("before"), retrained with gates and gateway frozen, evaluated again
+ *      ("after"). Each half is written to cells/ atomically as soon as it exists, so a killed
+ *      study resumes at the first missing half and never loses or redoes a finished one;
+ *   4. the report (study/report.c) is rebuilt from the cell files.
+ * Costs (M_eff, f_apx, P_norm) come from axnn_moe_cost_of with the routing counted on the test
+ * images of each evaluation; M_base is the dense model's MAC count.
+ * One progress bar covers everything still to do, in work units (study_progress).
+ */
+#include "study/study_internal.h"
+
+#include "axnn/models.h"
+#include "axnn/ops.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct study {
+    const axnn_study_cfg *cfg;
+    axnn_pool *pool;
+    axnn_dataset train, test, test_view;
+    axnn_preproc pp;
+    axnn_model_cfg mc;
+    char topos[AXNN_STUDY_MAX_TOPOS][16];
+    axnn_moe_kind kinds[AXNN_STUDY_MAX_TOPOS];
+    int ntopos;
+    char muls[AXNN_STUDY_MAX_MULS][128], tmuls[AXNN_STUDY_MAX_MULS][128];
+    int nmuls, ntmuls;
+    axnn_graph *base;
+    double base_macs, p_exact, factor[AXNN_STUDY_MAX_TOPOS], float_acc[AXNN_STUDY_MAX_TOPOS];
+    study_cell *cells, *extra;
+    study_progress sp;
+} study;
+
+void axnn_study_defaults(axnn_study_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->arch = "resnet20";
+    c->data = "fashion-mnist";
+    c->out = "runs/study";
+    c->topologies = "dense,hard,soft,cluster";
+    c->muls = "exact,drum:5,udm,trunc:6,mitchell,drum:3,trunc:8,bam:4,8";
+    c->base_epochs = 2;
+    c->base_images = 0;
+    c->base_lr = 0.1f;
+    c->moe_epochs = 1;
+    c->moe_images = 12800;
+    c->moe_lr = 0.02f;
+    c->calib = 512;
+    c->retrain_epochs = 1;
+    c->retrain_images = 2560;
+    c->eval_images = 2000;
+    c->cluster_images = 5000;
+    c->bn_images = 1024;
+    c->lr = 0.01f;
+    c->wd = 5e-4f;
+    c->momentum = 0.9f;
+    c->batch = 128;
+    c->grad = AXNN_GRAD_STE;
+    c->calib_method = AXNN_CALIB_MAX;
+    axnn_moe_cfg_defaults(&c->moe);
+    c->threads = 0;
+    c->seed = 1;
+}
+
+/* ---- small helpers ---- */
+
+static axnn_status mkdir_p(const char *dir)
+{
+    char b[4096];
+    snprintf(b, sizeof b, "%s", dir);
+    for (char *p = b + 1;; p++) {
+        bool end = !*p;
+        if (*p == '/' || end) {
+            *p = 0;
+            if (mkdir(b, 0777) && errno != EEXIST)
+                return axnn_error(AXNN_ERR_IO, "%s: cannot create folder: %s", b, strerror(errno));
+            if (end) break;
+            *p = '/';
+        }
+    }
+    return AXNN_OK;
+}
+
+static void safe_name(const char *mul, char *out, size_t n)
+{
+    const char *b = strrchr(mul, '/');
+    snprintf(out, n, "%s", b ? b + 1 : mul);
+    for (char *p = out; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+            *p = '_';
+}
+
+static void cell_path(const study *s, const char *topo, const char *mul, const char *grad_suffix, char *out, size_t n)
+{
+    char m[160];
+    safe_name(mul, m, sizeof m);
+    snprintf(out, n, "%s/cells/%s/%s%s.json", s->cfg->out, topo, m, grad_suffix);
+}
+
+static int split_list(const char *list, char (*dst)[128], int max)
+{
+    char buf[4096];
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", list ? list : "");
+    for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
+        if (n == max) return -1;
+        snprintf(dst[n++], 128, "%s", t);
+    }
+    return n;
+}
+
+/* Multipliers like "bam:4,8" contain commas: a piece that is a bare number joins the previous. */
+static int split_muls(const char *list, char (*dst)[128], int max)
+{
+    char tmp[AXNN_STUDY_MAX_MULS * 2][128];
+    int n = split_list(list, tmp, AXNN_STUDY_MAX_MULS * 2), m = 0;
+    for (int i = 0; i < n; i++) {
+        bool number = tmp[i][0] >= '0' && tmp[i][0] <= '9';
+        if (number && m > 0 && strchr(dst[m - 1], ':')) {
+            size_t l = strlen(dst[m - 1]);
+            snprintf(dst[m - 1] + l, 128 - l, ",%s", tmp[i]);
+            continue;
+        }
+        if (m == max) return -1;
+        snprintf(dst[m++], 128, "%s", tmp[i]);
+    }
+    return n < 0 ? -1 : m;
+}
+
+static axnn_status parse_lists(study *s)
+{
+    const axnn_study_cfg *c = s->cfg;
+    char t[8][128];
+    int nt = split_list(c->topologies, t, 8);
+    if (nt < 1 || nt > AXNN_STUDY_MAX_TOPOS)
+        return axnn_error(AXNN_ERR_ARG, "--topologies: give 1 to 4 of dense, hard, soft, cluster (got '%s')", c->topologies);
+    for (int i = 0; i < nt; i++) {
+        if (!axnn_moe_kind_parse(t[i], &s->kinds[i]))
+            return axnn_error(AXNN_ERR_ARG, "--topologies: unknown topology '%s' (dense, hard, soft, cluster)", t[i]);
+        snprintf(s->topos[i], sizeof s->topos[i], "%s", t[i]);
+    }
+    s->ntopos = nt;
+    s->nmuls = split_muls(c->muls, s->muls, AXNN_STUDY_MAX_MULS);
+    if (s->nmuls < 1) return axnn_error(AXNN_ERR_ARG, "--mul: give 1 to %d multipliers", AXNN_STUDY_MAX_MULS);
+    s->ntmuls = c->table_grad_muls ? split_muls(c->table_grad_muls, s->tmuls, AXNN_STUDY_MAX_MULS) : 0;
+    if (s->ntmuls < 0) return axnn_error(AXNN_ERR_ARG, "--compare-grad: too many multipliers");
+    for (int i = 0; i < s->nmuls + s->ntmuls; i++) { /* fail early, naming `axnn mul import` */
+        axnn_mul *m;
+        axnn_status st = axnn_mul_get(i < s->nmuls ? s->muls[i] : s->tmuls[i - s->nmuls], &m);
+        if (st) return st;
+        if (i == 0 || s->p_exact <= 0) {
+            axnn_mul *ex;
+            if (!axnn_mul_get("exact", &ex)) s->p_exact = ex->power_mw;
+            axnn_mul_free(ex);
+        }
+        axnn_mul_free(m);
+    }
+    return AXNN_OK;
+}
+
+/* The settings that change results, as one line; a resumed study must have the same. */
+static void settings_line(const axnn_study_cfg *c, char *b, size_t n)
+{
+    const axnn_moe_cfg *m = &c->moe;
+    snprintf(b, n,
+             "{\"arch\": \"%s\", \"data\": \"%s\", \"size\": %d, \"base\": \"%s\", \"base_epochs\": %d, "
+             "\"base_images\": %d, \"base_lr\": %g, \"moe_epochs\": %d, \"moe_images\": %d, \"moe_lr\": %g, "
+             "\"calib\": %d, \"calib_method\": \"%s\", \"retrain_epochs\": %d, \"retrain_images\": %d, "
+             "\"eval_images\": %d, \"cluster_images\": %d, \"bn_images\": %d, \"lr\": %g, \"wd\": %g, \"momentum\": %g, \"batch\": %d, "
+             "\"grad\": \"%s\", \"experts\": %d, \"units\": \"%s\", \"width\": %g, \"aux_weight\": %g, "
+             "\"gateway\": \"%s\", \"seed\": %llu}\n",
+             c->arch, c->data, c->size, c->base_path ? c->base_path : "", c->base_epochs, c->base_images, c->base_lr,
+             c->moe_epochs, c->moe_images, c->moe_lr, c->calib, axnn_calib_name(c->calib_method), c->retrain_epochs,
+             c->retrain_images, c->eval_images, c->cluster_images, c->bn_images, c->lr, c->wd, c->momentum, c->batch,
+             c->grad == AXNN_GRAD_TABLE ? "table" : "ste", m->experts, m->units ? m->units : "", m->width,
+             m->aux_weight, m->gateway ? m->gateway : "", (unsigned long long)c->seed);
+}
+
+static axnn_status check_settings(const study *s)
+{
+    char want[2048], path[4200], have[2048] = "";
+    settings_line(s->cfg, want, sizeof want);
+    snprintf(path, sizeof path, "%s/study.json", s->cfg->out);
+    FILE *f = fopen(path, "r");
+    if (!f) return axnn_write_file_atomic(path, want, strlen(want));
+    size_t n = fread(have, 1, sizeof have - 1, f);
+    fclose(f);
+    have[n] = 0;
+    if (strcmp(have, want))
+        return axnn_error(AXNN_ERR_ARG,
+                          "%s holds a study with other settings (see its study.json): use another --out, or the same "
+                          "settings to resume it",
+                          s->cfg->out);
+    return AXNN_OK;
+}
+
+/* ---- data and models ---- */
+
+static axnn_status load_data(study *s)
+{
+    const axnn_study_cfg *c = s->cfg;
+    axnn_status st = axnn_dataset_load(c->data, c->data_dir, true, &s->train);
+    if (!st) st = axnn_dataset_load(c->data, c->data_dir, false, &s->test);
+    if (st) return st;
+    axnn_dataset_channel_stats(&s->train, s->pp.mean, s->pp.std);
+    int size = c->size > 0 ? c->size : (s->train.h == 28 && s->train.w == 28 ? 32 : s->train.h);
+    if (size < s->train.h || size < s->train.w)
+        return axnn_error(AXNN_ERR_ARG, "--size %d is smaller than the %dx%d images", size, s->train.h, s->train.w);
+    s->pp.out_h = s->pp.out_w = size;
+    s->test_view = s->test;
+    if (c->eval_images > 0 && c->eval_images < s->test.n) s->test_view.n = c->eval_images;
+    s->mc = (axnn_model_cfg){s->train.c, size, size, s->train.num_classes, 0.0f, c->seed};
+    return AXNN_OK;
+}
+
+static axnn_status save_model(const study *s, const axnn_graph *g, const char *path)
+{
+    axnn_ckpt_meta m = {0};
+    m.model = g->info;
+    m.pre = s->pp;
+    m.have_norm = true;
+    m.seed = s->cfg->seed;
+    snprintf(m.dataset, sizeof m.dataset, "%s", s->cfg->data);
+    return axnn_checkpoint_save(path, g, &m, NULL);
+}
+
+static axnn_status load_into(axnn_graph *g, const char *path, bool *found)
+{
+    *found = false;
+    struct stat sb;
+    if (stat(path, &sb)) return AXNN_OK;
+    axnn_st_file *f;
+    axnn_status st = axnn_st_read(path, &f);
+    if (st) return st;
+    st = axnn_graph_load_weights(g, f, true);
+    axnn_st_close(f);
+    *found = !st;
+    return st;
+}
+
+static study_train train_cfg(const study *s, int epochs, int images, float lr, double factor)
+{
+    const axnn_study_cfg *c = s->cfg;
+    return (study_train){epochs, images, c->batch, lr, c->wd, c->momentum, c->seed, 3.0 * factor, 0};
+}
+
+static int64_t images_of(const axnn_dataset *d, int images) { return images > 0 && images < d->n ? images : d->n; }
+
+static axnn_status prepare_base(study *s)
+{
+    const axnn_study_cfg *c = s->cfg;
+    axnn_status st = axnn_model_build(c->arch, &s->mc, &s->base);
+    if (st) return st;
+    s->base_macs = (double)axnn_graph_macs(s->base);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/models/base.safetensors", c->out);
+    bool found;
+    st = load_into(s->base, c->base_path ? c->base_path : path, &found);
+    if (st || found) return st;
+    if (c->base_path) return axnn_error(AXNN_ERR_IO, "%s: no such file", c->base_path);
+    snprintf(s->sp.status, sizeof s->sp.status, "training the dense base model");
+    study_train t = train_cfg(s, c->base_epochs, c->base_images, c->base_lr, 1.0);
+    st = study_finetune(s->base, s->pool, &s->train, &s->pp, &t, &s->sp);
+    return st ? st : save_model(s, s->base, path);
+}
+
+static axnn_status build_topology(const study *s, int t, axnn_graph **g)
+{
+    if (s->kinds[t] == AXNN_MOE_DENSE) return axnn_model_build(s->cfg->arch, &s->mc, g);
+    axnn_moe_cfg mc = s->cfg->moe;
+    mc.kind = s->kinds[t];
+    mc.seed = s->cfg->seed;
+    return axnn_moe_build(s->base, &mc, g);
+}
+
+/* The topology's float model: cached, or made from the base by fine-tuning. */
+static axnn_status prepare_topology(study *s, int t, axnn_graph *g)
+{
+    const axnn_study_cfg *c = s->cfg;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/models/%s.safetensors", c->out, s->topos[t]);
+    bool found;
+    axnn_status st = load_into(g, path, &found);
+    if (st || found) return st;
+    if (s->kinds[t] == AXNN_MOE_DENSE) {
+        char bp[4200];
+        snprintf(bp, sizeof bp, "%s/models/base.safetensors", c->out);
+        st = load_into(g, c->base_path ? c->base_path : bp, &found);
+        return st ? st : save_model(s, g, path);
+    }
+    snprintf(s->sp.status, sizeof s->sp.status, "fine-tuning the %s topology", s->topos[t]);
+    axnn_progress_update(s->sp.p, s->sp.done, s->sp.status);
+    if (s->kinds[t] == AXNN_MOE_CLUSTER) {
+        st = axnn_moe_cluster_fit(g, s->pool, &s->train, &s->pp, c->cluster_images, c->seed);
+        study_progress_add(&s->sp, images_of(&s->train, c->cluster_images) / 4);
+        if (st) return st;
+    }
+    if (s->kinds[t] != AXNN_MOE_CLUSTER) {
+        st = axnn_moe_init_gates(g, s->pool, &s->train, &s->pp, c->cluster_images, c->seed);
+        study_progress_add(&s->sp, images_of(&s->train, c->cluster_images) / 2);
+        if (st) return st;
+    }
+    study_train tr = train_cfg(s, c->moe_epochs, c->moe_images, c->moe_lr, s->factor[t]);
+    st = study_finetune(g, s->pool, &s->train, &s->pp, &tr, &s->sp);
+    return st ? st : save_model(s, g, path);
+}
+
+/* ---- cells ---- */
+
+static axnn_status evaluate(study *s, axnn_graph *g, int t, double *acc)
+{
+    axnn_moe_reset_stats(g);
+    axnn_eval_result r;
+    axnn_status st = axnn_evaluate(g, s->pool, &s->test_view, &s->pp, s->cfg->batch, NULL, &r);
+    if (st) return st;
+    *acc = r.accuracy;
+    study_progress_add(&s->sp, (int64_t)((double)s->test_view.n * s->factor[t]));
+    return AXNN_OK;
+}
+
+static void cell_costs(const study *s, const axnn_graph *g, study_cell *c, bool after)
+{
+    axnn_moe_cost cost;
+    axnn_moe_cost_of(g, &cost);
+    double p = axnn_moe_pnorm(cost.eff_macs, s->base_macs, cost.f_apx, c->p_mul, c->p_exact);
+    c->static_macs = cost.static_macs;
+    c->f_apx = cost.f_apx;
+    if (after) {
+        c->eff_after = cost.eff_macs;
+        c->pnorm_after = c->p_mul > 0 ? p : -1;
+    } else {
+        c->eff_before = cost.eff_macs;
+        c->pnorm_before = c->p_mul > 0 ? p : -1;
+    }
+    c->nunits = axnn_moe_units(g) < STUDY_MAX_UNITS ? axnn_moe_units(g) : STUDY_MAX_UNITS;
+    for (int u = 0; u < c->nunits; u++) {
+        snprintf(c->unit_names[u], sizeof c->unit_names[u], "%s", axnn_moe_unit_name(g, u));
+        c->experts = axnn_moe_loads(g, u, c->loads[u]);
+    }
+}
+
+static axnn_status attach(study *s, axnn_graph *g, const char *mul, axnn_grad_mode grad)
+{
+    axnn_quant_cfg qc = {.mul = mul, .grad = grad};
+    return axnn_quant_reattach(g, &qc);
+}
+
+static void cell_init(const study *s, study_cell *c, int t, const char *mul, axnn_grad_mode grad)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->topo, sizeof c->topo, "%s", s->topos[t]);
+    snprintf(c->mul, sizeof c->mul, "%s", mul);
+    snprintf(c->grad, sizeof c->grad, "%s", grad == AXNN_GRAD_TABLE ? "table" : "ste");
+    axnn_mul *m;
+    if (!axnn_mul_get(mul, &m)) {
+        c->p_mul = m->power_mw;
+        c->p_est = m->power_estimated;
+        axnn_mul_free(m);
+    }
+    c->p_exact = s->p_exact;
+}
+
+/* One cell: reload the float weights, attach the multiplier, evaluate, retrain, evaluate. */
+static axnn_status run_cell(study *s, axnn_graph *g, int t, const axnn_st_file *w, const char *mul,
+                           axnn_grad_mode grad, const char *path, study_cell *c)
+{
+    const axnn_study_cfg *cfg = s->cfg;
+    axnn_status st = AXNN_OK;
+    if (c->have_after) return AXNN_OK;
+    const study_cell old = *c;
+    const bool had_before = c->have_before;
+    cell_init(s, c, t, mul, grad);
+    snprintf(s->sp.status, sizeof s->sp.status, "%s x %s%s", s->topos[t], mul, grad == cfg->grad ? "" : " (other gradient)");
+    st = axnn_graph_load_weights(g, w, true);
+    if (!st) st = attach(s, g, mul, grad);
+    axnn_moe_freeze_gates(g, true);
+    if (!st && had_before) { /* resumed: the "before" half is saved */
+        *c = old;
+        study_progress_add(&s->sp, (int64_t)((double)s->test_view.n * s->factor[t]));
+    } else if (!st) {
+        st = evaluate(s, g, t, &c->acc_before);
+        c->have_before = !st;
+        if (!st) cell_costs(s, g, c, false);
+    }
+    if (!st && !had_before) st = study_cell_save(path, c);
+    double t0 = axnn_now();
+    study_train tr = train_cfg(s, cfg->retrain_epochs, cfg->retrain_images, cfg->lr, s->factor[t]);
+    tr.bn_images = cfg->bn_images;
+    if (!st) st = study_finetune(g, s->pool, &s->train, &s->pp, &tr, &s->sp);
+    c->retrain_seconds = axnn_now() - t0;
+    if (!st) st = evaluate(s, g, t, &c->acc_after);
+    if (!st) {
+        c->have_after = true;
+        cell_costs(s, g, c, true);
+        st = study_cell_save(path, c);
+    }
+    axnn_moe_freeze_gates(g, false);
+    return st;
+}
+
+static axnn_status float_accuracy(study *s, int t, axnn_graph *g)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/cells/%s/float.json", s->cfg->out, s->topos[t]);
+    study_cell c;
+    if (!study_cell_load(path, &c) && c.have_before) {
+        s->float_acc[t] = c.acc_before;
+        return AXNN_OK;
+    }
+    cell_init(s, &c, t, "float", AXNN_GRAD_STE);
+    axnn_status st = evaluate(s, g, t, &c.acc_before);
+    c.have_before = true;
+    s->float_acc[t] = c.acc_before;
+    cell_costs(s, g, &c, false);
+    return st ? st : study_cell_save(path, &c);
+}
+
+static axnn_status run_topology(study *s, int t)
+{
+    const axnn_study_cfg *c = s->cfg;
+    axnn_graph *g = NULL;
+    axnn_st_file *w = NULL;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/models/%s.safetensors", c->out, s->topos[t]);
+    axnn_status st = build_topology(s, t, &g);
+    if (!st) st = prepare_topology(s, t, g);
+    if (!st) st = float_accuracy(s, t, g);
+    if (!st) st = axnn_st_read(path, &w);
+    bool calibrated = false;
+    for (int m = 0; m < s->nmuls + s->ntmuls && !st; m++) {
+        bool extra = m >= s->nmuls;
+        if (extra && s->kinds[t] != AXNN_MOE_DENSE) break;
+        const char *mul = extra ? s->tmuls[m - s->nmuls] : s->muls[m];
+        axnn_grad_mode grad = extra ? (c->grad == AXNN_GRAD_STE ? AXNN_GRAD_TABLE : AXNN_GRAD_STE) : c->grad;
+        char cp[4400];
+        cell_path(s, s->topos[t], mul, extra ? (grad == AXNN_GRAD_TABLE ? ".table" : ".ste") : "", cp, sizeof cp);
+        study_cell *cell = extra ? &s->extra[m - s->nmuls] : &s->cells[t * s->nmuls + m];
+        if (study_cell_load(cp, cell) == AXNN_ERR_FORMAT) st = AXNN_ERR_FORMAT;
+        if (st || cell->have_after) continue;
+        if (!calibrated) {
+            snprintf(s->sp.status, sizeof s->sp.status, "calibrating %s", s->topos[t]);
+            axnn_quant_cfg qc = {0};
+            st = axnn_graph_load_weights(g, w, true);
+            if (!st) st = axnn_quant_attach(g, &qc);
+            if (!st) st = axnn_quant_calibrate(g, s->pool, &s->train, &s->pp, c->calib, c->calib_method, 99.99f);
+            study_progress_add(&s->sp, (int64_t)(c->calib * s->factor[t]));
+            calibrated = !st;
+            if (st) break;
+        }
+        st = run_cell(s, g, t, w, mul, grad, cp, cell);
+    }
+    axnn_st_close(w);
+    axnn_graph_free(g);
+    return st;
+}
+
+/* ---- work estimate for the progress bar ---- */
+
+static bool exists(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+static axnn_status estimate(study *s)
+{
+    const axnn_study_cfg *c = s->cfg;
+    char p[4400];
+    int64_t total = 0;
+    snprintf(p, sizeof p, "%s/models/base.safetensors", c->out);
+    if (!c->base_path && !exists(p)) total += (int64_t)(3.0 * c->base_epochs * images_of(&s->train, c->base_images));
+    const double ev = (double)s->test_view.n,
+                 rt = 3.0 * c->retrain_epochs * images_of(&s->train, c->retrain_images) + c->bn_images;
+    for (int t = 0; t < s->ntopos; t++) {
+        axnn_graph *g = NULL;
+        axnn_status st = build_topology(s, t, &g);
+        if (st) return st;
+        axnn_moe_cost cost;
+        axnn_moe_cost_of(g, &cost);
+        axnn_graph_free(g);
+        double f = s->factor[t] = cost.eff_macs / s->base_macs;
+        snprintf(p, sizeof p, "%s/models/%s.safetensors", c->out, s->topos[t]);
+        if (!exists(p) && s->kinds[t] != AXNN_MOE_DENSE)
+            total += (int64_t)(f * 3.0 * c->moe_epochs * images_of(&s->train, c->moe_images)) +
+                     images_of(&s->train, c->cluster_images) / 2;
+        total += (int64_t)(f * (ev + c->calib));
+        for (int m = 0; m < s->nmuls + (s->kinds[t] == AXNN_MOE_DENSE ? s->ntmuls : 0); m++) {
+            bool extra = m >= s->nmuls;
+            axnn_grad_mode grad = extra ? (c->grad == AXNN_GRAD_STE ? AXNN_GRAD_TABLE : AXNN_GRAD_STE) : c->grad;
+            cell_path(s, s->topos[t], extra ? s->tmuls[m - s->nmuls] : s->muls[m],
+                      extra ? (grad == AXNN_GRAD_TABLE ? ".table" : ".ste") : "", p, sizeof p);
+            study_cell cell;
+            study_cell_load(p, &cell);
+            if (!cell.have_after) total += (int64_t)(f * ((cell.have_before ? 0 : ev) + rt * (extra ? 3 : 1) + ev));
+        }
+    }
+    s->sp.total = total;
+    return AXNN_OK;
+}
+
+static axnn_status prepare_dirs(study *s)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/models", s->cfg->out);
+    axnn_status st = mkdir_p(p);
+    for (int t = 0; t < s->ntopos && !st; t++) {
+        snprintf(p, sizeof p, "%s/cells/%s", s->cfg->out, s->topos[t]);
+        st = mkdir_p(p);
+    }
+    return st ? st : check_settings(s);
+}
+
+static axnn_status report(study *s, double seconds)
+{
+    study_report r = {.cfg = s->cfg, .arch = s->base->info.arch, .data = s->cfg->data, .ntopos = s->ntopos,
+                      .nmuls = s->nmuls, .base_macs = s->base_macs, .cells = s->cells, .extra = s->extra,
+                      .nextra = s->ntmuls, .seconds = seconds};
+    memcpy(r.topos, s->topos, sizeof r.topos);
+    memcpy(r.muls, s->muls, sizeof r.muls);
+    memcpy(r.float_acc, s->float_acc, sizeof r.float_acc);
+    return study_write_report(&r);
+}
+
+axnn_status axnn_study_run(const axnn_study_cfg *cfg, axnn_progress *prog)
+{
+    study s = {.cfg = cfg};
+    s.sp.p = prog;
+    double t0 = axnn_now();
+    axnn_status st = parse_lists(&s);
+    if (!st) st = prepare_dirs(&s);
+    if (!st) st = load_data(&s);
+    if (!st) {
+        s.pool = axnn_pool_create(cfg->threads > 0 ? cfg->threads : axnn_default_threads(), NULL);
+        s.cells = calloc((size_t)(s.ntopos * s.nmuls), sizeof *s.cells);
+        s.extra = calloc((size_t)s.ntmuls + 1, sizeof *s.extra);
+        if (!s.pool || !s.cells || !s.extra) st = axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    }
+    if (!st) st = axnn_model_build(cfg->arch, &s.mc, &s.base);
+    if (!st) {
+        s.base_macs = (double)axnn_graph_macs(s.base);
+        st = estimate(&s);
+        axnn_graph_free(s.base);
+        s.base = NULL;
+    }
+    if (!st) {
+        axnn_progress_begin(prog, "study", s.sp.total, "u");
+        st = prepare_base(&s);
+    }
+    for (int t = 0; t < s.ntopos && !st; t++) st = run_topology(&s, t);
+    if (!st) {
+        snprintf(s.sp.status, sizeof s.sp.status, "done");
+        axnn_progress_end(prog, "done");
+        st = report(&s, axnn_now() - t0);
+    }
+    axnn_graph_free(s.base);
+    axnn_pool_destroy(s.pool);
+    free(s.cells);
+    free(s.extra);
+    axnn_dataset_free(&s.train);
+    axnn_dataset_free(&s.test);
+    return st;
+}

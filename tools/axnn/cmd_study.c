@@ -1,0 +1,88 @@
+/* axnn study: the AxMoE characterization study (topologies x multipliers, before and after
+ * approximation-aware retraining). With no flags it runs the default study: ResNet-20 on
+ * Fashion-MNIST, dense + hard + soft + cluster MoE, eight built-in multipliers, sized to finish
+ * within about 20 minutes on two cores (see docs/study.md). */
+#include "cli.h"
+
+#include "axnn/study.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct study_flags {
+    const char *grad, *calib_method;
+} study_flags;
+
+static int add_flags(axnn_study_cfg *c, study_flags *sf, cli_flag *f)
+{
+    int n = 0;
+    f[n++] = (cli_flag){"arch", FLAG_STR, &c->arch, "NAME", "architecture (default resnet20; vgg11_bn, vgg19_bn, ...)"};
+    f[n++] = (cli_flag){"data", FLAG_STR, &c->data, "NAME", "dataset (default fashion-mnist)"};
+    f[n++] = (cli_flag){"data-dir", FLAG_STR, &c->data_dir, "DIR", "dataset folder"};
+    f[n++] = (cli_flag){"topologies", FLAG_STR, &c->topologies, "T,T", "of dense, hard, soft, cluster (default all four)"};
+    f[n++] = (cli_flag){"mul", FLAG_STR, &c->muls, "A,B,...", "multipliers (default exact,drum:5,udm,trunc:6,mitchell,drum:3,trunc:8,bam:4,8)"};
+    f[n++] = (cli_flag){"out", FLAG_STR, &c->out, "DIR", "study folder; an existing one is resumed (default runs/study)"};
+    f[n++] = (cli_flag){"base", FLAG_STR, &c->base_path, "CKPT", "start from this trained dense checkpoint"};
+    f[n++] = (cli_flag){"size", FLAG_INT, &c->size, "S", "model input size (default: 32 for 28x28 data)", 0, 4096};
+    f[n++] = (cli_flag){"base-epochs", FLAG_INT, &c->base_epochs, "N", "epochs of dense training (default 2)", 0, 1e6};
+    f[n++] = (cli_flag){"base-images", FLAG_INT, &c->base_images, "N", "images per base epoch (default 0 = all)", 0, 1e9};
+    f[n++] = (cli_flag){"base-lr", FLAG_FLOAT, &c->base_lr, "X", "base learning rate (default 0.1)", 0, 10};
+    f[n++] = (cli_flag){"moe-epochs", FLAG_INT, &c->moe_epochs, "N", "float fine-tuning epochs of MoE topologies (default 1)", 0, 1e6};
+    f[n++] = (cli_flag){"moe-images", FLAG_INT, &c->moe_images, "N", "images per MoE fine-tuning epoch (default 12800)", 0, 1e9};
+    f[n++] = (cli_flag){"moe-lr", FLAG_FLOAT, &c->moe_lr, "X", "MoE fine-tuning learning rate (default 0.02)", 0, 10};
+    f[n++] = (cli_flag){"calib", FLAG_INT, &c->calib, "N", "calibration images (default 512)", 1, 1e7};
+    f[n++] = (cli_flag){"calib-method", FLAG_STR, &sf->calib_method, "M", "max, percentile or mse (default max)"};
+    f[n++] = (cli_flag){"retrain-epochs", FLAG_INT, &c->retrain_epochs, "N", "retraining epochs per cell (default 1)", 0, 1e6};
+    f[n++] = (cli_flag){"retrain-images", FLAG_INT, &c->retrain_images, "N", "images per retraining epoch (default 2560; 0 = all)", 0, 1e9};
+    f[n++] = (cli_flag){"eval-images", FLAG_INT, &c->eval_images, "N", "test images per evaluation (default 2000; 0 = all)", 0, 1e9};
+    f[n++] = (cli_flag){"cluster-images", FLAG_INT, &c->cluster_images, "N", "images for k-means (default 5000)", 0, 1e9};
+    f[n++] = (cli_flag){"bn-images", FLAG_INT, &c->bn_images, "N", "re-estimate BatchNorm statistics after retraining on N images (default 1024; 0 = off)", 0, 1e9};
+    f[n++] = (cli_flag){"lr", FLAG_FLOAT, &c->lr, "X", "retraining learning rate (default 0.01)", 0, 10};
+    f[n++] = (cli_flag){"wd", FLAG_FLOAT, &c->wd, "X", "weight decay (default 5e-4)", 0, 1};
+    f[n++] = (cli_flag){"momentum", FLAG_FLOAT, &c->momentum, "X", "SGD momentum (default 0.9)", 0, 0.999};
+    f[n++] = (cli_flag){"batch", FLAG_INT, &c->batch, "N", "batch size (default 128)", 1, 65536};
+    f[n++] = (cli_flag){"grad", FLAG_STR, &sf->grad, "ste|table", "retraining gradient (default ste)"};
+    f[n++] = (cli_flag){"compare-grad", FLAG_STR, &c->table_grad_muls, "A,B", "also retrain these (dense) with the other gradient"};
+    f[n++] = (cli_flag){"experts", FLAG_INT, &c->moe.experts, "E", "experts per MoE unit (default 4)", 2, 16};
+    f[n++] = (cli_flag){"moe-units", FLAG_STR, &c->moe.units, "U,U", "MoE units (default: the last block; e.g. layer3.2,layer2.2)"};
+    f[n++] = (cli_flag){"expert-width", FLAG_FLOAT, &c->moe.width, "W", "expert hidden width relative to the unit (default 1)", 0.01, 1};
+    f[n++] = (cli_flag){"aux-weight", FLAG_FLOAT, &c->moe.aux_weight, "X", "load-balancing loss weight (default 0.01)", 0, 100};
+    f[n++] = (cli_flag){"gateway", FLAG_STR, &c->moe.gateway, "NAME", "cluster gateway: the nodes before this one (default layer1.1)"};
+    f[n++] = (cli_flag){"seed", FLAG_U64, &c->seed, "N", "random seed (default 1)"};
+    f[n++] = (cli_flag){"threads", FLAG_INT, &c->threads, "N", "threads (default: all cores)", 1, 1024};
+    return n;
+}
+
+int cli_study(int argc, char **argv)
+{
+    axnn_study_cfg c;
+    axnn_study_defaults(&c);
+    c.table_grad_muls = "trunc:8,bam:4,8";
+    study_flags sf = {"ste", "max"};
+    cli_flag flags[48];
+    int nf = add_flags(&c, &sf, flags);
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse("study", "[options]", argc, argv, flags, nf, pos, 0, &npos);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (!strcmp(sf.grad, "table"))
+        c.grad = AXNN_GRAD_TABLE;
+    else if (strcmp(sf.grad, "ste"))
+        return cli_fail("--grad: expected ste or table, got '%s'", sf.grad);
+    bool ok;
+    c.calib_method = axnn_calib_parse(sf.calib_method, &ok);
+    if (!ok) return cli_fail("--calib-method: expected max, percentile or mse, got '%s'", sf.calib_method);
+    if (c.table_grad_muls && !*c.table_grad_muls) c.table_grad_muls = NULL;
+    if (c.threads <= 0) c.threads = axnn_default_threads();
+    axnn_log(AXNN_LOG_INFO, "study: %s on %s, topologies %s, multipliers %s, %d threads, folder %s", c.arch, c.data,
+             c.topologies, c.muls, c.threads, c.out);
+    axnn_progress *prog = axnn_progress_new(stderr, 10.0);
+    double t0 = axnn_now();
+    axnn_status st = axnn_study_run(&c, prog);
+    axnn_progress_free(prog);
+    if (st) return cli_fail_status(st);
+    printf("study finished in %.0f s: report %s/report.md (results.csv, results.json, accuracy_by_multiplier.png, "
+           "accuracy_vs_power.png)\n",
+           axnn_now() - t0, c.out);
+    return 0;
+}
