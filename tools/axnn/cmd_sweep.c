@@ -165,11 +165,8 @@ int cli_sweep(int argc, char **argv)
     if (npos != 1) return cli_fail("sweep: give one checkpoint file (see 'axnn sweep --help')");
     if (!muls || !*muls) return cli_fail("sweep: --mul A,B,... is required");
     char names[64][128];
-    int nm = 0;
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", muls);
-    for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t && nm < 64; t = strtok_r(NULL, ",", &sv))
-        snprintf(names[nm++], sizeof names[0], "%s", t);
+    int nm = cli_split_muls(muls, names, 64);
+    if (nm < 0) return 1;
     for (int i = 0; i < nm; i++) { /* fail early on an unknown multiplier */
         axnn_mul *mm;
         axnn_status st = axnn_mul_get(names[i], &mm);

@@ -22,10 +22,34 @@ int cli_quant_flags(cli_quant_args *q, cli_flag *f, bool with_mul)
     f[n++] = (cli_flag){"mul-layers", FLAG_STR, &q->layers, "L,L", "only these layers use the multiplier (names, '*' globs)"};
     f[n++] = (cli_flag){"exact-layers", FLAG_STR, &q->exact_layers, "L,L", "these layers stay exact int8"};
     f[n++] = (cli_flag){"keep-first-last", FLAG_BOOL, &q->keep_first_last, NULL, "the first conv and last linear layer stay exact int8"};
+    f[n++] = (cli_flag){"quant-attention", FLAG_BOOL, &q->attention, NULL, "ViT: also run the attention products Q*K^T and A*V in int8 / with the multiplier (layer names blocks.N.attn)"};
     f[n++] = (cli_flag){"calib", FLAG_INT, &q->calib, "N", "calibration images from the training split (default 512)", 1, 1e7};
     f[n++] = (cli_flag){"calib-method", FLAG_STR, &q->method, "M", "max, percentile or mse (default max)"};
     f[n++] = (cli_flag){"percentile", FLAG_FLOAT, &q->percentile, "P", "percentile for --calib-method percentile (default 99.99)", 1e-6, 100};
     f[n++] = (cli_flag){"kernel", FLAG_STR, &q->kernel, "K", "auto, ref, lut or decomp (default auto: the fastest correct one)"};
+    return n;
+}
+
+int cli_split_muls(const char *list, char (*names)[128], int max)
+{
+    int n = 0;
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == 0) return cli_fail("--mul: empty name in '%s'", list), -1;
+        bool cont = *p >= '0' && *p <= '9';
+        if (cont && n > 0) {
+            size_t cur = strlen(names[n - 1]);
+            if (cur + 1 + len >= 128) return cli_fail("--mul: name too long in '%s'", list), -1;
+            snprintf(names[n - 1] + cur, 128 - cur, ",%.*s", (int)len, p);
+        } else {
+            if (n == max) return cli_fail("--mul: more than %d multipliers", max), -1;
+            if (len >= 128) return cli_fail("--mul: name too long in '%s'", list), -1;
+            snprintf(names[n++], 128, "%.*s", (int)len, p);
+        }
+        p = e ? e + 1 : p + len;
+    }
     return n;
 }
 
@@ -38,6 +62,7 @@ int cli_quant_cfg(const cli_quant_args *q, const char *mul, axnn_quant_cfg *cfg,
     cfg->layers = q->layers;
     cfg->exact_layers = q->exact_layers;
     cfg->keep_first_last = q->keep_first_last;
+    cfg->count_attention = q->attention;
     if (!strcmp(q->kernel, "auto")) cfg->kernel = AXNN_QK_AUTO;
     else if (!strcmp(q->kernel, "ref")) cfg->kernel = AXNN_QK_REF;
     else if (!strcmp(q->kernel, "lut")) cfg->kernel = AXNN_QK_LUT;

@@ -7,13 +7,17 @@
 
 typedef struct cli_quant_args {
     const char *mul, *layers, *exact_layers, *method, *kernel;
-    bool int8, keep_first_last;
+    bool int8, keep_first_last, attention;
     int calib;
     float percentile;
 } cli_quant_args;
 
 void cli_quant_defaults(cli_quant_args *q);
-/* Adds the flags (room for 9; with_mul = false leaves --mul out); returns how many. */
+/* Splits a comma-separated multiplier list into names. A piece that starts with a digit belongs
+ * to the name before it, so "exact,bam:2,4,trunc:3" is exact | bam:2,4 | trunc:3. Returns the
+ * count (at most max), or -1 after printing an error. */
+int cli_split_muls(const char *list, char (*names)[128], int max);
+/* Adds the flags (room for 10; with_mul = false leaves --mul out); returns how many. */
 int cli_quant_flags(cli_quant_args *q, cli_flag *f, bool with_mul);
 bool cli_quant_wanted(const cli_quant_args *q);
 /* Fills cfg (mul from q->mul or the override); returns 0 or an exit code. */
