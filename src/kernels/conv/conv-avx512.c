@@ -75,9 +75,29 @@ static void pack_cols_avx512(float *dst, int nr, const float *const *rows, int64
     }
 }
 
-/* pack_x by copies: stride 1, runs of 4 or more pixels. Each run of a row is one or more
- * masked loads: lanes whose input column falls in the padding are masked off (so never read)
- * and stored as zeros. */
+/* One chunk of a run, stride 1: cnt (<= 16) pixels from input column a on. Lanes whose input
+ * column falls in the padding are masked off (never read) and stored as zeros. */
+static inline void copy_chunk1(float *d, const float *src, int64_t a, int64_t cnt, int64_t w)
+{
+    const int64_t lo = a < 0 ? -a : 0, hi = w - a < cnt ? w - a : cnt;
+    __mmask16 m = hi > lo ? (__mmask16)(lanes(hi) & ~lanes(lo)) : 0;
+    _mm512_mask_storeu_ps(d, lanes(cnt), _mm512_maskz_loadu_ps(m, src + a));
+}
+
+/* Stride 2: the cnt pixels read input columns a, a+2, ...; 32 consecutive floats are loaded
+ * (padding lanes masked off) and the even ones kept. */
+static inline void copy_chunk2(float *d, const float *src, int64_t a, int64_t cnt, int64_t w)
+{
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const int64_t span = 2 * cnt - 1, lo = a < 0 ? -a : 0, hi = w - a < span ? w - a : span;
+    __mmask32 m = 0;
+    if (hi > lo) m = (__mmask32)((hi >= 32 ? 0xffffffffu : ((1u << hi) - 1)) & ~((1u << lo) - 1));
+    __m512 v0 = _mm512_maskz_loadu_ps((__mmask16)m, src + a);
+    __m512 v1 = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), src + a + 16);
+    _mm512_mask_storeu_ps(d, lanes(cnt), _mm512_permutex2var_ps(v0, even, v1));
+}
+
+/* pack_x by copies: strides 1 and 2 along x, runs of 4 or more pixels. */
 static void pack_x_copy(float *dst, int nr, const axnn_conv_shape *s, const float *x,
                         int64_t x_img, int64_t x_ch, int64_t k0, int64_t kc,
                         const axnn_conv_srun *runs, int nruns)
@@ -93,14 +113,14 @@ static void pack_x_copy(float *dst, int nr, const axnn_conv_shape *s, const floa
             const axnn_conv_srun *r = &runs[q];
             const int64_t iy = (int64_t)r->oy * s->sh - s->ph + ky;
             if (iy < 0 || iy >= s->h) continue;
-            const int64_t ix0 = (int64_t)r->ox - s->pw + kx;
-            const float *src = xc + r->n * x_img + iy * s->w + ix0;
+            const int64_t ix0 = (int64_t)r->ox * s->sw - s->pw + kx;
+            const float *src = xc + r->n * x_img + iy * s->w;
             for (int i = 0; i < r->len; i += 16) {
-                const int64_t cnt = r->len - i < 16 ? r->len - i : 16, a = ix0 + i;
-                const int64_t lo = a < 0 ? -a : 0, hi = s->w - a < cnt ? s->w - a : cnt;
-                if (hi <= lo) continue;
-                __mmask16 m = (__mmask16)(lanes(hi) & ~lanes(lo));
-                _mm512_mask_storeu_ps(d + r->col + i, lanes(cnt), _mm512_maskz_loadu_ps(m, src + i));
+                const int64_t cnt = r->len - i < 16 ? r->len - i : 16;
+                if (s->sw == 1)
+                    copy_chunk1(d + r->col + i, src, ix0 + i, cnt, s->w);
+                else
+                    copy_chunk2(d + r->col + i, src, ix0 + 2 * i, cnt, s->w);
             }
         }
         if (++t == taps) {
@@ -165,7 +185,7 @@ static void pack_x_avx512(float *dst, int nr, const axnn_conv_shape *s, const fl
     if (nr % 16 || (int64_t)s->kh * s->kw > 64 ||
         (int64_t)x_img * (runs[nruns - 1].n + 1) > INT32_MAX / 2)
         axnn_conv_isa_portable.pack_x(dst, nr, s, x, x_img, x_ch, k0, kc, runs, nruns);
-    else if (s->sw == 1 && nruns * 4 <= ncols)
+    else if (s->sw <= 2 && nruns * 4 <= ncols)
         pack_x_copy(dst, nr, s, x, x_img, x_ch, k0, kc, runs, nruns);
     else
         pack_x_gather(dst, nr, s, x, x_img, x_ch, k0, kc, runs, nruns);

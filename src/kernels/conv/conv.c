@@ -56,6 +56,7 @@
 #include "axnn/base.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define KC_DIRECT 256 /* rows of B per block when read in place (rows overlap, L1 holds them) */
@@ -103,9 +104,21 @@ void axnn_conv_to_xs(const axnn_conv_layout *l, const float *x, int64_t x_img, i
     }
 }
 
+/* AXNN_CONV_PATH=direct|packed forces a path where both apply (for measurements). */
+static int forced_path(void)
+{
+    static int f = -1;
+    if (f < 0) {
+        const char *e = getenv("AXNN_CONV_PATH");
+        f = e && !strcmp(e, "direct") ? 1 : e && !strcmp(e, "packed") ? 2 : 0;
+    }
+    return f;
+}
+
 bool axnn_conv_direct(const axnn_conv_shape *s)
 {
     if (s->sh != 1 || s->sw != 1 || s->kh < s->ph + 1 || s->kw < s->pw + 1) return false;
+    if (forced_path()) return forced_path() == 1;
     double waste = (double)(s->h + s->ph) * (s->w + s->pw) / ((double)s->oh * s->ow);
     /* Packing costs about a gather per element of B, shared by the m/MR panels of W. */
     return waste <= 1.15 || (waste <= 1.3 && s->m <= 64);
