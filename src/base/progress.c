@@ -60,17 +60,23 @@ static void draw(axnn_progress *p, int64_t done, const char *extra, bool final)
     fmt_time(eta, e2, sizeof e2);
     double frac = p->total > 0 ? (double)done / (double)p->total : 0.0;
     if (frac > 1) frac = 1;
+    /* slow units (a model per minute) read better as seconds per unit */
+    char speed[48];
+    if (rate >= 1.0 || rate == 0.0)
+        snprintf(speed, sizeof speed, "%.1f %s/s", rate, p->unit);
+    else
+        snprintf(speed, sizeof speed, "%.1f s/%s", 1.0 / rate, p->unit);
     if (p->tty) {
         char bar[32];
         int w = 24, fill = (int)(frac * w);
         for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
         bar[w] = 0;
-        fprintf(p->out, "\r\033[K%s [%s] %3.0f%% %lld/%lld %.1f %s/s %s<%s %s", p->label, bar, 100 * frac,
-                (long long)done, (long long)p->total, rate, p->unit, e1, e2, extra ? extra : "");
+        fprintf(p->out, "\r\033[K%s [%s] %3.0f%% %lld/%lld %s %s<%s %s", p->label, bar, 100 * frac,
+                (long long)done, (long long)p->total, speed, e1, e2, extra ? extra : "");
         if (final) fputc('\n', p->out);
     } else {
-        fprintf(p->out, "%s %3.0f%% %lld/%lld %.1f %s/s elapsed %s eta %s %s\n", p->label, 100 * frac,
-                (long long)done, (long long)p->total, rate, p->unit, e1, e2, extra ? extra : "");
+        fprintf(p->out, "%s %3.0f%% %lld/%lld %s elapsed %s eta %s %s\n", p->label, 100 * frac,
+                (long long)done, (long long)p->total, speed, e1, e2, extra ? extra : "");
     }
     fflush(p->out);
 }
