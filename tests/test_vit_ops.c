@@ -11,7 +11,9 @@
  *              derivative on a dense grid of [-12, 12] and on random inputs within the stated
  *              |a - b| <= 1e-6 |b| + 1e-37 (GELU) and 1e-6 |b| + 4e-7 (GELU', a sum of two
  *              terms of size ~0.2 that cancel near x = -0.75),
- *              LayerNorm and softmax rows (with tails) within 2e-6 of the row's scale;
+ *              LayerNorm and softmax rows (with tails) within 2e-6 of the row's scale, the
+ *              small unpacked GEMM (every tile shape) within float rounding, the transpose
+ *              exactly;
  *   drop path  the kept fraction of samples, the 1 / (1 - p) scale, the backward mask, and the
  *              same decisions for 1 and 2 threads;
  *   int8       quantized attention products: INT8 and TABLE with the exact multiplier run
@@ -426,6 +428,34 @@ static void test_kernels(void **state)
         for (int i = 0; i < d; i++) expect_close("softmax", s1[i], s2[i], 2e-6, 1e-9, d);
     }
     for (int i = 0; i < 70; i++) expect_close("layernorm dweight", dw1[i], dw2[i], 1e-5, 1e-5, i);
+    /* small GEMM (every tile shape and tail) and transpose, strided operands */
+    static const int64_t dims[][3] = {{1, 1, 1}, {5, 17, 3}, {6, 64, 8}, {7, 65, 64}, {65, 65, 64},
+                                      {65, 64, 65}, {13, 130, 9}, {20, 48, 33}};
+    for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++) {
+        const int64_t M = dims[c][0], Nc = dims[c][1], K = dims[c][2], lda = K + 3, ldb = Nc + 5, ldc = Nc + 2;
+        float *A = malloc((size_t)(M * lda) * 4), *B = malloc((size_t)(K * ldb) * 4);
+        float *C1 = malloc((size_t)(M * ldc) * 4), *C2 = malloc((size_t)(M * ldc) * 4);
+        tu_fill_uniform(A, M * lda, -1, 1, &r);
+        tu_fill_uniform(B, K * ldb, -1, 1, &r);
+        for (int accumulate = 0; accumulate < 2; accumulate++) {
+            tu_fill_uniform(C1, M * ldc, -1, 1, &r);
+            memcpy(C2, C1, (size_t)(M * ldc) * 4);
+            k->gemm(M, Nc, K, 0.7f, A, lda, B, ldb, C1, ldc, accumulate);
+            ref->gemm(M, Nc, K, 0.7f, A, lda, B, ldb, C2, ldc, accumulate);
+            for (int64_t i = 0; i < M * ldc; i++) /* padding columns untouched */
+                expect_close("gemm", C1[i], C2[i], 1e-5, 1e-5 * (double)K, (double)i);
+        }
+        float *T1 = calloc((size_t)(K * (M + 1)), 4), *T2 = calloc((size_t)(K * (M + 1)), 4);
+        k->transpose(A, M, K, lda, T1, M + 1);
+        ref->transpose(A, M, K, lda, T2, M + 1);
+        assert_memory_equal(T1, T2, (size_t)(K * (M + 1)) * 4);
+        free(T1);
+        free(T2);
+        free(A);
+        free(B);
+        free(C1);
+        free(C2);
+    }
     free(x);
     free(a);
     free(b);

@@ -5,10 +5,13 @@
  * qkv (N, T, 3D) -> y (N, T, D), H heads of size hd = D / H. Token t of image n holds, as timm's
  * qkv.reshape(N, T, 3, H, hd): q of head h at [h*hd, (h+1)*hd), k at D + h*hd, v at 2D + h*hd.
  * For each (image, head) pair, with Q, K, V the (T, hd) slices read in place (row stride 3D):
- *   S = Q K^T / sqrt(hd)   (T, T)   one GEMM, the scale folded into its alpha
+ *   S = Q K^T / sqrt(hd)   (T, T)   K transposed into scratch, the scale folded into the GEMM
  *   P = softmax(S) by rows          in place, the row kernel of kernels/transformer
- *   O = P V                (T, hd)  one GEMM, written in place into y (row stride D)
- * Only one T x T block per thread exists at a time (in scratch); pairs are split over threads.
+ *   O = P V                (T, hd)  written in place into y (row stride D)
+ * The products are the small unpacked GEMM of kernels/transformer (6 x 64 register tiles read
+ * straight from the qkv rows): a pair is too small for the packing of the general GEMM to pay.
+ * Only one T x T block per thread exists at a time (in scratch, L1/L2-resident, so the softmax
+ * runs on the scores while they are hot); pairs are split over threads.
  * Nothing is kept for backward beyond qkv and y: backward recomputes S and its softmax for each
  * pair, the same kernels on the same inputs, so P is bit-identical to the forward's. That costs
  * one small GEMM per pair (T^2 hd MACs, a few percent of a block) instead of keeping N H T^2
@@ -24,7 +27,6 @@
  */
 #include "ops/op.h"
 
-#include "kernels/f32-gemm/gemm.h"
 #include "kernels/transformer/transformer.h"
 #include "ops/quantized.h"
 #include "quant/qstate.h"
@@ -60,11 +62,12 @@ static axnn_status attn_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, uin
 
 static int64_t fl64(int64_t floats) { return (floats + 15) / 16 * 16; }
 
-/* Per thread: the GEMM workspace and one T x T block (two in training plans). */
+/* Per thread, in floats: S (T x T) and K^T (hd x T); in training plans also dP and a transposed
+ * T x T block. */
 static size_t attn_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth)
 {
     attn_geom a = geom_of(g, nd);
-    int64_t f = axnn_sgemm_ws_floats() + (g->planned_training ? 2 : 1) * fl64(a.t * a.t) + fl64(a.t);
+    int64_t f = (g->planned_training ? 3 : 1) * fl64(a.t * a.t) + fl64(a.hd * a.t);
     size_t fb = (size_t)f * sizeof(float), qb = axnn_attention_q_scratch(g, nd);
     return fb > qb ? fb : qb;
 }
@@ -75,12 +78,12 @@ typedef struct attn_task {
     attn_geom a;
 } attn_task;
 
-/* S = scale Q K^T for pair (n, h), then its softmax by rows, in place. */
-static void scores(const attn_task *t, const float *q, float *s, float *ws)
+/* P = softmax(Q K^T / sqrt(hd)) of one pair into s (T, T), through kt (hd, T). */
+static void scores(const attn_task *t, const axnn_tfm_kernels *k, const float *q, float *s, float *kt)
 {
     const attn_geom *a = &t->a;
-    axnn_sgemm(false, true, a->t, a->t, a->hd, a->scale, q, a->ld, q + a->d, a->ld, 0.0f, s, a->t, ws);
-    const axnn_tfm_kernels *k = axnn_tfm_get();
+    k->transpose(q + a->d, a->t, a->hd, a->ld, kt, a->t);
+    k->gemm(a->t, a->t, a->hd, a->scale, q, a->ld, kt, a->t, s, a->t, false);
     for (int64_t i = 0; i < a->t; i++) k->softmax(s + i * a->t, a->t);
 }
 
@@ -88,17 +91,17 @@ static void attn_fwd_task(void *arg, int ith, int nth)
 {
     attn_task *t = arg;
     const attn_geom *a = &t->a;
+    const axnn_tfm_kernels *k = axnn_tfm_get();
     const float *qkv = op_in(t->e, t->nd, 0)->data;
-    float *y = op_out(t->e, t->nd)->data, *ws = op_scratch(t->e, ith);
-    float *s = ws + axnn_sgemm_ws_floats();
+    float *y = op_out(t->e, t->nd)->data, *s = op_scratch(t->e, ith), *kt = s + fl64(a->t * a->t);
     int64_t lo, hi;
     axnn_split(t->e->n * a->h, ith, nth, &lo, &hi);
     for (int64_t p = lo; p < hi; p++) {
         const int64_t n = p / a->h, h = p % a->h;
         const float *q = qkv + n * a->t * a->ld + h * a->hd;
-        scores(t, q, s, ws);
-        axnn_sgemm(false, false, a->t, a->hd, a->t, 1.0f, s, a->t, q + 2 * a->d, a->ld, 0.0f,
-                   y + n * a->t * a->d + h * a->hd, a->d, ws);
+        scores(t, k, q, s, kt);
+        k->gemm(a->t, a->hd, a->t, 1.0f, s, a->t, q + 2 * a->d, a->ld, y + n * a->t * a->d + h * a->hd, a->d,
+                false);
     }
 }
 
@@ -113,36 +116,41 @@ static void attn_forward(axnn_exec *e, axnn_node *nd)
     axnn_pool_run(e->pool, attn_fwd_task, &t);
 }
 
-/* The backward of one pair (see the top of the file); s and dp are T x T blocks. */
-static void pair_backward(const attn_task *t, int64_t n, int64_t h, float *s, float *dp, float *ws)
+/* The backward of one pair (see the top of the file). s, dp and tr are T x T blocks, kt is
+ * hd x T (K^T, then V^T); tr holds P^T, then dS^T. */
+static void pair_backward(const attn_task *t, int64_t n, int64_t h, float *s, float *dp, float *tr, float *kt)
 {
     const attn_geom *a = &t->a;
+    const axnn_tfm_kernels *k = axnn_tfm_get();
     const axnn_value *x = op_in(t->e, t->nd, 0), *y = op_out(t->e, t->nd);
-    const int64_t off = n * a->t * a->ld + h * a->hd;
-    const float *q = (const float *)x->data + off, *k = q + a->d, *v = q + 2 * a->d;
-    const float *dout = y->grad + n * a->t * a->d + h * a->hd;
+    const int64_t off = n * a->t * a->ld + h * a->hd, T = a->t;
+    const float *q = (const float *)x->data + off, *kk = q + a->d, *v = q + 2 * a->d;
+    const float *dout = y->grad + n * T * a->d + h * a->hd;
     float *dq = x->grad + off, *dk = dq + a->d, *dv = dq + 2 * a->d;
-    const float beta = t->nd->accum[0] ? 1.0f : 0.0f;
-    const axnn_tfm_kernels *kr = axnn_tfm_get();
-    scores(t, q, s, ws);
-    axnn_sgemm(false, true, a->t, a->t, a->hd, 1.0f, dout, a->d, v, a->ld, 0.0f, dp, a->t, ws);
-    axnn_sgemm(true, false, a->t, a->hd, a->t, 1.0f, s, a->t, dout, a->d, beta, dv, a->ld, ws);
-    for (int64_t i = 0; i < a->t; i++) {
-        float *pi = s + i * a->t, *dpi = dp + i * a->t;
-        kr->softmax_bwd(pi, dpi, a->t, kr->dot(pi, dpi, a->t));
+    const bool acc = t->nd->accum[0];
+    scores(t, k, q, s, kt);
+    k->transpose(v, T, a->hd, a->ld, kt, T);
+    k->gemm(T, T, a->hd, 1.0f, dout, a->d, kt, T, dp, T, false);   /* dP = dO V^T */
+    k->transpose(s, T, T, T, tr, T);
+    k->gemm(T, a->hd, T, 1.0f, tr, T, dout, a->d, dv, a->ld, acc); /* dV = P^T dO */
+    for (int64_t i = 0; i < T; i++) {
+        float *pi = s + i * T, *dpi = dp + i * T;
+        k->softmax_bwd(pi, dpi, T, k->dot(pi, dpi, T));            /* dS */
     }
-    axnn_sgemm(false, false, a->t, a->hd, a->t, a->scale, dp, a->t, k, a->ld, beta, dq, a->ld, ws);
-    axnn_sgemm(true, false, a->t, a->hd, a->t, a->scale, dp, a->t, q, a->ld, beta, dk, a->ld, ws);
+    k->gemm(T, a->hd, T, a->scale, dp, T, kk, a->ld, dq, a->ld, acc); /* dQ = dS K / sqrt(hd) */
+    k->transpose(dp, T, T, T, tr, T);
+    k->gemm(T, a->hd, T, a->scale, tr, T, q, a->ld, dk, a->ld, acc); /* dK = dS^T Q / sqrt(hd) */
 }
 
 static void attn_bwd_task(void *arg, int ith, int nth)
 {
     attn_task *t = arg;
     const attn_geom *a = &t->a;
-    float *ws = op_scratch(t->e, ith), *s = ws + axnn_sgemm_ws_floats(), *dp = s + fl64(a->t * a->t);
+    float *s = op_scratch(t->e, ith), *dp = s + fl64(a->t * a->t), *tr = dp + fl64(a->t * a->t);
+    float *kt = tr + fl64(a->t * a->t);
     int64_t lo, hi;
     axnn_split(t->e->n * a->h, ith, nth, &lo, &hi);
-    for (int64_t p = lo; p < hi; p++) pair_backward(t, p / a->h, p % a->h, s, dp, ws);
+    for (int64_t p = lo; p < hi; p++) pair_backward(t, p / a->h, p % a->h, s, dp, tr, kt);
 }
 
 static void attn_backward(axnn_exec *e, axnn_node *nd)

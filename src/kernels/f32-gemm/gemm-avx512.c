@@ -134,3 +134,43 @@ void axnn_f32_dot_ukernel_avx512(int64_t k, const float *const *a, const float *
         put1(c + (i + 1) * ldc + 5, s[3], accumulate);
     }
 }
+
+/* 8 x 8 transpose of v[0..7] (rows) into columns, in ymm registers. */
+static inline void transpose8(__m256 v[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]); /* a0 b0 a1 b1 | a4 b4 a5 b5 */
+        t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44); /* a0 b0 c0 d0 | a4 b4 c4 d4 */
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        v[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+/* dst[c*w + r] = alpha * src[r*ld + c] (see gemm.h), in 8 x 8 blocks; rows and columns past
+ * the ends are never read (masked loads). */
+void axnn_f32_pack_t_avx512(const float *src, int64_t ld, int64_t rows, int64_t cols, int64_t w,
+                            float alpha, float *dst)
+{
+    const __m256 av = _mm256_set1_ps(alpha);
+    for (int64_t r0 = 0; r0 < w; r0 += 8) {
+        const int64_t nr = rows - r0 < 8 ? rows - r0 : 8;
+        for (int64_t c0 = 0; c0 < cols; c0 += 8) {
+            const int64_t nc = cols - c0 < 8 ? cols - c0 : 8;
+            const __mmask8 cm = (__mmask8)((1u << nc) - 1);
+            __m256 v[8];
+            for (int i = 0; i < 8; i++)
+                v[i] = i < nr ? _mm256_maskz_loadu_ps(cm, src + (r0 + i) * ld + c0) : _mm256_setzero_ps();
+            transpose8(v);
+            for (int k = 0; k < nc; k++) _mm256_storeu_ps(dst + (c0 + k) * w + r0, _mm256_mul_ps(v[k], av));
+        }
+    }
+}

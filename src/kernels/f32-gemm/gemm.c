@@ -19,10 +19,10 @@ static const axnn_f32_gemm_config cfg_avx2 = {
 static const axnn_f32_gemm_config cfg_avx512 = {
     "avx512", AXNN_F32_AVX512_MR, AXNN_F32_AVX512_NR, axnn_f32_ukernel_avx512,
     axnn_f32_ind_ukernel_avx512, AXNN_F32_AVX512_DMR, AXNN_F32_AVX512_DNR,
-    axnn_f32_dot_ukernel_avx512};
+    axnn_f32_dot_ukernel_avx512, axnn_f32_pack_t_avx512};
 static const axnn_f32_gemm_config cfg_avx512_12x32 = {
     "avx512-12x32", 12, 32, axnn_f32_ukernel_avx512_12x32, axnn_f32_ind_ukernel_avx512_12x32,
-    AXNN_F32_AVX512_DMR, AXNN_F32_AVX512_DNR, axnn_f32_dot_ukernel_avx512};
+    AXNN_F32_AVX512_DMR, AXNN_F32_AVX512_DNR, axnn_f32_dot_ukernel_avx512, axnn_f32_pack_t_avx512};
 
 int axnn_f32_gemm_configs(const axnn_f32_gemm_config **out, int max)
 {
@@ -55,11 +55,17 @@ static inline float elem(const float *X, int64_t ld, bool t, int64_t r, int64_t 
 }
 
 /* Packs rows [i0, i0+mc) and columns [p0, p0+kc) of op(A) into MR-tall panels, scaled by alpha. */
-static void pack_a(int mr, bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc,
-                   int64_t p0, int64_t kc, float alpha, float *ap)
+static void pack_a(const axnn_f32_gemm_config *cfg, bool ta, const float *A, int64_t lda, int64_t i0,
+                   int64_t mc, int64_t p0, int64_t kc, float alpha, float *ap)
 {
+    const int mr = cfg->mr;
     for (int64_t ib = 0; ib < mc; ib += mr) {
         int64_t m = mc - ib < mr ? mc - ib : mr;
+        if (!ta && cfg->pack_t && mr % 8 == 0) { /* row-major A: a transpose of the panel */
+            cfg->pack_t(A + (i0 + ib) * lda + p0, lda, m, kc, mr, alpha, ap);
+            ap += kc * mr;
+            continue;
+        }
         for (int64_t p = 0; p < kc; p++) {
             float *dst = ap + p * mr;
             if (!ta) {
@@ -76,12 +82,15 @@ static void pack_a(int mr, bool ta, const float *A, int64_t lda, int64_t i0, int
 }
 
 /* Packs rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) into NR-wide panels. */
-static void pack_b(int nr, bool tb, const float *B, int64_t ldb, int64_t p0, int64_t kc,
-                   int64_t j0, int64_t nc, float *bp)
+static void pack_b(const axnn_f32_gemm_config *cfg, bool tb, const float *B, int64_t ldb, int64_t p0,
+                   int64_t kc, int64_t j0, int64_t nc, float *bp)
 {
+    const int nr = cfg->nr;
     for (int64_t jb = 0; jb < nc; jb += nr) {
         int64_t n = nc - jb < nr ? nc - jb : nr;
-        if (!tb) {
+        if (tb && cfg->pack_t && nr % 8 == 0) {
+            cfg->pack_t(B + (j0 + jb) * ldb + p0, ldb, n, kc, nr, 1.0f, bp);
+        } else if (!tb) {
             for (int64_t p = 0; p < kc; p++) {
                 const float *src = B + (p0 + p) * ldb + j0 + jb;
                 float *dst = bp + p * nr;
@@ -136,10 +145,10 @@ void axnn_sgemm_with(const axnn_f32_gemm_config *cfg, bool ta, bool tb, int64_t 
         for (int64_t p0 = 0; p0 < K; p0 += KC) {
             int64_t kc = K - p0 < KC ? K - p0 : KC;
             bool acc = p0 > 0 || beta_is_1;
-            pack_b(nr, tb, B, ldb, p0, kc, j0, nc, bp);
+            pack_b(cfg, tb, B, ldb, p0, kc, j0, nc, bp);
             for (int64_t i0 = 0; i0 < M; i0 += mc_blk) {
                 int64_t mc = M - i0 < mc_blk ? M - i0 : mc_blk;
-                pack_a(mr, ta, A, lda, i0, mc, p0, kc, alpha, ap);
+                pack_a(cfg, ta, A, lda, i0, mc, p0, kc, alpha, ap);
                 for (int64_t jb = 0; jb < nc; jb += nr) {
                     int64_t n = nc - jb < nr ? nc - jb : nr;
                     const float *bpp = bp + (jb / nr) * kc * nr;

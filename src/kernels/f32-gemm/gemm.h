@@ -38,6 +38,12 @@ typedef void (*axnn_f32_ind_ukernel_fn)(int64_t k, const float *a, const float *
 typedef void (*axnn_f32_dot_ukernel_fn)(int64_t k, const float *const *a, const float *const *b,
                                         int64_t off, float *c, int64_t ldc, bool accumulate);
 
+/* Packs a transposed block: dst[c*w + r] = alpha * src[r*ld + c] for r < rows, c < cols, and
+ * zeros for rows <= r < w (rows <= w, w a multiple of 8). The driver packs row-major A panels
+ * and transposed B panels with it (a transformer's activations times weights); NULL = scalar. */
+typedef void (*axnn_f32_pack_t_fn)(const float *src, int64_t ld, int64_t rows, int64_t cols, int64_t w,
+                                   float alpha, float *dst);
+
 typedef struct axnn_f32_gemm_config {
     const char *name;
     int mr, nr;
@@ -45,6 +51,7 @@ typedef struct axnn_f32_gemm_config {
     axnn_f32_ind_ukernel_fn ind_ukernel;
     int dmr, dnr;
     axnn_f32_dot_ukernel_fn dot_ukernel;
+    axnn_f32_pack_t_fn pack_t; /* may be NULL */
 } axnn_f32_gemm_config;
 
 /* The configuration for this CPU (AXNN_ISA and AXNN_FORCE_REF respected). */
@@ -73,6 +80,8 @@ void axnn_f32_ind_ukernel_avx512_12x32(int64_t k, const float *a, const float *c
                                        int64_t boff, float *c, int64_t ldc, bool accumulate);
 void axnn_f32_dot_ukernel_avx512(int64_t k, const float *const *a, const float *const *b,
                                  int64_t off, float *c, int64_t ldc, bool accumulate);
+void axnn_f32_pack_t_avx512(const float *src, int64_t ld, int64_t rows, int64_t cols, int64_t w,
+                            float alpha, float *dst);
 #define AXNN_F32_PORTABLE_MR 4
 #define AXNN_F32_PORTABLE_NR 16
 #define AXNN_F32_PORTABLE_DMR 2

@@ -187,7 +187,104 @@ static float dot_z(const float *a, const float *b, int64_t n)
     return _mm512_reduce_add_ps(s);
 }
 
+
+/* ---- small GEMM: C (M, N) (+)= alpha A B, row-major, unpacked ---- */
+
+/* One tile of R rows x NV vectors of 16 columns (the last one masked by `last`). */
+#define NN_TILE(R, NV)                                                                               \
+    static void tile_##R##_##NV(int64_t K, float alpha, const float *A, int64_t lda, const float *B,  \
+                                int64_t ldb, float *C, int64_t ldc, __mmask16 last, bool accumulate)  \
+    {                                                                                                \
+        __m512 acc[R][NV];                                                                           \
+        _Pragma("GCC unroll 6") for (int r = 0; r < R; r++)                                         \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();    \
+        for (int64_t p = 0; p < K; p++) {                                                            \
+            __m512 b[NV];                                                                            \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                                     \
+                b[v] = _mm512_maskz_loadu_ps(v == NV - 1 ? last : 0xffff, B + p * ldb + 16 * v);     \
+            _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                    \
+                const __m512 a = _mm512_set1_ps(A[r * lda + p]);                                     \
+                _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                                 \
+                    acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);                                 \
+            }                                                                                        \
+        }                                                                                            \
+        const __m512 al = _mm512_set1_ps(alpha);                                                     \
+        _Pragma("GCC unroll 6") for (int r = 0; r < R; r++)                                         \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                   \
+                const __mmask16 m = v == NV - 1 ? last : 0xffff;                                     \
+                float *c = C + r * ldc + 16 * v;                                                     \
+                __m512 o = _mm512_mul_ps(acc[r][v], al);                                             \
+                if (accumulate) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(m, c));                  \
+                _mm512_mask_storeu_ps(c, m, o);                                                      \
+            }                                                                                        \
+    }
+
+#define NN_ROWS(R) NN_TILE(R, 1) NN_TILE(R, 2) NN_TILE(R, 3) NN_TILE(R, 4)
+NN_ROWS(1)
+NN_ROWS(2)
+NN_ROWS(3)
+NN_ROWS(4)
+NN_ROWS(5)
+NN_ROWS(6)
+
+typedef void (*tile_fn)(int64_t, float, const float *, int64_t, const float *, int64_t, float *, int64_t,
+                        __mmask16, bool);
+#define NN_ENTRY(R) {tile_##R##_1, tile_##R##_2, tile_##R##_3, tile_##R##_4}
+static const tile_fn tiles[6][4] = {NN_ENTRY(1), NN_ENTRY(2), NN_ENTRY(3), NN_ENTRY(4), NN_ENTRY(5), NN_ENTRY(6)};
+
+static void gemm_z(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                   int64_t ldb, float *C, int64_t ldc, bool accumulate)
+{
+    for (int64_t c0 = 0; c0 < N; c0 += 64) {
+        const int64_t nc = N - c0 < 64 ? N - c0 : 64, nv = (nc + 15) / 16;
+        const int64_t rem = nc - 16 * (nv - 1); /* columns in the last vector, 1..16 */
+        const __mmask16 last = rem == 16 ? 0xffff : tail(rem);
+        for (int64_t r0 = 0; r0 < M; r0 += 6) {
+            const int64_t nr = M - r0 < 6 ? M - r0 : 6;
+            tiles[nr - 1][nv - 1](K, alpha, A + r0 * lda, lda, B + c0, ldb, C + r0 * ldc + c0, ldc, last, accumulate);
+        }
+    }
+}
+
+/* 8 x 8 transpose of v[0..7] in ymm registers (rows in, columns out). */
+static inline void transpose8(__m256 v[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        v[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+static void transpose_z(const float *src, int64_t rows, int64_t cols, int64_t lds, float *dst, int64_t ldd)
+{
+    for (int64_t r0 = 0; r0 < rows; r0 += 8) {
+        const int64_t nr = rows - r0 < 8 ? rows - r0 : 8;
+        const __mmask8 rm = (__mmask8)((1u << nr) - 1);
+        for (int64_t c0 = 0; c0 < cols; c0 += 8) {
+            const int64_t nc = cols - c0 < 8 ? cols - c0 : 8;
+            const __mmask8 cm = (__mmask8)((1u << nc) - 1);
+            __m256 v[8];
+            for (int i = 0; i < 8; i++)
+                v[i] = i < nr ? _mm256_maskz_loadu_ps(cm, src + (r0 + i) * lds + c0) : _mm256_setzero_ps();
+            transpose8(v);
+            for (int k = 0; k < nc; k++) _mm256_mask_storeu_ps(dst + (c0 + k) * ldd + r0, rm, v[k]);
+        }
+    }
+}
+
 const axnn_tfm_kernels axnn_tfm_avx512 = {
     "avx512",  gelu_z,      gelu_bwd_z,    layernorm_z, layernorm_bwd_z,
-    softmax_z, exp_shift_z, softmax_bwd_z, dot_z,
+    softmax_z, exp_shift_z, softmax_bwd_z, dot_z,       gemm_z,
+    transpose_z,
 };

@@ -87,9 +87,31 @@ static float dot_ref(const float *a, const float *b, int64_t n)
     return (float)s;
 }
 
+static void gemm_ref(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                     int64_t ldb, float *C, int64_t ldc, bool accumulate)
+{
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        if (!accumulate)
+            for (int64_t j = 0; j < N; j++) c[j] = 0.0f;
+        for (int64_t p = 0; p < K; p++) {
+            const float a = alpha * A[i * lda + p];
+            const float *b = B + p * ldb;
+            for (int64_t j = 0; j < N; j++) c[j] += a * b[j];
+        }
+    }
+}
+
+static void transpose_ref(const float *src, int64_t rows, int64_t cols, int64_t lds, float *dst, int64_t ldd)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) dst[c * ldd + r] = src[r * lds + c];
+}
+
 const axnn_tfm_kernels axnn_tfm_ref = {
-    "ref",         gelu_ref,    gelu_bwd_ref,  layernorm_ref,    layernorm_bwd_ref,
-    softmax_ref,   exp_shift_ref, softmax_bwd_ref, dot_ref,
+    "ref",         gelu_ref,      gelu_bwd_ref,    layernorm_ref, layernorm_bwd_ref,
+    softmax_ref,   exp_shift_ref, softmax_bwd_ref, dot_ref,       gemm_ref,
+    transpose_ref,
 };
 
 const axnn_tfm_kernels *axnn_tfm_get(void)

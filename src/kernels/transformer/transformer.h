@@ -27,7 +27,11 @@
  * uses the row maximum, both summed in 16 float lanes on AVX-512 and in double in the
  * reference; they agree to float rounding (a few ulp of the row's scale).
  *
- * Shapes: every kernel works on one contiguous row (n or d floats); the ops split rows over
+ * The small GEMM (attention's Q K^T, P V and their gradients, per image and head) keeps a tile
+ * of 6 rows x up to 64 columns in 24 zmm accumulators, broadcasting A from its rows and loading
+ * B rows as vectors, so neither operand is packed; the reference is the plain i-k-j loop.
+ *
+ * Shapes: the row kernels work on one contiguous row (n or d floats); the ops split rows over
  * threads. None allocates.
  */
 #ifndef AXNN_KERNELS_TRANSFORMER_H
@@ -59,6 +63,13 @@ typedef struct axnn_tfm_kernels {
     void (*softmax_bwd)(const float *p, float *dp, int64_t n, float c);
     /* sum a * b */
     float (*dot)(const float *a, const float *b, int64_t n);
+    /* C (M, N) (+)= alpha A (M, K) B (K, N): all row-major with row strides lda, ldb, ldc, none
+     * packed (the attention's per-head products, read in place from the qkv rows). B is read
+     * once per 6 rows of A, so it should fit in L1/L2 (T x head size for attention). */
+    void (*gemm)(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                 const float *B, int64_t ldb, float *C, int64_t ldc, bool accumulate);
+    /* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols */
+    void (*transpose)(const float *src, int64_t rows, int64_t cols, int64_t lds, float *dst, int64_t ldd);
 } axnn_tfm_kernels;
 
 /* The kernels for this CPU (AXNN_ISA and AXNN_FORCE_REF respected). */
