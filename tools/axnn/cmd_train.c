@@ -9,8 +9,8 @@
 typedef struct train_opts {
     cli_model_args m;
     const char *data, *data_dir, *out, *metrics, *opt, *sched, *milestones;
-    int epochs, batch, threads, crop_pad, eval_every;
-    float lr, momentum, wd, warmup, gamma, label_smoothing, clip;
+    int epochs, batch, threads, crop_pad, eval_every, patch;
+    float lr, momentum, wd, warmup, gamma, label_smoothing, clip, drop_path;
     bool nesterov, hflip, resume, decay_all;
 } train_opts;
 
@@ -78,6 +78,27 @@ static int make_cfg(const train_opts *o, axnn_train_cfg *c)
  * in the checkpoint, and on --resume they are taken from the command line. */
 static const char *const run_flags[] = {"threads", "out", "resume", "metrics", NULL};
 
+/* Training defaults of a model family for the flags not given on the command line (the flags'
+ * own defaults are the CNN recipe). Vision Transformers train with AdamW, a linear warmup then
+ * cosine, label smoothing, gradient clipping, and no weight decay on norms, biases and
+ * embeddings (as DeiT and timm do). */
+static const struct family_defaults {
+    const char *prefix; /* of the architecture name, after an optional cifar10_/cifar100_ */
+    const char *json;   /* flag values, as cli_flags_to_json writes them */
+} family_defaults[] = {
+    {"vit_", "{\"opt\": \"adamw\", \"lr\": \"1e-3\", \"wd\": \"0.05\", \"warmup\": \"2\", "
+             "\"label-smoothing\": \"0.1\", \"clip\": \"1\", \"decay-all\": \"false\"}"},
+};
+
+static int apply_family_defaults(cli_flag *flags, int nf, const char *arch)
+{
+    const char *base = !strncmp(arch, "cifar100_", 9) ? arch + 9 : !strncmp(arch, "cifar10_", 8) ? arch + 8 : arch;
+    for (size_t i = 0; i < sizeof family_defaults / sizeof family_defaults[0]; i++)
+        if (!strncmp(base, family_defaults[i].prefix, strlen(family_defaults[i].prefix)))
+            return cli_flags_apply_json(flags, nf, family_defaults[i].json, NULL);
+    return 0;
+}
+
 /* On --resume, the flags not given again come from the checkpoint's saved configuration. */
 static int apply_saved(cli_flag *flags, int nf, const char *out)
 {
@@ -115,7 +136,9 @@ int cli_train(int argc, char **argv)
     o.m.seed = 1;
     cli_flag flags[48];
     int nf = 0;
-    flags[nf++] = (cli_flag){"arch", FLAG_STR, &o.m.arch, "NAME", "architecture: resnet20|32|44|56, vgg11_bn|13_bn|16_bn|19_bn (default resnet20)"};
+    flags[nf++] = (cli_flag){"arch", FLAG_STR, &o.m.arch, "NAME", "architecture: resnet20|32|44|56, vgg11_bn|13_bn|16_bn|19_bn, vit_tiny|small|mini (default resnet20); vit_* change the defaults of the flags not given to --opt adamw --lr 1e-3 --wd 0.05 --warmup 2 --label-smoothing 0.1 --clip 1 --decay-all=false"};
+    flags[nf++] = (cli_flag){"patch", FLAG_INT, &o.patch, "P", "ViT patch size (default: 4 up to 32x32 inputs, 8 up to 64x64, else 16)", 0, 1024};
+    flags[nf++] = (cli_flag){"drop-path", FLAG_FLOAT, &o.drop_path, "X", "ViT stochastic depth rate of the last block (default 0)", 0, 0.999};
     flags[nf++] = (cli_flag){"data", FLAG_STR, &o.data, "NAME", "dataset: fashion-mnist, mnist, cifar10, cifar100, cifar100-coarse, tinyimagenet"};
     flags[nf++] = (cli_flag){"data-dir", FLAG_STR, &o.data_dir, "DIR", "dataset folder (default: the dataset's standard place)"};
     flags[nf++] = (cli_flag){"size", FLAG_INT, &o.m.size, "S", "model input size; images are zero-padded to it (default 0 = auto: 32 for 28x28 data, else the image size)", 0, 4096};
@@ -151,6 +174,7 @@ int cli_train(int argc, char **argv)
         snprintf(outbuf, sizeof outbuf, "runs/%s-%s", o.m.arch, o.data);
         o.out = outbuf;
     }
+    if (apply_family_defaults(flags, nf, o.m.arch)) return 1;
     if (o.resume && apply_saved(flags, nf, o.out)) return 1;
     axnn_train_cfg cfg;
     if (make_cfg(&o, &cfg)) return 1;
@@ -169,7 +193,7 @@ int cli_train(int argc, char **argv)
     }
     pp.out_h = pp.out_w = size;
     axnn_model_cfg mc = {tr.c, size, size, o.m.classes > 0 ? o.m.classes : tr.num_classes, o.label_smoothing,
-                         o.m.seed};
+                         o.m.seed, o.patch, o.drop_path};
     axnn_graph *g = NULL;
     axnn_status st = axnn_model_build(o.m.arch, &mc, &g);
     char *json = cli_flags_to_json(flags, nf, run_flags);

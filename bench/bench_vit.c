@@ -1,0 +1,148 @@
+/* bench_vit: training and inference throughput of the axnn Vision Transformers.
+ *
+ * For each model (vit_tiny and vit_small by default) on 3x64x64 inputs with 200 classes (Tiny
+ * ImageNet's shape), patch 8 (64 tokens + the class token), batch 64, it measures
+ *   train  one step = zero the gradients, forward with the loss, backward, and an AdamW update
+ *          (lr 1e-3, weight decay 0.05, none on norms, biases and embeddings, gradient norm
+ *          clipped to 1) over every parameter: the transformer recipe of `axnn train`;
+ *   eval   one forward pass in eval mode without labels.
+ * Each is run `warmup` times untimed, then `iters` times timed; the median step time gives the
+ * images per second. The inputs are random (fixed seed); the speed does not depend on them.
+ *
+ * Output: one line per measurement, "axnn <model> <train|eval> <img/s> <median ms>", which
+ * bench/run_vit.sh puts next to the PyTorch numbers (bench/peers/torch_vit.py).
+ *
+ *   bench_vit [--threads N] [--batch B] [--iters K] [--warmup W] [--models a,b] [--mode m]
+ *             [--size S] [--patch P] [--classes C]
+ */
+#include "axnn/axnn.h"
+#include "axnn/train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct bench_opts {
+    int threads, batch, iters, warmup, size, patch, classes;
+    char models[256];
+    char mode[16]; /* train, eval or both */
+} bench_opts;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static void report(const char *model, const char *what, double *t, int iters, int batch)
+{
+    double m = median(t, iters);
+    printf("axnn %s %s %.1f %.3f\n", model, what, batch / m, 1e3 * m);
+    fflush(stdout);
+}
+
+static int bench_train(axnn_graph *g, axnn_pool *pool, const bench_opts *o, const float *x,
+                       const int32_t *y, double *t)
+{
+    if (axnn_graph_plan(g, o->batch, o->threads, true) != AXNN_OK) return -1;
+    axnn_optim_cfg oc = {AXNN_OPT_ADAMW, 1e-3f, 0.0f, false, 0.05f, 0.9f, 0.999f, 1e-8f, false, 1.0f};
+    axnn_optimizer *opt;
+    if (axnn_optim_create(g, &oc, &opt) != AXNN_OK) return -1;
+    for (int it = 0; it < o->warmup + o->iters; it++) {
+        double t0 = axnn_now();
+        axnn_graph_zero_param_grads(g);
+        if (axnn_graph_forward(g, pool, x, y, o->batch) != AXNN_OK) return -1;
+        if (axnn_graph_backward(g, pool) != AXNN_OK) return -1;
+        axnn_optim_step(opt, 1e-3f, pool);
+        if (it >= o->warmup) t[it - o->warmup] = axnn_now() - t0;
+    }
+    axnn_optim_free(opt);
+    return 0;
+}
+
+static int bench_eval(axnn_graph *g, axnn_pool *pool, const bench_opts *o, const float *x, double *t)
+{
+    if (axnn_graph_plan(g, o->batch, o->threads, false) != AXNN_OK) return -1;
+    for (int it = 0; it < o->warmup + o->iters; it++) {
+        double t0 = axnn_now();
+        if (axnn_graph_forward(g, pool, x, NULL, o->batch) != AXNN_OK) return -1;
+        if (it >= o->warmup) t[it - o->warmup] = axnn_now() - t0;
+    }
+    return 0;
+}
+
+static int bench_model(const char *name, axnn_pool *pool, const bench_opts *o)
+{
+    axnn_model_cfg cfg = {3, o->size, o->size, o->classes, 0.0f, 42, o->patch, 0.0f};
+    axnn_graph *g = NULL;
+    if (axnn_model_build(name, &cfg, &g) != AXNN_OK) {
+        fprintf(stderr, "bench_vit: %s\n", axnn_last_error());
+        return 1;
+    }
+    const int64_t img = 3 * (int64_t)o->size * o->size;
+    float *x = axnn_alloc((size_t)(o->batch * img) * sizeof(float));
+    int32_t *y = axnn_alloc((size_t)o->batch * sizeof(int32_t));
+    double *t = calloc((size_t)o->iters, sizeof *t);
+    axnn_rng r;
+    axnn_rng_seed(&r, 7);
+    for (int64_t i = 0; i < o->batch * img; i++) x[i] = axnn_rng_normal(&r);
+    for (int i = 0; i < o->batch; i++) y[i] = (int32_t)axnn_rng_below(&r, (uint32_t)o->classes);
+    int rc = 0;
+    bool train = strcmp(o->mode, "eval") != 0, eval = strcmp(o->mode, "train") != 0;
+    if (train && (rc = bench_train(g, pool, o, x, y, t)) == 0) report(name, "train", t, o->iters, o->batch);
+    if (!rc && eval && (rc = bench_eval(g, pool, o, x, t)) == 0) report(name, "eval", t, o->iters, o->batch);
+    if (rc) fprintf(stderr, "bench_vit: %s: %s\n", name, axnn_last_error());
+    free(t);
+    axnn_free(x);
+    axnn_free(y);
+    axnn_graph_free(g);
+    return rc ? 1 : 0;
+}
+
+static int parse_args(int argc, char **argv, bench_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: bench_vit [--threads N] [--batch B] [--iters K] [--warmup W]\n"
+                   "                 [--models vit_tiny,vit_small] [--mode train|eval|both]\n"
+                   "                 [--size 64] [--patch 8] [--classes 200]\n");
+            exit(0);
+        }
+        if (!v) return fprintf(stderr, "bench_vit: %s needs a value\n", a), -1;
+        if (!strcmp(a, "--threads")) o->threads = atoi(v);
+        else if (!strcmp(a, "--batch")) o->batch = atoi(v);
+        else if (!strcmp(a, "--iters")) o->iters = atoi(v);
+        else if (!strcmp(a, "--warmup")) o->warmup = atoi(v);
+        else if (!strcmp(a, "--size")) o->size = atoi(v);
+        else if (!strcmp(a, "--patch")) o->patch = atoi(v);
+        else if (!strcmp(a, "--classes")) o->classes = atoi(v);
+        else if (!strcmp(a, "--models")) snprintf(o->models, sizeof o->models, "%s", v);
+        else if (!strcmp(a, "--mode")) snprintf(o->mode, sizeof o->mode, "%s", v);
+        else return fprintf(stderr, "bench_vit: unknown flag %s\n", a), -1;
+        i++;
+    }
+    if (o->threads < 1 || o->batch < 1 || o->iters < 1 || o->warmup < 0 || o->size < 1 || o->patch < 1 ||
+        o->classes < 2)
+        return fprintf(stderr, "bench_vit: bad numeric flag\n"), -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bench_opts o = {2, 64, 10, 3, 64, 8, 200, "vit_tiny,vit_small", "both"};
+    if (parse_args(argc, argv, &o)) return 2;
+    axnn_pool *pool = axnn_pool_create(o.threads, NULL);
+    fprintf(stderr, "bench_vit: isa %s, %d threads, batch %d, %dx%d patch %d, %d+%d iterations\n",
+            axnn_cpu_isa_name(), o.threads, o.batch, o.size, o.size, o.patch, o.warmup, o.iters);
+    int rc = 0;
+    for (char *m = strtok(o.models, ","); m; m = strtok(NULL, ",")) rc |= bench_model(m, pool, &o);
+    axnn_pool_destroy(pool);
+    return rc;
+}
