@@ -71,8 +71,9 @@ static int run_one(sweep_ctx *c, const cli_quant_args *qa, const char *mul, swee
     r->fapx = tm ? (double)am / (double)tm : 0.0;
     r->prel = r->power_known ? r->fapx * mm->power_mw / c->p_exact + (1.0 - r->fapx) : -1;
     axnn_mul_free(mm);
-    axnn_log(AXNN_LOG_INFO, "%-24s accuracy %.2f%%  MAE%% %.4f  P_rel %s", r->name, 100 * r->acc, r->mae_pct,
-             r->power_known ? "" : "unknown");
+    char prel[32];
+    snprintf(prel, sizeof prel, r->power_known ? "%.3f%s" : "unknown", r->prel, r->power_est ? " (est.)" : "");
+    axnn_log(AXNN_LOG_INFO, "%-24s accuracy %.2f%%  MAE%% %.4f  P_rel %s", r->name, 100 * r->acc, r->mae_pct, prel);
     return 0;
 }
 
