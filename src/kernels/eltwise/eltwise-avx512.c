@@ -52,35 +52,20 @@ static void add_z(const float *a, const float *b, float *y, int64_t n)
 
 static void acc_z(const float *x, float *y, int64_t n) { add_z(x, y, y, n); }
 
-static float sum_z(const float *x, int64_t n)
+static void moments_z(const float *x, int64_t n, double *s1, double *s2)
 {
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm512_add_ps(s0, _mm512_loadu_ps(x + i));
-        s1 = _mm512_add_ps(s1, _mm512_loadu_ps(x + i + 16));
+    __m512d a0 = _mm512_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
+    for (int64_t i = 0; i < n; i += 16) {
+        __m512 v = _mm512_maskz_loadu_ps(n - i >= 16 ? 0xffff : tail(n - i), x + i);
+        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        a0 = _mm512_add_pd(a0, lo);
+        a1 = _mm512_add_pd(a1, hi);
+        b0 = _mm512_fmadd_pd(lo, lo, b0);
+        b1 = _mm512_fmadd_pd(hi, hi, b1);
     }
-    for (; i < n; i += 16) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(n - i >= 16 ? 0xffff : tail(n - i), x + i));
-    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-}
-
-static float sumsq_dev_z(const float *x, int64_t n, float c)
-{
-    const __m512 cv = _mm512_set1_ps(c);
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(x + i), cv);
-        __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(x + i + 16), cv);
-        s0 = _mm512_fmadd_ps(d0, d0, s0);
-        s1 = _mm512_fmadd_ps(d1, d1, s1);
-    }
-    for (; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? 0xffff : tail(n - i);
-        __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), cv);
-        s0 = _mm512_fmadd_ps(d, d, s0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    *s1 += _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
+    *s2 += _mm512_reduce_add_pd(_mm512_add_pd(b0, b1));
 }
 
 static void bn_apply_z(const float *x, const float *res, float *y, int64_t n, float a, float b,
@@ -201,6 +186,6 @@ static void maxpool2x2_z(const float *x, float *y, int32_t *idx, int64_t h, int6
 }
 
 const axnn_eltwise axnn_eltwise_avx512 = {
-    "avx512", relu_z, relu_bwd_z, add_z, acc_z, sum_z, sumsq_dev_z, bn_apply_z,
+    "avx512", relu_z, relu_bwd_z, add_z, acc_z, moments_z, bn_apply_z,
     bn_bwd_sums_z, bn_bwd_dx_z, maxpool2x2_z,
 };

@@ -28,21 +28,15 @@ static void acc_c(const float *x, float *y, int64_t n)
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }
 
-static float sum_c(const float *x, int64_t n)
+static void moments_c(const float *x, int64_t n, double *s1, double *s2)
 {
-    float s = 0.0f;
-    for (int64_t i = 0; i < n; i++) s += x[i];
-    return s;
-}
-
-static float sumsq_dev_c(const float *x, int64_t n, float c)
-{
-    float s = 0.0f;
+    double a = 0.0, b = 0.0;
     for (int64_t i = 0; i < n; i++) {
-        float d = x[i] - c;
-        s += d * d;
+        a += x[i];
+        b += (double)x[i] * x[i];
     }
-    return s;
+    *s1 += a;
+    *s2 += b;
 }
 
 static void bn_apply_c(const float *x, const float *res, float *y, int64_t n, float a, float b,
@@ -104,7 +98,7 @@ static void maxpool2x2_c(const float *x, float *y, int32_t *idx, int64_t h, int6
 }
 
 const axnn_eltwise axnn_eltwise_portable = {
-    "portable", relu_c, relu_bwd_c, add_c, acc_c, sum_c, sumsq_dev_c, bn_apply_c,
+    "portable", relu_c, relu_bwd_c, add_c, acc_c, moments_c, bn_apply_c,
     bn_bwd_sums_c, bn_bwd_dx_c, maxpool2x2_c,
 };
 

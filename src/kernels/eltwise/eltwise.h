@@ -3,10 +3,10 @@
  * and what AXNN_FORCE_REF=1 or AXNN_ISA=portable|avx2 run) and AVX-512 versions.
  *
  * All work on contiguous runs of n floats; the ops split their tensors over threads and call
- * these on each piece. Sums are returned in float, one run at a time: the ops accumulate them
- * in double across runs, so a result depends only on how the tensor is cut into runs (per
- * image and channel), never on the thread count. The AVX-512 sums add in 16 lanes and reduce
- * the lanes at the end; they differ from the sequential C sums by rounding only.
+ * these on each piece. Sums are returned per run (moments accumulate in double): the ops add
+ * them across runs in a fixed order, so a result depends only on how the tensor is cut into
+ * runs (per image and channel), never on the thread count. The AVX-512 sums add in 16 lanes
+ * and reduce the lanes at the end; they differ from the sequential C sums by rounding only.
  */
 #ifndef AXNN_KERNELS_ELTWISE_H
 #define AXNN_KERNELS_ELTWISE_H
@@ -24,10 +24,8 @@ typedef struct axnn_eltwise {
     void (*add)(const float *a, const float *b, float *y, int64_t n);
     /* y += x */
     void (*acc)(const float *x, float *y, int64_t n);
-    /* sum of x */
-    float (*sum)(const float *x, int64_t n);
-    /* sum of (x - c)^2 */
-    float (*sumsq_dev)(const float *x, int64_t n, float c);
+    /* *s1 += sum of x, *s2 += sum of x^2, accumulated in double (one pass over x) */
+    void (*moments)(const float *x, int64_t n, double *s1, double *s2);
     /* y = x * a + b (+ res when not NULL), then max(y, 0) when relu: a BatchNorm, alone or
      * with the add and ReLU that follow it (training-mode chains, graph/fuse.c). */
     void (*bn_apply)(const float *x, const float *res, float *y, int64_t n, float a, float b,
