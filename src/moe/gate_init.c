@@ -8,7 +8,8 @@
  * for which argmax_e (W_e g + b_e) = argmin_e |g - c_e|^2: the routing starts balanced and
  * follows the structure of the data. s sets the mean margin between the best and second-best
  * logit to 2 (a confident but soft softmax). Gates are set in graph order, each on features
- * computed through the gates before it.
+ * computed through the gates before it. A per-token gate (input (N, T, D)) clusters token
+ * vectors, from at most 20,000 tokens.
  */
 #include "moe/rewrite.h"
 
@@ -71,12 +72,17 @@ axnn_status axnn_moe_init_gates(axnn_graph *g, axnn_pool *pool, const axnn_datas
         axnn_graph *sub = NULL;
         float *f = NULL, *c = NULL;
         int dim = 0;
+        const axnn_value *x = &g->vals[nd->in[0]];
+        const int64_t T = x->shape.nd == 3 ? x->shape.d[1] : 1;
+        int64_t imgs = T > 1 && m * T > 20000 ? (20000 + T - 1) / T : m;
         st = moe_extract(g, nd->in[0], true, &sub);
-        if (!st) st = moe_features(sub, pool, d, pp, m, &f, &dim);
+        if (!st) st = moe_features(sub, pool, d, pp, imgs, &f, &dim);
+        int64_t pts = imgs * T; /* token rows: T points of dim / T each */
+        dim /= (int)T;
         if (!st && !(c = malloc((size_t)E * (size_t)dim * sizeof *c))) st = axnn_error(AXNN_ERR_NOMEM, "out of memory");
-        if (!st) st = axnn_kmeans(f, m, dim, E, 100, seed + (uint64_t)k, c, NULL, NULL);
+        if (!st) st = axnn_kmeans(f, pts, dim, E, 100, seed + (uint64_t)k, c, NULL, NULL);
         if (!st) {
-            double margin = mean_margin(f, m, dim, c, E);
+            double margin = mean_margin(f, pts, dim, c, E);
             set_gate(g, nd, c, E, dim, margin > 0 ? 2.0 / margin : 1.0);
         }
         free(f);

@@ -66,7 +66,8 @@ int axnn_moe_gate(axnn_graph *g, const char *name, int x, int experts, float aux
     if (experts < 2 || experts > AXNN_MOE_MAX_EXPERTS)
         return axnn_error(AXNN_ERR_ARG, "%s: %d experts (2..%d)", name, experts, AXNN_MOE_MAX_EXPERTS), -1;
     char n[AXNN_NAME_MAX];
-    int64_t wd[2] = {experts, g->vals[x].shape.d[1]}, bd[1] = {experts};
+    const axnn_shape *xs = &g->vals[x].shape; /* features: channels, or a token's width */
+    int64_t wd[2] = {experts, xs->d[xs->nd == 3 ? 2 : 1]}, bd[1] = {experts};
     axnn_shape ws = axnn_shape_make(2, wd), bs = axnn_shape_make(1, bd);
     snprintf(n, sizeof n, "%s.weight", name);
     int w = axnn_graph_add_value(g, n, AXNN_VAL_PARAM, AXNN_F32, &ws, 0);

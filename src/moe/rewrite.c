@@ -234,7 +234,9 @@ axnn_status moe_features(axnn_graph *sub, axnn_pool *pool, const axnn_dataset *d
                          int64_t n, float **out, int *dim)
 {
     const int batch = 128;
-    *dim = (int)sub->vals[sub->logits].shape.d[1];
+    int64_t per = 1;
+    for (int i = 1; i < sub->vals[sub->logits].shape.nd; i++) per *= sub->vals[sub->logits].shape.d[i];
+    *dim = (int)per;
     float *f = malloc((size_t)n * (size_t)*dim * sizeof(float));
     axnn_loader_cfg lc = {.batch = batch, .out_h = pp->out_h, .out_w = pp->out_w};
     memcpy(lc.mean, pp->mean, sizeof lc.mean);

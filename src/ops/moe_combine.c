@@ -7,6 +7,8 @@
  *         and the gate's gradient is Switch's (y = p * expert) divided by p:
  *         dp_ik = <dy_i, ys[k_i][pos]> / p_ik, other entries 0.
  *   soft: y_i = sum_e p_ie ys[e]_i;  d ys[e]_i = p_ie dy_i;  dp_ie = <dy_i, ys[e]_i>.
+ * Per-token routing: probs (N, T, E) and each row above is a token (hard: tokens packed as
+ * moe_dispatch packs them).
  * MACs per image: soft E * (elements of an image), hard 0 (a copy).
  */
 #include "ops/op.h"
@@ -19,8 +21,9 @@ static axnn_status combine_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, 
 {
     const axnn_moe_combine_attr *a = nd->attr;
     const axnn_value *p = &g->vals[nd->in[0]], *y0 = &g->vals[nd->in[1]];
-    if (nd->nin != a->experts + 1 || p->shape.nd != 2 || p->shape.d[1] != a->experts)
-        return axnn_error(AXNN_ERR_SHAPE, "%s: moe_combine takes probs (N, E) and E expert outputs", nd->name);
+    if (nd->nin != a->experts + 1 || p->shape.nd < 2 || p->shape.d[p->shape.nd - 1] != a->experts ||
+        per_image(y0) % (per_image(p) / a->experts))
+        return axnn_error(AXNN_ERR_SHAPE, "%s: moe_combine takes probs (N, [T,] E) and E expert outputs", nd->name);
     for (int k = 2; k < nd->nin; k++)
         if (!axnn_shape_eq(&y0->shape, &g->vals[nd->in[k]].shape))
             return axnn_error(AXNN_ERR_SHAPE, "%s: expert outputs differ in shape", nd->name);
@@ -34,10 +37,10 @@ static void combine_forward(axnn_exec *e, axnn_node *nd)
     const axnn_moe_combine_attr *a = nd->attr;
     const int E = a->experts;
     const float *P = op_in(e, nd, 0)->data;
-    const int64_t img = per_image(op_out(e, nd));
+    const int64_t T = per_image(op_in(e, nd, 0)) / E, img = per_image(op_out(e, nd)) / T;
     float *Y = op_out(e, nd)->data;
     int64_t pos[AXNN_MOE_MAX_EXPERTS] = {0};
-    for (int64_t i = 0; i < e->n; i++) {
+    for (int64_t i = 0; i < e->n * T; i++) {
         float *y = Y + i * img;
         const float *p = P + i * E;
         if (!a->soft) {
@@ -73,9 +76,9 @@ static void combine_backward(axnn_exec *e, axnn_node *nd)
     const int E = a->experts;
     const axnn_value *pv = op_in(e, nd, 0);
     const float *P = pv->data, *dY = op_out(e, nd)->grad;
-    const int64_t img = per_image(op_out(e, nd));
+    const int64_t T = per_image(pv) / E, img = per_image(op_out(e, nd)) / T;
     int64_t pos[AXNN_MOE_MAX_EXPERTS] = {0};
-    for (int64_t i = 0; i < e->n; i++) {
+    for (int64_t i = 0; i < e->n * T; i++) {
         const float *p = P + i * E, *dy = dY + i * img;
         float dp[AXNN_MOE_MAX_EXPERTS] = {0};
         int top = a->soft ? -1 : axnn_moe_top1(p, E);

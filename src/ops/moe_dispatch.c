@@ -1,7 +1,10 @@
-/* moe_dispatch: gathers the images routed to one expert of a hard Mixture-of-Experts.
+/* moe_dispatch: gathers the images (or tokens) routed to one expert of a hard Mixture-of-Experts.
  *
  * x (N, ...) and probs (N, E) -> y (N, ...), of which the first `rows` images are those whose
- * top-1 expert (argmax of probs, lowest index on ties) is attr.expert, in batch order. The
+ * top-1 expert (argmax of probs, lowest index on ties) is attr.expert, in batch order.
+ * Per-token routing (a ViT's MLP): x (N, T, D) and probs (N, T, E); the routed tokens are packed
+ * in order into y's N * T token rows and `rows` = ceil(tokens / T) pseudo-images of T tokens
+ * (the tail of the last one is zeroed), so the expert's per-token nodes run on just those. The
  * expert's nodes carry node->rows = &attr.rows, so the executor runs them on those rows only:
  * an image costs the MACs of its own expert, not of all of them. The rest of y is never read.
  *
@@ -20,27 +23,41 @@ static axnn_status dispatch_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out,
 {
     const axnn_moe_dispatch_attr *a = nd->attr;
     const axnn_value *x = &g->vals[nd->in[0]], *p = &g->vals[nd->in[1]];
-    if (!(x->flags & AXNN_VF_BATCHED) || p->shape.nd != 2 || a->expert < 0 || a->expert >= p->shape.d[1])
-        return axnn_error(AXNN_ERR_SHAPE, "%s: moe_dispatch needs a batch and (N, E) probabilities", nd->name);
+    const int64_t E = p->shape.d[p->shape.nd - 1];
+    if (!(x->flags & AXNN_VF_BATCHED) || p->shape.nd < 2 || a->expert < 0 || a->expert >= E ||
+        per_image(x) % (per_image(p) / E))
+        return axnn_error(AXNN_ERR_SHAPE, "%s: moe_dispatch needs a batch and (N, E) or (N, T, E) probabilities",
+                          nd->name);
     *out = x->shape;
     *fl = AXNN_VF_BATCHED;
     return AXNN_OK;
+}
+
+/* Routing rows per image (1, or T tokens), their width, and E. */
+static void row_geometry(const axnn_value *x, const axnn_value *p, int64_t *T, int64_t *w, int *E)
+{
+    *E = (int)p->shape.d[p->shape.nd - 1];
+    *T = per_image(p) / *E;
+    *w = per_image(x) / *T;
 }
 
 static void dispatch_forward(axnn_exec *e, axnn_node *nd)
 {
     axnn_moe_dispatch_attr *a = nd->attr;
     const axnn_value *x = op_in(e, nd, 0), *p = op_in(e, nd, 1);
-    const int E = (int)p->shape.d[1];
-    const int64_t img = per_image(x);
+    int64_t T, w;
+    int E;
+    row_geometry(x, p, &T, &w, &E);
     const float *X = x->data, *P = p->data;
     float *Y = op_out(e, nd)->data;
-    int rows = 0;
-    for (int64_t i = 0; i < e->n; i++)
+    int64_t rows = 0;
+    for (int64_t i = 0; i < e->n * T; i++)
         if (axnn_moe_top1(P + i * E, E) == a->expert)
-            memcpy(Y + (int64_t)rows++ * img, X + i * img, (size_t)img * sizeof(float));
-    a->rows = rows;
-    a->routed += rows;
+            memcpy(Y + rows++ * w, X + i * w, (size_t)w * sizeof(float));
+    int64_t imgs = (rows + T - 1) / T;
+    if (imgs * T > rows) memset(Y + rows * w, 0, (size_t)((imgs * T - rows) * w) * sizeof(float));
+    a->rows = (int)imgs;
+    a->routed += imgs;
     a->seen += e->n;
 }
 
@@ -49,11 +66,12 @@ static void dispatch_backward(axnn_exec *e, axnn_node *nd)
     const axnn_moe_dispatch_attr *a = nd->attr;
     const axnn_value *x = op_in(e, nd, 0), *p = op_in(e, nd, 1);
     if (!x->grad) return;
-    const int E = (int)p->shape.d[1];
-    const int64_t img = per_image(x);
+    int64_t T, img;
+    int E;
+    row_geometry(x, p, &T, &img, &E);
     const float *P = p->data, *dY = op_out(e, nd)->grad;
     int64_t j = 0;
-    for (int64_t i = 0; i < e->n; i++) {
+    for (int64_t i = 0; i < e->n * T; i++) {
         float *dx = x->grad + i * img;
         bool mine = axnn_moe_top1(P + i * E, E) == a->expert;
         if (!mine) {

@@ -1,7 +1,9 @@
 /* moe_gate: the router of a Mixture-of-Experts unit (see axnn/moe.h).
  *
- * x (N, C, H, W) or (N, C) -> probs (N, E):  g = mean over H, W of x;  z = W g + b;
- * probs = softmax(z). W (E, C), b (E). The gate always runs in float (AXNN_NF_FLOAT).
+ * Per image: x (N, C, H, W) or (N, C) -> probs (N, E):  g = mean over H, W of x (or x itself);
+ * z = W g + b; probs = softmax(z). Per token (a ViT's MLP): x (N, T, D) -> probs (N, T, E), one
+ * softmax per token row. W (E, C), b (E). The gate always runs in float (AXNN_NF_FLOAT).
+ * Below, a "row" is an image or a token.
  *
  * Load balancing (training, when the gate is trainable): Switch Transformer's auxiliary loss
  *   aux = E * sum_e f_e * P_e,   f_e = share of the batch whose top-1 is e (no gradient),
@@ -24,22 +26,34 @@ static axnn_status gate_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, uin
 {
     const axnn_moe_gate_attr *a = nd->attr;
     const axnn_value *x = &g->vals[nd->in[0]], *w = &g->vals[nd->in[1]];
-    if (x->shape.nd != 4 && x->shape.nd != 2)
-        return axnn_error(AXNN_ERR_SHAPE, "%s: moe_gate needs a 4-d or 2-d input", nd->name);
+    if (x->shape.nd < 2 || x->shape.nd > 4)
+        return axnn_error(AXNN_ERR_SHAPE, "%s: moe_gate needs (N, C, H, W), (N, T, D) or (N, C)", nd->name);
+    const int64_t C = x->shape.d[x->shape.nd == 3 ? 2 : 1];
     if (a->experts < 2 || a->experts > AXNN_MOE_MAX_EXPERTS)
         return axnn_error(AXNN_ERR_ARG, "%s: %d experts (2..%d)", nd->name, a->experts, AXNN_MOE_MAX_EXPERTS);
-    if (w->shape.nd != 2 || w->shape.d[0] != a->experts || w->shape.d[1] != x->shape.d[1])
+    if (w->shape.nd != 2 || w->shape.d[0] != a->experts || w->shape.d[1] != C)
         return axnn_error(AXNN_ERR_SHAPE, "%s: gate weight shape does not match", nd->name);
-    *out = (axnn_shape){2, {x->shape.d[0], a->experts}};
+    *out = x->shape.nd == 3 ? (axnn_shape){3, {x->shape.d[0], x->shape.d[1], a->experts}}
+                            : (axnn_shape){2, {x->shape.d[0], a->experts}};
     *fl = AXNN_VF_BATCHED;
     return AXNN_OK;
 }
 
-/* Global average of image n's channel c. */
+/* Rows per image (tokens, or 1), features per row (C), and values averaged per feature (HW). */
+static void geometry(const axnn_value *x, int64_t *T, int64_t *C, int64_t *HW)
+{
+    *T = x->shape.nd == 3 ? x->shape.d[1] : 1;
+    *C = x->shape.d[x->shape.nd == 3 ? 2 : 1];
+    *HW = x->shape.nd == 4 ? x->shape.d[2] * x->shape.d[3] : 1;
+}
+
+/* Feature c of row n: the global average of channel c (images), or the value itself. */
 static float pooled(const axnn_value *x, int64_t n, int64_t c)
 {
-    const int64_t C = x->shape.d[1], HW = x->shape.nd == 4 ? x->shape.d[2] * x->shape.d[3] : 1;
+    int64_t T, C, HW;
+    geometry(x, &T, &C, &HW);
     const float *p = (const float *)x->data + (n * C + c) * HW;
+    if (HW == 1) return p[0];
     double s = 0.0;
     for (int64_t i = 0; i < HW; i++) s += p[i];
     return (float)(s / (double)HW);
@@ -55,7 +69,8 @@ int axnn_moe_top1(const float *p, int E)
 
 static void gate_row(const axnn_value *x, const float *W, const float *b, int64_t n, int E, float *p)
 {
-    const int64_t C = x->shape.d[1];
+    int64_t T, C, HW;
+    geometry(x, &T, &C, &HW);
     float z[AXNN_MOE_MAX_EXPERTS], mx = -INFINITY;
     for (int e = 0; e < E; e++) z[e] = b[e];
     for (int64_t c = 0; c < C; c++) {
@@ -75,9 +90,11 @@ static void gate_forward(axnn_exec *e, axnn_node *nd)
     const axnn_value *x = op_in(e, nd, 0);
     const float *W = op_in(e, nd, 1)->data, *b = op_in(e, nd, 2)->data;
     float *P = op_out(e, nd)->data;
-    int64_t load[AXNN_MOE_MAX_EXPERTS] = {0};
+    int64_t load[AXNN_MOE_MAX_EXPERTS] = {0}, T, C, HW;
     double psum[AXNN_MOE_MAX_EXPERTS] = {0};
-    for (int64_t n = 0; n < e->n; n++) {
+    geometry(x, &T, &C, &HW);
+    const int64_t R = e->n * T;
+    for (int64_t n = 0; n < R; n++) {
         gate_row(x, W, b, n, E, P + n * E);
         load[axnn_moe_top1(P + n * E, E)]++;
         for (int k = 0; k < E; k++) psum[k] += P[n * E + k];
@@ -86,9 +103,9 @@ static void gate_forward(axnn_exec *e, axnn_node *nd)
     for (int k = 0; k < E; k++) {
         a->load[k] += load[k];
         a->prob_sum[k] += psum[k];
-        aux += (double)load[k] / e->n * psum[k] / e->n;
+        aux += (double)load[k] / (double)R * psum[k] / (double)R;
     }
-    a->seen += e->n;
+    a->seen += R;
     if (e->training) a->aux_loss = (float)(a->aux_weight * E * aux);
 }
 
@@ -99,8 +116,9 @@ static void gate_backward(axnn_exec *e, axnn_node *nd)
     const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
     axnn_value *w = op_in(e, nd, 1), *bv = op_in(e, nd, 2);
     const float *P = y->data, *dP = y->grad, *W = w->data;
-    const int64_t C = x->shape.d[1], HW = x->shape.nd == 4 ? x->shape.d[2] * x->shape.d[3] : 1;
-    const int64_t N = e->n;
+    int64_t T, C, HW;
+    geometry(x, &T, &C, &HW);
+    const int64_t N = e->n * T; /* rows */
     float aux[AXNN_MOE_MAX_EXPERTS] = {0};
     if (w->grad && a->aux_weight > 0) { /* d (aux_weight * E * sum f_e P_e) / d p[n, e] */
         for (int64_t n = 0; n < N; n++) aux[axnn_moe_top1(P + n * E, E)] += 1.0f;
@@ -130,7 +148,9 @@ static void gate_backward(axnn_exec *e, axnn_node *nd)
 
 static int64_t gate_macs(const axnn_graph *g, const axnn_node *nd)
 {
-    return g->vals[nd->in[1]].shape.d[0] * g->vals[nd->in[1]].shape.d[1];
+    int64_t T, C, HW;
+    geometry(&g->vals[nd->in[0]], &T, &C, &HW);
+    return T * g->vals[nd->in[1]].shape.d[0] * g->vals[nd->in[1]].shape.d[1];
 }
 
 const axnn_op_def axnn_op_moe_gate = {

@@ -23,11 +23,13 @@
 #include "axnn/models.h"
 #include "axnn/ops.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct study {
     const axnn_study_cfg *cfg;
@@ -513,14 +515,31 @@ static axnn_status estimate(study *s)
     return AXNN_OK;
 }
 
+/* Removes temporary files that a killed run left behind (axnn_write_file_atomic's "*.tmp.*"). */
+static void clean_tmp(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strstr(e->d_name, ".tmp.")) continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+}
+
 static axnn_status prepare_dirs(study *s)
 {
     char p[4200];
     snprintf(p, sizeof p, "%s/models", s->cfg->out);
     axnn_status st = mkdir_p(p);
+    clean_tmp(s->cfg->out);
+    clean_tmp(p);
     for (int t = 0; t < s->ntopos && !st; t++) {
         snprintf(p, sizeof p, "%s/cells/%s", s->cfg->out, s->topos[t]);
         st = mkdir_p(p);
+        clean_tmp(p);
     }
     return st ? st : check_settings(s);
 }
@@ -543,6 +562,9 @@ axnn_status axnn_study_run(const axnn_study_cfg *cfg, axnn_progress *prog)
     double t0 = axnn_now();
     axnn_status st = parse_lists(&s);
     if (!st) st = prepare_dirs(&s);
+    if (!st)
+        axnn_log(AXNN_LOG_INFO, "study: %s on %s, topologies %s, multipliers %s, %d threads, folder %s", cfg->arch,
+                 cfg->data, cfg->topologies, cfg->muls, cfg->threads, cfg->out);
     if (!st) st = load_data(&s);
     if (!st) {
         s.pool = axnn_pool_create(cfg->threads > 0 ? cfg->threads : axnn_default_threads(), NULL);

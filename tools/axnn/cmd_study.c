@@ -74,8 +74,6 @@ int cli_study(int argc, char **argv)
     if (!ok) return cli_fail("--calib-method: expected max, percentile or mse, got '%s'", sf.calib_method);
     if (c.table_grad_muls && !*c.table_grad_muls) c.table_grad_muls = NULL;
     if (c.threads <= 0) c.threads = axnn_default_threads();
-    axnn_log(AXNN_LOG_INFO, "study: %s on %s, topologies %s, multipliers %s, %d threads, folder %s", c.arch, c.data,
-             c.topologies, c.muls, c.threads, c.out);
     axnn_progress *prog = axnn_progress_new(stderr, 10.0);
     double t0 = axnn_now();
     axnn_status st = axnn_study_run(&c, prog);
