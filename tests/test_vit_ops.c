@@ -17,8 +17,9 @@
  *   drop path  the kept fraction of samples, the 1 / (1 - p) scale, the backward mask, and the
  *              same decisions for 1 and 2 threads;
  *   int8       quantized attention products: INT8 and TABLE with the exact multiplier run
- *              through the table kernel and the scalar reference give identical bits, an
- *              approximate multiplier changes the output, the products count in the MAC split.
+ *              through the table kernel and the scalar reference give identical bits; with an
+ *              approximate multiplier (trunc:6) the table, decomposition and reference kernels
+ *              agree bit for bit and the output changes; the products count in the MAC split.
  */
 #include "testutil.h"
 
@@ -583,6 +584,14 @@ static void test_int8_attention(void **state)
     float *d = qattn_run(&approx, 2), *e = qattn_run(&linear_only, 2);
     assert_memory_equal(a, b, (size_t)n * sizeof(float)); /* exact table = exact int8, bit for bit */
     assert_memory_equal(a, c, (size_t)n * sizeof(float));
+    static const axnn_qkernel kernels[3] = {AXNN_QK_LUT, AXNN_QK_DECOMP, AXNN_QK_REF};
+    for (int k = 0; k < 3; k++) { /* an approximate table: every kernel gives the same bits */
+        axnn_quant_cfg forced = approx;
+        forced.kernel = kernels[k];
+        float *o = qattn_run(&forced, 2);
+        assert_memory_equal(d, o, (size_t)n * sizeof(float));
+        free(o);
+    }
     assert_true(memcmp(a, d, (size_t)n * sizeof(float)) != 0);
     assert_true(memcmp(a, e, (size_t)n * sizeof(float)) != 0);
     double err8 = tu_max_rel_err(a, e, n, 1.0), errt = tu_max_rel_err(d, e, n, 1.0);
