@@ -101,7 +101,7 @@ static void md_power(FILE *f, const study_report *r)
 
 static void md_loads(FILE *f, const study_report *r)
 {
-    fprintf(f, "\n## Per-expert loads (share of test images routed to each expert, after retraining)\n\n"
+    fprintf(f, "\n## Per-expert loads (share of test images, or tokens for ViT MLPs, routed to each expert, after retraining)\n\n"
                "| topology | multiplier | router | loads |\n|---|---|---|---|\n");
     for (int t = 0; t < r->ntopos; t++)
         for (int m = 0; m < r->nmuls; m++) {

@@ -258,7 +258,7 @@ static axnn_status load_into(axnn_graph *g, const char *path, bool *found)
 static study_train train_cfg(const study *s, int epochs, int images, float lr, double factor)
 {
     const axnn_study_cfg *c = s->cfg;
-    return (study_train){epochs, images, c->batch, lr, c->wd, c->momentum, c->seed, 3.0 * factor, 0};
+    return (study_train){epochs, images, c->batch, lr, c->wd, c->momentum, c->seed, 2.0 * factor, 0};
 }
 
 static int64_t images_of(const axnn_dataset *d, int images) { return images > 0 && images < d->n ? images : d->n; }
@@ -485,9 +485,9 @@ static axnn_status estimate(study *s)
     char p[4400];
     int64_t total = 0;
     snprintf(p, sizeof p, "%s/models/base.safetensors", c->out);
-    if (!c->base_path && !exists(p)) total += (int64_t)(3.0 * c->base_epochs * images_of(&s->train, c->base_images));
+    if (!c->base_path && !exists(p)) total += (int64_t)(2.0 * c->base_epochs * images_of(&s->train, c->base_images));
     const double ev = (double)s->test_view.n,
-                 rt = 3.0 * c->retrain_epochs * images_of(&s->train, c->retrain_images) + c->bn_images;
+                 rt = 2.0 * c->retrain_epochs * images_of(&s->train, c->retrain_images) + c->bn_images;
     for (int t = 0; t < s->ntopos; t++) {
         axnn_graph *g = NULL;
         axnn_status st = build_topology(s, t, &g);
@@ -498,7 +498,7 @@ static axnn_status estimate(study *s)
         double f = s->factor[t] = cost.eff_macs / s->base_macs;
         snprintf(p, sizeof p, "%s/models/%s.safetensors", c->out, s->topos[t]);
         if (!exists(p) && s->kinds[t] != AXNN_MOE_DENSE)
-            total += (int64_t)(f * 3.0 * c->moe_epochs * images_of(&s->train, c->moe_images)) +
+            total += (int64_t)(f * 2.0 * c->moe_epochs * images_of(&s->train, c->moe_images)) +
                      images_of(&s->train, c->cluster_images) / 2;
         total += (int64_t)(f * (ev + c->calib));
         for (int m = 0; m < s->nmuls + (s->kinds[t] == AXNN_MOE_DENSE ? s->ntmuls : 0); m++) {
