@@ -137,8 +137,15 @@ static int plot(const char *dir, const sweep_row *rows, int n, const char *arch)
     snprintf(path, sizeof path, "%s/sweep.png", dir);
     snprintf(title, sizeof title, "%s: accuracy against %s", arch,
              use_power ? "relative power of the multiplications" : "mean absolute error of the multiplier");
-    axnn_series s = {"multipliers", x, y, labels, n, false};
-    axnn_plot p = {path, title, use_power ? "P_rel (exact = 1)" : "MAE %", "top-1 accuracy %", false, &s, 1};
+    int front[256];
+    int nf = axnn_pareto_front(x, y, n < 256 ? n : 256, front);
+    double fx[256], fy[256];
+    for (int i = 0; i < nf; i++) {
+        fx[i] = x[front[i]];
+        fy[i] = y[front[i]];
+    }
+    axnn_series s[2] = {{"multipliers", x, y, labels, n, false}, {"Pareto front", fx, fy, NULL, nf, true}};
+    axnn_plot p = {path, title, use_power ? "P_rel (exact = 1)" : "MAE %", "top-1 accuracy %", false, s, 2};
     axnn_status st = axnn_plot_render(&p);
     return st ? cli_fail_status(st) : 0;
 }
