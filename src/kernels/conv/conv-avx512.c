@@ -75,53 +75,63 @@ static void pack_cols_avx512(float *dst, int nr, const float *const *rows, int64
     }
 }
 
-/* One chunk of a run, stride 1: cnt (<= 16) pixels from input column a on. Lanes whose input
- * column falls in the padding are masked off (never read) and stored as zeros. */
-static inline void copy_chunk1(float *d, const float *src, int64_t a, int64_t cnt, int64_t w)
+/* pack_x by copies: strides 1 and 2 along x, runs of 4 or more pixels. Per tile, each run is
+ * cut into chunks of up to 16 pixels, and for each kernel column kx the chunk's source offset
+ * and masks are worked out once: a load mask that keeps padding lanes out (never read, stored
+ * as zeros) and a store mask. Stride 2 loads 32 consecutive floats and keeps the even ones.
+ * Per row of B a chunk is then one or two masked loads, a permute (stride 2) and a store. */
+typedef struct copy_chunk {
+    int32_t col, run, src; /* column in the tile, run index, source column of lane 0 */
+    uint32_t mload;        /* load mask (32 lanes for stride 2, 16 for stride 1) */
+    __mmask16 mstore;
+} copy_chunk;
+
+enum { CHUNK_MAX = AXNN_F32_MAX_NR, KW_MAX = 8 };
+
+static int copy_chunks(const axnn_conv_shape *s, int kx, const axnn_conv_srun *runs, int nruns,
+                       copy_chunk *ch)
 {
-    const int64_t lo = a < 0 ? -a : 0, hi = w - a < cnt ? w - a : cnt;
-    __mmask16 m = hi > lo ? (__mmask16)(lanes(hi) & ~lanes(lo)) : 0;
-    _mm512_mask_storeu_ps(d, lanes(cnt), _mm512_maskz_loadu_ps(m, src + a));
+    int n = 0;
+    for (int q = 0; q < nruns; q++)
+        for (int i = 0; i < runs[q].len; i += 16) {
+            const int64_t cnt = runs[q].len - i < 16 ? runs[q].len - i : 16;
+            const int64_t a = (int64_t)(runs[q].ox + i) * s->sw - s->pw + kx;
+            const int64_t span = s->sw == 1 ? cnt : 2 * cnt - 1;
+            const int64_t lo = a < 0 ? -a : 0, hi = s->w - a < span ? s->w - a : span;
+            uint32_t m = 0;
+            if (hi > lo) m = (uint32_t)((hi >= 32 ? 0xffffffffu : ((1u << hi) - 1)) & ~((1u << lo) - 1));
+            ch[n++] = (copy_chunk){runs[q].col + i, q, (int32_t)a, m, lanes(cnt)};
+        }
+    return n;
 }
 
-/* Stride 2: the cnt pixels read input columns a, a+2, ...; 32 consecutive floats are loaded
- * (padding lanes masked off) and the even ones kept. */
-static inline void copy_chunk2(float *d, const float *src, int64_t a, int64_t cnt, int64_t w)
-{
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const int64_t span = 2 * cnt - 1, lo = a < 0 ? -a : 0, hi = w - a < span ? w - a : span;
-    __mmask32 m = 0;
-    if (hi > lo) m = (__mmask32)((hi >= 32 ? 0xffffffffu : ((1u << hi) - 1)) & ~((1u << lo) - 1));
-    __m512 v0 = _mm512_maskz_loadu_ps((__mmask16)m, src + a);
-    __m512 v1 = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), src + a + 16);
-    _mm512_mask_storeu_ps(d, lanes(cnt), _mm512_permutex2var_ps(v0, even, v1));
-}
-
-/* pack_x by copies: strides 1 and 2 along x, runs of 4 or more pixels. */
 static void pack_x_copy(float *dst, int nr, const axnn_conv_shape *s, const float *x,
                         int64_t x_img, int64_t x_ch, int64_t k0, int64_t kc,
                         const axnn_conv_srun *runs, int nruns)
 {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const int64_t taps = (int64_t)s->kh * s->kw;
+    copy_chunk ch[KW_MAX][CHUNK_MAX];
+    int nch = 0;
+    for (int kx = 0; kx < s->kw; kx++) nch = copy_chunks(s, kx, runs, nruns, ch[kx]);
+    int64_t rbase[CHUNK_MAX]; /* input row of tap ky = 0, from the image's start */
+    for (int q = 0; q < nruns; q++) rbase[q] = (int64_t)runs[q].oy * s->sh - s->ph;
     int64_t c = k0 / taps, t = k0 % taps;
     for (int64_t p = 0; p < kc; p++) {
         const int ky = (int)(t / s->kw), kx = (int)(t % s->kw);
         float *d = dst + p * nr;
         for (int v = 0; v < nr; v += 16) _mm512_storeu_ps(d + v, _mm512_setzero_ps());
         const float *xc = x + c * x_ch;
-        for (int q = 0; q < nruns; q++) {
-            const axnn_conv_srun *r = &runs[q];
-            const int64_t iy = (int64_t)r->oy * s->sh - s->ph + ky;
+        for (int i = 0; i < nch; i++) {
+            const copy_chunk *k = &ch[kx][i];
+            const int64_t iy = rbase[k->run] + ky;
             if (iy < 0 || iy >= s->h) continue;
-            const int64_t ix0 = (int64_t)r->ox * s->sw - s->pw + kx;
-            const float *src = xc + r->n * x_img + iy * s->w;
-            for (int i = 0; i < r->len; i += 16) {
-                const int64_t cnt = r->len - i < 16 ? r->len - i : 16;
-                if (s->sw == 1)
-                    copy_chunk1(d + r->col + i, src, ix0 + i, cnt, s->w);
-                else
-                    copy_chunk2(d + r->col + i, src, ix0 + 2 * i, cnt, s->w);
-            }
+            const float *src = xc + runs[k->run].n * x_img + iy * s->w + k->src;
+            __m512 v = _mm512_maskz_loadu_ps((__mmask16)k->mload, src);
+            if (s->sw == 2)
+                v = _mm512_permutex2var_ps(v, even,
+                                           _mm512_maskz_loadu_ps((__mmask16)(k->mload >> 16), src + 16));
+            _mm512_mask_storeu_ps(d + k->col, k->mstore, v);
         }
         if (++t == taps) {
             t = 0;
@@ -182,7 +192,7 @@ static void pack_x_avx512(float *dst, int nr, const axnn_conv_shape *s, const fl
 {
     int ncols = 0;
     for (int q = 0; q < nruns; q++) ncols += runs[q].len;
-    if (nr % 16 || (int64_t)s->kh * s->kw > 64 ||
+    if (nr % 16 || nr > AXNN_F32_MAX_NR || (int64_t)s->kh * s->kw > 64 || s->kw > KW_MAX ||
         (int64_t)x_img * (runs[nruns - 1].n + 1) > INT32_MAX / 2)
         axnn_conv_isa_portable.pack_x(dst, nr, s, x, x_img, x_ch, k0, kc, runs, nruns);
     else if (s->sw <= 2 && nruns * 4 <= ncols)
