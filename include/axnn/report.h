@@ -14,6 +14,7 @@ typedef struct axnn_series {
     const char *const *labels; /* point labels, or NULL */
     int n;
     bool lines;                /* connect the points (e.g. a Pareto front) */
+    const char *color;         /* "#rrggbb", or NULL for gnuplot's next color */
 } axnn_series;
 
 typedef struct axnn_plot {

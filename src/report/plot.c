@@ -81,8 +81,10 @@ static void write_script(FILE *g, const axnn_plot *p, const char *data, const ch
     fprintf(g, "plot ");
     for (int s = 0; s < p->nseries; s++) {
         const axnn_series *se = &p->series[s];
-        fprintf(g, "%s'%s' index %d using 1:2 with %s pt %d ps 1.5 title ", s ? ", " : "", data, s,
+        fprintf(g, "%s'%s' index %d using 1:2 with %s pt %d ps 1.5", s ? ", " : "", data, s,
                 se->lines ? "linespoints" : "points", 5 + 2 * (s % 4));
+        if (se->color) fprintf(g, " lc rgb '%s'", se->color);
+        fprintf(g, " title ");
         quote(g, se->title);
         if (se->labels)
             fprintf(g, ", '%s' index %d using 1:2:3 with labels offset 0.8,0.8 font ',9' notitle", data, s);

@@ -11,6 +11,8 @@
 
 static const study_cell *cell(const study_report *r, int t, int m) { return &r->cells[t * r->nmuls + m]; }
 
+static const char *const colors[AXNN_STUDY_MAX_TOPOS] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
+
 static void md_settings(FILE *f, const study_report *r)
 {
     const axnn_study_cfg *c = r->cfg;
@@ -186,7 +188,7 @@ static axnn_status plot_by_mul(const study_report *r, const char *path)
                 y[ns][n++] = 100 * (after ? c->acc_after : c->acc_before);
             }
             snprintf(titles[ns], sizeof titles[ns], "%s, %s retraining", r->topos[t], after ? "after" : "before");
-            s[ns] = (axnn_series){titles[ns], x[ns], y[ns], NULL, n, after};
+            s[ns] = (axnn_series){titles[ns], x[ns], y[ns], NULL, n, after, colors[t]};
             ns++;
         }
     char title[256];
@@ -217,7 +219,7 @@ static axnn_status plot_vs_power(const study_report *r, const char *path)
         memcpy(x[ns], px, sizeof px);
         memcpy(y[ns], py, sizeof py);
         snprintf(titles[ns], sizeof titles[ns], "%s", r->topos[t]);
-        s[ns] = (axnn_series){titles[ns], x[ns], y[ns], NULL, n, false};
+        s[ns] = (axnn_series){titles[ns], x[ns], y[ns], NULL, n, false, colors[t]};
         ns++;
         int k = axnn_pareto_front(px, py, n, idx);
         for (int i = 0; i < k; i++) {
@@ -226,7 +228,7 @@ static axnn_status plot_vs_power(const study_report *r, const char *path)
             lab[t][i] = pl[idx[i]];
         }
         snprintf(titles[ns], sizeof titles[ns], "%s Pareto front", r->topos[t]);
-        s[ns] = (axnn_series){titles[ns], x[ns], y[ns], lab[t], k, true};
+        s[ns] = (axnn_series){titles[ns], x[ns], y[ns], lab[t], k, true, colors[t]};
         ns++;
     }
     if (ns == 0) return AXNN_OK;
