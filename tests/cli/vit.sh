@@ -13,10 +13,10 @@ check() {
     if [ "$(echo "$got" | tr -d ' ')" = "\"$2\":\"$3\"" ]; then echo "ok   $4: $got"; else echo "FAIL $4: $2 is '$got', not $3"; fails=$((fails + 1)); fi
 }
 
-"$AXNN" train --arch vit_mini $common --patch 7 --epochs 4 --warmup 1 --out "$TMP/vit" >"$TMP/vit.log" 2>&1 \
+"$AXNN" train --arch vit_mini $common --patch 7 --epochs 2 --warmup 1 --out "$TMP/vit" >"$TMP/vit.log" 2>&1 \
     || { cat "$TMP/vit.log"; exit 1; }
 acc=$(sed -n 's/.*test accuracy \([0-9.]*\)%.*/\1/p' "$TMP/vit.log")
-echo "vit_mini (patch 7, 16 tokens), 4 epochs on 320 generated images: test accuracy $acc%"
+echo "vit_mini (patch 7, 16 tokens), 2 epochs on 320 generated images: test accuracy $acc%"
 awk -v a="$acc" 'BEGIN { exit !(a >= 50) }' || { echo "FAIL: the ViT did not learn ($acc%)"; cat "$TMP/vit.log"; exit 1; }
 check "$TMP/vit" opt adamw "vit defaults: optimizer"
 check "$TMP/vit" lr 0.00100000005 "vit defaults: learning rate"

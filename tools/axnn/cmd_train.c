@@ -82,21 +82,37 @@ static const char *const run_flags[] = {"threads", "out", "resume", "metrics", N
  * own defaults are the CNN recipe). Vision Transformers train with AdamW, a linear warmup then
  * cosine, label smoothing, gradient clipping, and no weight decay on norms, biases and
  * embeddings (as DeiT and timm do). */
-static const struct family_defaults {
+static const struct family_default {
     const char *prefix; /* of the architecture name, after an optional cifar10_/cifar100_ */
-    const char *json;   /* flag values, as cli_flags_to_json writes them */
+    const char *flag, *value;
 } family_defaults[] = {
-    {"vit_", "{\"opt\": \"adamw\", \"lr\": \"1e-3\", \"wd\": \"0.05\", \"warmup\": \"2\", "
-             "\"label-smoothing\": \"0.1\", \"clip\": \"1\", \"decay-all\": \"false\"}"},
+    {"vit_", "opt", "adamw"},      {"vit_", "lr", "1e-3"},  {"vit_", "wd", "0.05"},
+    {"vit_", "warmup", "2"},       {"vit_", "label-smoothing", "0.1"},
+    {"vit_", "clip", "1"},         {"vit_", "decay-all", "false"},
 };
 
-static int apply_family_defaults(cli_flag *flags, int nf, const char *arch)
+/* Sets flag `name` (not given on the command line) to a constant value. */
+static void set_default(cli_flag *flags, int nf, const char *name, const char *value)
+{
+    for (int i = 0; i < nf; i++) {
+        cli_flag *f = &flags[i];
+        if (strcmp(f->name, name) || f->seen) continue;
+        switch (f->type) {
+        case FLAG_STR: *(const char **)f->dst = value; break;
+        case FLAG_INT: *(int *)f->dst = (int)strtol(value, NULL, 10); break;
+        case FLAG_FLOAT: *(float *)f->dst = strtof(value, NULL); break;
+        case FLAG_BOOL: *(bool *)f->dst = !strcmp(value, "true"); break;
+        case FLAG_U64: *(uint64_t *)f->dst = strtoull(value, NULL, 10); break;
+        }
+    }
+}
+
+static void apply_family_defaults(cli_flag *flags, int nf, const char *arch)
 {
     const char *base = !strncmp(arch, "cifar100_", 9) ? arch + 9 : !strncmp(arch, "cifar10_", 8) ? arch + 8 : arch;
     for (size_t i = 0; i < sizeof family_defaults / sizeof family_defaults[0]; i++)
         if (!strncmp(base, family_defaults[i].prefix, strlen(family_defaults[i].prefix)))
-            return cli_flags_apply_json(flags, nf, family_defaults[i].json, NULL);
-    return 0;
+            set_default(flags, nf, family_defaults[i].flag, family_defaults[i].value);
 }
 
 /* On --resume, the flags not given again come from the checkpoint's saved configuration. */
@@ -174,7 +190,7 @@ int cli_train(int argc, char **argv)
         snprintf(outbuf, sizeof outbuf, "runs/%s-%s", o.m.arch, o.data);
         o.out = outbuf;
     }
-    if (apply_family_defaults(flags, nf, o.m.arch)) return 1;
+    apply_family_defaults(flags, nf, o.m.arch);
     if (o.resume && apply_saved(flags, nf, o.out)) return 1;
     axnn_train_cfg cfg;
     if (make_cfg(&o, &cfg)) return 1;
