@@ -167,6 +167,25 @@ char *cli_flags_to_json(const cli_flag *flags, int n, const char *const *skip)
     return s;
 }
 
+/* Strings taken from a saved configuration live until exit (flags point at them). */
+static char **kept;
+static int nkept;
+
+static void free_kept(void)
+{
+    for (int i = 0; i < nkept; i++) free(kept[i]);
+    free(kept);
+}
+
+static void keep_string(char *s)
+{
+    char **k = realloc(kept, (size_t)(nkept + 1) * sizeof *k);
+    if (!k) return;
+    if (!kept) atexit(free_kept);
+    kept = k;
+    kept[nkept++] = s;
+}
+
 int cli_flags_apply_json(cli_flag *flags, int n, const char *json, const char *const *keep)
 {
     cJSON *o = cJSON_Parse(json);
@@ -181,7 +200,10 @@ int cli_flags_apply_json(cli_flag *flags, int n, const char *json, const char *c
             cJSON_Delete(o);
             return 1;
         }
-        if (flags[i].type != FLAG_STR) free(copy);
+        if (flags[i].type != FLAG_STR)
+            free(copy);
+        else
+            keep_string(copy);
     }
     cJSON_Delete(o);
     return 0;
