@@ -107,9 +107,14 @@ static void set_default(cli_flag *flags, int nf, const char *name, const char *v
     }
 }
 
+static const char *arch_base(const char *arch)
+{
+    return !strncmp(arch, "cifar100_", 9) ? arch + 9 : !strncmp(arch, "cifar10_", 8) ? arch + 8 : arch;
+}
+
 static void apply_family_defaults(cli_flag *flags, int nf, const char *arch)
 {
-    const char *base = !strncmp(arch, "cifar100_", 9) ? arch + 9 : !strncmp(arch, "cifar10_", 8) ? arch + 8 : arch;
+    const char *base = arch_base(arch);
     for (size_t i = 0; i < sizeof family_defaults / sizeof family_defaults[0]; i++)
         if (!strncmp(base, family_defaults[i].prefix, strlen(family_defaults[i].prefix)))
             set_default(flags, nf, family_defaults[i].flag, family_defaults[i].value);
@@ -157,7 +162,7 @@ int cli_train(int argc, char **argv)
     flags[nf++] = (cli_flag){"drop-path", FLAG_FLOAT, &o.drop_path, "X", "ViT stochastic depth rate of the last block (default 0)", 0, 0.999};
     flags[nf++] = (cli_flag){"data", FLAG_STR, &o.data, "NAME", "dataset: fashion-mnist, mnist, cifar10, cifar100, cifar100-coarse, tinyimagenet"};
     flags[nf++] = (cli_flag){"data-dir", FLAG_STR, &o.data_dir, "DIR", "dataset folder (default: the dataset's standard place)"};
-    flags[nf++] = (cli_flag){"size", FLAG_INT, &o.m.size, "S", "model input size; images are zero-padded to it (default 0 = auto: 32 for 28x28 data, else the image size)", 0, 4096};
+    flags[nf++] = (cli_flag){"size", FLAG_INT, &o.m.size, "S", "model input size; images are zero-padded to it (default 0 = auto: 32 for 28x28 data with CNNs, else the image size)", 0, 4096};
     flags[nf++] = (cli_flag){"classes", FLAG_INT, &o.m.classes, "N", "output classes (default 0 = the dataset's)", 0, 1e6};
     flags[nf++] = (cli_flag){"epochs", FLAG_INT, &o.epochs, "N", "epochs (default 15)", 1, 1e6};
     flags[nf++] = (cli_flag){"batch", FLAG_INT, &o.batch, "N", "batch size (default 128)", 1, 65536};
@@ -201,7 +206,10 @@ int cli_train(int argc, char **argv)
     if (load_data(&o, &tr, &te)) return 1;
     axnn_preproc pp = {0};
     axnn_dataset_channel_stats(&tr, pp.mean, pp.std);
-    int size = o.m.size > 0 ? o.m.size : (tr.h == 28 && tr.w == 28 ? 32 : tr.h);
+    /* auto size: CNNs pad 28x28 images to 32 (their downsampling wants multiples of 32), ViTs
+     * take them as they are (7x7 patches of 4) */
+    bool vit = !strncmp(arch_base(o.m.arch), "vit_", 4);
+    int size = o.m.size > 0 ? o.m.size : (tr.h == 28 && tr.w == 28 && !vit ? 32 : tr.h);
     if (size < tr.h || size < tr.w) {
         axnn_dataset_free(&tr);
         axnn_dataset_free(&te);
