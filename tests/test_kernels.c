@@ -19,6 +19,7 @@
 #include "testutil.h"
 
 #include "kernels/conv/conv.h"
+#include "kernels/conv/winograd.h"
 #include "kernels/eltwise/eltwise.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "graph/fuse.h"
@@ -533,6 +534,69 @@ static void test_conv_engine_configs(void **state)
     axnn_pool_destroy(pool);
 }
 
+/* Winograd F(2x2, 3x3) (eval mode) against the naive convolution, with the full epilogue, for
+ * tile rows of 4, 8, 16 and 32 tiles and a last block of 16 or 32 tiles. */
+typedef struct wino_task {
+    axnn_conv_fwd_args a;
+    const float *w;
+    float *ws;
+    int64_t wsf;
+    int phase;
+} wino_task;
+
+static void wino_fn(void *arg, int ith, int nth)
+{
+    wino_task *t = arg;
+    if (t->phase == 0)
+        axnn_conv_wino_pack_w(t->a.cfg, &t->a.s, t->w, (float *)t->a.ap, ith, nth);
+    else
+        axnn_conv_wino_fwd(&t->a, t->ws + ith * t->wsf, ith, nth);
+}
+
+static void test_winograd(void **state)
+{
+    static const conv_case cases[] = {
+        {3, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, false}, {5, 24, 16, 16, 40, 3, 3, 1, 1, 1, 1, false},
+        {7, 17, 8, 8, 23, 3, 3, 1, 1, 1, 1, false},   {2, 16, 12, 64, 16, 3, 3, 1, 1, 1, 1, false},
+        {1, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, false},
+    };
+    const axnn_f32_gemm_config *cfg = axnn_f32_gemm_config_get();
+    axnn_pool *pool = axnn_pool_create(3, NULL);
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        axnn_conv_shape s = cshape(&cases[t]);
+        if (!axnn_conv_wino_ok(cfg, &s)) {
+            assert_true(strcmp(axnn_cpu_isa_name(), "avx512") != 0); /* only off without AVX-512 */
+            continue;
+        }
+        const int64_t X = (int64_t)s.n * s.c * s.h * s.w, Y = (int64_t)s.n * s.m * s.oh * s.ow;
+        const int64_t P = (int64_t)s.oh * s.ow;
+        float *x = rnd(X), *w = rnd((int64_t)s.m * s.c * 9), *sc = rnd(s.m), *sh = rnd(s.m), *res = rnd(Y);
+        double *ry = malloc((size_t)Y * sizeof(double)), *my = malloc((size_t)Y * sizeof(double));
+        conv_ref(&s, x, w, NULL, ry, my);
+        for (int64_t o = 0; o < Y; o++) {
+            int r = (int)(o / P % s.m);
+            ry[o] = ry[o] * sc[r] + sh[r] + res[o];
+            my[o] = my[o] * fabs(sc[r]) + fabs(sh[r]) + fabs(res[o]);
+            ry[o] = ry[o] > 0.0 ? ry[o] : 0.0;
+        }
+        float *y = axnn_alloc((size_t)Y * sizeof(float));
+        wino_task wt = {{cfg, s, x, (int64_t)s.c * s.h * s.w, (int64_t)s.h * s.w}, w};
+        wt.a.ap = axnn_alloc((size_t)axnn_conv_wino_w_floats(cfg, &s) * sizeof(float));
+        wt.wsf = axnn_conv_wino_ws_floats(cfg, &s) + 64;
+        wt.ws = axnn_alloc((size_t)(3 * wt.wsf) * sizeof(float));
+        wt.a.epi = (axnn_conv_epi){y, s.m * P, P, sc, sh, res, true, false};
+        axnn_pool_run(pool, wino_fn, &wt);
+        wt.phase = 1;
+        axnn_pool_run(pool, wino_fn, &wt);
+        char what[64];
+        snprintf(what, sizeof what, "winograd case %zu", t);
+        check_bound(what, y, ry, my, Y, CONV_TOL);
+        axnn_free((void *)wt.a.ap), axnn_free(wt.ws), axnn_free(y);
+        axnn_free(x), axnn_free(w), axnn_free(sc), axnn_free(sh), axnn_free(res), free(ry), free(my);
+    }
+    axnn_pool_destroy(pool);
+}
+
 /* ------------------------------------------------------------ eval-mode fusion ---- */
 
 /* input -> conv a (bias) -> bn a -> relu -> conv b -> bn b -> add(., conv c -> bn c) -> relu
@@ -735,7 +799,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_dot_kernel),    cmocka_unit_test(test_im2col),
         cmocka_unit_test(test_eltwise),       cmocka_unit_test(test_maxpool2x2),
         cmocka_unit_test(test_conv_node),
-        cmocka_unit_test(test_conv_engine_configs), cmocka_unit_test(test_fusion),
+        cmocka_unit_test(test_conv_engine_configs), cmocka_unit_test(test_winograd),
+        cmocka_unit_test(test_fusion),
         cmocka_unit_test(test_fusion_switch), cmocka_unit_test(test_train_chains),
         cmocka_unit_test(test_micro_batches),
     };

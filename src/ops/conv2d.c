@@ -6,7 +6,9 @@
  * copies the input into the engine's padded channel-major layout and packs the weights (into
  * the shared scratch), and `compute` runs the GEMM with a fused epilogue (bias; in eval mode,
  * when the planner fused the node with what follows (graph/fuse.c), also BatchNorm with its
- * running statistics, a residual add and ReLU, writing the chain's last value).
+ * running statistics, a residual add and ReLU, writing the chain's last value). In eval mode,
+ * 3x3 stride-1 convolutions with 16 to 128 channels run Winograd F(2x2, 3x3) instead
+ * (kernels/conv/winograd.h): 2.25 times fewer multiplies, same epilogue.
  *
  * Backward: the input gradient of a stride-1 convolution is the forward convolution of dy with
  * the rotated weights (same engine); strided convolutions use, per image, dcol = W^T dy_n and
@@ -17,6 +19,7 @@
 #include "ops/op.h"
 
 #include "kernels/conv/conv.h"
+#include "kernels/conv/winograd.h"
 #include "kernels/im2col/im2col.h"
 #include "ops/qgrad.h"
 #include "ops/quantized.h"
@@ -72,6 +75,14 @@ static axnn_conv_layout x_layout(const axnn_conv_shape *s)
 
 /* ---- memory ---- */
 
+/* Floats of packed weights: the engine's panels or, when it may run, Winograd's. */
+static int64_t weights_floats(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s)
+{
+    int64_t f = axnn_conv_packed_w_floats(cfg, s->m, conv_K(s));
+    if (axnn_conv_wino_ok(cfg, s) && axnn_conv_wino_w_floats(cfg, s) > f) f = axnn_conv_wino_w_floats(cfg, s);
+    return f;
+}
+
 /* Per thread, in floats: the engine's forward workspace; in training plans also a partial
  * weight gradient with the weight-gradient workspace, and the input-gradient workspace (the
  * engine's, or GEMM + col2im for strided convolutions). */
@@ -80,6 +91,7 @@ static size_t conv_scratch(const axnn_graph *g, const axnn_node *nd, int batch, 
     const axnn_f32_gemm_config *cfg = axnn_f32_gemm_config_get();
     axnn_conv_shape s = shape_of(g, nd, batch);
     int64_t f = axnn_conv_fwd_ws_floats(cfg, &s);
+    if (axnn_conv_wino_ok(cfg, &s) && axnn_conv_wino_ws_floats(cfg, &s) > f) f = axnn_conv_wino_ws_floats(cfg, &s);
     if (g->planned_training) {
         int64_t dx = axnn_sgemm_ws_floats() + fl64(conv_K(&s) * conv_P(&s));
         if (axnn_conv_dx_ok(&s)) {
@@ -100,7 +112,7 @@ static size_t conv_shared(const axnn_graph *g, const axnn_node *nd, int batch, i
     const axnn_f32_gemm_config *cfg = axnn_f32_gemm_config_get();
     axnn_conv_shape s = shape_of(g, nd, batch);
     axnn_conv_layout xl = x_layout(&s);
-    int64_t f = fl64(axnn_conv_layout_floats(&xl)) + fl64(axnn_conv_packed_w_floats(cfg, s.m, conv_K(&s)));
+    int64_t f = fl64(axnn_conv_layout_floats(&xl)) + fl64(weights_floats(cfg, &s));
     f += 2 * fl64(s.m);
     if (g->planned_training) {
         axnn_conv_layout yl = axnn_conv_dx_layout(&s);
@@ -119,6 +131,7 @@ typedef struct conv_fwd_task {
     const float *x, *w;
     float *xs, *ap;
     axnn_conv_fwd_args a;
+    bool wino; /* eval mode, 3x3 stride 1: Winograd F(2x2, 3x3) (kernels/conv/winograd.h) */
 } conv_fwd_task;
 
 static void conv_prep_task(void *arg, int ith, int nth)
@@ -127,13 +140,19 @@ static void conv_prep_task(void *arg, int ith, int nth)
     const axnn_conv_shape *s = &t->a.s;
     if (axnn_conv_needs_xs(s))
         axnn_conv_to_xs(&t->a.xl, t->x, t->a.x_img, t->a.x_ch, t->xs, ith, nth);
-    axnn_conv_pack_w(t->a.cfg, s->m, conv_K(s), t->w, t->ap, ith, nth);
+    if (t->wino)
+        axnn_conv_wino_pack_w(t->a.cfg, s, t->w, t->ap, ith, nth);
+    else
+        axnn_conv_pack_w(t->a.cfg, s->m, conv_K(s), t->w, t->ap, ith, nth);
 }
 
 static void conv_fwd_task_fn(void *arg, int ith, int nth)
 {
     conv_fwd_task *t = arg;
-    axnn_conv_fwd(&t->a, op_scratch(t->e, ith), ith, nth);
+    if (t->wino)
+        axnn_conv_wino_fwd(&t->a, op_scratch(t->e, ith), ith, nth);
+    else
+        axnn_conv_fwd(&t->a, op_scratch(t->e, ith), ith, nth);
 }
 
 /* The epilogue of an eval-mode chain (graph/fuse.c): BatchNorm with its running statistics
@@ -178,8 +197,9 @@ static void conv_forward(axnn_exec *e, axnn_node *nd)
     t.a.ap = t.ap;
     t.a.epi = (axnn_conv_epi){op_out(e, nd)->data, (int64_t)s.m * conv_P(&s), conv_P(&s), NULL,
                               a->bias ? op_in(e, nd, 2)->data : NULL, NULL, false, false};
+    t.wino = !e->training && axnn_conv_wino_ok(t.a.cfg, &s);
     if (!e->training && nd->fuse.role == AXNN_FUSE_HEAD) {
-        float *scale = t.ap + fl64(axnn_conv_packed_w_floats(t.a.cfg, s.m, conv_K(&s)));
+        float *scale = t.ap + fl64(weights_floats(t.a.cfg, &s));
         t.a.epi = fused_epilogue(e, nd, &s, scale, scale + fl64(s.m));
     }
     axnn_qnode *qn = axnn_qnode_of(nd);
