@@ -221,7 +221,19 @@ static inline __attribute__((always_inline)) void output_group(const int R, cons
     int64_t off[2][2][2]; /* [dy][h][k] */
     for (int dy = 0; dy < 2; dy++)
         for (int h = 0; h < 2; h++) half_offsets(g, s->w, e->out_img, dy, h, off[dy][h]);
-    for (int64_t r = 0; r < s->m; r++) output_channel(R, e, mo + r * 16 * 48, r, (const int64_t(*)[2][2])off);
+    const int64_t ahead = 4; /* channels: the residual and output lines come from memory */
+    for (int64_t r = 0; r < s->m; r++) {
+        if (r + ahead < s->m) {
+            const int64_t ch = (r + ahead) * e->out_ch;
+            for (int dy = 0; dy < 2; dy++)
+                for (int h = 0; h < 2; h++)
+                    for (int k = 0; k < (R == 4 ? 2 : 1); k++) {
+                        __builtin_prefetch(e->out + ch + off[dy][h][k], 1, 3);
+                        if (e->res) __builtin_prefetch(e->res + ch + off[dy][h][k], 0, 3);
+                    }
+        }
+        output_channel(R, e, mo + r * 16 * 48, r, (const int64_t(*)[2][2])off);
+    }
 }
 
 void axnn_wino_output_avx512(const axnn_conv_shape *s, const axnn_conv_epi *e, int64_t t0,
