@@ -210,35 +210,56 @@ static void build_rows(const axnn_conv_isa *isa, const axnn_conv_layout *l, cons
 }
 
 /* A prefetch cursor over the input rows [r0, r1) of every channel of a layout: the rows the
- * next block will copy. The block's compute advances it a few rows at a time, so that the
- * prefetches trickle out instead of overflowing the miss queues (which drop them). */
+ * next block will copy, as spans of consecutive floats (the data rows of one image). The
+ * block's compute advances it a few lines at a time, so that the prefetches trickle out
+ * instead of overflowing the miss queues (which drop them). */
 typedef struct pf_cursor {
-    const axnn_conv_layout *l;
     const float *x;
-    int64_t x_img, x_ch, c, r, r0, r1;
+    int64_t x_ch, c, nc;
+    int64_t span_off[16], span_len[16]; /* floats, from channel 0 */
+    int nspans, s;
+    int64_t pos; /* floats into span s */
 } pf_cursor;
 
 static pf_cursor pf_make(const axnn_conv_layout *l, const float *x, int64_t x_img, int64_t x_ch,
                          int64_t r0, int64_t r1)
 {
-    return (pf_cursor){l, x, x_img, x_ch, r0 < r1 ? 0 : l->c, r0, r0, r1};
+    pf_cursor p = {x, x_ch, 0, l->c, {0}, {0}, 0, 0, 0};
+    for (int64_t r = r0; r < r1 && p.nspans < 16;) { /* runs of data rows of one image */
+        int64_t i = r / l->rows, y = r % l->rows - l->ph;
+        if (i >= l->n || y < 0) {
+            r++;
+            continue;
+        }
+        int64_t cnt = r1 - r < l->h - y ? r1 - r : l->h - y;
+        p.span_off[p.nspans] = i * x_img + y * l->w;
+        p.span_len[p.nspans++] = cnt * l->w;
+        r += cnt;
+    }
+    if (!p.nspans) p.c = p.nc;
+    return p;
 }
 
-static int64_t pf_rows(const pf_cursor *p) { return (p->l->c - p->c) * (p->r1 - p->r0); }
-
-/* Prefetches (to L2) the next `rows` rows of the cursor. */
-static void pf_step(pf_cursor *p, int64_t rows)
+/* Cache lines left to prefetch. */
+static int64_t pf_rows(const pf_cursor *p)
 {
-    const axnn_conv_layout *l = p->l;
-    for (; rows > 0 && p->c < l->c; rows--) {
-        int64_t i = p->r / l->rows, y = p->r % l->rows - l->ph;
-        if (i < l->n && y >= 0) {
-            const char *a = (const char *)(p->x + i * p->x_img + p->c * p->x_ch + y * l->w);
-            for (int64_t b = 0; b < l->w * 4; b += 64) __builtin_prefetch(a + b, 0, 2);
-        }
-        if (++p->r == p->r1) {
-            p->r = p->r0;
-            p->c++;
+    int64_t f = 0;
+    for (int q = 0; q < p->nspans; q++) f += p->span_len[q];
+    return (p->nc - p->c) * ((f + 15) / 16);
+}
+
+/* Prefetches (to L2) the next `lines` cache lines of the cursor. */
+static void pf_step(pf_cursor *p, int64_t lines)
+{
+    for (; lines > 0 && p->c < p->nc; lines--) {
+        __builtin_prefetch(p->x + p->c * p->x_ch + p->span_off[p->s] + p->pos, 0, 2);
+        p->pos += 16;
+        if (p->pos >= p->span_len[p->s]) {
+            p->pos = 0;
+            if (++p->s == p->nspans) {
+                p->s = 0;
+                p->c++;
+            }
         }
     }
 }
