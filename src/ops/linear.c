@@ -14,6 +14,8 @@
 #include "ops/quantized.h"
 #include "quant/qstate.h"
 
+#include <string.h>
+
 static axnn_status linear_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, uint32_t *fl)
 {
     const axnn_linear_attr *a = nd->attr;
@@ -27,6 +29,20 @@ static axnn_status linear_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, u
     out->d[out->nd - 1] = a->out;
     *fl = AXNN_VF_BATCHED;
     return AXNN_OK;
+}
+
+/* The GEMM configuration for a product with n columns: the default one, unless its panel width
+ * does not divide n and another configuration's does (transformer widths such as 128 or 256
+ * against the 48-wide AVX-512 panels). Every configuration sums in the same order, so the
+ * choice never changes a result. */
+static const axnn_f32_gemm_config *cfg_for(int64_t n)
+{
+    const axnn_f32_gemm_config *d = axnn_f32_gemm_config_get(), *all[8];
+    if (n % d->nr == 0) return d;
+    int k = axnn_f32_gemm_configs(all, 8);
+    for (int i = 0; i < k; i++)
+        if (n % all[i]->nr == 0 && all[i]->nr >= 32 && !strncmp(all[i]->name, d->name, strlen(d->name))) return all[i];
+    return d;
 }
 
 /* Rows of the GEMM for n images: n, or n * T for tokens. */
@@ -63,7 +79,7 @@ static void lin_fwd_task(void *arg, int ith, int nth)
     else
         axnn_split(OUT, ith, nth, &c0, &c1);
     if (r1 <= r0 || c1 <= c0) return;
-    axnn_sgemm(false, true, r1 - r0, c1 - c0, IN, 1.0f, X + r0 * IN, IN, W + c0 * IN, IN, 0.0f,
+    axnn_sgemm_with(cfg_for(c1 - c0), false, true, r1 - r0, c1 - c0, IN, 1.0f, X + r0 * IN, IN, W + c0 * IN, IN, 0.0f,
                Y + r0 * OUT + c0, OUT, op_scratch(e, ith));
     if (b)
         for (int64_t r = r0; r < r1; r++)
@@ -96,7 +112,7 @@ static void lin_bwd_task(void *arg, int ith, int nth)
     if (w->grad) { /* dW[o0:o1, :] += dY[:, o0:o1]^T X */
         axnn_split(OUT, ith, nth, &lo, &hi);
         if (hi > lo)
-            axnn_sgemm(true, false, hi - lo, IN, N, 1.0f, dY + lo, OUT, x->data, IN, 1.0f,
+            axnn_sgemm_with(cfg_for(IN), true, false, hi - lo, IN, N, 1.0f, dY + lo, OUT, x->data, IN, 1.0f,
                        w->grad + lo * IN, IN, ws);
         if (a->bias && op_in(e, nd, 2)->grad) { /* row by row: contiguous reads */
             float *db = op_in(e, nd, 2)->grad;
@@ -110,7 +126,7 @@ static void lin_bwd_task(void *arg, int ith, int nth)
     if (x->grad) { /* dX[r0:r1, :] = dY[r0:r1, :] W */
         axnn_split(N, ith, nth, &lo, &hi);
         if (hi > lo)
-            axnn_sgemm(false, false, hi - lo, IN, OUT, 1.0f, dY + lo * OUT, OUT, w->data, IN,
+            axnn_sgemm_with(cfg_for(IN), false, false, hi - lo, IN, OUT, 1.0f, dY + lo * OUT, OUT, w->data, IN,
                        nd->accum[0] ? 1.0f : 0.0f, x->grad + lo * IN, IN, ws);
     }
 }
