@@ -2,8 +2,8 @@
 # checkpoint, resume it, and check that the result equals an uninterrupted run byte for byte.
 . "$(dirname "$0")/common.inc"
 
-write_idx "$TMP/ds" 160
-common="--data mnist --data-dir $TMP/ds --epochs 5 --batch 32 --threads 2 --lr 0.05 --crop-pad 0"
+write_idx "$TMP/ds" 128
+common="--data mnist --data-dir $TMP/ds --epochs 5 --batch 32 --threads 2 --lr 0.05 --crop-pad 0 --size 28"
 
 "$AXNN" train $common --out "$TMP/full" >"$TMP/full.log" 2>&1 || { cat "$TMP/full.log"; exit 1; }
 grep -q "test accuracy" "$TMP/full.log" || { echo "no accuracy line"; cat "$TMP/full.log"; exit 1; }
