@@ -55,7 +55,7 @@ void axnn_study_defaults(axnn_study_cfg *c)
     c->data = "fashion-mnist";
     c->out = "runs/study";
     c->topologies = "dense,hard,soft,cluster";
-    c->muls = "exact,drum:5,udm,trunc:6,mitchell,drum:3,trunc:8,bam:4,8";
+    c->muls = "exact,udm,trunc:6,mitchell,bam:2,6,drum:3,trunc:7,trunc:8";
     c->base_epochs = 2;
     c->base_images = 0;
     c->base_lr = 0.1f;
@@ -64,11 +64,11 @@ void axnn_study_defaults(axnn_study_cfg *c)
     c->moe_lr = 0.02f;
     c->calib = 512;
     c->retrain_epochs = 1;
-    c->retrain_images = 2560;
-    c->eval_images = 2000;
+    c->retrain_images = 1280;
+    c->eval_images = 1000;
     c->cluster_images = 5000;
-    c->bn_images = 1024;
-    c->lr = 0.01f;
+    c->bn_images = 512;
+    c->lr = 0.1f;
     c->wd = 5e-4f;
     c->momentum = 0.9f;
     c->batch = 128;

@@ -20,7 +20,7 @@ static int add_flags(axnn_study_cfg *c, study_flags *sf, cli_flag *f)
     f[n++] = (cli_flag){"data", FLAG_STR, &c->data, "NAME", "dataset (default fashion-mnist)"};
     f[n++] = (cli_flag){"data-dir", FLAG_STR, &c->data_dir, "DIR", "dataset folder"};
     f[n++] = (cli_flag){"topologies", FLAG_STR, &c->topologies, "T,T", "of dense, hard, soft, cluster (default all four)"};
-    f[n++] = (cli_flag){"mul", FLAG_STR, &c->muls, "A,B,...", "multipliers (default exact,drum:5,udm,trunc:6,mitchell,drum:3,trunc:8,bam:4,8)"};
+    f[n++] = (cli_flag){"mul", FLAG_STR, &c->muls, "A,B,...", "multipliers (default exact,udm,trunc:6,mitchell,bam:2,6,drum:3,trunc:7,trunc:8)"};
     f[n++] = (cli_flag){"out", FLAG_STR, &c->out, "DIR", "study folder; an existing one is resumed (default runs/study)"};
     f[n++] = (cli_flag){"base", FLAG_STR, &c->base_path, "CKPT", "start from this trained dense checkpoint"};
     f[n++] = (cli_flag){"size", FLAG_INT, &c->size, "S", "model input size (default: 32 for 28x28 data)", 0, 4096};
@@ -33,16 +33,16 @@ static int add_flags(axnn_study_cfg *c, study_flags *sf, cli_flag *f)
     f[n++] = (cli_flag){"calib", FLAG_INT, &c->calib, "N", "calibration images (default 512)", 1, 1e7};
     f[n++] = (cli_flag){"calib-method", FLAG_STR, &sf->calib_method, "M", "max, percentile or mse (default max)"};
     f[n++] = (cli_flag){"retrain-epochs", FLAG_INT, &c->retrain_epochs, "N", "retraining epochs per cell (default 1)", 0, 1e6};
-    f[n++] = (cli_flag){"retrain-images", FLAG_INT, &c->retrain_images, "N", "images per retraining epoch (default 2560; 0 = all)", 0, 1e9};
-    f[n++] = (cli_flag){"eval-images", FLAG_INT, &c->eval_images, "N", "test images per evaluation (default 2000; 0 = all)", 0, 1e9};
+    f[n++] = (cli_flag){"retrain-images", FLAG_INT, &c->retrain_images, "N", "images per retraining epoch (default 1280; 0 = all)", 0, 1e9};
+    f[n++] = (cli_flag){"eval-images", FLAG_INT, &c->eval_images, "N", "test images per evaluation (default 1000; 0 = all)", 0, 1e9};
     f[n++] = (cli_flag){"cluster-images", FLAG_INT, &c->cluster_images, "N", "images for k-means (default 5000)", 0, 1e9};
-    f[n++] = (cli_flag){"bn-images", FLAG_INT, &c->bn_images, "N", "re-estimate BatchNorm statistics after retraining on N images (default 1024; 0 = off)", 0, 1e9};
-    f[n++] = (cli_flag){"lr", FLAG_FLOAT, &c->lr, "X", "retraining learning rate (default 0.01)", 0, 10};
+    f[n++] = (cli_flag){"bn-images", FLAG_INT, &c->bn_images, "N", "re-estimate BatchNorm statistics after retraining on N images (default 512; 0 = off)", 0, 1e9};
+    f[n++] = (cli_flag){"lr", FLAG_FLOAT, &c->lr, "X", "retraining learning rate (default 0.1)", 0, 10};
     f[n++] = (cli_flag){"wd", FLAG_FLOAT, &c->wd, "X", "weight decay (default 5e-4)", 0, 1};
     f[n++] = (cli_flag){"momentum", FLAG_FLOAT, &c->momentum, "X", "SGD momentum (default 0.9)", 0, 0.999};
     f[n++] = (cli_flag){"batch", FLAG_INT, &c->batch, "N", "batch size (default 128)", 1, 65536};
     f[n++] = (cli_flag){"grad", FLAG_STR, &sf->grad, "ste|table", "retraining gradient (default ste)"};
-    f[n++] = (cli_flag){"compare-grad", FLAG_STR, &c->table_grad_muls, "A,B", "also retrain these (dense) with the other gradient"};
+    f[n++] = (cli_flag){"compare-grad", FLAG_STR, &c->table_grad_muls, "A,B", "also retrain these (dense) with the other gradient (default trunc:7,bam:2,6; '' = none)"};
     f[n++] = (cli_flag){"experts", FLAG_INT, &c->moe.experts, "E", "experts per MoE unit (default 4)", 2, 16};
     f[n++] = (cli_flag){"moe-units", FLAG_STR, &c->moe.units, "U,U", "MoE units (default: the last block; e.g. layer3.2,layer2.2)"};
     f[n++] = (cli_flag){"expert-width", FLAG_FLOAT, &c->moe.width, "W", "expert hidden width relative to the unit (default 1)", 0.01, 1};
@@ -57,7 +57,7 @@ int cli_study(int argc, char **argv)
 {
     axnn_study_cfg c;
     axnn_study_defaults(&c);
-    c.table_grad_muls = "trunc:8,bam:4,8";
+    c.table_grad_muls = "trunc:7,bam:2,6";
     study_flags sf = {"ste", "max"};
     cli_flag flags[48];
     int nf = add_flags(&c, &sf, flags);
