@@ -213,6 +213,21 @@ static axnn_status check_settings(const study *s)
 
 /* ---- data and models ---- */
 
+/* The input size stored in the --base checkpoint, or 0. */
+static int base_size(const axnn_study_cfg *c)
+{
+    axnn_st_file *f;
+    axnn_ckpt_meta m;
+    if (!c->base_path || axnn_st_read(c->base_path, &f)) {
+        axnn_clear_error();
+        return 0;
+    }
+    int size = axnn_checkpoint_read_meta(f, &m) ? 0 : m.model.height;
+    axnn_st_close(f);
+    axnn_clear_error();
+    return size;
+}
+
 static axnn_status load_data(study *s)
 {
     const axnn_study_cfg *c = s->cfg;
@@ -220,7 +235,9 @@ static axnn_status load_data(study *s)
     if (!st) st = axnn_dataset_load(c->data, c->data_dir, false, &s->test);
     if (st) return st;
     axnn_dataset_channel_stats(&s->train, s->pp.mean, s->pp.std);
-    int size = c->size > 0 ? c->size : (s->train.h == 28 && s->train.w == 28 ? 32 : s->train.h);
+    int size = c->size > 0 ? c->size : base_size(c);
+    if (size <= 0) /* as axnn train: 28x28 data is padded to 32 for CNNs, ViTs take it as is */
+        size = s->train.h == 28 && s->train.w == 28 && strncmp(c->arch, "vit", 3) ? 32 : s->train.h;
     if (size < s->train.h || size < s->train.w)
         return axnn_error(AXNN_ERR_ARG, "--size %d is smaller than the %dx%d images", size, s->train.h, s->train.w);
     s->pp.out_h = s->pp.out_w = size;

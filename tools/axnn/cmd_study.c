@@ -23,7 +23,7 @@ static int add_flags(axnn_study_cfg *c, study_flags *sf, cli_flag *f)
     f[n++] = (cli_flag){"mul", FLAG_STR, &c->muls, "A,B,...", "multipliers (default exact,udm,trunc:6,mitchell,bam:2,6,drum:3,trunc:7,trunc:8)"};
     f[n++] = (cli_flag){"out", FLAG_STR, &c->out, "DIR", "study folder; an existing one is resumed (default runs/study)"};
     f[n++] = (cli_flag){"base", FLAG_STR, &c->base_path, "CKPT", "start from this trained dense checkpoint"};
-    f[n++] = (cli_flag){"size", FLAG_INT, &c->size, "S", "model input size (default: 32 for 28x28 data)", 0, 4096};
+    f[n++] = (cli_flag){"size", FLAG_INT, &c->size, "S", "model input size (default: the --base checkpoint's, else 32 for 28x28 data with CNNs, else the image size)", 0, 4096};
     f[n++] = (cli_flag){"base-epochs", FLAG_INT, &c->base_epochs, "N", "epochs of dense training (default 2)", 0, 1e6};
     f[n++] = (cli_flag){"base-images", FLAG_INT, &c->base_images, "N", "images per base epoch (default 0 = all)", 0, 1e9};
     f[n++] = (cli_flag){"base-lr", FLAG_FLOAT, &c->base_lr, "X", "base learning rate (default 0.1)", 0, 10};
