@@ -34,47 +34,6 @@ static void epilogue_avx512(const axnn_conv_epi *e, const float *ct, int64_t ldc
     }
 }
 
-/* Packs by copies when the columns come in runs of consecutive offsets (stride-1 convolutions:
- * a run is a row of output pixels), by gathers otherwise. */
-static void pack_cols_avx512(float *dst, int nr, const float *const *rows, int64_t kc,
-                             const int32_t *cofs, int ncols)
-{
-    if (nr % 16) {
-        axnn_conv_isa_portable.pack_cols(dst, nr, rows, kc, cofs, ncols);
-        return;
-    }
-    int32_t rs[AXNN_F32_MAX_NR + 1], nruns = 0; /* run starts */
-    for (int j = 0; j < ncols; j++)
-        if (j == 0 || cofs[j] != cofs[j - 1] + 1) rs[nruns++] = j;
-    rs[nruns] = ncols;
-    const int nv = nr / 16;
-    if (nruns * 4 <= ncols) {
-        for (int64_t p = 0; p < kc; p++) {
-            float *d = dst + p * nr;
-            const float *src = rows[p];
-            for (int v = 0; v < nv; v++) _mm512_storeu_ps(d + 16 * v, _mm512_setzero_ps());
-            for (int q = 0; q < nruns; q++)
-                for (int j = rs[q]; j < rs[q + 1]; j += 16) {
-                    __mmask16 m = lanes(rs[q + 1] - j);
-                    _mm512_mask_storeu_ps(d + j, m, _mm512_maskz_loadu_ps(m, src + cofs[j]));
-                }
-        }
-        return;
-    }
-    __m512i idx[AXNN_F32_MAX_NR / 16];
-    __mmask16 m[AXNN_F32_MAX_NR / 16];
-    for (int v = 0; v < nv; v++) {
-        m[v] = lanes(ncols - 16 * v > 0 ? ncols - 16 * v : 0);
-        idx[v] = _mm512_maskz_loadu_epi32(m[v], cofs + 16 * v);
-    }
-    for (int64_t p = 0; p < kc; p++) {
-        float *d = dst + p * nr;
-        for (int v = 0; v < nv; v++)
-            _mm512_storeu_ps(d + 16 * v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m[v], idx[v],
-                                                                  rows[p], 4));
-    }
-}
-
 /* pack_x by copies: strides 1 and 2 along x, runs of 4 or more pixels. Per tile, each run is
  * cut into chunks of up to 16 pixels, and for each kernel column kx the chunk's source offset
  * and masks are worked out once: a load mask that keeps padding lanes out (never read, stored
@@ -281,6 +240,5 @@ static void pack_panel_avx512(float *dst, int mr, const float *w, int64_t ldw, i
     if (k < K) axnn_conv_isa_portable.pack_panel(dst + k * 8, 8, w + k, ldw, 8, K - k);
 }
 
-const axnn_conv_isa axnn_conv_isa_avx512 = {epilogue_avx512,   pack_cols_avx512,
-                                            pack_x_avx512,     pack_rows_avx512,
+const axnn_conv_isa axnn_conv_isa_avx512 = {epilogue_avx512, pack_x_avx512, pack_rows_avx512,
                                             pack_panel_avx512, pad_rows_avx512};

@@ -316,15 +316,14 @@ static fwd_plan fwd_plan_of(const axnn_f32_gemm_config *cfg, const axnn_conv_sha
 bool axnn_conv_needs_xs(const axnn_conv_shape *s) { return false; }
 bool axnn_conv_dw_needs_xs(const axnn_conv_shape *s) { return !axnn_conv_direct(s); }
 
-/* Per-thread workspace, in floats: C block, B panel, row pointer tables, tile columns, runs,
- * and (direct path) the local block. */
+/* Per-thread workspace, in floats: C block, B panel, row pointer tables, output runs, source
+ * runs, and (direct path) the local block. */
 int64_t axnn_conv_fwd_ws_floats(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s)
 {
     fwd_plan p = fwd_plan_of(cfg, s);
     int64_t f = round_up(p.mpad * p.nct * cfg->nr, 16) + 16;
     f += KC_PACKED * (int64_t)cfg->nr + 16;
     f += 2 * (p.K + KC_PACKED) + 16;
-    f += AXNN_F32_MAX_NR + 16;
     f += 4 * AXNN_F32_MAX_NR + 16;
     f += 2 * 5 * AXNN_F32_MAX_NR + 16;
     f += (int64_t)s->c * p.lplane + 16;
@@ -414,7 +413,6 @@ static int tile_runs(const axnn_conv_shape *s, const fwd_plan *p, int64_t out_im
 typedef struct fwd_ws {
     float *c, *tile, *local;
     const float **bptr, **tptr;
-    int32_t *cofs;
     axnn_conv_run *runs;
     axnn_conv_srun *sruns, *pruns; /* source runs of this tile and of the next (prefetch) */
 } fwd_ws;
@@ -429,8 +427,6 @@ static fwd_ws fwd_ws_carve(const axnn_f32_gemm_config *cfg, const fwd_plan *p, f
     w.bptr = (const float **)ws;
     w.tptr = w.bptr + p->K;
     ws += 2 * (p->K + KC_PACKED) + 16;
-    w.cofs = (int32_t *)ws;
-    ws += AXNN_F32_MAX_NR + 16;
     w.runs = (axnn_conv_run *)ws;
     ws += 4 * AXNN_F32_MAX_NR + 16;
     w.sruns = (axnn_conv_srun *)ws;
@@ -701,17 +697,6 @@ static void epilogue_portable(const axnn_conv_epi *e, const float *ct, int64_t l
     }
 }
 
-static void pack_cols_portable(float *dst, int nr, const float *const *rows, int64_t kc,
-                               const int32_t *cofs, int ncols)
-{
-    for (int64_t p = 0; p < kc; p++) {
-        float *d = dst + p * nr;
-        const float *src = rows[p];
-        for (int j = 0; j < ncols; j++) d[j] = src[cofs[j]];
-        for (int j = ncols; j < nr; j++) d[j] = 0.0f;
-    }
-}
-
 static void pack_rows_portable(float *dst, int nr, const float *base, const int32_t *cofs,
                                int ncols, const int32_t *kofs, int nk)
 {
@@ -765,9 +750,9 @@ static void pad_rows_portable(float *dst, int64_t pitch, int pw, const float *sr
     }
 }
 
-const axnn_conv_isa axnn_conv_isa_portable = {epilogue_portable, pack_cols_portable,
-                                              pack_x_portable, pack_rows_portable,
-                                              pack_panel_portable, pad_rows_portable};
+const axnn_conv_isa axnn_conv_isa_portable = {epilogue_portable, pack_x_portable,
+                                              pack_rows_portable, pack_panel_portable,
+                                              pad_rows_portable};
 
 const axnn_conv_isa *axnn_conv_isa_get(void)
 {

@@ -139,9 +139,6 @@ typedef struct axnn_conv_isa {
     /* Applies the epilogue to rows [r0, r0 + nrows) of a tile: ct[(r - r0)*ldct + col]. */
     void (*epilogue)(const axnn_conv_epi *e, const float *ct, int64_t ldct, int r0, int nrows,
                      const axnn_conv_run *runs, int nruns);
-    /* dst[p*nr + j] = rows[p][cofs[j]] for j < ncols, 0 for ncols <= j < nr; p < kc. */
-    void (*pack_cols)(float *dst, int nr, const float *const *rows, int64_t kc,
-                      const int32_t *cofs, int ncols);
     /* Rows [k0, k0 + kc) of B for a packed tile, straight from x: dst[p*nr + col] for row
      * k = k0 + p = (ci, ky, kx) and the column of pixel (n, oy, ox) of a run is
      * x[n*x_img + ci*x_ch + iy*w + ix], iy = oy*sh - ph + ky, ix = ox*sw - pw + kx, or 0 when
