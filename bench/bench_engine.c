@@ -8,7 +8,8 @@
  * Each is run `warmup` times untimed, then `iters` times timed; the median step time gives the
  * images per second. The inputs are random (fixed seed); the speed does not depend on them.
  *
- * Output: one line per measurement, "axnn <model> <train|eval> <img/s> <median ms>", which
+ * Output: one line per measurement, "axnn <model> <train|eval> <img/s> <median ms> <best img/s>"
+ * (img/s from the median step time; the last field from the fastest step), which
  * bench/run_engine.sh puts next to the PyTorch numbers (bench/peers/torch_engine.py).
  *
  *   bench_engine [--threads N] [--batch B] [--iters K] [--warmup W] [--models a,b] [--mode m]
@@ -67,8 +68,8 @@ static void random_batch(float *x, int32_t *y, int n, int64_t img, axnn_rng *r)
 
 static void report(const char *model, const char *what, double *t, int iters, int batch)
 {
-    double m = median(t, iters);
-    printf("axnn %s %s %.1f %.3f\n", model, what, batch / m, 1e3 * m);
+    double m = median(t, iters); /* sorts t */
+    printf("axnn %s %s %.1f %.3f %.1f\n", model, what, batch / m, 1e3 * m, batch / t[0]);
     fflush(stdout);
 }
 

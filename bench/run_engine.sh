@@ -3,18 +3,20 @@
 # a table of images per second with the ratio axnn / pytorch.
 #
 #   bench/run_engine.sh [BUILD_DIR] [--threads N] [--rounds R] [--iters K] [--warmup W]
-#                       [--models a,b] [--mode train|eval|both]
+#                       [--models a,b] [--mode train|eval|both] [--stat median|best]
 #
 # BUILD_DIR (default: build) must hold bench/bench_engine. Each round runs axnn and then PyTorch
 # for one model and one mode at a time, so that a noisy spell hurts both alike; the table
-# reports, per cell, the median over the rounds. PyTorch runs under /usr/bin/python3; when it
-# is missing, its column reads "-".
+# reports, per cell, the median over the rounds of each run's img/s -- from its median step
+# time (--stat median, the default) or from its fastest step (--stat best: on a machine shared
+# with other jobs, the step that was least disturbed, for both sides alike). PyTorch runs under
+# /usr/bin/python3; when it is missing, its column reads "-".
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 build="${here}/../build"
 if [[ $# -gt 0 && "$1" != --* ]]; then build="$1"; shift; fi
-threads=2 rounds=3 iters=10 warmup=3 models="resnet20,vgg11_bn" mode=both
+threads=2 rounds=3 iters=10 warmup=3 models="resnet20,vgg11_bn" mode=both stat=median
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --threads) threads="$2" ;;
@@ -23,6 +25,7 @@ while [[ $# -gt 0 ]]; do
         --warmup) warmup="$2" ;;
         --models) models="$2" ;;
         --mode) mode="$2" ;;
+        --stat) stat="$2" ;;
         *) echo "run_engine.sh: unknown flag $1" >&2; exit 2 ;;
     esac
     shift 2
@@ -46,9 +49,12 @@ for ((r = 1; r <= rounds; r++)); do
     done
 done
 
-echo "threads=${threads} batch=128 rounds=${rounds} iters=${iters} (median img/s)"
-awk -v models="$models" -v modes="${modes[*]}" '
-    { v[$1 " " $2 " " $3] = v[$1 " " $2 " " $3] " " $4 }
+[[ "$stat" == median || "$stat" == best ]] || { echo "run_engine.sh: --stat median|best" >&2; exit 2; }
+field=4
+[[ "$stat" == best ]] && field=6
+echo "threads=${threads} batch=128 rounds=${rounds} iters=${iters} (img/s from the ${stat} step, median of rounds)"
+awk -v models="$models" -v modes="${modes[*]}" -v field="$field" '
+    NF >= field { v[$1 " " $2 " " $3] = v[$1 " " $2 " " $3] " " $field }
     function med(s,   a, n, i, j, t) {
         n = split(s, a, " ")
         if (n == 0) return -1
