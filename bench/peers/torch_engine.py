@@ -153,6 +153,12 @@ def bench(name, args):
         m, b = timed(train_step, args.warmup, args.iters)
         print(f"torch {name} train {args.batch / m:.1f} {1e3 * m:.3f} {args.batch / b:.1f}", flush=True)
     if args.mode in ("eval", "both"):
+        if args.mode == "eval":
+            # One untimed training step first. Torch 1.13's eval of a model that has never run
+            # backward is 5-6x slower on our 2-core machine (about 450 against 3000 img/s for
+            # resnet20); measuring that would flatter axnn.
+            model.train()
+            train_step()
         model.eval()
         m, b = timed(eval_step, args.warmup, args.iters)
         print(f"torch {name} eval {args.batch / m:.1f} {1e3 * m:.3f} {args.batch / b:.1f}", flush=True)
