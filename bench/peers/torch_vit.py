@@ -112,6 +112,11 @@ def bench(name, args):
         m = timed(train_step, args.warmup, args.iters)
         print(f"torch {name} train {args.batch / m:.1f} {1e3 * m:.3f}", flush=True)
     if args.mode in ("eval", "both"):
+        if args.mode == "eval":
+            # One untimed training step first: torch 1.13 runs the eval of a model that has never
+            # run backward several times slower on our 2-core machine (see torch_engine.py).
+            model.train()
+            train_step()
         model.eval()
         m = timed(eval_step, args.warmup, args.iters)
         print(f"torch {name} eval {args.batch / m:.1f} {1e3 * m:.3f}", flush=True)
