@@ -1,5 +1,11 @@
 /* conv2d in INT8 / TABLE mode.
  *
+ * Exact and decomposed nodes on CPUs with AVX-512 VNNI run the int8 convolution kernel
+ * (kernels/s8-gemm/s8-conv.h): one pool task quantizes x into the kernel's padded quad layout
+ * (shared scratch; with the decomposition's f_i planes), a second runs the convolution with
+ * the weights packed at quantization time and the epilogue fused (scale[r], shift[r] below).
+ *
+ * Otherwise (table kernel, reference, CPUs without VNNI):
  * x (N, C, H, W) float is quantized per tensor into int8 (shared scratch), then the batch is cut
  * into blocks of whole images (enough images for ~256 columns); each thread takes whole blocks:
  *   col   (K', cols) int8   im2col of the block's images side by side (cols = images * P); for
@@ -14,6 +20,7 @@
 
 #include "kernels/im2col/im2col.h"
 #include "kernels/quant/quantize.h"
+#include "kernels/s8-gemm/s8-conv.h"
 #include "kernels/s8-gemm/s8-gemm.h"
 #include "quant/qstate.h"
 
@@ -23,6 +30,7 @@
 
 typedef struct qconv_geom {
     axnn_im2col_geom q;
+    axnn_s8_conv_geom s8; /* for the int8 convolution kernel; terms = most the node may use */
     int64_t K, P, img_in, rows, kaug;
     int g; /* images per block */
 } qconv_geom;
@@ -40,6 +48,8 @@ static qconv_geom geom(const axnn_graph *g, const axnn_node *nd, int n)
     c.img_in = (int64_t)c.q.c * c.q.h * c.q.w;
     c.rows = a->cout;
     c.kaug = c.K * (1 + (q ? axnn_qnode_aug_rank(q) : 0)); /* room for the decomposition rows */
+    c.s8 = (axnn_s8_conv_geom){c.q.c, c.q.h, c.q.w, a->cout, a->kh, a->kw, a->sh, a->sw, a->ph, a->pw, c.q.oh, c.q.ow,
+                               1 + (q ? axnn_qnode_aug_rank(q) : 0)};
     int64_t gi = (TARGET_COLS + c.P - 1) / c.P;
     c.g = (int)(gi < 1 ? 1 : gi > n ? (n > 0 ? n : 1) : gi);
     return c;
@@ -54,14 +64,18 @@ size_t axnn_conv2d_q_scratch(const axnn_graph *g, const axnn_node *nd, int batch
     int64_t cols = c.g * c.P;
     size_t ws = axnn_s8_gemm_ws_bytes(c.rows, c.kaug);
     size_t lws = axnn_lut_gemm_ws_bytes(cols);
-    return align64((size_t)(c.kaug * cols)) + align64((size_t)(c.rows * cols) * 4) + align64(ws > lws ? ws : lws);
+    size_t old = align64((size_t)(c.kaug * cols)) + align64((size_t)(c.rows * cols) * 4) + align64(ws > lws ? ws : lws);
+    size_t s8 = align64((size_t)c.rows * 2 * sizeof(float)) + axnn_s8_conv_ws_bytes(&c.s8);
+    return old > s8 ? old : s8;
 }
 
 size_t axnn_conv2d_q_shared(const axnn_graph *g, const axnn_node *nd, int batch)
 {
     if (!axnn_qnode_of(nd)) return 0;
     qconv_geom c = geom(g, nd, batch);
-    return align64((size_t)(batch * c.img_in));
+    axnn_s8_xlayout l = axnn_s8_xlayout_make(&c.s8);
+    size_t old = align64((size_t)(batch * c.img_in)), s8 = align64((size_t)(batch * l.img));
+    return old > s8 ? old : s8;
 }
 
 typedef struct qconv_task {
@@ -176,31 +190,83 @@ static void compute_task(void *arg, int ith, int nth)
     }
 }
 
-/* Times the first block with each candidate kernel (in the calling thread, with thread 0's
- * scratch) and keeps the faster one for this node. The kernels give the same bits. */
+/* ---- the int8 convolution kernel (exact and decomposed nodes, AVX-512 VNNI) ---- */
+
+static bool use_s8_conv(const axnn_qnode *q, axnn_qkernel k)
+{
+    return (k == AXNN_QK_EXACT && q->wpack) || (k == AXNN_QK_DECOMP && q->wpack_aug);
+}
+
+static axnn_s8_conv_geom s8_geom(const qconv_task *t, axnn_qkernel k)
+{
+    axnn_s8_conv_geom g = t->c.s8;
+    g.terms = k == AXNN_QK_DECOMP ? 1 + t->q->qm->dec.rank : 1;
+    return g;
+}
+
+static void quantize4_task(void *arg, int ith, int nth)
+{
+    qconv_task *t = arg;
+    const axnn_s8_conv_geom g = s8_geom(t, t->q->kernel);
+    const axnn_s8_xlayout l = axnn_s8_xlayout_make(&g);
+    int64_t lo, hi;
+    axnn_split((int64_t)t->e->n * l.c4, ith, nth, &lo, &hi);
+    for (int64_t u = lo; u < hi; u++) {
+        const int64_t i = u / l.c4;
+        const int q = (int)(u % l.c4);
+        axnn_s8_conv_quantize_avx512(&g, t->x + i * t->c.img_in, t->inv_scale, t->q->qm->fmap, q, q + 1,
+                                     (uint8_t *)t->xq + i * l.img);
+    }
+}
+
+static void conv4_task(void *arg, int ith, int nth)
+{
+    qconv_task *t = arg;
+    const axnn_conv_epi *ep = t->epi;
+    const int64_t rows = t->c.rows;
+    float *sc = op_scratch(t->e, ith), *sh = sc + rows;
+    for (int64_t r = 0; r < rows; r++) {
+        const float k = t->q->in_scale * t->q->w_scale[r];
+        sc[r] = ep->scale ? ep->scale[r] * k : k;
+        sh[r] = ep->shift ? ep->shift[r] : 0.0f;
+    }
+    const bool dec = t->q->kernel == AXNN_QK_DECOMP;
+    axnn_s8_conv_args a = {s8_geom(t, t->q->kernel), t->e->n, (const uint8_t *)t->xq,
+                           dec ? t->q->wpack_aug : t->q->wpack, sc, sh, ep->res, ep->out, ep->out_img,
+                           ep->out_ch, ep->relu, ep->accumulate};
+    axnn_s8_conv_avx512vnni(&a, (char *)sc + align64((size_t)rows * 2 * sizeof(float)), ith, nth);
+}
+
+static void run_node(qconv_task *t)
+{
+    if (use_s8_conv(t->q, t->q->kernel)) {
+        axnn_pool_run(t->e->pool, quantize4_task, t);
+        axnn_pool_run(t->e->pool, conv4_task, t);
+        return;
+    }
+    axnn_pool_run(t->e->pool, quantize_task, t);
+    axnn_pool_run(t->e->pool, compute_task, t);
+}
+
+/* A node whose multiplier can run either as table lookups or decomposed runs the whole node
+ * once with each and keeps the faster for later calls (both give the same bits; the output is
+ * simply written twice, which the forward never accumulates into). */
 static void autotune(qconv_task *t)
 {
-    const qconv_geom *c = &t->c;
-    const int64_t ni = t->e->n < c->g ? t->e->n : c->g, maxcols = c->g * c->P;
-    int8_t *col = (int8_t *)op_scratch(t->e, 0);
-    int32_t *acc = (int32_t *)(col + align64((size_t)(c->kaug * maxcols)));
-    void *ws = (char *)acc + align64((size_t)(c->rows * maxcols) * 4);
     const axnn_qkernel cand[2] = {AXNN_QK_LUT, AXNN_QK_DECOMP};
     double best = 1e30;
+    axnn_qkernel pick = AXNN_QK_LUT;
     for (int k = 0; k < 2; k++) {
-        double tk = 1e30;
-        for (int rep = 0; rep < 3; rep++) {
-            double t0 = axnn_now();
-            build_cols(t, cand[k], 0, ni, col);
-            gemm(t, cand[k], ni * c->P, col, acc, ws);
-            double dt = axnn_now() - t0;
-            tk = dt < tk ? dt : tk;
-        }
-        if (tk < best) {
-            best = tk;
-            t->q->kernel = cand[k];
+        t->q->kernel = cand[k];
+        double t0 = axnn_now();
+        run_node(t);
+        double dt = axnn_now() - t0;
+        if (dt < best) {
+            best = dt;
+            pick = cand[k];
         }
     }
+    t->q->kernel = pick;
 }
 
 void axnn_conv2d_forward_q(axnn_exec *e, axnn_node *nd, const axnn_conv_epi *epi)
@@ -209,7 +275,10 @@ void axnn_conv2d_forward_q(axnn_exec *e, axnn_node *nd, const axnn_conv_epi *epi
     if (e->training) axnn_qnode_quantize_weights(q, op_in(e, nd, 1)->data);
     qconv_task t = {e, nd, q, geom(e->g, nd, e->g->batch), epi, op_in(e, nd, 0)->data, (int8_t *)op_shared(e),
                     1.0f / q->in_scale};
-    axnn_pool_run(e->pool, quantize_task, &t);
-    if (q->kernel == AXNN_QK_AUTO) autotune(&t);
-    axnn_pool_run(e->pool, compute_task, &t);
+    if (q->kernel == AXNN_QK_AUTO && !epi->accumulate) {
+        autotune(&t);
+        return;
+    }
+    if (q->kernel == AXNN_QK_AUTO) q->kernel = AXNN_QK_DECOMP;
+    run_node(&t);
 }

@@ -22,6 +22,7 @@ typedef struct axnn_qmul {
     axnn_mul_decomp dec;
     int8_t fa[AXNN_MUL_MAX_RANK][256]; /* f_i(a) as int8, index a + 128 */
     int8_t gb[AXNN_MUL_MAX_RANK][256]; /* g_i(b) as int8 */
+    int8_t fmap[AXNN_MUL_MAX_RANK][256]; /* f_i for the quad layout (s8-conv.h): [(uint8_t)a] = f_i(a) + 128 */
     axnn_qkernel kernel; /* forced or the only choice; AUTO = LUT or DECOMP, timed per node */
 } axnn_qmul;
 
@@ -34,6 +35,10 @@ typedef struct axnn_qnode {
     float *w_scale;   /* rows */
     int8_t *wq;       /* rows x K */
     int8_t *wq_aug;   /* decomposition: rows x K*(1+rank): [w, g_1(w), ..., g_r(w)] */
+    int cin, khw;     /* K = cin * khw (conv: input channels, kernel taps; linear: K, 1) */
+    /* conv nodes on CPUs with the int8 convolution kernel (kernels/s8-gemm/s8-conv.h): wq and
+     * wq_aug packed for it, once per weight update; NULL otherwise */
+    void *wpack, *wpack_aug;
     uint64_t weights_version; /* graph step at which wq was made */
     bool weights_fresh;
     /* calibration */

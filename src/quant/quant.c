@@ -9,6 +9,7 @@
  */
 #include "quant/qstate.h"
 
+#include "kernels/s8-gemm/s8-conv.h"
 #include "kernels/s8-gemm/s8-gemm.h"
 #include "ops/op.h"
 
@@ -103,6 +104,7 @@ static axnn_status load_qmul(axnn_quant_state *st, const char *name, axnn_qkerne
                 for (int v = 0; v < 256; v++) {
                     q->fa[i][v] = (int8_t)q->dec.f[i][v];
                     q->gb[i][v] = (int8_t)q->dec.g[i][v];
+                    q->fmap[i][(uint8_t)(v - 128)] = (int8_t)(uint8_t)((q->dec.f[i][v] + 128) & 0xff);
                 }
         }
         axnn_clear_error();
@@ -127,6 +129,8 @@ static void qnode_free(axnn_qnode *q)
     axnn_free(q->w_scale);
     axnn_free(q->wq);
     axnn_free(q->wq_aug);
+    axnn_free(q->wpack);
+    axnn_free(q->wpack_aug);
     axnn_free(q);
 }
 
@@ -187,6 +191,11 @@ void axnn_qnode_quantize_weights(axnn_qnode *q, const float *w)
         for (int i = 0; i < axnn_qnode_aug_rank(q); i++)
             for (int64_t k = 0; k < K; k++) aug[(1 + i) * K + k] = q->qm->gb[i][dst[k] + 128];
     }
+    if (q->wpack) axnn_s8_conv_pack_w((int)q->rows, q->cin, q->khw, 1, q->wq, K, q->wpack);
+    if (q->wpack_aug) {
+        const int terms = 1 + axnn_qnode_aug_rank(q);
+        axnn_s8_conv_pack_w((int)q->rows, q->cin, q->khw, terms, q->wq_aug, K * terms, q->wpack_aug);
+    }
     q->weights_fresh = true;
 }
 
@@ -208,11 +217,19 @@ static axnn_status qnode_make(axnn_graph *g, axnn_node *nd, axnn_qmul *qm, axnn_
     q->kernel = qm->kernel;
     q->rows = w->shape.d[0];
     q->K = axnn_shape_numel(&w->shape) / q->rows;
+    q->khw = w->shape.nd == 4 ? (int)(w->shape.d[2] * w->shape.d[3]) : 1;
+    q->cin = (int)(q->K / q->khw);
     int rank = axnn_qnode_aug_rank(q);
     q->w_scale = axnn_alloc((size_t)q->rows * sizeof(float));
     q->wq = axnn_alloc((size_t)(q->rows * q->K));
     if (rank) q->wq_aug = axnn_alloc((size_t)(q->rows * q->K * (1 + rank)));
-    if (!q->w_scale || !q->wq || (rank && !q->wq_aug)) {
+    /* conv nodes whose kernel may be the exact GEMM (exact, or decomposed) run the int8
+     * convolution kernel where the CPU has it; its packed weights are made with wq */
+    bool pack = nd->op == &axnn_op_conv2d && axnn_s8_conv_available();
+    bool pack_exact = pack && q->kernel == AXNN_QK_EXACT, pack_aug = pack && rank > 0;
+    if (pack_exact) q->wpack = axnn_alloc(axnn_s8_conv_packed_w_bytes((int)q->rows, q->cin, q->khw, 1));
+    if (pack_aug) q->wpack_aug = axnn_alloc(axnn_s8_conv_packed_w_bytes((int)q->rows, q->cin, q->khw, 1 + rank));
+    if (!q->w_scale || !q->wq || (rank && !q->wq_aug) || (pack_exact && !q->wpack) || (pack_aug && !q->wpack_aug)) {
         qnode_free(q);
         return axnn_error(AXNN_ERR_NOMEM, "out of memory quantizing %s", nd->name);
     }

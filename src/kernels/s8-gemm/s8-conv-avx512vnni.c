@@ -1,0 +1,208 @@
+/* int8 convolution from the quad layout with AVX-512 VNNI (see s8-conv.h for the layouts).
+ *
+ * Per tile of NR = 32 output columns:
+ *   describe  for each half (16 columns): where its B dwords come from -- up to MAXRUN runs
+ *             of consecutive dwords (stride 1: one run per output row the half touches), or
+ *             per-lane gather offsets -- and where its outputs go (one masked store per image);
+ *   panel     Q quads x 32 dwords: for quad (t, c4, ky, kx) the runs are loaded at the tap's
+ *             offset in the plane (masked loads merge the runs into one vector);
+ *   tiles     for each group of MR = 8 output channels, the 8 x 32 int32 sums (16 zmm) from
+ *             vpdpbusd with the group's broadcast weight dwords, minus the correction, through
+ *             the float epilogue and stored.
+ */
+#include "kernels/s8-gemm/s8-conv.h"
+
+#include <assert.h>
+#include <immintrin.h>
+#include <string.h>
+
+#define MR 8
+#define NR 32
+#define MAXRUN 4
+
+/* ---- quantization into the quad layout ---- */
+
+static inline __m512i quant16(const float *src, __mmask16 m, __m512 s)
+{
+    const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+    /* as axnn_quantize_s8_avx512: max_ps returns the bound for NaN */
+    __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, src), s), lo), hi);
+    return _mm512_and_si512(_mm512_cvtps_epi32(v), _mm512_set1_epi32(0xff));
+}
+
+void axnn_s8_conv_quantize_avx512(const axnn_s8_conv_geom *g, const float *x, float inv_scale,
+                                  const int8_t (*fmap)[256], int q0, int q1, uint8_t *dst)
+{
+    const axnn_s8_xlayout l = axnn_s8_xlayout_make(g);
+    const int64_t hw = (int64_t)g->h * g->w, row = (int64_t)l.wp * 4;
+    const __m512 s = _mm512_set1_ps(inv_scale);
+    const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+    for (int q = q0; q < q1; q++) {
+        uint8_t *p = dst + q * l.plane;
+        const int nc = g->c - 4 * q < 4 ? g->c - 4 * q : 4;
+        const float *xc = x + (int64_t)4 * q * hw;
+        memset(p, 0x80, (size_t)(g->ph * row));
+        memset(p + (int64_t)(g->ph + g->h) * row, 0x80, (size_t)(g->ph * row));
+        for (int y = 0; y < g->h; y++) {
+            uint8_t *r = p + (int64_t)(g->ph + y) * row;
+            memset(r, 0x80, (size_t)g->pw * 4);
+            memset(r + (int64_t)(g->pw + g->w) * 4, 0x80, (size_t)g->pw * 4);
+            const float *xr = xc + (int64_t)y * g->w;
+            for (int x0 = 0; x0 < g->w; x0 += 16) {
+                __mmask16 m = g->w - x0 >= 16 ? 0xffff : (__mmask16)((1u << (g->w - x0)) - 1);
+                __m512i d = quant16(xr + x0, m, s);
+                if (nc > 1) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + hw + x0, m, s), 8));
+                if (nc > 2) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + 2 * hw + x0, m, s), 16));
+                if (nc > 3) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + 3 * hw + x0, m, s), 24));
+                _mm512_mask_storeu_epi32(r + (int64_t)(g->pw + x0) * 4, m, _mm512_xor_si512(d, flip));
+            }
+        }
+    }
+    axnn_s8_conv_map_terms(g, fmap, q0, q1, dst);
+}
+
+/* ---- one tile of 32 columns ---- */
+
+typedef struct half {
+    int nrun;                 /* -1: gather */
+    __mmask16 rmask[MAXRUN];  /* lanes of each run */
+    int64_t roff[MAXRUN];     /* byte offset from x of the run's source, minus 4 * its first lane */
+    int64_t gbase;            /* gather: byte offset from x of lane offsets' origin */
+    __mmask16 gmask;
+    int32_t goff[16];
+    int nout;
+    __mmask16 omask[16];      /* lanes of each output segment (one image) */
+    int64_t ooff[16];         /* element offset i*out_img + p of the segment, minus its first lane */
+} half;
+
+static void describe(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, int64_t n0, half hd[2])
+{
+    const axnn_s8_conv_geom *g = &a->g;
+    const int64_t P = (int64_t)g->oh * g->ow, N = (int64_t)a->n * P;
+    for (int h = 0; h < 2; h++) {
+        half *d = &hd[h];
+        d->nrun = d->nout = 0;
+        d->gmask = 0;
+        d->gbase = 0;
+        bool gather = g->sw != 1;
+        int64_t pi = -1, prow = -1;
+        for (int j = 0; j < 16; j++) {
+            const int64_t n = n0 + 16 * h + j;
+            if (n >= N) break;
+            const int64_t i = n / P, p = n % P, oy = p / g->ow, ox = p % g->ow;
+            const int64_t src = i * l->img + (oy * g->sh * l->wp + ox * g->sw) * 4;
+            if (j == 0) d->gbase = src; /* columns only move forward in the layout */
+            assert(src - d->gbase < INT32_MAX);
+            d->goff[j] = (int32_t)(src - d->gbase);
+            d->gmask |= (__mmask16)(1u << j);
+            if (i != pi) {
+                d->omask[d->nout] = 0;
+                d->ooff[d->nout++] = i * a->out_img + p - j;
+            }
+            d->omask[d->nout - 1] |= (__mmask16)(1u << j);
+            if (!gather && (i != pi || oy != prow)) {
+                if (d->nrun == MAXRUN) {
+                    gather = true;
+                } else {
+                    d->rmask[d->nrun] = 0;
+                    d->roff[d->nrun++] = src - 4 * j;
+                }
+            }
+            if (!gather) d->rmask[d->nrun - 1] |= (__mmask16)(1u << j);
+            pi = i;
+            prow = oy;
+        }
+        if (gather) d->nrun = -1;
+    }
+}
+
+static inline __m512i load_half(const uint8_t *base, const half *d, __m512i goff)
+{
+    if (d->nrun < 0) return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), d->gmask, goff, base + d->gbase, 1);
+    if (d->nrun == 1 && d->rmask[0] == 0xffff) return _mm512_loadu_si512(base + d->roff[0]);
+    __m512i v = _mm512_setzero_si512();
+    for (int r = 0; r < d->nrun; r++) v = _mm512_mask_loadu_epi32(v, d->rmask[r], base + d->roff[r]);
+    return v;
+}
+
+/* bp[q][32] dwords for quads q = (t, c4, ky, kx). */
+static void build_panel(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, const half hd[2], uint8_t *bp)
+{
+    const axnn_s8_conv_geom *g = &a->g;
+    const __m512i g0 = _mm512_loadu_si512(hd[0].goff), g1 = _mm512_loadu_si512(hd[1].goff);
+    for (int tc = 0; tc < l->terms * l->c4; tc++)
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++) {
+                const uint8_t *base = a->x + tc * l->plane + ((int64_t)ky * l->wp + kx) * 4;
+                _mm512_storeu_si512(bp, load_half(base, &hd[0], g0));
+                _mm512_storeu_si512(bp + 64, load_half(base, &hd[1], g1));
+                bp += NR * 4;
+            }
+}
+
+/* Stores one row's 16 values of half d: out[r*out_ch + column's offset] (+)= epilogue. */
+static inline void store_half(const axnn_s8_conv_args *a, const half *d, int64_t rofs, __m512 f)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    for (int s = 0; s < d->nout; s++) {
+        const __mmask16 m = d->omask[s];
+        const int64_t off = rofs + d->ooff[s];
+        __m512 v = f;
+        if (a->res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, a->res + off));
+        if (a->relu) v = _mm512_max_ps(v, zero);
+        if (a->accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a->out + off), v);
+        _mm512_mask_storeu_ps(a->out + off, m, v);
+    }
+}
+
+/* Rows [r0, r0 + rows) (rows <= MR) of the tile: ap is the group's packed weights, corr its
+ * corrections. */
+static void tile(const axnn_s8_conv_args *a, int64_t Q, const int32_t *ap, const int32_t *corr, int64_t r0,
+                 int rows, const uint8_t *bp, const half hd[2])
+{
+    __m512i acc[MR][2];
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+    for (int64_t q = 0; q < Q; q++) {
+        const __m512i b0 = _mm512_loadu_si512(bp), b1 = _mm512_loadu_si512(bp + 64);
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            const __m512i w = _mm512_set1_epi32(ap[i]);
+            acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], b0, w);
+            acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], b1, w);
+        }
+        ap += MR;
+        bp += NR * 4;
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+        if (i >= rows) break;
+        const int64_t r = r0 + i;
+        const __m512i c = _mm512_set1_epi32(corr[i]);
+        const __m512 sc = _mm512_set1_ps(a->scale[r]), sh = _mm512_set1_ps(a->shift[r]);
+        for (int h = 0; h < 2; h++) {
+            __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][h], c));
+            f = _mm512_add_ps(_mm512_mul_ps(f, sc), sh);
+            store_half(a, &hd[h], r * a->out_ch, f);
+        }
+    }
+}
+
+void axnn_s8_conv_avx512vnni(const axnn_s8_conv_args *a, void *ws, int ith, int nth)
+{
+    const axnn_s8_conv_geom *g = &a->g;
+    const axnn_s8_xlayout l = axnn_s8_xlayout_make(g);
+    const int64_t N = (int64_t)a->n * g->oh * g->ow, tiles = (N + NR - 1) / NR;
+    const int64_t Q = (int64_t)l.terms * l.c4 * g->kh * g->kw, groups = (g->m + MR - 1) / MR;
+    const int64_t lo = tiles * ith / nth, hi = tiles * (ith + 1) / nth;
+    uint8_t *bp = (uint8_t *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+    const int32_t *ap = a->w, *corr = ap + groups * MR * Q;
+    half hd[2];
+    for (int64_t t = lo; t < hi; t++) {
+        describe(a, &l, t * NR, hd);
+        build_panel(a, &l, hd, bp);
+        for (int64_t gi = 0; gi < groups; gi++) {
+            const int rows = g->m - gi * MR < MR ? (int)(g->m - gi * MR) : MR;
+            tile(a, Q, ap + gi * MR * Q, corr + gi * MR, gi * MR, rows, bp, hd);
+        }
+    }
+}
