@@ -42,6 +42,40 @@ static void test_quantize_kernels(void **state)
     assert_int_equal(a[40], -127);
 }
 
+/* The int8 im2col variants agree (odd sizes, strides, paddings, rows longer than 64). */
+static void test_im2col_s8_variants(void **state)
+{
+    static const int geo[][9] = {
+        /* c, h, w, kh, kw, s, p */
+        {3, 6, 6, 3, 3, 1, 1}, {2, 5, 9, 3, 3, 1, 1}, {4, 8, 8, 1, 1, 2, 0}, {2, 7, 70, 3, 5, 1, 2},
+        {1, 3, 3, 5, 5, 1, 3}, {2, 9, 9, 3, 3, 2, 1}, {1, 1, 1, 1, 1, 1, 0}, {3, 4, 130, 3, 3, 1, 1},
+    };
+    axnn_rng r;
+    axnn_rng_seed(&r, 17);
+    for (size_t i = 0; i < sizeof geo / sizeof geo[0]; i++) {
+        const int *q = geo[i];
+        axnn_im2col_geom gm = {q[0], q[1], q[2], q[3], q[4], q[5], q[5], q[6], q[6],
+                               (q[1] + 2 * q[6] - q[3]) / q[5] + 1, (q[2] + 2 * q[6] - q[4]) / q[5] + 1};
+        const int64_t P = (int64_t)gm.oh * gm.ow, K = (int64_t)gm.c * gm.kh * gm.kw, ldc = P + 3;
+        int8_t *x = malloc((size_t)(gm.c * gm.h * gm.w));
+        for (int64_t j = 0; j < gm.c * gm.h * gm.w; j++) x[j] = (int8_t)(axnn_rng_below(&r, 255) - 127);
+        int8_t *a = malloc((size_t)(K * ldc)), *b = malloc((size_t)(K * ldc));
+        memset(a, 7, (size_t)(K * ldc));
+        memset(b, 7, (size_t)(K * ldc));
+        axnn_im2col_s8_ref(&gm, x, a, ldc);
+        axnn_im2col_s8(&gm, x, b, ldc);
+        assert_memory_equal(a, b, (size_t)(K * ldc));
+        if (axnn_cpu_features()->avx512bw) {
+            memset(b, 7, (size_t)(K * ldc));
+            axnn_im2col_s8_avx512(&gm, x, b, ldc);
+            assert_memory_equal(a, b, (size_t)(K * ldc));
+        }
+        free(x);
+        free(a);
+        free(b);
+    }
+}
+
 /* A graph: input -> conv (3x3, pad 1, bias) -> flatten -> linear, no BN (so nothing fuses). */
 static axnn_graph *small_graph(int cin, int hw, int cout, int classes, uint64_t seed)
 {
@@ -242,7 +276,8 @@ static void test_calibration_methods(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quantize_kernels),        cmocka_unit_test(test_conv_int8_reference),
+        cmocka_unit_test(test_quantize_kernels),        cmocka_unit_test(test_im2col_s8_variants),
+        cmocka_unit_test(test_conv_int8_reference),
         cmocka_unit_test(test_conv_table_ref_kernel),   cmocka_unit_test(test_conv_table_lut_kernel),
         cmocka_unit_test(test_conv_table_decomp_kernel), cmocka_unit_test(test_conv_table_mitchell),
         cmocka_unit_test(test_kernels_bit_identical),   cmocka_unit_test(test_unknown_multiplier_error),

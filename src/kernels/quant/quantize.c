@@ -46,6 +46,14 @@ static void valid_range(const axnn_im2col_geom *g, int kx, int *lo, int *hi)
 
 void axnn_im2col_s8(const axnn_im2col_geom *g, const int8_t *x, int8_t *col, int64_t ldc)
 {
+    if (axnn_cpu_features()->avx512bw)
+        axnn_im2col_s8_avx512(g, x, col, ldc);
+    else
+        axnn_im2col_s8_ref(g, x, col, ldc);
+}
+
+void axnn_im2col_s8_ref(const axnn_im2col_geom *g, const int8_t *x, int8_t *col, int64_t ldc)
+{
     for (int c = 0; c < g->c; c++) {
         const int8_t *xc = x + (int64_t)c * g->h * g->w;
         for (int ky = 0; ky < g->kh; ky++)

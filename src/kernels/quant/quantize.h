@@ -20,6 +20,8 @@ float axnn_absmax(const float *x, int64_t n);
 /* int8 im2col of one image x (c, h, w) into rows of col with row stride ldc: row (c, ky, kx),
  * columns [0, oh*ow). Outside the image: 0. */
 void axnn_im2col_s8(const axnn_im2col_geom *g, const int8_t *x, int8_t *col, int64_t ldc);
+void axnn_im2col_s8_ref(const axnn_im2col_geom *g, const int8_t *x, int8_t *col, int64_t ldc);
+void axnn_im2col_s8_avx512(const axnn_im2col_geom *g, const int8_t *x, int8_t *col, int64_t ldc);
 
 
 /* dst[i] = table[src[i] + 128] for a 256-entry byte table (the decomposition's f_i). */

@@ -1,8 +1,9 @@
 /* int8 convolution from the quad layout with AVX-512 VNNI (see s8-conv.h for the layouts).
  *
  * Per tile of NR = 32 output columns:
- *   describe  for each half (16 columns): where its B dwords come from -- up to MAXRUN runs
- *             of consecutive dwords (stride 1: one run per output row the half touches), or
+ *   describe  for each half (16 columns): where its B dwords come from -- up to MAXRUN runs,
+ *             one per output row the half touches, of consecutive dwords (stride 1: a masked
+ *             load each) or every other dword (stride 2: two masked loads and a permute), or
  *             per-lane gather offsets -- and where its outputs go (one masked store per image);
  *   panel     Q quads x 32 dwords: for quad (t, c4, ky, kx) the runs are loaded at the tap's
  *             offset in the plane (masked loads merge the runs into one vector);
@@ -65,8 +66,10 @@ void axnn_s8_conv_quantize_avx512(const axnn_s8_conv_geom *g, const float *x, fl
 
 typedef struct half {
     int nrun;                 /* -1: gather */
+    int stride;               /* of the runs: 1 or 2 dwords */
     __mmask16 rmask[MAXRUN];  /* lanes of each run */
-    int64_t roff[MAXRUN];     /* byte offset from x of the run's source, minus 4 * its first lane */
+    int64_t roff[MAXRUN];     /* byte offset from x of the run's source, minus 4 * stride * its first lane */
+    __mmask16 lmask[MAXRUN][2]; /* stride 2: dwords of the two 64-byte loads at roff that the run uses */
     int64_t gbase;            /* gather: byte offset from x of lane offsets' origin */
     __mmask16 gmask;
     int32_t goff[16];
@@ -82,9 +85,10 @@ static void describe(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, int64
     for (int h = 0; h < 2; h++) {
         half *d = &hd[h];
         d->nrun = d->nout = 0;
+        d->stride = g->sw;
         d->gmask = 0;
         d->gbase = 0;
-        bool gather = g->sw != 1;
+        bool gather = g->sw > 2;
         int64_t pi = -1, prow = -1;
         for (int j = 0; j < 16; j++) {
             const int64_t n = n0 + 16 * h + j;
@@ -105,10 +109,14 @@ static void describe(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, int64
                     gather = true;
                 } else {
                     d->rmask[d->nrun] = 0;
-                    d->roff[d->nrun++] = src - 4 * j;
+                    d->lmask[d->nrun][0] = d->lmask[d->nrun][1] = 0;
+                    d->roff[d->nrun++] = src - 4 * g->sw * j;
                 }
             }
-            if (!gather) d->rmask[d->nrun - 1] |= (__mmask16)(1u << j);
+            if (!gather) {
+                d->rmask[d->nrun - 1] |= (__mmask16)(1u << j);
+                if (g->sw == 2) d->lmask[d->nrun - 1][j >= 8] |= (__mmask16)(1u << (2 * j % 16));
+            }
             pi = i;
             prow = oy;
         }
@@ -119,9 +127,19 @@ static void describe(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, int64
 static inline __m512i load_half(const uint8_t *base, const half *d, __m512i goff)
 {
     if (d->nrun < 0) return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), d->gmask, goff, base + d->gbase, 1);
-    if (d->nrun == 1 && d->rmask[0] == 0xffff) return _mm512_loadu_si512(base + d->roff[0]);
+    if (d->nrun == 1 && d->rmask[0] == 0xffff && d->stride == 1) return _mm512_loadu_si512(base + d->roff[0]);
     __m512i v = _mm512_setzero_si512();
-    for (int r = 0; r < d->nrun; r++) v = _mm512_mask_loadu_epi32(v, d->rmask[r], base + d->roff[r]);
+    if (d->stride == 1) {
+        for (int r = 0; r < d->nrun; r++) v = _mm512_mask_loadu_epi32(v, d->rmask[r], base + d->roff[r]);
+        return v;
+    }
+    /* stride 2: lane j of a run takes dword 2j of the 32 dwords at roff */
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    for (int r = 0; r < d->nrun; r++) {
+        const __m512i lo = _mm512_maskz_loadu_epi32(d->lmask[r][0], base + d->roff[r]);
+        const __m512i hi = _mm512_maskz_loadu_epi32(d->lmask[r][1], base + d->roff[r] + 64);
+        v = _mm512_mask_mov_epi32(v, d->rmask[r], _mm512_permutex2var_epi32(lo, even, hi));
+    }
     return v;
 }
 
