@@ -385,10 +385,13 @@ const char *axnn_qnode_kernel_name(const axnn_qnode *q)
     static _Thread_local char buf[64];
     switch (q->kernel) {
     case AXNN_QK_REF: return "ref";
-    case AXNN_QK_EXACT: snprintf(buf, sizeof buf, "exact-%s", axnn_s8_gemm_config_get()->name); return buf;
+    case AXNN_QK_EXACT:
+        snprintf(buf, sizeof buf, "exact-%s", q->wpack ? "conv-avx512vnni" : axnn_s8_gemm_config_get()->name);
+        return buf;
     case AXNN_QK_LUT: snprintf(buf, sizeof buf, "lut-%s", axnn_lut_gemm_config_get(q->qm->lut)->name); return buf;
     case AXNN_QK_DECOMP:
-        snprintf(buf, sizeof buf, "decomp(r=%d)-%s", q->qm->dec.rank, axnn_s8_gemm_config_get()->name);
+        snprintf(buf, sizeof buf, "decomp(r=%d)-%s", q->qm->dec.rank,
+                 q->wpack_aug ? "conv-avx512vnni" : axnn_s8_gemm_config_get()->name);
         return buf;
     case AXNN_QK_AUTO: return "auto (lut or decomp, chosen at first run)";
     }

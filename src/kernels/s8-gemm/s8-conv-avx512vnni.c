@@ -38,6 +38,7 @@ void axnn_s8_conv_quantize_avx512(const axnn_s8_conv_geom *g, const float *x, fl
     const int64_t hw = (int64_t)g->h * g->w, row = (int64_t)l.wp * 4;
     const __m512 s = _mm512_set1_ps(inv_scale);
     const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+    const uint32_t pad = 0x80808080u;
     for (int q = q0; q < q1; q++) {
         uint8_t *p = dst + q * l.plane;
         const int nc = g->c - 4 * q < 4 ? g->c - 4 * q : 4;
@@ -46,8 +47,10 @@ void axnn_s8_conv_quantize_avx512(const axnn_s8_conv_geom *g, const float *x, fl
         memset(p + (int64_t)(g->ph + g->h) * row, 0x80, (size_t)(g->ph * row));
         for (int y = 0; y < g->h; y++) {
             uint8_t *r = p + (int64_t)(g->ph + y) * row;
-            memset(r, 0x80, (size_t)g->pw * 4);
-            memset(r + (int64_t)(g->pw + g->w) * 4, 0x80, (size_t)g->pw * 4);
+            for (int j = 0; j < g->pw; j++) { /* left and right padding: a few dwords */
+                memcpy(r + 4 * j, &pad, 4);
+                memcpy(r + (int64_t)(g->pw + g->w + j) * 4, &pad, 4);
+            }
             const float *xr = xc + (int64_t)y * g->w;
             for (int x0 = 0; x0 < g->w; x0 += 16) {
                 __mmask16 m = g->w - x0 >= 16 ? 0xffff : (__mmask16)((1u << (g->w - x0)) - 1);
@@ -78,10 +81,13 @@ typedef struct half {
     int64_t ooff[16];         /* element offset i*out_img + p of the segment, minus its first lane */
 } half;
 
+/* Column n is output pixel (i, oy, ox) with n = (i * oh + oy) * ow + ox; the coordinates are
+ * stepped along the tile (one division per tile, not per column). */
 static void describe(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, int64_t n0, half hd[2])
 {
     const axnn_s8_conv_geom *g = &a->g;
     const int64_t P = (int64_t)g->oh * g->ow, N = (int64_t)a->n * P;
+    int64_t i = n0 / P, oy = n0 % P / g->ow, ox = n0 % g->ow;
     for (int h = 0; h < 2; h++) {
         half *d = &hd[h];
         d->nrun = d->nout = 0;
@@ -93,7 +99,7 @@ static void describe(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, int64
         for (int j = 0; j < 16; j++) {
             const int64_t n = n0 + 16 * h + j;
             if (n >= N) break;
-            const int64_t i = n / P, p = n % P, oy = p / g->ow, ox = p % g->ow;
+            const int64_t p = oy * g->ow + ox;
             const int64_t src = i * l->img + (oy * g->sh * l->wp + ox * g->sw) * 4;
             if (j == 0) d->gbase = src; /* columns only move forward in the layout */
             assert(src - d->gbase < INT32_MAX);
@@ -119,6 +125,13 @@ static void describe(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, int64
             }
             pi = i;
             prow = oy;
+            if (++ox == g->ow) {
+                ox = 0;
+                if (++oy == g->oh) {
+                    oy = 0;
+                    i++;
+                }
+            }
         }
         if (gather) d->nrun = -1;
     }
@@ -178,8 +191,8 @@ static inline void store_half(const axnn_s8_conv_args *a, const half *d, int64_t
 static void tile(const axnn_s8_conv_args *a, int64_t Q, const int32_t *ap, const int32_t *corr, int64_t r0,
                  int rows, const uint8_t *bp, const half hd[2])
 {
-    __m512i acc[MR][2];
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+    __m512i acc[MR][2]; /* start at -correction: the sums wrap as they would after a subtraction */
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[i]));
     for (int64_t q = 0; q < Q; q++) {
         const __m512i b0 = _mm512_loadu_si512(bp), b1 = _mm512_loadu_si512(bp + 64);
 #pragma GCC unroll 8
@@ -195,10 +208,9 @@ static void tile(const axnn_s8_conv_args *a, int64_t Q, const int32_t *ap, const
     for (int i = 0; i < MR; i++) {
         if (i >= rows) break;
         const int64_t r = r0 + i;
-        const __m512i c = _mm512_set1_epi32(corr[i]);
         const __m512 sc = _mm512_set1_ps(a->scale[r]), sh = _mm512_set1_ps(a->shift[r]);
         for (int h = 0; h < 2; h++) {
-            __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][h], c));
+            __m512 f = _mm512_cvtepi32_ps(acc[i][h]);
             f = _mm512_add_ps(_mm512_mul_ps(f, sc), sh);
             store_half(a, &hd[h], r * a->out_ch, f);
         }
