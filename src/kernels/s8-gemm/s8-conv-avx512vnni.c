@@ -186,27 +186,51 @@ static inline void store_half(const axnn_s8_conv_args *a, const half *d, int64_t
     }
 }
 
-/* Rows [r0, r0 + rows) (rows <= MR) of the tile: ap is the group's packed weights, corr its
- * corrections. */
-static void tile(const axnn_s8_conv_args *a, int64_t Q, const int32_t *ap, const int32_t *corr, int64_t r0,
-                 int rows, const uint8_t *bp, const half hd[2])
+/* The MR x NR int32 sums of one tile: ap is the group's packed weights (Q x MR dwords), corr
+ * its corrections, bp the panel. Kept apart from the epilogue so that the 16 accumulators stay
+ * in registers. */
+static inline void tile_sums(int64_t Q, const int32_t *ap, const int32_t *corr, const uint8_t *bp,
+                             __m512i out[MR][2])
 {
-    __m512i acc[MR][2]; /* start at -correction: the sums wrap as they would after a subtraction */
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[i]));
+    /* start at -correction: the sums wrap as they would after a subtraction */
+    __m512i c0 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[0])), c1 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[1]));
+    __m512i c2 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[2])), c3 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[3]));
+    __m512i c4 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[4])), c5 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[5]));
+    __m512i c6 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[6])), c7 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[7]));
+    __m512i a00 = c0, a01 = c0, a10 = c1, a11 = c1, a20 = c2, a21 = c2, a30 = c3, a31 = c3;
+    __m512i a40 = c4, a41 = c4, a50 = c5, a51 = c5, a60 = c6, a61 = c6, a70 = c7, a71 = c7;
     for (int64_t q = 0; q < Q; q++) {
         const __m512i b0 = _mm512_loadu_si512(bp), b1 = _mm512_loadu_si512(bp + 64);
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
-            const __m512i w = _mm512_set1_epi32(ap[i]);
-            acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], b0, w);
-            acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], b1, w);
-        }
+        __m512i w;
+#define AXNN_ROW(i, x0, x1)                                                                        \
+    w = _mm512_set1_epi32(ap[i]);                                                                  \
+    x0 = _mm512_dpbusd_epi32(x0, b0, w);                                                           \
+    x1 = _mm512_dpbusd_epi32(x1, b1, w);
+        AXNN_ROW(0, a00, a01)
+        AXNN_ROW(1, a10, a11)
+        AXNN_ROW(2, a20, a21)
+        AXNN_ROW(3, a30, a31)
+        AXNN_ROW(4, a40, a41)
+        AXNN_ROW(5, a50, a51)
+        AXNN_ROW(6, a60, a61)
+        AXNN_ROW(7, a70, a71)
+#undef AXNN_ROW
         ap += MR;
         bp += NR * 4;
     }
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
-        if (i >= rows) break;
+    out[0][0] = a00, out[0][1] = a01, out[1][0] = a10, out[1][1] = a11;
+    out[2][0] = a20, out[2][1] = a21, out[3][0] = a30, out[3][1] = a31;
+    out[4][0] = a40, out[4][1] = a41, out[5][0] = a50, out[5][1] = a51;
+    out[6][0] = a60, out[6][1] = a61, out[7][0] = a70, out[7][1] = a71;
+}
+
+/* Rows [r0, r0 + rows) (rows <= MR) of the tile, through the epilogue into the output. */
+static void tile(const axnn_s8_conv_args *a, int64_t Q, const int32_t *ap, const int32_t *corr, int64_t r0,
+                 int rows, const uint8_t *bp, const half hd[2])
+{
+    __m512i acc[MR][2];
+    tile_sums(Q, ap, corr, bp, acc);
+    for (int i = 0; i < rows; i++) {
         const int64_t r = r0 + i;
         const __m512 sc = _mm512_set1_ps(a->scale[r]), sh = _mm512_set1_ps(a->shift[r]);
         for (int h = 0; h < 2; h++) {
