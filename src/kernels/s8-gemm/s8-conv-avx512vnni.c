@@ -81,51 +81,49 @@ typedef struct half {
     int64_t ooff[16];         /* element offset i*out_img + p of the segment, minus its first lane */
 } half;
 
-/* Column n is output pixel (i, oy, ox) with n = (i * oh + oy) * ow + ox; the coordinates are
- * stepped along the tile (one division per tile, not per column). */
+static inline __mmask16 lanes16(int a, int b) { return (__mmask16)(((1u << b) - 1) & ~((1u << a) - 1)); }
+
+/* Column n is output pixel (i, oy, ox) with n = (i * oh + oy) * ow + ox. A half is walked one
+ * output row at a time (one division per tile, none per column). */
 static void describe(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, int64_t n0, half hd[2])
 {
     const axnn_s8_conv_geom *g = &a->g;
     const int64_t P = (int64_t)g->oh * g->ow, N = (int64_t)a->n * P;
-    int64_t i = n0 / P, oy = n0 % P / g->ow, ox = n0 % g->ow;
+    int64_t i = n0 / P, oy = n0 % P / g->ow, ox = n0 % g->ow, n = n0;
     for (int h = 0; h < 2; h++) {
         half *d = &hd[h];
         d->nrun = d->nout = 0;
         d->stride = g->sw;
         d->gmask = 0;
-        d->gbase = 0;
         bool gather = g->sw > 2;
-        int64_t pi = -1, prow = -1;
-        for (int j = 0; j < 16; j++) {
-            const int64_t n = n0 + 16 * h + j;
-            if (n >= N) break;
-            const int64_t p = oy * g->ow + ox;
+        int64_t pi = -1;
+        const int64_t start = n, gbase = i * l->img + (oy * g->sh * l->wp + ox * g->sw) * 4;
+        const int64_t si = i, soy = oy, sox = ox;
+        for (int j = 0; j < 16 && n < N;) {
+            int64_t len = g->ow - ox;
+            if (len > 16 - j) len = 16 - j;
+            if (len > N - n) len = N - n;
+            const __mmask16 m = lanes16(j, j + (int)len);
             const int64_t src = i * l->img + (oy * g->sh * l->wp + ox * g->sw) * 4;
-            if (j == 0) d->gbase = src; /* columns only move forward in the layout */
-            assert(src - d->gbase < INT32_MAX);
-            d->goff[j] = (int32_t)(src - d->gbase);
-            d->gmask |= (__mmask16)(1u << j);
             if (i != pi) {
                 d->omask[d->nout] = 0;
-                d->ooff[d->nout++] = i * a->out_img + p - j;
+                d->ooff[d->nout++] = i * a->out_img + oy * g->ow + ox - j;
+                pi = i;
             }
-            d->omask[d->nout - 1] |= (__mmask16)(1u << j);
-            if (!gather && (i != pi || oy != prow)) {
-                if (d->nrun == MAXRUN) {
-                    gather = true;
-                } else {
-                    d->rmask[d->nrun] = 0;
-                    d->lmask[d->nrun][0] = d->lmask[d->nrun][1] = 0;
-                    d->roff[d->nrun++] = src - 4 * g->sw * j;
-                }
-            }
+            d->omask[d->nout - 1] |= m;
+            d->gmask |= m;
+            if (!gather && d->nrun == MAXRUN) gather = true;
             if (!gather) {
-                d->rmask[d->nrun - 1] |= (__mmask16)(1u << j);
-                if (g->sw == 2) d->lmask[d->nrun - 1][j >= 8] |= (__mmask16)(1u << (2 * j % 16));
+                d->rmask[d->nrun] = m;
+                d->lmask[d->nrun][0] = d->lmask[d->nrun][1] = 0;
+                if (g->sw == 2) /* lane k uses dword 2k of the 32 at roff */
+                    for (int k = j; k < j + len; k++) d->lmask[d->nrun][k >= 8] |= (__mmask16)(1u << (2 * k % 16));
+                d->roff[d->nrun++] = src - 4 * g->sw * j;
             }
-            pi = i;
-            prow = oy;
-            if (++ox == g->ow) {
+            j += (int)len;
+            n += len;
+            ox += len;
+            if (ox == g->ow) {
                 ox = 0;
                 if (++oy == g->oh) {
                     oy = 0;
@@ -133,7 +131,23 @@ static void describe(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, int64
                 }
             }
         }
-        if (gather) d->nrun = -1;
+        if (!gather) continue;
+        /* per-lane offsets from the half's first column (columns only move forward) */
+        d->nrun = -1;
+        d->gbase = gbase;
+        int64_t ci = si, cy = soy, cx = sox;
+        for (int j = 0; j < (int)(n - start); j++) {
+            const int64_t src = ci * l->img + (cy * g->sh * l->wp + cx * g->sw) * 4;
+            assert(src - gbase < INT32_MAX);
+            d->goff[j] = (int32_t)(src - gbase);
+            if (++cx == g->ow) {
+                cx = 0;
+                if (++cy == g->oh) {
+                    cy = 0;
+                    ci++;
+                }
+            }
+        }
     }
 }
 
@@ -160,7 +174,8 @@ static inline __m512i load_half(const uint8_t *base, const half *d, __m512i goff
 static void build_panel(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, const half hd[2], uint8_t *bp)
 {
     const axnn_s8_conv_geom *g = &a->g;
-    const __m512i g0 = _mm512_loadu_si512(hd[0].goff), g1 = _mm512_loadu_si512(hd[1].goff);
+    const __m512i g0 = hd[0].nrun < 0 ? _mm512_loadu_si512(hd[0].goff) : _mm512_setzero_si512();
+    const __m512i g1 = hd[1].nrun < 0 ? _mm512_loadu_si512(hd[1].goff) : _mm512_setzero_si512();
     for (int tc = 0; tc < l->terms * l->c4; tc++)
         for (int ky = 0; ky < g->kh; ky++)
             for (int kx = 0; kx < g->kw; kx++) {
