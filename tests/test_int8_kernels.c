@@ -285,6 +285,12 @@ static void test_s8_conv_kernel(void **state)
                         fail_msg("conv case %zu variant %d nth %d: element %lld: %.9g vs %.9g", ci, variant, nth,
                                  (long long)i, got[i], want[i]);
             }
+            /* column ranges at image boundaries (tiles then start mid-tile-grid) */
+            for (int64_t i = 0; i < outn && accumulate; i++) got[i] = (float)i * 0.25f;
+            const int64_t cut = (int64_t)(cc->n / 2) * P, end = (int64_t)cc->n * P;
+            axnn_s8_conv_cols_avx512vnni(&a, ws, cut, end);
+            axnn_s8_conv_cols_avx512vnni(&a, ws, 0, cut);
+            assert_memory_equal(got, want, (size_t)outn * sizeof(float));
         }
         axnn_free(ws);
         axnn_free(wp);

@@ -163,9 +163,8 @@ static void test_conv_table_mitchell(void **state) { check_conv_against_referenc
 
 /* INT8 and TABLE with the exact multiplier, through every kernel, give the same bits; and the
  * kernels agree bit for bit for an approximate multiplier too. */
-static void test_kernels_bit_identical(void **state)
+static void kernels_bit_identical(int n)
 {
-    const int n = 5;
     float x[5 * 2 * 8 * 8];
     axnn_rng r;
     axnn_rng_seed(&r, 9);
@@ -204,6 +203,13 @@ static void test_kernels_bit_identical(void **state)
         free(ref);
     }
     axnn_pool_destroy(pool);
+}
+
+/* 5 images on 2 threads split the int8 convolution by tiles, 4 by whole images */
+static void test_kernels_bit_identical(void **state)
+{
+    kernels_bit_identical(5);
+    kernels_bit_identical(4);
 }
 
 static void test_unknown_multiplier_error(void **state)

@@ -1,9 +1,11 @@
 /* conv2d in INT8 / TABLE mode.
  *
  * Exact and decomposed nodes on CPUs with AVX-512 VNNI run the int8 convolution kernel
- * (kernels/s8-gemm/s8-conv.h): one pool task quantizes x into the kernel's padded quad layout
- * (shared scratch; with the decomposition's f_i planes), a second runs the convolution with
- * the weights packed at quantization time and the epilogue fused (scale[r], shift[r] below).
+ * (kernels/s8-gemm/s8-conv.h): x is quantized into the kernel's padded quad layout (shared
+ * scratch; with the decomposition's f_i planes), then convolved with the weights packed at
+ * quantization time and the epilogue fused (scale[r], shift[r] below). When the images split
+ * evenly over the threads (or there are many), each thread does both for whole images in one
+ * pool task; otherwise one task quantizes and a second splits the output tiles.
  *
  * Otherwise (table kernel, reference, CPUs without VNNI):
  * x (N, C, H, W) float is quantized per tensor into int8 (shared scratch), then the batch is cut
@@ -24,6 +26,7 @@
 #include "kernels/s8-gemm/s8-gemm.h"
 #include "quant/qstate.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define TARGET_COLS 256
@@ -219,9 +222,10 @@ static void quantize4_task(void *arg, int ith, int nth)
     }
 }
 
-static void conv4_task(void *arg, int ith, int nth)
+/* The kernel's arguments for this call; the thread's per-row scale and shift go to its
+ * scratch, the kernel's workspace after them. */
+static axnn_s8_conv_args conv4_args(const qconv_task *t, int ith, void **ws)
 {
-    qconv_task *t = arg;
     const axnn_conv_epi *ep = t->epi;
     const int64_t rows = t->c.rows;
     float *sc = op_scratch(t->e, ith), *sh = sc + rows;
@@ -230,16 +234,47 @@ static void conv4_task(void *arg, int ith, int nth)
         sc[r] = ep->scale ? ep->scale[r] * k : k;
         sh[r] = ep->shift ? ep->shift[r] : 0.0f;
     }
+    *ws = (char *)sc + align64((size_t)rows * 2 * sizeof(float));
     const bool dec = t->q->kernel == AXNN_QK_DECOMP;
-    axnn_s8_conv_args a = {s8_geom(t, t->q->kernel), t->e->n, (const uint8_t *)t->xq,
-                           dec ? t->q->wpack_aug : t->q->wpack, sc, sh, ep->res, ep->out, ep->out_img,
-                           ep->out_ch, ep->relu, ep->accumulate};
-    axnn_s8_conv_avx512vnni(&a, (char *)sc + align64((size_t)rows * 2 * sizeof(float)), ith, nth);
+    return (axnn_s8_conv_args){s8_geom(t, t->q->kernel), t->e->n, (const uint8_t *)t->xq,
+                               dec ? t->q->wpack_aug : t->q->wpack, sc, sh, ep->res, ep->out, ep->out_img,
+                               ep->out_ch, ep->relu, ep->accumulate};
+}
+
+static void conv4_task(void *arg, int ith, int nth)
+{
+    qconv_task *t = arg;
+    void *ws;
+    axnn_s8_conv_args a = conv4_args(t, ith, &ws);
+    axnn_s8_conv_avx512vnni(&a, ws, ith, nth);
+}
+
+/* Whole images per thread: each thread quantizes its images and convolves them at once
+ * (no barrier in between, and the quantized images are still in the thread's cache). */
+static void fused4_task(void *arg, int ith, int nth)
+{
+    qconv_task *t = arg;
+    void *ws;
+    axnn_s8_conv_args a = conv4_args(t, ith, &ws);
+    const axnn_s8_xlayout l = axnn_s8_xlayout_make(&a.g);
+    int64_t lo, hi;
+    axnn_split(t->e->n, ith, nth, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++)
+        axnn_s8_conv_quantize_avx512(&a.g, t->x + i * t->c.img_in, t->inv_scale, t->q->qm->fmap, 0, l.c4,
+                                     (uint8_t *)t->xq + i * l.img);
+    const int64_t P = t->c.P;
+    axnn_s8_conv_cols_avx512vnni(&a, ws, lo * P, hi * P);
 }
 
 static void run_node(qconv_task *t)
 {
     if (use_s8_conv(t->q, t->q->kernel)) {
+        const int n = t->e->n, nth = t->e->nth;
+        const char *sp = getenv("AXNN_QSPLIT");
+        if ((n % nth == 0 || n >= 8 * nth) && !(sp && !strcmp(sp, "tiles"))) {
+            axnn_pool_run(t->e->pool, fused4_task, t);
+            return;
+        }
         axnn_pool_run(t->e->pool, quantize4_task, t);
         axnn_pool_run(t->e->pool, conv4_task, t);
         return;

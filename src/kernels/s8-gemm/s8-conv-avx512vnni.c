@@ -85,10 +85,10 @@ static inline __mmask16 lanes16(int a, int b) { return (__mmask16)(((1u << b) - 
 
 /* Column n is output pixel (i, oy, ox) with n = (i * oh + oy) * ow + ox. A half is walked one
  * output row at a time (one division per tile, none per column). */
-static void describe(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, int64_t n0, half hd[2])
+static void describe(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, int64_t n0, int64_t N, half hd[2])
 {
     const axnn_s8_conv_geom *g = &a->g;
-    const int64_t P = (int64_t)g->oh * g->ow, N = (int64_t)a->n * P;
+    const int64_t P = (int64_t)g->oh * g->ow;
     int64_t i = n0 / P, oy = n0 % P / g->ow, ox = n0 % g->ow, n = n0;
     for (int h = 0; h < 2; h++) {
         half *d = &hd[h];
@@ -256,22 +256,27 @@ static void tile(const axnn_s8_conv_args *a, int64_t Q, const int32_t *ap, const
     }
 }
 
-void axnn_s8_conv_avx512vnni(const axnn_s8_conv_args *a, void *ws, int ith, int nth)
+void axnn_s8_conv_cols_avx512vnni(const axnn_s8_conv_args *a, void *ws, int64_t c0, int64_t c1)
 {
     const axnn_s8_conv_geom *g = &a->g;
     const axnn_s8_xlayout l = axnn_s8_xlayout_make(g);
-    const int64_t N = (int64_t)a->n * g->oh * g->ow, tiles = (N + NR - 1) / NR;
     const int64_t Q = (int64_t)l.terms * l.c4 * g->kh * g->kw, groups = (g->m + MR - 1) / MR;
-    const int64_t lo = tiles * ith / nth, hi = tiles * (ith + 1) / nth;
     uint8_t *bp = (uint8_t *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
     const int32_t *ap = a->w, *corr = ap + groups * MR * Q;
     half hd[2];
-    for (int64_t t = lo; t < hi; t++) {
-        describe(a, &l, t * NR, hd);
+    for (int64_t n0 = c0; n0 < c1; n0 += NR) {
+        describe(a, &l, n0, c1, hd);
         build_panel(a, &l, hd, bp);
         for (int64_t gi = 0; gi < groups; gi++) {
             const int rows = g->m - gi * MR < MR ? (int)(g->m - gi * MR) : MR;
             tile(a, Q, ap + gi * MR * Q, corr + gi * MR, gi * MR, rows, bp, hd);
         }
     }
+}
+
+void axnn_s8_conv_avx512vnni(const axnn_s8_conv_args *a, void *ws, int ith, int nth)
+{
+    const int64_t N = (int64_t)a->n * a->g.oh * a->g.ow, tiles = (N + NR - 1) / NR;
+    const int64_t lo = tiles * ith / nth, hi = tiles * (ith + 1) / nth;
+    axnn_s8_conv_cols_avx512vnni(a, ws, lo * NR, hi * NR < N ? hi * NR : N);
 }

@@ -91,5 +91,8 @@ typedef struct axnn_s8_conv_args {
 size_t axnn_s8_conv_ws_bytes(const axnn_s8_conv_geom *g);
 /* The thread's share (ith of nth) of the n * oh * ow output columns, in whole tiles. */
 void axnn_s8_conv_avx512vnni(const axnn_s8_conv_args *a, void *ws, int ith, int nth);
+/* Output columns [c0, c1) (column (i*oh + oy)*ow + ox is pixel (oy, ox) of image i), in tiles
+ * from c0; only the images these columns read need to be in the quad layout. */
+void axnn_s8_conv_cols_avx512vnni(const axnn_s8_conv_args *a, void *ws, int64_t c0, int64_t c1);
 
 #endif
