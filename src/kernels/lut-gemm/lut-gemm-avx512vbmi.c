@@ -87,7 +87,10 @@ static void store_chunk(const int32_t *acc, int32_t *c, int64_t ncols, bool accu
         __mmask16 mk = rem >= 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
         __m512i v = out[j];
         if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(mk, c + 16 * j));
-        _mm512_mask_storeu_epi32(c + 16 * j, mk, v);
+        if (rem >= 16) /* full: a plain store (masked stores are slow on some CPUs) */
+            _mm512_storeu_si512(c + 16 * j, v);
+        else
+            _mm512_mask_storeu_epi32(c + 16 * j, mk, v);
     }
 }
 

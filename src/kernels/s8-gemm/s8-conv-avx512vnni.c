@@ -58,7 +58,11 @@ void axnn_s8_conv_quantize_avx512(const axnn_s8_conv_geom *g, const float *x, fl
                 if (nc > 1) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + hw + x0, m, s), 8));
                 if (nc > 2) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + 2 * hw + x0, m, s), 16));
                 if (nc > 3) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + 3 * hw + x0, m, s), 24));
-                _mm512_mask_storeu_epi32(r + (int64_t)(g->pw + x0) * 4, m, _mm512_xor_si512(d, flip));
+                d = _mm512_xor_si512(d, flip);
+                if (m == 0xffff)
+                    _mm512_storeu_si512(r + (int64_t)(g->pw + x0) * 4, d);
+                else
+                    _mm512_mask_storeu_epi32(r + (int64_t)(g->pw + x0) * 4, m, d);
             }
         }
     }
@@ -190,6 +194,15 @@ static void build_panel(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, co
 static inline void store_half(const axnn_s8_conv_args *a, const half *d, int64_t rofs, __m512 f)
 {
     const __m512 zero = _mm512_setzero_ps();
+    if (d->nout == 1 && d->omask[0] == 0xffff) { /* the common case, without masks */
+        const int64_t off = rofs + d->ooff[0];
+        __m512 v = f;
+        if (a->res) v = _mm512_add_ps(v, _mm512_loadu_ps(a->res + off));
+        if (a->relu) v = _mm512_max_ps(v, zero);
+        if (a->accumulate) v = _mm512_add_ps(_mm512_loadu_ps(a->out + off), v);
+        _mm512_storeu_ps(a->out + off, v);
+        return;
+    }
     for (int s = 0; s < d->nout; s++) {
         const __mmask16 m = d->omask[s];
         const int64_t off = rofs + d->ooff[s];

@@ -113,6 +113,11 @@ static void ukernel(int64_t q4, const int32_t *ap, const uint8_t *bp, const int3
             v0 = _mm512_add_epi32(v0, _mm512_maskz_loadu_epi32(m0, row));
             v1 = _mm512_add_epi32(v1, _mm512_maskz_loadu_epi32(m1, row + 16));
         }
+        if (ncols >= 32) { /* masked stores are slow on some CPUs */
+            _mm512_storeu_si512(row, v0);
+            _mm512_storeu_si512(row + 16, v1);
+            continue;
+        }
         _mm512_mask_storeu_epi32(row, m0, v0);
         _mm512_mask_storeu_epi32(row + 16, m1, v1);
     }
