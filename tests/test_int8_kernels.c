@@ -93,6 +93,14 @@ static void test_s8_exact_variants(void **state)
                 cfgs[v]->gemm(c.M, c.N, c.K, c.A, c.lda, c.B, c.ldb, got, c.ldc, acc, ws);
                 check_equal(&c, got, cfgs[v]->name);
             }
+            if (axnn_s8_conv_available()) { /* weights packed once */
+                void *ap = axnn_alloc(axnn_s8_conv_packed_w_bytes((int)c.M, (int)c.K, 1, 1));
+                axnn_s8_conv_pack_w((int)c.M, (int)c.K, 1, 1, c.A, c.lda, ap);
+                memcpy(got, c.C0, (size_t)(c.M * c.ldc) * sizeof(int32_t));
+                axnn_s8_gemm_packed_avx512vnni(c.M, c.N, c.K, ap, c.B, c.ldb, got, c.ldc, acc, ws);
+                check_equal(&c, got, "avx512vnni packed");
+                axnn_free(ap);
+            }
         }
         free(got);
         axnn_free(ws);

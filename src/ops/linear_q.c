@@ -2,7 +2,8 @@
  * GEMM's activation layout (in, N), each thread takes a range of the batch's columns, and
  * y[n][o] = acc[o][n] * s_x * s_w[o] + b[o]. Token inputs (N, T, in) are N*T columns. A thread
  * runs its columns in blocks of at most QCOLS, so scratch does not grow with the batch (each
- * column's integer sums do not depend on the blocking). */
+ * column's integer sums do not depend on the blocking). On AVX-512 VNNI the exact and
+ * decomposed GEMMs use the weights packed when they were quantized (quant.c). */
 #include "ops/quantized.h"
 
 #include "kernels/quant/quantize.h"
@@ -47,7 +48,11 @@ static void qlin_block(qlin_task *t, int ith, int64_t lo, int64_t hi)
     for (int64_t n = 0; n < cols; n++)
         for (int64_t k = 0; k < IN; k++) col[k * cols + n] = xq[n * IN + k];
     for (int r = 0; r < rank; r++) axnn_map_s8(col, IN * cols, q->qm->fa[r], col + (1 + r) * IN * cols);
-    switch (q->kernel) {
+    if (q->kernel == AXNN_QK_EXACT && q->wpack)
+        axnn_s8_gemm_packed_avx512vnni(OUT, cols, IN, q->wpack, col, cols, acc, cols, false, ws);
+    else if (q->kernel == AXNN_QK_DECOMP && q->wpack_aug)
+        axnn_s8_gemm_packed_avx512vnni(OUT, cols, IN * (1 + rank), q->wpack_aug, col, cols, acc, cols, false, ws);
+    else switch (q->kernel) {
     case AXNN_QK_EXACT: axnn_s8_gemm(OUT, cols, IN, q->wq, IN, col, cols, acc, cols, false, ws); break;
     case AXNN_QK_LUT: axnn_lut_gemm(OUT, cols, IN, q->wq, IN, col, cols, acc, cols, false, q->qm->lut, ws); break;
     case AXNN_QK_DECOMP:

@@ -36,8 +36,11 @@ typedef struct axnn_qnode {
     int8_t *wq;       /* rows x K */
     int8_t *wq_aug;   /* decomposition: rows x K*(1+rank): [w, g_1(w), ..., g_r(w)] */
     int cin, khw;     /* K = cin * khw (conv: input channels, kernel taps; linear: K, 1) */
-    /* conv nodes on CPUs with the int8 convolution kernel (kernels/s8-gemm/s8-conv.h): wq and
-     * wq_aug packed for it, once per weight update; NULL otherwise */
+    bool conv;
+    /* on CPUs with AVX-512 VNNI, wq and wq_aug packed once per weight update (NULL otherwise):
+     * conv nodes for the int8 convolution kernel (kernels/s8-gemm/s8-conv.h, terms = 1 + rank),
+     * linear nodes as plain rows x K and rows x K(1+rank) matrices for
+     * axnn_s8_gemm_packed_avx512vnni */
     void *wpack, *wpack_aug;
     uint64_t weights_version; /* graph step at which wq was made */
     bool weights_fresh;

@@ -191,11 +191,11 @@ void axnn_qnode_quantize_weights(axnn_qnode *q, const float *w)
         for (int i = 0; i < axnn_qnode_aug_rank(q); i++)
             for (int64_t k = 0; k < K; k++) aug[(1 + i) * K + k] = q->qm->gb[i][dst[k] + 128];
     }
-    if (q->wpack) axnn_s8_conv_pack_w((int)q->rows, q->cin, q->khw, 1, q->wq, K, q->wpack);
-    if (q->wpack_aug) {
-        const int terms = 1 + axnn_qnode_aug_rank(q);
-        axnn_s8_conv_pack_w((int)q->rows, q->cin, q->khw, terms, q->wq_aug, K * terms, q->wpack_aug);
-    }
+    const int terms = 1 + axnn_qnode_aug_rank(q), rows = (int)q->rows;
+    if (q->wpack && q->conv) axnn_s8_conv_pack_w(rows, q->cin, q->khw, 1, q->wq, K, q->wpack);
+    if (q->wpack && !q->conv) axnn_s8_conv_pack_w(rows, (int)K, 1, 1, q->wq, K, q->wpack);
+    if (q->wpack_aug && q->conv) axnn_s8_conv_pack_w(rows, q->cin, q->khw, terms, q->wq_aug, K * terms, q->wpack_aug);
+    if (q->wpack_aug && !q->conv) axnn_s8_conv_pack_w(rows, (int)K * terms, 1, 1, q->wq_aug, K * terms, q->wpack_aug);
     q->weights_fresh = true;
 }
 
@@ -223,12 +223,19 @@ static axnn_status qnode_make(axnn_graph *g, axnn_node *nd, axnn_qmul *qm, axnn_
     q->w_scale = axnn_alloc((size_t)q->rows * sizeof(float));
     q->wq = axnn_alloc((size_t)(q->rows * q->K));
     if (rank) q->wq_aug = axnn_alloc((size_t)(q->rows * q->K * (1 + rank)));
-    /* conv nodes whose kernel may be the exact GEMM (exact, or decomposed) run the int8
-     * convolution kernel where the CPU has it; its packed weights are made with wq */
-    bool pack = nd->op == &axnn_op_conv2d && axnn_s8_conv_available();
+    /* nodes whose kernel may be the exact GEMM (exact, or decomposed) keep their weights packed
+     * for the VNNI kernels where the CPU has them: the int8 convolution kernel for conv nodes,
+     * the GEMM with packed weights for linear nodes */
+    q->conv = nd->op == &axnn_op_conv2d;
+    bool pack = axnn_s8_conv_available();
     bool pack_exact = pack && q->kernel == AXNN_QK_EXACT, pack_aug = pack && rank > 0;
-    if (pack_exact) q->wpack = axnn_alloc(axnn_s8_conv_packed_w_bytes((int)q->rows, q->cin, q->khw, 1));
-    if (pack_aug) q->wpack_aug = axnn_alloc(axnn_s8_conv_packed_w_bytes((int)q->rows, q->cin, q->khw, 1 + rank));
+    const int rows = (int)q->rows, K = (int)q->K;
+    if (pack_exact)
+        q->wpack = axnn_alloc(q->conv ? axnn_s8_conv_packed_w_bytes(rows, q->cin, q->khw, 1)
+                                      : axnn_s8_conv_packed_w_bytes(rows, K, 1, 1));
+    if (pack_aug)
+        q->wpack_aug = axnn_alloc(q->conv ? axnn_s8_conv_packed_w_bytes(rows, q->cin, q->khw, 1 + rank)
+                                          : axnn_s8_conv_packed_w_bytes(rows, K * (1 + rank), 1, 1));
     if (!q->w_scale || !q->wq || (rank && !q->wq_aug) || (pack_exact && !q->wpack) || (pack_aug && !q->wpack_aug)) {
         qnode_free(q);
         return axnn_error(AXNN_ERR_NOMEM, "out of memory quantizing %s", nd->name);
@@ -386,12 +393,12 @@ const char *axnn_qnode_kernel_name(const axnn_qnode *q)
     switch (q->kernel) {
     case AXNN_QK_REF: return "ref";
     case AXNN_QK_EXACT:
-        snprintf(buf, sizeof buf, "exact-%s", q->wpack ? "conv-avx512vnni" : axnn_s8_gemm_config_get()->name);
+        snprintf(buf, sizeof buf, "exact-%s", q->wpack && q->conv ? "conv-avx512vnni" : axnn_s8_gemm_config_get()->name);
         return buf;
     case AXNN_QK_LUT: snprintf(buf, sizeof buf, "lut-%s", axnn_lut_gemm_config_get(q->qm->lut)->name); return buf;
     case AXNN_QK_DECOMP:
         snprintf(buf, sizeof buf, "decomp(r=%d)-%s", q->qm->dec.rank,
-                 q->wpack_aug ? "conv-avx512vnni" : axnn_s8_gemm_config_get()->name);
+                 q->wpack_aug && q->conv ? "conv-avx512vnni" : axnn_s8_gemm_config_get()->name);
         return buf;
     case AXNN_QK_AUTO: return "auto (lut or decomp, chosen at first run)";
     }

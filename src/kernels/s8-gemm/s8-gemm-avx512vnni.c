@@ -123,6 +123,20 @@ static void ukernel(int64_t q4, const int32_t *ap, const uint8_t *bp, const int3
     }
 }
 
+/* C from packed A (groups of MR rows, then the corrections) and B, panel by panel. */
+static void run(int64_t M, int64_t N, int64_t K, const int32_t *ap, const int32_t *corr, const int8_t *B,
+                int64_t ldb, int32_t *C, int64_t ldc, bool accumulate, uint8_t *bp)
+{
+    const int64_t q4 = (K + 3) / 4, groups = (M + MR - 1) / MR;
+    for (int64_t n0 = 0; n0 < N; n0 += NR) {
+        int64_t nc = N - n0 < NR ? N - n0 : NR;
+        pack_b(K, B, ldb, n0, nc, bp);
+        for (int64_t g = 0; g < groups; g++)
+            ukernel(q4, ap + g * q4 * MR, bp, corr + g * MR, C + g * MR * ldc + n0, ldc, M - g * MR, nc,
+                    accumulate);
+    }
+}
+
 void axnn_s8_gemm_avx512vnni(int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
                              const int8_t *B, int64_t ldb, int32_t *C, int64_t ldc,
                              bool accumulate, void *ws)
@@ -131,13 +145,15 @@ void axnn_s8_gemm_avx512vnni(int64_t M, int64_t N, int64_t K, const int8_t *A, i
     const int64_t q4 = (K + 3) / 4, groups = (M + MR - 1) / MR;
     int32_t *ap = ws;
     int32_t *corr = ap + groups * q4 * MR;
-    uint8_t *bp = (uint8_t *)(corr + groups * MR);
     pack_a(M, K, A, lda, ap, corr);
-    for (int64_t n0 = 0; n0 < N; n0 += NR) {
-        int64_t nc = N - n0 < NR ? N - n0 : NR;
-        pack_b(K, B, ldb, n0, nc, bp);
-        for (int64_t g = 0; g < groups; g++)
-            ukernel(q4, ap + g * q4 * MR, bp, corr + g * MR, C + g * MR * ldc + n0, ldc, M - g * MR, nc,
-                    accumulate);
-    }
+    run(M, N, K, ap, corr, B, ldb, C, ldc, accumulate, (uint8_t *)(corr + groups * MR));
+}
+
+void axnn_s8_gemm_packed_avx512vnni(int64_t M, int64_t N, int64_t K, const void *apacked, const int8_t *B,
+                                    int64_t ldb, int32_t *C, int64_t ldc, bool accumulate, void *ws)
+{
+    if (M <= 0 || N <= 0) return;
+    const int64_t q4 = (K + 3) / 4, groups = (M + MR - 1) / MR;
+    const int32_t *ap = apacked;
+    run(M, N, K, ap, ap + groups * MR * q4, B, ldb, C, ldc, accumulate, ws);
 }

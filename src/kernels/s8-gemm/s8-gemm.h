@@ -51,4 +51,11 @@ void axnn_s8_gemm_avx512vnni(int64_t M, int64_t N, int64_t K, const int8_t *A, i
                              const int8_t *B, int64_t ldb, int32_t *C, int64_t ldc,
                              bool accumulate, void *ws);
 
+/* The VNNI GEMM with A packed once, by axnn_s8_conv_pack_w(M, K, 1, 1, A, lda, apacked)
+ * (kernels/s8-gemm/s8-conv.h; same layout as the per-call packing). ws: at least
+ * axnn_s8_gemm_ws_bytes(M, K) bytes (only one B panel is used). */
+void axnn_s8_gemm_packed_avx512vnni(int64_t M, int64_t N, int64_t K, const void *apacked,
+                                    const int8_t *B, int64_t ldb, int32_t *C, int64_t ldc,
+                                    bool accumulate, void *ws);
+
 #endif
