@@ -365,33 +365,7 @@ static void tin_picture(uint8_t *rgb, int s, int cls, int idx)
 
 static void write_jpeg(const char *path, const uint8_t *planes, int s, bool gray)
 {
-    struct jpeg_compress_struct ci;
-    struct jpeg_error_mgr jerr;
-    ci.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&ci);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    jpeg_stdio_dest(&ci, f);
-    ci.image_width = (JDIMENSION)s;
-    ci.image_height = (JDIMENSION)s;
-    ci.input_components = gray ? 1 : 3;
-    ci.in_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_set_defaults(&ci);
-    jpeg_set_quality(&ci, 95, TRUE);
-    jpeg_start_compress(&ci, TRUE);
-    unsigned char *row = malloc((size_t)s * 3);
-    while (ci.next_scanline < ci.image_height) {
-        int y = (int)ci.next_scanline;
-        for (int x = 0; x < s; x++)
-            for (int c = 0; c < ci.input_components; c++)
-                row[x * ci.input_components + c] = planes[(c * s + y) * s + x];
-        JSAMPROW rows[1] = {row};
-        jpeg_write_scanlines(&ci, rows, 1);
-    }
-    jpeg_finish_compress(&ci);
-    jpeg_destroy_compress(&ci);
-    fclose(f);
-    free(row);
+    tu_write_jpeg(path, planes, s, s, gray ? 1 : 3, 95);
 }
 
 /* Decodes a test JPEG on its own (64x64) into 3 planes, expanding gray. */

@@ -65,28 +65,11 @@ static void analytic(gc *c)
     if (st != AXNN_OK) fail_msg("%s", axnn_last_error());
 }
 
+static double eval_cb(void *c) { return eval_f(c); }
+
 static void check_value(gc *c, axnn_value *v, const char *what)
 {
-    int64_t n = axnn_shape_numel(&v->shape);
-    float *p = v->data, *ana = malloc((size_t)n * sizeof *ana);
-    memcpy(ana, v->grad, (size_t)n * sizeof *ana);
-    double scale = 1.0;
-    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(ana[i]));
-    for (int64_t i = 0; i < n; i++) {
-        float keep = p[i];
-        p[i] = keep + EPS;
-        double fp = eval_f(c);
-        p[i] = keep - EPS;
-        double fm = eval_f(c);
-        p[i] = keep;
-        double num = (fp - fm) / (2.0 * (double)EPS), tol = RTOL * fabs(ana[i]) + ATOL * scale;
-        double q = fabs(num - ana[i]) / tol;
-        if (q > worst_ratio) worst_ratio = q;
-        if (!(q <= 1.0))
-            fail_msg("%s: d/d %s[%lld]: analytic %.6g, numeric %.6g", what, v->name, (long long)i,
-                     ana[i], num);
-    }
-    free(ana);
+    worst_ratio = fmax(worst_ratio, tu_gradcheck_value(v, eval_cb, c, EPS, RTOL, ATOL, what));
 }
 
 /* Checks the gradient of every PARAM of c->g. */

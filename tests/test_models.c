@@ -81,36 +81,14 @@ static void compare(const char *model, const char *what, const float *a, const a
 
 /* ------------------------------------------------------------------ vgg weights ---- */
 
-static uint32_t fnv1a32(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-
-static uint32_t mix32(uint32_t x)
-{
-    x ^= x >> 16;
-    x *= 0x7feb352du;
-    x ^= x >> 15;
-    x *= 0x2c1b3c6du;
-    return x ^ (x >> 16);
-}
-
 /* Element i: scale * (2u - 1), u = (mix32(fnv1a32(name) + i * 0x9e3779b1) >> 8) / 2^24. Conv
  * weights: scale = sqrt(6 / fan_out) (the std of Kaiming-normal fan-out); linear weights
  * 1 / sqrt(fan_in). Same as hash_uniform() in tests/gen/gen_golden.py. */
 static void hash_uniform(axnn_value *v)
 {
     const int64_t *d = v->shape.d;
-    float scale = v->shape.nd == 4 ? (float)sqrt(6.0 / (double)(d[0] * d[2] * d[3]))
-                                   : (float)(1.0 / sqrt((double)d[1]));
-    uint32_t s = fnv1a32(v->name);
-    float *p = v->data;
-    for (int64_t i = 0; i < axnn_shape_numel(&v->shape); i++) {
-        float u = (float)(mix32(s + (uint32_t)i * 0x9e3779b1u) >> 8) * (1.0f / 16777216.0f);
-        p[i] = (u * 2.0f - 1.0f) * scale;
-    }
+    tu_hash_uniform(v, v->shape.nd == 4 ? (float)sqrt(6.0 / (double)(d[0] * d[2] * d[3]))
+                                        : (float)(1.0 / sqrt((double)d[1])));
 }
 
 static bool is_generated(const axnn_value *v)

@@ -37,120 +37,66 @@ static double worst_fwd_abs, worst_grad_abs;
 
 /* ------------------------------------------------------------------ golden case access ---- */
 
-typedef struct gcase {
-    const axnn_st_file *f;
-    const char *name;
-    const cJSON *attr;
-} gcase;
-
-static const axnn_st_tensor *gt(const gcase *c, const char *t)
-{
-    char key[256];
-    snprintf(key, sizeof key, "%s.%s", c->name, t);
-    return axnn_st_find(c->f, key);
-}
-
-static int64_t numel(const axnn_st_tensor *t)
-{
-    return (int64_t)(t->nbytes / axnn_st_dtype_size(t->dtype));
-}
-
-static double attr_num(const gcase *c, const char *k)
-{
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(c->attr, k);
-    assert_true(cJSON_IsNumber(j));
-    return j->valuedouble;
-}
-
-static bool attr_bool(const gcase *c, const char *k)
-{
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(c->attr, k);
-    assert_true(cJSON_IsBool(j));
-    return cJSON_IsTrue(j);
-}
-
-static const char *attr_op(const gcase *c)
-{
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(c->attr, "op");
-    assert_true(cJSON_IsString(j));
-    return j->valuestring;
-}
-
-/* Copies golden tensor t of case c into graph value `name` (float or int64). */
-static void fill(axnn_graph *g, const char *name, const gcase *c, const char *t)
-{
-    const axnn_st_tensor *s = gt(c, t);
-    int id = axnn_graph_find_value(g, name);
-    assert_non_null(s);
-    assert_true(id >= 0);
-    axnn_value *v = &g->vals[id];
-    assert_int_equal(axnn_shape_numel(&v->shape), numel(s));
-    if (v->dtype == AXNN_F32)
-        axnn_st_to_f32(s, v->data);
-    else
-        axnn_st_to_i64(s, v->data);
-}
-
 /* A PARAM value "name" holding golden tensor t (a node input that gets a gradient). */
-static int leaf(axnn_graph *g, const char *name, const gcase *c, const char *t)
+static int leaf(axnn_graph *g, const char *name, const tu_case *c, const char *t)
 {
-    const axnn_st_tensor *s = gt(c, t);
+    const axnn_st_tensor *s = tu_gt(c, t);
     assert_non_null(s);
     axnn_shape sh = axnn_shape_make(s->nd, s->shape);
     int id = axnn_graph_add_value(g, name, AXNN_VAL_PARAM, AXNN_F32, &sh, 0);
     assert_true(id >= 0);
-    fill(g, name, c, t);
+    tu_fill(g, name, c, t);
     return id;
 }
 
 /* ------------------------------------------------------------------ building ---- */
 
-static axnn_pool_attr pool_attr(const gcase *c)
+static axnn_pool_attr pool_attr(const tu_case *c)
 {
-    return (axnn_pool_attr){(int)attr_num(c, "kh"), (int)attr_num(c, "kw"), (int)attr_num(c, "sh"),
-                            (int)attr_num(c, "sw"), (int)attr_num(c, "ph"), (int)attr_num(c, "pw")};
+    return (axnn_pool_attr){(int)tu_attr_num(c, "kh"), (int)tu_attr_num(c, "kw"), (int)tu_attr_num(c, "sh"),
+                            (int)tu_attr_num(c, "sw"), (int)tu_attr_num(c, "ph"), (int)tu_attr_num(c, "pw")};
 }
 
-static int build_conv(axnn_graph *g, const gcase *c, int x)
+static int build_conv(axnn_graph *g, const tu_case *c, int x)
 {
-    axnn_conv2d_attr a = {(int)attr_num(c, "cout"), (int)attr_num(c, "kh"), (int)attr_num(c, "kw"),
-                          (int)attr_num(c, "sh"),   (int)attr_num(c, "sw"), (int)attr_num(c, "ph"),
-                          (int)attr_num(c, "pw"),   attr_bool(c, "bias")};
+    axnn_conv2d_attr a = {(int)tu_attr_num(c, "cout"), (int)tu_attr_num(c, "kh"), (int)tu_attr_num(c, "kw"),
+                          (int)tu_attr_num(c, "sh"),   (int)tu_attr_num(c, "sw"), (int)tu_attr_num(c, "ph"),
+                          (int)tu_attr_num(c, "pw"),   tu_attr_bool(c, "bias")};
     int y = axnn_conv2d_ex(g, "op", x, &a);
-    fill(g, "op.weight", c, "weight");
-    if (a.bias) fill(g, "op.bias", c, "bias");
+    tu_fill(g, "op.weight", c, "weight");
+    if (a.bias) tu_fill(g, "op.bias", c, "bias");
     return y;
 }
 
-static int build_bn(axnn_graph *g, const gcase *c, int x)
+static int build_bn(axnn_graph *g, const tu_case *c, int x)
 {
     int y = axnn_batchnorm2d(g, "op", x);
     const axnn_bn_attr *a = g->nodes[g->nnodes - 1].attr;
-    assert_float_equal(a->eps, attr_num(c, "eps"), 1e-12);
-    assert_float_equal(a->momentum, attr_num(c, "momentum"), 1e-7);
+    assert_float_equal(a->eps, tu_attr_num(c, "eps"), 1e-12);
+    assert_float_equal(a->momentum, tu_attr_num(c, "momentum"), 1e-7);
     static const char *const names[5] = {"weight", "bias", "running_mean", "running_var",
                                          "num_batches_tracked"};
     for (int i = 0; i < 5; i++) {
         char n[64];
         snprintf(n, sizeof n, "op.%s", names[i]);
-        fill(g, n, c, names[i]);
+        tu_fill(g, n, c, names[i]);
     }
     return y;
 }
 
-static int build_linear(axnn_graph *g, const gcase *c, int x)
+static int build_linear(axnn_graph *g, const tu_case *c, int x)
 {
-    bool bias = attr_bool(c, "bias");
-    int y = axnn_linear(g, "op", x, (int)attr_num(c, "out"), bias);
-    fill(g, "op.weight", c, "weight");
-    if (bias) fill(g, "op.bias", c, "bias");
+    bool bias = tu_attr_bool(c, "bias");
+    int y = axnn_linear(g, "op", x, (int)tu_attr_num(c, "out"), bias);
+    tu_fill(g, "op.weight", c, "weight");
+    if (bias) tu_fill(g, "op.bias", c, "bias");
     return y;
 }
 
 /* Builds the one-node graph of case c; returns its output value. *labels gets the labels. */
-static int build_case(axnn_graph *g, const gcase *c, int32_t **labels)
+static int build_case(axnn_graph *g, const tu_case *c, int32_t **labels)
 {
-    const char *op = attr_op(c);
+    const char *op = tu_attr_op(c);
     assert_true(axnn_input(g, 1, 1, 1) >= 0); /* never read: the data enters as PARAM "x" */
     int x = leaf(g, "x", c, "x"), y = -1;
     if (!strcmp(op, "conv2d"))
@@ -168,18 +114,18 @@ static int build_case(axnn_graph *g, const gcase *c, int32_t **labels)
     else if (!strcmp(op, "add"))
         y = axnn_add(g, x, leaf(g, "b", c, "b"));
     else if (!strcmp(op, "dropout"))
-        y = axnn_dropout(g, x, (float)attr_num(c, "p"));
+        y = axnn_dropout(g, x, (float)tu_attr_num(c, "p"));
     else if (!strcmp(op, "maxpool2d") || !strcmp(op, "avgpool2d")) {
         axnn_pool_attr a = pool_attr(c);
         y = axnn_graph_add_node(g, op, op, &x, 1, &a, sizeof a);
     } else if (!strcmp(op, "softmax_ce")) {
-        const axnn_st_tensor *lt = gt(c, "labels");
-        int64_t n = numel(lt), *tmp = malloc((size_t)n * sizeof *tmp);
+        const axnn_st_tensor *lt = tu_gt(c, "labels");
+        int64_t n = tu_numel(lt), *tmp = malloc((size_t)n * sizeof *tmp);
         *labels = malloc((size_t)n * sizeof **labels);
         axnn_st_to_i64(lt, tmp);
         for (int64_t i = 0; i < n; i++) (*labels)[i] = (int32_t)tmp[i];
         free(tmp);
-        y = axnn_softmax_ce(g, x, axnn_labels(g), (float)attr_num(c, "label_smoothing"));
+        y = axnn_softmax_ce(g, x, axnn_labels(g), (float)tu_attr_num(c, "label_smoothing"));
     }
     if (y < 0) fail_msg("%s: building op '%s' failed: %s", c->name, op, axnn_last_error());
     return y;
@@ -187,80 +133,58 @@ static int build_case(axnn_graph *g, const gcase *c, int32_t **labels)
 
 /* ------------------------------------------------------------------ running ---- */
 
-/* Everything a run produces, in one buffer per item, for bitwise comparison across runs. */
-typedef struct result {
-    int n;
-    const char *what[8];
-    float *data[8];
-    int64_t len[8];
-} result;
-
-static void keep(result *r, const char *what, const float *p, int64_t len)
-{
-    assert_true(r->n < 8);
-    r->what[r->n] = what;
-    r->data[r->n] = malloc((size_t)len * sizeof(float));
-    memcpy(r->data[r->n], p, (size_t)len * sizeof(float));
-    r->len[r->n++] = len;
-}
-
-static void result_free(result *r)
-{
-    for (int i = 0; i < r->n; i++) free(r->data[i]);
-}
-
 static const float *grad_of(axnn_graph *g, const char *name)
 {
     int id = axnn_graph_find_value(g, name);
     return id >= 0 ? g->vals[id].grad : NULL;
 }
 
-static void collect(axnn_graph *g, const gcase *c, int y, result *r)
+static void collect(axnn_graph *g, const tu_case *c, int y, tu_result *r)
 {
     const axnn_value *out = &g->vals[y];
-    keep(r, "y", out->data, axnn_shape_numel(&out->shape));
-    if (!gt(c, "dy")) return;
+    tu_keep(r, "y", out->data, axnn_shape_numel(&out->shape));
+    if (!tu_gt(c, "dy")) return;
     static const struct {
         const char *value, *golden;
     } grads[] = {{"x", "dx"}, {"b", "db"}, {"op.weight", "dweight"}, {"op.bias", "dbias"}};
     for (int i = 0; i < 4; i++) {
         const float *gr = grad_of(g, grads[i].value);
-        if (gr && gt(c, grads[i].golden))
-            keep(r, grads[i].golden, gr, numel(gt(c, grads[i].golden)));
+        if (gr && tu_gt(c, grads[i].golden))
+            tu_keep(r, grads[i].golden, gr, tu_numel(tu_gt(c, grads[i].golden)));
     }
-    if (gt(c, "running_mean_out")) {
-        keep(r, "running_mean_out", g->vals[axnn_graph_find_value(g, "op.running_mean")].data,
-             numel(gt(c, "running_mean")));
-        keep(r, "running_var_out", g->vals[axnn_graph_find_value(g, "op.running_var")].data,
-             numel(gt(c, "running_var")));
+    if (tu_gt(c, "running_mean_out")) {
+        tu_keep(r, "running_mean_out", g->vals[axnn_graph_find_value(g, "op.running_mean")].data,
+             tu_numel(tu_gt(c, "running_mean")));
+        tu_keep(r, "running_var_out", g->vals[axnn_graph_find_value(g, "op.running_var")].data,
+             tu_numel(tu_gt(c, "running_var")));
     }
 }
 
 /* Builds, plans and runs case c on a pool of nth threads. */
-static void run_case(const gcase *c, axnn_pool *pool, result *r)
+static void run_case(const tu_case *c, axnn_pool *pool, tu_result *r)
 {
     axnn_graph *g = axnn_graph_new();
     int32_t *labels = NULL;
     int y = build_case(g, c, &labels);
-    bool train = attr_bool(c, "train");
-    const axnn_st_tensor *x = gt(c, "x");
+    bool train = tu_attr_bool(c, "train");
+    const axnn_st_tensor *x = tu_gt(c, "x");
     int batch = (int)x->shape[0];
     static float dummy[64];
     assert_int_equal(axnn_graph_plan(g, batch, axnn_pool_size(pool), train), AXNN_OK);
     assert_int_equal(axnn_graph_forward(g, pool, dummy, labels, batch), AXNN_OK);
-    if (train && gt(c, "dy")) {
-        int64_t n = numel(gt(c, "dy"));
+    if (train && tu_gt(c, "dy")) {
+        int64_t n = tu_numel(tu_gt(c, "dy"));
         float *dy = malloc((size_t)n * sizeof *dy);
-        axnn_st_to_f32(gt(c, "dy"), dy);
+        axnn_st_to_f32(tu_gt(c, "dy"), dy);
         axnn_graph_zero_param_grads(g);
         if (axnn_graph_backward_from(g, pool, y, dy) != AXNN_OK)
             fail_msg("%s: %s", c->name, axnn_last_error());
         free(dy);
     }
     collect(g, c, y, r);
-    if (gt(c, "num_batches_tracked_out")) {
+    if (tu_gt(c, "num_batches_tracked_out")) {
         int64_t want;
-        axnn_st_to_i64(gt(c, "num_batches_tracked_out"), &want);
+        axnn_st_to_i64(tu_gt(c, "num_batches_tracked_out"), &want);
         assert_true(*(int64_t *)g->vals[axnn_graph_find_value(g, "op.num_batches_tracked")].data ==
                     want);
     }
@@ -272,7 +196,7 @@ static void run_case(const gcase *c, axnn_pool *pool, result *r)
 static double compare(const char *cname, const char *what, const float *a,
                       const axnn_st_tensor *gold, double rtol, double atol, double *worst_abs)
 {
-    int64_t n = numel(gold);
+    int64_t n = tu_numel(gold);
     float *b = malloc((size_t)n * sizeof *b);
     axnn_st_to_f32(gold, b);
     double worst = 0.0;
@@ -292,13 +216,13 @@ static double compare(const char *cname, const char *what, const float *a,
     return worst;
 }
 
-static void check_against_golden(const gcase *c, const result *r)
+static void check_against_golden(const tu_case *c, const tu_result *r)
 {
     for (int i = 0; i < r->n; i++) {
         bool fwd = !strcmp(r->what[i], "y") || strstr(r->what[i], "running");
-        const axnn_st_tensor *gold = gt(c, r->what[i]);
+        const axnn_st_tensor *gold = tu_gt(c, r->what[i]);
         assert_non_null(gold);
-        assert_int_equal(numel(gold), r->len[i]);
+        assert_int_equal(tu_numel(gold), r->len[i]);
         double q = compare(c->name, r->what[i], r->data[i], gold, fwd ? FWD_RTOL : GRAD_RTOL,
                            fwd ? FWD_ATOL : GRAD_ATOL, fwd ? &worst_fwd_abs : &worst_grad_abs);
         double *w = fwd ? &worst_fwd_rel : &worst_grad_rel;
@@ -306,7 +230,7 @@ static void check_against_golden(const gcase *c, const result *r)
     }
 }
 
-static void assert_bitwise_same(const gcase *c, const result *a, const result *b, int nth)
+static void assert_bitwise_same(const tu_case *c, const tu_result *a, const tu_result *b, int nth)
 {
     assert_int_equal(a->n, b->n);
     for (int i = 0; i < a->n; i++)
@@ -328,20 +252,20 @@ static void test_golden_cases(void **state)
     cJSON_ArrayForEach(nm, names)
     {
         cJSON *attr = cJSON_Parse(axnn_st_meta(f, nm->valuestring));
-        gcase c = {f, nm->valuestring, attr};
+        tu_case c = {f, nm->valuestring, attr};
         int k = 0;
-        while (k < NOPS && strcmp(all_ops[k], attr_op(&c))) k++;
+        while (k < NOPS && strcmp(all_ops[k], tu_attr_op(&c))) k++;
         assert_true(k < NOPS);
         covered[k] = true;
         for (int nth = 1; nth <= 2; nth++) {
             axnn_pool *pool = axnn_pool_create(nth, NULL);
-            result r1 = {0}, r2 = {0};
+            tu_result r1 = {0}, r2 = {0};
             run_case(&c, pool, &r1);
             run_case(&c, pool, &r2);
             check_against_golden(&c, &r1);
             assert_bitwise_same(&c, &r1, &r2, nth);
-            result_free(&r1);
-            result_free(&r2);
+            tu_result_free(&r1);
+            tu_result_free(&r2);
             axnn_pool_destroy(pool);
         }
         cJSON_Delete(attr);

@@ -22,7 +22,6 @@
 #include "axnn/quant.h"
 #include "axnn/train.h"
 
-#include <jpeglib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,33 +147,11 @@ static void test_vit_micro(void **state)
 
 /* ------------------------------------------------------------------ vit_tiny ---- */
 
-static uint32_t fnv1a32(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-
-static uint32_t mix32(uint32_t x)
-{
-    x ^= x >> 16;
-    x *= 0x7feb352du;
-    x ^= x >> 15;
-    x *= 0x2c1b3c6du;
-    return x ^ (x >> 16);
-}
-
 /* hash_uniform() of tests/gen/gen_golden.py with scale 1 / sqrt(fan_in) (see test_models.c). */
 static void hash_uniform(axnn_value *v)
 {
     const int64_t fan_in = axnn_shape_numel(&v->shape) / v->shape.d[0];
-    const float scale = (float)(1.0 / sqrt((double)fan_in));
-    const uint32_t s = fnv1a32(v->name);
-    float *p = v->data;
-    for (int64_t i = 0; i < axnn_shape_numel(&v->shape); i++) {
-        float u = (float)(mix32(s + (uint32_t)i * 0x9e3779b1u) >> 8) * (1.0f / 16777216.0f);
-        p[i] = (u * 2.0f - 1.0f) * scale;
-    }
+    tu_hash_uniform(v, (float)(1.0 / sqrt((double)fan_in)));
 }
 
 static void test_vit_tiny(void **state)
@@ -308,33 +285,14 @@ static void test_vit_int8(void **state)
 
 static void write_jpeg(const char *path, int cls, int idx)
 {
-    struct jpeg_compress_struct ci;
-    struct jpeg_error_mgr jerr;
-    ci.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&ci);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    jpeg_stdio_dest(&ci, f);
-    ci.image_width = ci.image_height = 64;
-    ci.input_components = 3;
-    ci.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&ci);
-    jpeg_set_quality(&ci, 90, TRUE);
-    jpeg_start_compress(&ci, TRUE);
-    unsigned char row[64 * 3];
-    while (ci.next_scanline < 64) { /* class = which channel carries a bright square */
-        int y = (int)ci.next_scanline;
-        for (int x = 0; x < 64; x++)
-            for (int c = 0; c < 3; c++) {
+    static uint8_t planes[3 * 64 * 64];
+    for (int c = 0; c < 3; c++) /* class = which channel carries a bright square */
+        for (int y = 0; y < 64; y++)
+            for (int x = 0; x < 64; x++) {
                 bool square = c == cls % 3 && (x / 32 == cls / 3) && y >= 8 + idx && y < 40 + idx;
-                row[3 * x + c] = (unsigned char)(square ? 220 : 30 + (x * 7 + y * 3 + idx * 11) % 40);
+                planes[(c * 64 + y) * 64 + x] = (uint8_t)(square ? 220 : 30 + (x * 7 + y * 3 + idx * 11) % 40);
             }
-        JSAMPROW rows[1] = {row};
-        jpeg_write_scanlines(&ci, rows, 1);
-    }
-    jpeg_finish_compress(&ci);
-    jpeg_destroy_compress(&ci);
-    fclose(f);
+    tu_write_jpeg(path, planes, 64, 64, 3, 90);
 }
 
 static void put_text(const char *dir, const char *name, const char *text)

@@ -44,75 +44,36 @@ static const char *const vit_ops[] = {"tokens", "cls_token", "pos_embed", "layer
 
 /* ------------------------------------------------------------------ golden cases ---- */
 
-typedef struct gcase {
-    const axnn_st_file *f;
-    const char *name;
-    const cJSON *attr;
-} gcase;
-
-static const axnn_st_tensor *gt(const gcase *c, const char *t)
+static int build_case(axnn_graph *g, const tu_case *c)
 {
-    char key[256];
-    snprintf(key, sizeof key, "%s.%s", c->name, t);
-    return axnn_st_find(c->f, key);
-}
-
-static int64_t numel(const axnn_st_tensor *t) { return (int64_t)(t->nbytes / axnn_st_dtype_size(t->dtype)); }
-
-static double attr_num(const gcase *c, const char *k)
-{
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(c->attr, k);
-    assert_true(cJSON_IsNumber(j));
-    return j->valuedouble;
-}
-
-static const char *attr_op(const gcase *c)
-{
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(c->attr, "op");
-    assert_true(cJSON_IsString(j));
-    return j->valuestring;
-}
-
-static void fill(axnn_graph *g, const char *name, const gcase *c, const char *t)
-{
-    const axnn_st_tensor *s = gt(c, t);
-    int id = axnn_graph_find_value(g, name);
-    assert_non_null(s);
-    assert_true(id >= 0);
-    assert_int_equal(axnn_shape_numel(&g->vals[id].shape), numel(s));
-    axnn_st_to_f32(s, g->vals[id].data);
-}
-
-static int build_case(axnn_graph *g, const gcase *c)
-{
-    const char *op = attr_op(c);
+    const char *op = tu_attr_op(c);
     assert_true(axnn_input(g, 1, 1, 1) >= 0);
-    const axnn_st_tensor *xs = gt(c, "x");
+    const axnn_st_tensor *xs = tu_gt(c, "x");
     axnn_shape sh = axnn_shape_make(xs->nd, xs->shape);
     int x = axnn_graph_add_value(g, "x", AXNN_VAL_PARAM, AXNN_F32, &sh, 0), y = -1;
-    fill(g, "x", c, "x");
+    tu_fill(g, "x", c, "x");
     if (!strcmp(op, "tokens")) {
         y = axnn_tokens(g, x);
     } else if (!strcmp(op, "cls_token")) {
         y = axnn_cls_token(g, "", x);
-        fill(g, "cls_token", c, "cls_token");
+        tu_fill(g, "cls_token", c, "cls_token");
     } else if (!strcmp(op, "pos_embed")) {
         y = axnn_pos_embed(g, "", x);
-        fill(g, "pos_embed", c, "pos_embed");
+        tu_fill(g, "pos_embed", c, "pos_embed");
     } else if (!strcmp(op, "layernorm")) {
-        y = axnn_layernorm(g, "op", x, (float)attr_num(c, "eps"));
-        fill(g, "op.weight", c, "weight");
-        fill(g, "op.bias", c, "bias");
+        y = axnn_layernorm(g, "op", x, (float)tu_attr_num(c, "eps"));
+        tu_fill(g, "op.weight", c, "weight");
+        tu_fill(g, "op.bias", c, "bias");
     } else if (!strcmp(op, "linear")) {
-        y = axnn_linear(g, "op", x, (int)attr_num(c, "out"), true);
-        fill(g, "op.weight", c, "weight");
-        fill(g, "op.bias", c, "bias");
+        y = axnn_linear(g, "op", x, (int)tu_attr_num(c, "out"), true);
+        tu_fill(g, "op.weight", c, "weight");
+        tu_fill(g, "op.bias", c, "bias");
     } else if (!strcmp(op, "attention")) {
-        y = axnn_attention(g, "op", x, (int)attr_num(c, "heads"));
+        y = axnn_attention(g, "op", x, (int)tu_attr_num(c, "heads"));
     } else if (!strcmp(op, "gelu")) {
         y = axnn_gelu(g, x);
     } else if (!strcmp(op, "drop_path")) {
-        y = axnn_drop_path(g, x, (float)attr_num(c, "p"));
+        y = axnn_drop_path(g, x, (float)tu_attr_num(c, "p"));
     } else if (!strcmp(op, "cls_pool")) {
         y = axnn_cls_pool(g, x);
     }
@@ -120,42 +81,21 @@ static int build_case(axnn_graph *g, const gcase *c)
     return y;
 }
 
-typedef struct result {
-    int n;
-    const char *what[8];
-    float *data[8];
-    int64_t len[8];
-} result;
-
-static void keep(result *r, const char *what, const float *p, int64_t len)
-{
-    assert_true(r->n < 8);
-    r->what[r->n] = what;
-    r->data[r->n] = malloc((size_t)len * sizeof(float));
-    memcpy(r->data[r->n], p, (size_t)len * sizeof(float));
-    r->len[r->n++] = len;
-}
-
-static void result_free(result *r)
-{
-    for (int i = 0; i < r->n; i++) free(r->data[i]);
-}
-
-static void run_case(const gcase *c, axnn_pool *pool, result *r)
+static void run_case(const tu_case *c, axnn_pool *pool, tu_result *r)
 {
     axnn_graph *g = axnn_graph_new();
     int y = build_case(g, c);
-    int batch = (int)gt(c, "x")->shape[0];
+    int batch = (int)tu_gt(c, "x")->shape[0];
     static float dummy[64];
     assert_int_equal(axnn_graph_plan(g, batch, axnn_pool_size(pool), true), AXNN_OK);
     assert_int_equal(axnn_graph_forward(g, pool, dummy, NULL, batch), AXNN_OK);
-    int64_t n = numel(gt(c, "dy"));
+    int64_t n = tu_numel(tu_gt(c, "dy"));
     float *dy = malloc((size_t)n * sizeof *dy);
-    axnn_st_to_f32(gt(c, "dy"), dy);
+    axnn_st_to_f32(tu_gt(c, "dy"), dy);
     axnn_graph_zero_param_grads(g);
     if (axnn_graph_backward_from(g, pool, y, dy) != AXNN_OK) fail_msg("%s: %s", c->name, axnn_last_error());
     free(dy);
-    keep(r, "y", g->vals[y].data, axnn_shape_numel(&g->vals[y].shape));
+    tu_keep(r, "y", g->vals[y].data, axnn_shape_numel(&g->vals[y].shape));
     static const struct {
         const char *value, *golden;
     } grads[] = {{"x", "dx"},
@@ -165,18 +105,18 @@ static void run_case(const gcase *c, axnn_pool *pool, result *r)
                  {"pos_embed", "dpos_embed"}};
     for (int i = 0; i < 5; i++) {
         int id = axnn_graph_find_value(g, grads[i].value);
-        if (id >= 0 && g->vals[id].grad && gt(c, grads[i].golden))
-            keep(r, grads[i].golden, g->vals[id].grad, numel(gt(c, grads[i].golden)));
+        if (id >= 0 && g->vals[id].grad && tu_gt(c, grads[i].golden))
+            tu_keep(r, grads[i].golden, g->vals[id].grad, tu_numel(tu_gt(c, grads[i].golden)));
     }
     axnn_graph_free(g);
 }
 
 static double worst_fwd, worst_grad;
 
-static void compare(const gcase *c, const char *what, const float *a, const axnn_st_tensor *gold, bool fwd)
+static void compare(const tu_case *c, const char *what, const float *a, const axnn_st_tensor *gold, bool fwd)
 {
     const double rtol = fwd ? FWD_RTOL : GRAD_RTOL, atol = fwd ? FWD_ATOL : GRAD_ATOL;
-    int64_t n = numel(gold);
+    int64_t n = tu_numel(gold);
     float *b = malloc((size_t)n * sizeof *b);
     axnn_st_to_f32(gold, b);
     double worst = 0.0;
@@ -208,20 +148,20 @@ static void test_golden(void **state)
     cJSON_ArrayForEach(nm, names)
     {
         cJSON *attr = cJSON_Parse(axnn_st_meta(f, nm->valuestring));
-        gcase c = {f, nm->valuestring, attr};
-        for (int k = 0; k < NOPS; k++) covered[k] |= !strcmp(vit_ops[k], attr_op(&c));
+        tu_case c = {f, nm->valuestring, attr};
+        for (int k = 0; k < NOPS; k++) covered[k] |= !strcmp(vit_ops[k], tu_attr_op(&c));
         for (int nth = 1; nth <= 2; nth++) {
             axnn_pool *pool = axnn_pool_create(nth, NULL);
-            result r1 = {0}, r2 = {0};
+            tu_result r1 = {0}, r2 = {0};
             run_case(&c, pool, &r1);
             run_case(&c, pool, &r2);
             for (int i = 0; i < r1.n; i++) {
-                compare(&c, r1.what[i], r1.data[i], gt(&c, r1.what[i]), !strcmp(r1.what[i], "y"));
+                compare(&c, r1.what[i], r1.data[i], tu_gt(&c, r1.what[i]), !strcmp(r1.what[i], "y"));
                 if (memcmp(r1.data[i], r2.data[i], (size_t)r1.len[i] * sizeof(float)))
                     fail_msg("%s: %s differs between two runs with %d threads", c.name, r1.what[i], nth);
             }
-            result_free(&r1);
-            result_free(&r2);
+            tu_result_free(&r1);
+            tu_result_free(&r2);
             axnn_pool_destroy(pool);
         }
         cJSON_Delete(attr);
@@ -263,26 +203,11 @@ static double eval_f(gc *c)
     return s;
 }
 
+static double eval_cb(void *c) { return eval_f(c); }
+
 static void check_value(gc *c, axnn_value *v, const char *what)
 {
-    int64_t n = axnn_shape_numel(&v->shape);
-    float *p = v->data, *ana = malloc((size_t)n * sizeof *ana);
-    memcpy(ana, v->grad, (size_t)n * sizeof *ana);
-    double scale = 1.0;
-    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(ana[i]));
-    for (int64_t i = 0; i < n; i++) {
-        float keep_v = p[i];
-        p[i] = keep_v + EPS;
-        double fp = eval_f(c);
-        p[i] = keep_v - EPS;
-        double fm = eval_f(c);
-        p[i] = keep_v;
-        double num = (fp - fm) / (2.0 * (double)EPS), q = fabs(num - ana[i]) / (RTOL * fabs(ana[i]) + ATOL * scale);
-        if (q > worst_ratio) worst_ratio = q;
-        if (!(q <= 1.0))
-            fail_msg("%s: d/d %s[%lld]: analytic %.6g, numeric %.6g", what, v->name, (long long)i, ana[i], num);
-    }
-    free(ana);
+    worst_ratio = fmax(worst_ratio, tu_gradcheck_value(v, eval_cb, c, EPS, RTOL, ATOL, what));
 }
 
 static void check_all(gc *c, const char *what)
