@@ -4,6 +4,10 @@
 #
 #   bench/run_engine.sh [BUILD_DIR] [--threads N] [--rounds R] [--iters K] [--warmup W]
 #                       [--models a,b] [--mode train|eval|both] [--stat median|best]
+#                       [--batch B] [--size S] [--patch P] [--classes C]
+#
+# The defaults measure the CNNs (resnet20, vgg11_bn) at batch 128 on 3x32x32; bench/run_vit.sh
+# runs the same comparison for the Vision Transformers (Tiny ImageNet's shape, batch 64).
 #
 # BUILD_DIR (default: build) must hold bench/bench_engine. Each round runs axnn and then PyTorch
 # for one model and one mode at a time, so that a noisy spell hurts both alike; the table
@@ -17,6 +21,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 build="${here}/../build"
 if [[ $# -gt 0 && "$1" != --* ]]; then build="$1"; shift; fi
 threads=2 rounds=3 iters=10 warmup=3 models="resnet20,vgg11_bn" mode=both stat=median
+batch=128 size=0 patch=8 classes=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --threads) threads="$2" ;;
@@ -26,6 +31,10 @@ while [[ $# -gt 0 ]]; do
         --models) models="$2" ;;
         --mode) mode="$2" ;;
         --stat) stat="$2" ;;
+        --batch) batch="$2" ;;
+        --size) size="$2" ;;
+        --patch) patch="$2" ;;
+        --classes) classes="$2" ;;
         *) echo "run_engine.sh: unknown flag $1" >&2; exit 2 ;;
     esac
     shift 2
@@ -35,7 +44,8 @@ bin="${build}/bench/bench_engine"
 [[ -x "$bin" ]] || { echo "run_engine.sh: $bin not found (build first)" >&2; exit 1; }
 modes=(train eval)
 [[ "$mode" == both ]] || modes=("$mode")
-common=(--threads "$threads" --iters "$iters" --warmup "$warmup")
+common=(--threads "$threads" --iters "$iters" --warmup "$warmup" --batch "$batch" --size "$size"
+        --patch "$patch" --classes "$classes")
 
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
@@ -52,7 +62,7 @@ done
 [[ "$stat" == median || "$stat" == best ]] || { echo "run_engine.sh: --stat median|best" >&2; exit 2; }
 field=4
 [[ "$stat" == best ]] && field=6
-echo "threads=${threads} batch=128 rounds=${rounds} iters=${iters} (img/s from the ${stat} step, median of rounds)"
+echo "threads=${threads} batch=${batch} rounds=${rounds} iters=${iters} (img/s from the ${stat} step, median of rounds)"
 awk -v models="$models" -v modes="${modes[*]}" -v field="$field" '
     NF >= field { v[$1 " " $2 " " $3] = v[$1 " " $2 " " $3] " " $field }
     function med(s,   a, n, i, j, t) {

@@ -1,13 +1,21 @@
 #!/usr/bin/python3
 """PyTorch peer of bench/bench_engine.c: the same measurement with the same models.
 
-The models follow the definitions of chenyaofo/pytorch-cifar-models (CifarResNet with
-BasicBlocks and a 1x1 conv + BN downsample; VGG with batch norm and a 512-512-classes
-classifier with dropout), written out here so that nothing is downloaded.
+The CNNs follow the definitions of chenyaofo/pytorch-cifar-models (CifarResNet with BasicBlocks
+and a 1x1 conv + BN downsample; VGG with batch norm and a 512-512-classes classifier with
+dropout). The Vision Transformers are timm's VisionTransformer (class token, learned position
+embedding, pre-norm blocks with qkv bias, exact GELU, LayerNorm eps 1e-6, head on the class
+token): vit_tiny (192, 12 blocks, 3 heads, MLP 768), vit_small (384, 12, 6, 1536) and vit_mini
+(128, 6, 4, 256), with attention written as timm writes it without fused kernels (q @ k^T,
+softmax, @ v; torch 1.13 has no CPU scaled_dot_product_attention). All are written out here so
+that nothing is downloaded.
 
-Train step: zero the gradients, forward, cross-entropy, backward, SGD (momentum 0.9, weight
-decay 5e-4). Eval: model.eval() under torch.no_grad(). Warmup untimed, then the median of the
-timed iterations. Prints "torch <model> <train|eval> <img/s> <median ms> <best img/s>" per
+Train step: zero the gradients, forward, cross-entropy, backward, then for the CNNs SGD
+(lr 0.01, momentum 0.9, weight decay 5e-4), for the ViTs gradient-norm clipping to 1 and AdamW
+(lr 1e-3, weight decay 0.05 except on norms, biases and embeddings). Eval: model.eval() under
+torch.no_grad(). Input 3x32x32 with 10 classes for the CNNs and 3x64x64, patch 8, 200 classes
+for the ViTs unless --size/--patch/--classes say otherwise. Warmup untimed, then the median of
+the timed iterations. Prints "torch <model> <train|eval> <img/s> <median ms> <best img/s>" per
 measurement (img/s from the median step time; the last field from the fastest step).
 
 Run with /usr/bin/python3; exits 0 with a message when torch is not installed.
@@ -112,11 +120,62 @@ class VGG(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
-def build(name):
+CONFIGS = {"vit_tiny": (192, 12, 3, 768), "vit_small": (384, 12, 6, 1536), "vit_mini": (128, 6, 4, 256)}
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.scale = (dim // heads) ** -0.5
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        B, N, C = x.shape
+        q, k, v = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        a = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+        return self.proj((a @ v).transpose(1, 2).reshape(B, N, C))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads, hidden):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
+
+
+class ViT(nn.Module):
+    def __init__(self, name, img, patch, classes):
+        super().__init__()
+        dim, depth, heads, hidden = CONFIGS[name]
+        self.proj = nn.Conv2d(3, dim, patch, patch)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.randn(1, (img // patch) ** 2 + 1, dim) * 0.02)
+        self.blocks = nn.Sequential(*[Block(dim, heads, hidden) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        x = self.proj(x).flatten(2).transpose(1, 2)
+        x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1) + self.pos_embed
+        return self.head(self.norm(self.blocks(x))[:, 0])
+
+
+def build(name, size, patch, classes):
     if name == "resnet20":
-        return CifarResNet(3)
+        return CifarResNet(3, classes)
     if name == "vgg11_bn":
-        return VGG(VGG_CFG[11])
+        return VGG(VGG_CFG[11], classes)
+    if name in CONFIGS:
+        return ViT(name, size, patch, classes)
     raise SystemExit(f"torch_engine.py: unknown model {name}")
 
 
@@ -132,16 +191,30 @@ def timed(fn, warmup, iters):
     return statistics.median(t), min(t)
 
 
+def optimizer(name, model):
+    if name not in CONFIGS:
+        return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    nodecay = lambda n, p: p.dim() < 2 or "embed" in n or "token" in n
+    params = list(model.named_parameters())
+    return torch.optim.AdamW([{"params": [p for n, p in params if not nodecay(n, p)], "weight_decay": 0.05},
+                              {"params": [p for n, p in params if nodecay(n, p)], "weight_decay": 0.0}], lr=1e-3)
+
+
 def bench(name, args):
+    vit = name in CONFIGS
+    size = args.size or (64 if vit else 32)
+    classes = args.classes or (200 if vit else 10)
     torch.manual_seed(42)
-    model = build(name)
-    x = torch.randn(args.batch, 3, 32, 32)
-    y = torch.randint(0, 10, (args.batch,))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    model = build(name, size, args.patch, classes)
+    x = torch.randn(args.batch, 3, size, size)
+    y = torch.randint(0, classes, (args.batch,))
+    opt = optimizer(name, model)
 
     def train_step():
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
+        if vit:
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
     def eval_step():
@@ -172,6 +245,9 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--models", default="resnet20,vgg11_bn")
     p.add_argument("--mode", choices=["train", "eval", "both"], default="both")
+    p.add_argument("--size", type=int, default=0, help="input size (0: 32 for CNNs, 64 for ViTs)")
+    p.add_argument("--patch", type=int, default=8, help="ViT patch size")
+    p.add_argument("--classes", type=int, default=0, help="classes (0: 10 for CNNs, 200 for ViTs)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch_engine.py: torch {torch.__version__}, {args.threads} threads, batch {args.batch}",
