@@ -30,6 +30,7 @@
 #include <string.h>
 
 #define TARGET_COLS 256
+#define QCHUNK_BYTES (256 << 10) /* quad-layout bytes a thread quantizes before convolving them */
 
 typedef struct qconv_geom {
     axnn_im2col_geom q;
@@ -259,11 +260,15 @@ static void fused4_task(void *arg, int ith, int nth)
     const axnn_s8_xlayout l = axnn_s8_xlayout_make(&a.g);
     int64_t lo, hi;
     axnn_split(t->e->n, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++)
-        axnn_s8_conv_quantize_avx512(&a.g, t->x + i * t->c.img_in, t->inv_scale, t->q->qm->fmap, 0, l.c4,
-                                     (uint8_t *)t->xq + i * l.img);
-    const int64_t P = t->c.P;
-    axnn_s8_conv_cols_avx512vnni(&a, ws, lo * P, hi * P);
+    /* a few images at a time, so that their quad layout stays in the cache until convolved */
+    const int64_t P = t->c.P, chunk = l.img < QCHUNK_BYTES ? QCHUNK_BYTES / l.img : 1;
+    for (int64_t i0 = lo; i0 < hi; i0 += chunk) {
+        const int64_t i1 = hi - i0 < chunk ? hi : i0 + chunk;
+        for (int64_t i = i0; i < i1; i++)
+            axnn_s8_conv_quantize_avx512(&a.g, t->x + i * t->c.img_in, t->inv_scale, t->q->qm->fmap, 0, l.c4,
+                                         (uint8_t *)t->xq + i * l.img);
+        axnn_s8_conv_cols_avx512vnni(&a, ws, i0 * P, i1 * P);
+    }
 }
 
 static void run_node(qconv_task *t)

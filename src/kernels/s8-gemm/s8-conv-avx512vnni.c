@@ -39,18 +39,18 @@ void axnn_s8_conv_quantize_avx512(const axnn_s8_conv_geom *g, const float *x, fl
     const __m512 s = _mm512_set1_ps(inv_scale);
     const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
     const uint32_t pad = 0x80808080u;
+    /* A row's last, partial vector is stored whole (masked stores are slow on some CPUs) when
+     * its 16 dwords stay inside the plane: the excess lands on this row's right padding and
+     * the next row, which are written afterwards (rows top to bottom, bottom padding last). */
+    const int64_t wr = (g->w + 15) / 16 * 16;
+    const bool spill = (int64_t)(g->ph + g->h - 1) * l.wp + g->pw + wr <= (int64_t)l.hp * l.wp;
     for (int q = q0; q < q1; q++) {
         uint8_t *p = dst + q * l.plane;
         const int nc = g->c - 4 * q < 4 ? g->c - 4 * q : 4;
         const float *xc = x + (int64_t)4 * q * hw;
         memset(p, 0x80, (size_t)(g->ph * row));
-        memset(p + (int64_t)(g->ph + g->h) * row, 0x80, (size_t)(g->ph * row));
         for (int y = 0; y < g->h; y++) {
             uint8_t *r = p + (int64_t)(g->ph + y) * row;
-            for (int j = 0; j < g->pw; j++) { /* left and right padding: a few dwords */
-                memcpy(r + 4 * j, &pad, 4);
-                memcpy(r + (int64_t)(g->pw + g->w + j) * 4, &pad, 4);
-            }
             const float *xr = xc + (int64_t)y * g->w;
             for (int x0 = 0; x0 < g->w; x0 += 16) {
                 __mmask16 m = g->w - x0 >= 16 ? 0xffff : (__mmask16)((1u << (g->w - x0)) - 1);
@@ -59,12 +59,17 @@ void axnn_s8_conv_quantize_avx512(const axnn_s8_conv_geom *g, const float *x, fl
                 if (nc > 2) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + 2 * hw + x0, m, s), 16));
                 if (nc > 3) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + 3 * hw + x0, m, s), 24));
                 d = _mm512_xor_si512(d, flip);
-                if (m == 0xffff)
+                if (m == 0xffff || spill)
                     _mm512_storeu_si512(r + (int64_t)(g->pw + x0) * 4, d);
                 else
                     _mm512_mask_storeu_epi32(r + (int64_t)(g->pw + x0) * 4, m, d);
             }
+            for (int j = 0; j < g->pw; j++) { /* left and right padding: a few dwords */
+                memcpy(r + 4 * j, &pad, 4);
+                memcpy(r + (int64_t)(g->pw + g->w + j) * 4, &pad, 4);
+            }
         }
+        memset(p + (int64_t)(g->ph + g->h) * row, 0x80, (size_t)(g->ph * row));
     }
     axnn_s8_conv_map_terms(g, fmap, q0, q1, dst);
 }
