@@ -268,6 +268,14 @@ static void test_s8_conv_kernel(void **state)
                 axnn_s8_conv_quantize_avx512(&g, x + i * img, inv, (const int8_t(*)[256])fmap, q, q + 1, xb + i * l.img);
         }
         assert_memory_equal(xa, xb, (size_t)(cc->n * l.img));
+        if (axnn_cpu_features()->avx512vbmi) { /* the one-pass version with the f planes */
+            memset(xb, 0, (size_t)(cc->n * l.img));
+            for (int i = 0; i < cc->n; i++)
+                for (int q = 0; q < l.c4; q += 2)
+                    assert_true(axnn_s8_conv_quantize_avx512vbmi(&g, x + i * img, inv, (const int8_t(*)[256])fmap, q,
+                                                                 q + 2 < l.c4 ? q + 2 : l.c4, xb + i * l.img));
+            assert_memory_equal(xa, xb, (size_t)(cc->n * l.img));
+        }
         void *wp = axnn_alloc(axnn_s8_conv_packed_w_bytes(cc->m, cc->c, cc->kh * cc->kw, cc->terms));
         axnn_s8_conv_pack_w(cc->m, cc->c, cc->kh * cc->kw, cc->terms, w, K * cc->terms, wp);
         float *sc = malloc((size_t)cc->m * sizeof(float)), *sh = malloc((size_t)cc->m * sizeof(float));

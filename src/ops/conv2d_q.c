@@ -218,7 +218,7 @@ static void quantize4_task(void *arg, int ith, int nth)
     for (int64_t u = lo; u < hi; u++) {
         const int64_t i = u / l.c4;
         const int q = (int)(u % l.c4);
-        axnn_s8_conv_quantize_avx512(&g, t->x + i * t->c.img_in, t->inv_scale, t->q->qm->fmap, q, q + 1,
+        axnn_s8_conv_quantize(&g, t->x + i * t->c.img_in, t->inv_scale, t->q->qm->fmap, q, q + 1,
                                      (uint8_t *)t->xq + i * l.img);
     }
 }
@@ -265,7 +265,7 @@ static void fused4_task(void *arg, int ith, int nth)
     for (int64_t i0 = lo; i0 < hi; i0 += chunk) {
         const int64_t i1 = hi - i0 < chunk ? hi : i0 + chunk;
         for (int64_t i = i0; i < i1; i++)
-            axnn_s8_conv_quantize_avx512(&a.g, t->x + i * t->c.img_in, t->inv_scale, t->q->qm->fmap, 0, l.c4,
+            axnn_s8_conv_quantize(&a.g, t->x + i * t->c.img_in, t->inv_scale, t->q->qm->fmap, 0, l.c4,
                                          (uint8_t *)t->xq + i * l.img);
         axnn_s8_conv_cols_avx512vnni(&a, ws, i0 * P, i1 * P);
     }

@@ -108,6 +108,15 @@ void axnn_s8_conv_map_terms(const axnn_s8_conv_geom *g, const int8_t (*fmap)[256
     map_terms(g, &l, fmap, q0, q1, dst);
 }
 
+void axnn_s8_conv_quantize(const axnn_s8_conv_geom *g, const float *x, float inv_scale, const int8_t (*fmap)[256],
+                           int q0, int q1, uint8_t *dst)
+{
+    if (g->terms > 1 && axnn_cpu_features()->avx512vbmi &&
+        axnn_s8_conv_quantize_avx512vbmi(g, x, inv_scale, fmap, q0, q1, dst))
+        return;
+    axnn_s8_conv_quantize_avx512(g, x, inv_scale, fmap, q0, q1, dst);
+}
+
 size_t axnn_s8_conv_ws_bytes(const axnn_s8_conv_geom *g)
 {
     const int64_t Q = (int64_t)g->terms * ((g->c + 3) / 4) * g->kh * g->kw;

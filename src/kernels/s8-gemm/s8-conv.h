@@ -67,6 +67,13 @@ void axnn_s8_conv_quantize_ref(const axnn_s8_conv_geom *g, const float *x, float
                                const int8_t (*fmap)[256], int q0, int q1, uint8_t *dst);
 void axnn_s8_conv_quantize_avx512(const axnn_s8_conv_geom *g, const float *x, float inv_scale,
                                   const int8_t (*fmap)[256], int q0, int q1, uint8_t *dst);
+/* The same with the f_t planes made in the quantizing pass (AVX-512 VBMI); false (nothing
+ * done) when terms is larger than it handles (4). */
+bool axnn_s8_conv_quantize_avx512vbmi(const axnn_s8_conv_geom *g, const float *x, float inv_scale,
+                                      const int8_t (*fmap)[256], int q0, int q1, uint8_t *dst);
+/* The fastest of the above for this CPU (which must have AVX-512 BW: axnn_s8_conv_available). */
+void axnn_s8_conv_quantize(const axnn_s8_conv_geom *g, const float *x, float inv_scale,
+                           const int8_t (*fmap)[256], int q0, int q1, uint8_t *dst);
 /* For t = 1 .. terms-1, the planes of term t of quads [q0, q1) from their term-0 planes: the
  * byte of activation a (a + 128) becomes f_t(a) + 128, through the table fmap[t-1][(uint8_t)a]
  * = (uint8_t)(f_t(a) + 128) (axnn_map_s8 indexes it by byte ^ 128). Padding (activation 0)
