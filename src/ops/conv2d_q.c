@@ -26,7 +26,6 @@
 #include "kernels/s8-gemm/s8-gemm.h"
 #include "quant/qstate.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define TARGET_COLS 256
@@ -275,8 +274,7 @@ static void run_node(qconv_task *t)
 {
     if (use_s8_conv(t->q, t->q->kernel)) {
         const int n = t->e->n, nth = t->e->nth;
-        const char *sp = getenv("AXNN_QSPLIT");
-        if ((n % nth == 0 || n >= 8 * nth) && !(sp && !strcmp(sp, "tiles"))) {
+        if (n % nth == 0 || n >= 8 * nth) {
             axnn_pool_run(t->e->pool, fused4_task, t);
             return;
         }

@@ -257,12 +257,50 @@ static inline void tile_sums(int64_t Q, const int32_t *ap, const int32_t *corr, 
     out[6][0] = a60, out[6][1] = a61, out[7][0] = a70, out[7][1] = a71;
 }
 
+/* The same, reading B in place (both halves single stride-1 runs): quad q's halves are the
+ * 64 bytes at x0 + kofs[q] and x1 + kofs[q]. */
+static inline void tile_sums_direct(int64_t Q, const int32_t *ap, const int32_t *corr, const uint8_t *x0,
+                                    const uint8_t *x1, const int32_t *kofs, __m512i out[MR][2])
+{
+    __m512i c0 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[0])), c1 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[1]));
+    __m512i c2 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[2])), c3 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[3]));
+    __m512i c4 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[4])), c5 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[5]));
+    __m512i c6 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[6])), c7 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[7]));
+    __m512i a00 = c0, a01 = c0, a10 = c1, a11 = c1, a20 = c2, a21 = c2, a30 = c3, a31 = c3;
+    __m512i a40 = c4, a41 = c4, a50 = c5, a51 = c5, a60 = c6, a61 = c6, a70 = c7, a71 = c7;
+    for (int64_t q = 0; q < Q; q++) {
+        const __m512i b0 = _mm512_loadu_si512(x0 + kofs[q]), b1 = _mm512_loadu_si512(x1 + kofs[q]);
+        __m512i w;
+#define AXNN_ROW(i, y0, y1)                                                                        \
+    w = _mm512_set1_epi32(ap[i]);                                                                  \
+    y0 = _mm512_dpbusd_epi32(y0, b0, w);                                                           \
+    y1 = _mm512_dpbusd_epi32(y1, b1, w);
+        AXNN_ROW(0, a00, a01)
+        AXNN_ROW(1, a10, a11)
+        AXNN_ROW(2, a20, a21)
+        AXNN_ROW(3, a30, a31)
+        AXNN_ROW(4, a40, a41)
+        AXNN_ROW(5, a50, a51)
+        AXNN_ROW(6, a60, a61)
+        AXNN_ROW(7, a70, a71)
+#undef AXNN_ROW
+        ap += MR;
+    }
+    out[0][0] = a00, out[0][1] = a01, out[1][0] = a10, out[1][1] = a11;
+    out[2][0] = a20, out[2][1] = a21, out[3][0] = a30, out[3][1] = a31;
+    out[4][0] = a40, out[4][1] = a41, out[5][0] = a50, out[5][1] = a51;
+    out[6][0] = a60, out[6][1] = a61, out[7][0] = a70, out[7][1] = a71;
+}
+
 /* Rows [r0, r0 + rows) (rows <= MR) of the tile, through the epilogue into the output. */
 static void tile(const axnn_s8_conv_args *a, int64_t Q, const int32_t *ap, const int32_t *corr, int64_t r0,
-                 int rows, const uint8_t *bp, const half hd[2])
+                 int rows, const uint8_t *bp, const int32_t *kofs, const half hd[2])
 {
     __m512i acc[MR][2];
-    tile_sums(Q, ap, corr, bp, acc);
+    if (kofs)
+        tile_sums_direct(Q, ap, corr, a->x + hd[0].roff[0], a->x + hd[1].roff[0], kofs, acc);
+    else
+        tile_sums(Q, ap, corr, bp, acc);
     for (int i = 0; i < rows; i++) {
         const int64_t r = r0 + i;
         const __m512 sc = _mm512_set1_ps(a->scale[r]), sh = _mm512_set1_ps(a->shift[r]);
@@ -280,14 +318,21 @@ void axnn_s8_conv_cols_avx512vnni(const axnn_s8_conv_args *a, void *ws, int64_t 
     const axnn_s8_xlayout l = axnn_s8_xlayout_make(g);
     const int64_t Q = (int64_t)l.terms * l.c4 * g->kh * g->kw, groups = (g->m + MR - 1) / MR;
     uint8_t *bp = (uint8_t *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+    int32_t *kofs = (int32_t *)(bp + Q * NR * 4);
     const int32_t *ap = a->w, *corr = ap + groups * MR * Q;
+    for (int tc = 0, q = 0; tc < l.terms * l.c4; tc++)
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++) kofs[q++] = (int32_t)(tc * l.plane + ((int64_t)ky * l.wp + kx) * 4);
     half hd[2];
     for (int64_t n0 = c0; n0 < c1; n0 += NR) {
         describe(a, &l, n0, c1, hd);
-        build_panel(a, &l, hd, bp);
+        /* tiles whose halves are each one whole stride-1 run read B in place; others pack it */
+        const bool direct = hd[0].nrun == 1 && hd[1].nrun == 1 && hd[0].stride == 1 && hd[0].rmask[0] == 0xffff &&
+                            hd[1].rmask[0] == 0xffff;
+        if (!direct) build_panel(a, &l, hd, bp);
         for (int64_t gi = 0; gi < groups; gi++) {
             const int rows = g->m - gi * MR < MR ? (int)(g->m - gi * MR) : MR;
-            tile(a, Q, ap + gi * MR * Q, corr + gi * MR, gi * MR, rows, bp, hd);
+            tile(a, Q, ap + gi * MR * Q, corr + gi * MR, gi * MR, rows, bp, direct ? kofs : NULL, hd);
         }
     }
 }

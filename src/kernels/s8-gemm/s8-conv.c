@@ -120,5 +120,5 @@ void axnn_s8_conv_quantize(const axnn_s8_conv_geom *g, const float *x, float inv
 size_t axnn_s8_conv_ws_bytes(const axnn_s8_conv_geom *g)
 {
     const int64_t Q = (int64_t)g->terms * ((g->c + 3) / 4) * g->kh * g->kw;
-    return (size_t)(Q * NR * 4 + 8192 + 128);
+    return (size_t)(Q * NR * 4 + Q * 4 + 8192 + 128); /* panel, tap offsets */
 }

@@ -19,8 +19,10 @@
  *                columns, each quad's B row is 32 dwords read from the quad layout: with stride
  *                1 these are runs of consecutive dwords (one masked load per output row the
  *                tile touches), otherwise one gather per 16 columns. The tile's panel (K/4 x 32
- *                dwords) is then used by every row group; the 8 x 32 int32 accumulators go
- *                through the float epilogue in registers and are stored straight into y.
+ *                dwords) is then used by every row group -- or, when each 16-column half is one
+ *                whole run, the micro-kernel reads B in place at each tap's offset and there is
+ *                no panel at all; the 8 x 32 int32 accumulators go through the float epilogue
+ *                in registers and are stored straight into y.
  *
  * The sums are exact int32, so the result equals im2col + axnn_s8_gemm_ref bit for bit; the
  * epilogue does the same float operations, in the same order, as conv2d_q.c's scalar one:
