@@ -203,6 +203,8 @@ static const conv_case conv_cases[] = {
     {3, 1, 40, 37, 3, 3, 3, 1, 1, 1, 1, 1},  {37, 2, 1, 1, 9, 1, 1, 1, 1, 0, 0, 2},
     {2, 12, 10, 10, 20, 4, 4, 3, 3, 1, 2, 1}, {2, 4, 4, 4, 5, 3, 3, 2, 2, 1, 1, 1},
     {1, 5, 32, 32, 9, 3, 3, 2, 2, 1, 1, 2},  {2, 16, 33, 35, 16, 3, 3, 1, 1, 1, 1, 1},
+    {2, 6, 32, 32, 11, 3, 3, 1, 1, 1, 1, 2}, /* halves are whole rows: B read in place */
+    {2, 70, 8, 8, 12, 3, 3, 1, 1, 1, 1, 2},  {1, 40, 16, 16, 9, 3, 3, 1, 1, 1, 1, 2}, /* K in chunks */
 };
 
 /* Reference for one case: per image, quantize, im2col, decomposition rows through f, the

@@ -20,6 +20,7 @@
 #define MR 8
 #define NR 32
 #define MAXRUN 4
+#define QCHUNK 160 /* quads per K chunk: a 20 KiB panel */
 
 /* ---- quantization into the quad layout ---- */
 
@@ -179,20 +180,18 @@ static inline __m512i load_half(const uint8_t *base, const half *d, __m512i goff
     return v;
 }
 
-/* bp[q][32] dwords for quads q = (t, c4, ky, kx). */
-static void build_panel(const axnn_s8_conv_args *a, const axnn_s8_xlayout *l, const half hd[2], uint8_t *bp)
+/* bp[q - q0][32] dwords for quads q in [q0, q1), quad q's taps at x + kofs[q]. */
+static void build_panel(const axnn_s8_conv_args *a, const half hd[2], const int32_t *kofs, int64_t q0, int64_t q1,
+                        uint8_t *bp)
 {
-    const axnn_s8_conv_geom *g = &a->g;
     const __m512i g0 = hd[0].nrun < 0 ? _mm512_loadu_si512(hd[0].goff) : _mm512_setzero_si512();
     const __m512i g1 = hd[1].nrun < 0 ? _mm512_loadu_si512(hd[1].goff) : _mm512_setzero_si512();
-    for (int tc = 0; tc < l->terms * l->c4; tc++)
-        for (int ky = 0; ky < g->kh; ky++)
-            for (int kx = 0; kx < g->kw; kx++) {
-                const uint8_t *base = a->x + tc * l->plane + ((int64_t)ky * l->wp + kx) * 4;
-                _mm512_storeu_si512(bp, load_half(base, &hd[0], g0));
-                _mm512_storeu_si512(bp + 64, load_half(base, &hd[1], g1));
-                bp += NR * 4;
-            }
+    for (int64_t q = q0; q < q1; q++) {
+        const uint8_t *base = a->x + kofs[q];
+        _mm512_storeu_si512(bp, load_half(base, &hd[0], g0));
+        _mm512_storeu_si512(bp + 64, load_half(base, &hd[1], g1));
+        bp += NR * 4;
+    }
 }
 
 /* Stores one row's 16 values of half d: out[r*out_ch + column's offset] (+)= epilogue. */
@@ -219,19 +218,15 @@ static inline void store_half(const axnn_s8_conv_args *a, const half *d, int64_t
     }
 }
 
-/* The MR x NR int32 sums of one tile: ap is the group's packed weights (Q x MR dwords), corr
- * its corrections, bp the panel. Kept apart from the epilogue so that the 16 accumulators stay
- * in registers. */
-static inline void tile_sums(int64_t Q, const int32_t *ap, const int32_t *corr, const uint8_t *bp,
-                             __m512i out[MR][2])
+/* acc += the MR x NR int32 sums of Q quads of one tile: ap is the group's packed weights
+ * (Q x MR dwords), bp the panel. Kept apart from the epilogue so that the 16 accumulators stay
+ * in registers through the loop. */
+static inline void tile_sums(int64_t Q, const int32_t *ap, const uint8_t *bp, __m512i acc[MR][2])
 {
-    /* start at -correction: the sums wrap as they would after a subtraction */
-    __m512i c0 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[0])), c1 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[1]));
-    __m512i c2 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[2])), c3 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[3]));
-    __m512i c4 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[4])), c5 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[5]));
-    __m512i c6 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[6])), c7 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[7]));
-    __m512i a00 = c0, a01 = c0, a10 = c1, a11 = c1, a20 = c2, a21 = c2, a30 = c3, a31 = c3;
-    __m512i a40 = c4, a41 = c4, a50 = c5, a51 = c5, a60 = c6, a61 = c6, a70 = c7, a71 = c7;
+    __m512i a00 = acc[0][0], a01 = acc[0][1], a10 = acc[1][0], a11 = acc[1][1];
+    __m512i a20 = acc[2][0], a21 = acc[2][1], a30 = acc[3][0], a31 = acc[3][1];
+    __m512i a40 = acc[4][0], a41 = acc[4][1], a50 = acc[5][0], a51 = acc[5][1];
+    __m512i a60 = acc[6][0], a61 = acc[6][1], a70 = acc[7][0], a71 = acc[7][1];
     for (int64_t q = 0; q < Q; q++) {
         const __m512i b0 = _mm512_loadu_si512(bp), b1 = _mm512_loadu_si512(bp + 64);
         __m512i w;
@@ -251,23 +246,33 @@ static inline void tile_sums(int64_t Q, const int32_t *ap, const int32_t *corr, 
         ap += MR;
         bp += NR * 4;
     }
-    out[0][0] = a00, out[0][1] = a01, out[1][0] = a10, out[1][1] = a11;
-    out[2][0] = a20, out[2][1] = a21, out[3][0] = a30, out[3][1] = a31;
-    out[4][0] = a40, out[4][1] = a41, out[5][0] = a50, out[5][1] = a51;
-    out[6][0] = a60, out[6][1] = a61, out[7][0] = a70, out[7][1] = a71;
+    acc[0][0] = a00;
+    acc[0][1] = a01;
+    acc[1][0] = a10;
+    acc[1][1] = a11;
+    acc[2][0] = a20;
+    acc[2][1] = a21;
+    acc[3][0] = a30;
+    acc[3][1] = a31;
+    acc[4][0] = a40;
+    acc[4][1] = a41;
+    acc[5][0] = a50;
+    acc[5][1] = a51;
+    acc[6][0] = a60;
+    acc[6][1] = a61;
+    acc[7][0] = a70;
+    acc[7][1] = a71;
 }
 
 /* The same, reading B in place (both halves single stride-1 runs): quad q's halves are the
  * 64 bytes at x0 + kofs[q] and x1 + kofs[q]. */
-static inline void tile_sums_direct(int64_t Q, const int32_t *ap, const int32_t *corr, const uint8_t *x0,
-                                    const uint8_t *x1, const int32_t *kofs, __m512i out[MR][2])
+static inline void tile_sums_direct(int64_t Q, const int32_t *ap, const uint8_t *x0,
+                                    const uint8_t *x1, const int32_t *kofs, __m512i acc[MR][2])
 {
-    __m512i c0 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[0])), c1 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[1]));
-    __m512i c2 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[2])), c3 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[3]));
-    __m512i c4 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[4])), c5 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[5]));
-    __m512i c6 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[6])), c7 = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[7]));
-    __m512i a00 = c0, a01 = c0, a10 = c1, a11 = c1, a20 = c2, a21 = c2, a30 = c3, a31 = c3;
-    __m512i a40 = c4, a41 = c4, a50 = c5, a51 = c5, a60 = c6, a61 = c6, a70 = c7, a71 = c7;
+    __m512i a00 = acc[0][0], a01 = acc[0][1], a10 = acc[1][0], a11 = acc[1][1];
+    __m512i a20 = acc[2][0], a21 = acc[2][1], a30 = acc[3][0], a31 = acc[3][1];
+    __m512i a40 = acc[4][0], a41 = acc[4][1], a50 = acc[5][0], a51 = acc[5][1];
+    __m512i a60 = acc[6][0], a61 = acc[6][1], a70 = acc[7][0], a71 = acc[7][1];
     for (int64_t q = 0; q < Q; q++) {
         const __m512i b0 = _mm512_loadu_si512(x0 + kofs[q]), b1 = _mm512_loadu_si512(x1 + kofs[q]);
         __m512i w;
@@ -286,21 +291,29 @@ static inline void tile_sums_direct(int64_t Q, const int32_t *ap, const int32_t 
 #undef AXNN_ROW
         ap += MR;
     }
-    out[0][0] = a00, out[0][1] = a01, out[1][0] = a10, out[1][1] = a11;
-    out[2][0] = a20, out[2][1] = a21, out[3][0] = a30, out[3][1] = a31;
-    out[4][0] = a40, out[4][1] = a41, out[5][0] = a50, out[5][1] = a51;
-    out[6][0] = a60, out[6][1] = a61, out[7][0] = a70, out[7][1] = a71;
+    acc[0][0] = a00;
+    acc[0][1] = a01;
+    acc[1][0] = a10;
+    acc[1][1] = a11;
+    acc[2][0] = a20;
+    acc[2][1] = a21;
+    acc[3][0] = a30;
+    acc[3][1] = a31;
+    acc[4][0] = a40;
+    acc[4][1] = a41;
+    acc[5][0] = a50;
+    acc[5][1] = a51;
+    acc[6][0] = a60;
+    acc[6][1] = a61;
+    acc[7][0] = a70;
+    acc[7][1] = a71;
 }
 
 /* Rows [r0, r0 + rows) (rows <= MR) of the tile, through the epilogue into the output. */
-static void tile(const axnn_s8_conv_args *a, int64_t Q, const int32_t *ap, const int32_t *corr, int64_t r0,
-                 int rows, const uint8_t *bp, const int32_t *kofs, const half hd[2])
+/* Rows [r0, r0 + rows) (rows <= MR) of a tile's finished sums, through the epilogue into the
+ * output. */
+static void tile_out(const axnn_s8_conv_args *a, __m512i acc[MR][2], int64_t r0, int rows, const half hd[2])
 {
-    __m512i acc[MR][2];
-    if (kofs)
-        tile_sums_direct(Q, ap, corr, a->x + hd[0].roff[0], a->x + hd[1].roff[0], kofs, acc);
-    else
-        tile_sums(Q, ap, corr, bp, acc);
     for (int i = 0; i < rows; i++) {
         const int64_t r = r0 + i;
         const __m512 sc = _mm512_set1_ps(a->scale[r]), sh = _mm512_set1_ps(a->shift[r]);
@@ -317,8 +330,12 @@ void axnn_s8_conv_cols_avx512vnni(const axnn_s8_conv_args *a, void *ws, int64_t 
     const axnn_s8_conv_geom *g = &a->g;
     const axnn_s8_xlayout l = axnn_s8_xlayout_make(g);
     const int64_t Q = (int64_t)l.terms * l.c4 * g->kh * g->kw, groups = (g->m + MR - 1) / MR;
-    uint8_t *bp = (uint8_t *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
-    int32_t *kofs = (int32_t *)(bp + Q * NR * 4);
+    /* K in chunks whose panel stays in L1 (long decompositions); the group's sums wait in
+     * memory between chunks */
+    const int64_t nch = (Q + QCHUNK - 1) / QCHUNK, qc = (Q + nch - 1) / nch;
+    __m512i *part = (__m512i *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+    uint8_t *bp = (uint8_t *)(part + groups * MR * 2);
+    int32_t *kofs = (int32_t *)(bp + qc * NR * 4);
     const int32_t *ap = a->w, *corr = ap + groups * MR * Q;
     for (int tc = 0, q = 0; tc < l.terms * l.c4; tc++)
         for (int ky = 0; ky < g->kh; ky++)
@@ -329,10 +346,25 @@ void axnn_s8_conv_cols_avx512vnni(const axnn_s8_conv_args *a, void *ws, int64_t 
         /* tiles whose halves are each one whole stride-1 run read B in place; others pack it */
         const bool direct = hd[0].nrun == 1 && hd[1].nrun == 1 && hd[0].stride == 1 && hd[0].rmask[0] == 0xffff &&
                             hd[1].rmask[0] == 0xffff;
-        if (!direct) build_panel(a, &l, hd, bp);
-        for (int64_t gi = 0; gi < groups; gi++) {
-            const int rows = g->m - gi * MR < MR ? (int)(g->m - gi * MR) : MR;
-            tile(a, Q, ap + gi * MR * Q, corr + gi * MR, gi * MR, rows, bp, direct ? kofs : NULL, hd);
+        for (int64_t q0 = 0; q0 < Q; q0 += qc) {
+            const int64_t q1 = Q - q0 < qc ? Q : q0 + qc;
+            if (!direct) build_panel(a, hd, kofs, q0, q1, bp);
+            for (int64_t gi = 0; gi < groups; gi++) {
+                /* one chunk: the sums in a local array (registers); several: in the workspace */
+                __m512i local[MR][2];
+                __m512i(*acc)[2] = nch == 1 ? local : (__m512i(*)[2])(part + gi * MR * 2);
+                if (q0 == 0) /* start at -correction: the sums wrap as after a subtraction */
+                    for (int i = 0; i < MR; i++)
+                        acc[i][0] = acc[i][1] = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[gi * MR + i]));
+                const int32_t *apg = ap + (gi * Q + q0) * MR;
+                if (direct)
+                    tile_sums_direct(q1 - q0, apg, a->x + hd[0].roff[0], a->x + hd[1].roff[0], kofs + q0, acc);
+                else
+                    tile_sums(q1 - q0, apg, bp, acc);
+                if (q1 < Q) continue;
+                if (nch > 1) memcpy(local, acc, sizeof local);
+                tile_out(a, local, gi * MR, g->m - gi * MR < MR ? (int)(g->m - gi * MR) : MR, hd);
+            }
         }
     }
 }

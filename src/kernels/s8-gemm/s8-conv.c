@@ -120,5 +120,7 @@ void axnn_s8_conv_quantize(const axnn_s8_conv_geom *g, const float *x, float inv
 size_t axnn_s8_conv_ws_bytes(const axnn_s8_conv_geom *g)
 {
     const int64_t Q = (int64_t)g->terms * ((g->c + 3) / 4) * g->kh * g->kw;
-    return (size_t)(Q * NR * 4 + Q * 4 + 8192 + 128); /* panel, tap offsets */
+    const int64_t groups = (g->m + MR - 1) / MR;
+    /* the groups' partial sums, a panel (at most all of K), tap offsets */
+    return (size_t)(groups * MR * NR * 4 + Q * NR * 4 + Q * 4 + 8192 + 128);
 }
