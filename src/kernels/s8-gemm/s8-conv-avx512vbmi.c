@@ -38,6 +38,16 @@ static inline void store16(uint8_t *p, __m512i v, __mmask16 m, bool whole)
         _mm512_mask_storeu_epi32(p, m, v);
 }
 
+/* n bytes (a multiple of 4) of the dword v, without a libc call (padding rows are short) */
+static inline void fill_bytes(uint8_t *p, int64_t n, uint32_t v)
+{
+    const __m512i z = _mm512_set1_epi32((int)v);
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) _mm512_storeu_si512(p + i, z);
+    for (; i + 16 <= n; i += 16) _mm_storeu_si128((__m128i *)(p + i), _mm512_castsi512_si128(z));
+    for (; i < n; i += 4) memcpy(p + i, &v, 4);
+}
+
 static inline void fill_dwords(uint8_t *p, int n, uint32_t v)
 {
     for (int j = 0; j < n; j++) memcpy(p + 4 * j, &v, 4);
@@ -54,11 +64,16 @@ bool axnn_s8_conv_quantize_avx512vbmi(const axnn_s8_conv_geom *g, const float *x
     const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
     table tab[MAXTERMS];
     uint32_t pad[MAXTERMS];
-    for (int t = 0; t < nt; t++) {
-        uint8_t b[256];
-        for (int u = 0; u < 256; u++) b[u] = t ? (uint8_t)fmap[t - 1][u ^ 0x80] : (uint8_t)u;
-        for (int i = 0; i < 4; i++) tab[t].t[i] = _mm512_loadu_si512(b + 64 * i);
-        pad[t] = 0x01010101u * b[0x80];
+    pad[0] = 0x80808080u;
+    for (int t = 1; t < nt; t++) {
+        /* indexed by the byte u = a + 128: fmap[t-1] (indexed by a as uint8_t) with its halves
+         * swapped */
+        const int8_t *f = fmap[t - 1];
+        tab[t].t[0] = _mm512_loadu_si512(f + 128);
+        tab[t].t[1] = _mm512_loadu_si512(f + 192);
+        tab[t].t[2] = _mm512_loadu_si512(f);
+        tab[t].t[3] = _mm512_loadu_si512(f + 64);
+        pad[t] = 0x01010101u * (uint8_t)f[0]; /* activation 0 */
     }
     /* as in axnn_s8_conv_quantize_avx512: a row's partial last vector may be stored whole */
     const int64_t wr = (g->w + 15) / 16 * 16;
@@ -66,7 +81,7 @@ bool axnn_s8_conv_quantize_avx512vbmi(const axnn_s8_conv_geom *g, const float *x
     for (int q = q0; q < q1; q++) {
         const int nc = g->c - 4 * q < 4 ? g->c - 4 * q : 4;
         const float *xc = x + (int64_t)4 * q * hw;
-        for (int t = 0; t < nt; t++) memset(dst + t * tplane + q * l.plane, pad[t] & 0xff, (size_t)(g->ph * row));
+        for (int t = 0; t < nt; t++) fill_bytes(dst + t * tplane + q * l.plane, g->ph * row, pad[t]);
         for (int y = 0; y < g->h; y++) {
             const int64_t ro = q * l.plane + (int64_t)(g->ph + y) * row;
             const float *xr = xc + (int64_t)y * g->w;
@@ -87,7 +102,7 @@ bool axnn_s8_conv_quantize_avx512vbmi(const axnn_s8_conv_geom *g, const float *x
             }
         }
         for (int t = 0; t < nt; t++)
-            memset(dst + t * tplane + q * l.plane + (int64_t)(g->ph + g->h) * row, pad[t] & 0xff, (size_t)(g->ph * row));
+            fill_bytes(dst + t * tplane + q * l.plane + (int64_t)(g->ph + g->h) * row, g->ph * row, pad[t]);
     }
     return true;
 }

@@ -24,6 +24,16 @@
 
 /* ---- quantization into the quad layout ---- */
 
+/* n bytes (a multiple of 4) of the dword v, without a libc call (padding rows are short) */
+static inline void fill_bytes(uint8_t *p, int64_t n, uint32_t v)
+{
+    const __m512i z = _mm512_set1_epi32((int)v);
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) _mm512_storeu_si512(p + i, z);
+    for (; i + 16 <= n; i += 16) _mm_storeu_si128((__m128i *)(p + i), _mm512_castsi512_si128(z));
+    for (; i < n; i += 4) memcpy(p + i, &v, 4);
+}
+
 static inline __m512i quant16(const float *src, __mmask16 m, __m512 s)
 {
     const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
@@ -49,7 +59,7 @@ void axnn_s8_conv_quantize_avx512(const axnn_s8_conv_geom *g, const float *x, fl
         uint8_t *p = dst + q * l.plane;
         const int nc = g->c - 4 * q < 4 ? g->c - 4 * q : 4;
         const float *xc = x + (int64_t)4 * q * hw;
-        memset(p, 0x80, (size_t)(g->ph * row));
+        fill_bytes(p, g->ph * row, pad);
         for (int y = 0; y < g->h; y++) {
             uint8_t *r = p + (int64_t)(g->ph + y) * row;
             const float *xr = xc + (int64_t)y * g->w;
@@ -70,7 +80,7 @@ void axnn_s8_conv_quantize_avx512(const axnn_s8_conv_geom *g, const float *x, fl
                 memcpy(r + (int64_t)(g->pw + g->w + j) * 4, &pad, 4);
             }
         }
-        memset(p + (int64_t)(g->ph + g->h) * row, 0x80, (size_t)(g->ph * row));
+        fill_bytes(p + (int64_t)(g->ph + g->h) * row, g->ph * row, pad);
     }
     axnn_s8_conv_map_terms(g, fmap, q0, q1, dst);
 }
