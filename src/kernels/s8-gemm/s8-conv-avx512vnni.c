@@ -6,10 +6,12 @@
  *             load each) or every other dword (stride 2: two masked loads and a permute), or
  *             per-lane gather offsets -- and where its outputs go (one masked store per image);
  *   panel     Q quads x 32 dwords: for quad (t, c4, ky, kx) the runs are loaded at the tap's
- *             offset in the plane (masked loads merge the runs into one vector);
+ *             offset in the plane (masked loads merge the runs into one vector) -- skipped when
+ *             each half is one whole stride-1 run: the micro-kernel then loads B in place;
  *   tiles     for each group of MR = 8 output channels, the 8 x 32 int32 sums (16 zmm) from
- *             vpdpbusd with the group's broadcast weight dwords, minus the correction, through
- *             the float epilogue and stored.
+ *             vpdpbusd with the group's broadcast weight dwords, started at minus the
+ *             correction, through the float epilogue and stored. K longer than QCHUNK quads
+ *             runs in chunks (panel by panel), the groups' partial sums kept in the workspace.
  */
 #include "kernels/s8-gemm/s8-conv.h"
 
