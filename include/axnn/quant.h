@@ -76,7 +76,8 @@ void axnn_quant_refresh_weights(axnn_graph *g);
 typedef struct axnn_qnode_info {
     axnn_numeric mode;
     const char *mul;       /* multiplier name ("exact" for INT8) */
-    const char *kernel;    /* "exact-avx512vnni", "lut-avx512vbmi", "decomp(r=3)", "ref" ... */
+    const char *kernel;    /* "exact-avx512vnni", "lut-avx512vbmi", "decomp(r=3)", "ref" ...; valid
+                              until the next call in the same thread */
     float in_scale;
     int64_t macs;          /* per image */
 } axnn_qnode_info;

@@ -33,13 +33,19 @@ typedef struct sweep_ctx {
     double p_exact;
 } sweep_ctx;
 
-static const char *first_kernel(const axnn_graph *g, bool approx)
+/* The kernel of the quantized layer with the most MACs (on the multiplier when approx), read
+ * after a forward pass: automatic choices are made at the first one. */
+static void main_kernel(const axnn_graph *g, bool approx, char *out, size_t size)
 {
+    int64_t most = -1;
+    snprintf(out, size, "-");
     for (int k = 0; k < g->nnodes; k++) {
-        axnn_qnode_info qi;
-        if (axnn_quant_node_info(g, k, &qi) && (!approx || qi.mode == AXNN_NUM_TABLE)) return qi.kernel;
+        axnn_qnode_info qi; /* qi.kernel lives in a buffer that the next call reuses */
+        if (axnn_quant_node_info(g, k, &qi) && (!approx || qi.mode == AXNN_NUM_TABLE) && qi.macs > most) {
+            most = qi.macs;
+            snprintf(out, size, "%s", qi.kernel);
+        }
     }
-    return "-";
 }
 
 static int run_one(sweep_ctx *c, const cli_quant_args *qa, const char *mul, sweep_row *r)
@@ -60,7 +66,7 @@ static int run_one(sweep_ctx *c, const cli_quant_args *qa, const char *mul, swee
     int64_t am, tm;
     axnn_quant_mac_split(c->g, &am, &tm);
     snprintf(r->name, sizeof r->name, "%s", mul);
-    snprintf(r->kernel, sizeof r->kernel, "%s", first_kernel(c->g, !axnn_mul_is_exact(mm)));
+    main_kernel(c->g, !axnn_mul_is_exact(mm), r->kernel, sizeof r->kernel);
     r->acc = ev.accuracy;
     r->mae_pct = mm->metrics.mae_pct;
     r->wce_pct = mm->metrics.wce_pct;
@@ -87,7 +93,7 @@ static void write_tables(const char *dir, const sweep_row *rows, int n, double a
     FILE *f = open_memstream(&md, &mdn), *c = open_memstream(&csv, &csvn), *j = open_memstream(&js, &jsn);
     fprintf(f, "# Multiplier sweep: %s on %s\n\nfloat32: %.2f%%, exact int8: %.2f%%\n\n", arch, data, 100 * acc_f32,
             100 * acc_int8);
-    fprintf(f, "| multiplier | accuracy %% | drop vs int8 | MAE %% | WCE %% | EP %% | power mW | f_apx | P_rel | kernel |\n");
+    fprintf(f, "| multiplier | accuracy %% | drop vs int8 | MAE %% | WCE %% | EP %% | power mW | f_apx | P_rel | kernel (largest layer) |\n");
     fprintf(f, "|---|---|---|---|---|---|---|---|---|---|\n");
     fprintf(c, "multiplier,accuracy,mae_pct,wce_pct,ep_pct,power_mw,power_estimated,f_apx,p_rel,kernel\n");
     fprintf(j, "{\"arch\": \"%s\", \"dataset\": \"%s\", \"float32_accuracy\": %.6f, \"int8_accuracy\": %.6f, \"rows\": [",
