@@ -24,6 +24,10 @@ typedef struct axnn_model_cfg {
  * does (Kaiming-normal fan-out convs, BN weight 1 and bias 0, timm's ViT init, ...). A ViT's
  * g->info.arch always names its patch size ("vit_tiny_p8"), so checkpoints rebuild it. */
 axnn_status axnn_model_build(const char *arch, const axnn_model_cfg *cfg, axnn_graph **out);
+/* The default input size of arch for h x w images (the size the images are zero-padded to):
+ * CNNs pad 28x28 images (MNIST, Fashion-MNIST) to 32, which their five 2x2 downsamplings need;
+ * ViTs, and every other image size, take the image's height. */
+int axnn_model_default_size(const char *arch, int h, int w);
 /* AXNN_OK when arch names a known model (else the error lists the known ones). */
 axnn_status axnn_model_check(const char *arch);
 /* NULL-terminated list of the base architecture names. */

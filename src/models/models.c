@@ -55,6 +55,13 @@ static bool vit_arch(const char *arch, axnn_vit_cfg *v, int *prefix_classes)
     return ok;
 }
 
+int axnn_model_default_size(const char *arch, int h, int w)
+{
+    axnn_vit_cfg v;
+    int prefix_classes;
+    return h == 28 && w == 28 && !vit_arch(arch, &v, &prefix_classes) ? 32 : h;
+}
+
 axnn_status axnn_model_check(const char *arch)
 {
     bool resnet;

@@ -236,8 +236,7 @@ static axnn_status load_data(study *s)
     if (st) return st;
     axnn_dataset_channel_stats(&s->train, s->pp.mean, s->pp.std);
     int size = c->size > 0 ? c->size : base_size(c);
-    if (size <= 0) /* as axnn train: 28x28 data is padded to 32 for CNNs, ViTs take it as is */
-        size = s->train.h == 28 && s->train.w == 28 && strncmp(c->arch, "vit", 3) ? 32 : s->train.h;
+    if (size <= 0) size = axnn_model_default_size(c->arch, s->train.h, s->train.w);
     if (size < s->train.h || size < s->train.w)
         return axnn_error(AXNN_ERR_ARG, "--size %d is smaller than the %dx%d images", size, s->train.h, s->train.w);
     s->pp.out_h = s->pp.out_w = size;

@@ -206,10 +206,7 @@ int cli_train(int argc, char **argv)
     if (load_data(&o, &tr, &te)) return 1;
     axnn_preproc pp = {0};
     axnn_dataset_channel_stats(&tr, pp.mean, pp.std);
-    /* auto size: CNNs pad 28x28 images to 32 (their downsampling wants multiples of 32), ViTs
-     * take them as they are (7x7 patches of 4) */
-    bool vit = !strncmp(arch_base(o.m.arch), "vit_", 4);
-    int size = o.m.size > 0 ? o.m.size : (tr.h == 28 && tr.w == 28 && !vit ? 32 : tr.h);
+    int size = o.m.size > 0 ? o.m.size : axnn_model_default_size(o.m.arch, tr.h, tr.w);
     if (size < tr.h || size < tr.w) {
         axnn_dataset_free(&tr);
         axnn_dataset_free(&te);
