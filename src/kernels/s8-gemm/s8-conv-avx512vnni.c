@@ -14,6 +14,7 @@
  *             runs in chunks (panel by panel), the groups' partial sums kept in the workspace.
  */
 #include "kernels/s8-gemm/s8-conv.h"
+#include "kernels/s8-gemm/vnni-tile.h"
 
 #include <assert.h>
 #include <immintrin.h>
@@ -230,98 +231,6 @@ static inline void store_half(const axnn_s8_conv_args *a, const half *d, int64_t
     }
 }
 
-/* acc += the MR x NR int32 sums of Q quads of one tile: ap is the group's packed weights
- * (Q x MR dwords), bp the panel. Kept apart from the epilogue so that the 16 accumulators stay
- * in registers through the loop. */
-static inline void tile_sums(int64_t Q, const int32_t *ap, const uint8_t *bp, __m512i acc[MR][2])
-{
-    __m512i a00 = acc[0][0], a01 = acc[0][1], a10 = acc[1][0], a11 = acc[1][1];
-    __m512i a20 = acc[2][0], a21 = acc[2][1], a30 = acc[3][0], a31 = acc[3][1];
-    __m512i a40 = acc[4][0], a41 = acc[4][1], a50 = acc[5][0], a51 = acc[5][1];
-    __m512i a60 = acc[6][0], a61 = acc[6][1], a70 = acc[7][0], a71 = acc[7][1];
-    for (int64_t q = 0; q < Q; q++) {
-        const __m512i b0 = _mm512_loadu_si512(bp), b1 = _mm512_loadu_si512(bp + 64);
-        __m512i w;
-#define AXNN_ROW(i, x0, x1)                                                                        \
-    w = _mm512_set1_epi32(ap[i]);                                                                  \
-    x0 = _mm512_dpbusd_epi32(x0, b0, w);                                                           \
-    x1 = _mm512_dpbusd_epi32(x1, b1, w);
-        AXNN_ROW(0, a00, a01)
-        AXNN_ROW(1, a10, a11)
-        AXNN_ROW(2, a20, a21)
-        AXNN_ROW(3, a30, a31)
-        AXNN_ROW(4, a40, a41)
-        AXNN_ROW(5, a50, a51)
-        AXNN_ROW(6, a60, a61)
-        AXNN_ROW(7, a70, a71)
-#undef AXNN_ROW
-        ap += MR;
-        bp += NR * 4;
-    }
-    acc[0][0] = a00;
-    acc[0][1] = a01;
-    acc[1][0] = a10;
-    acc[1][1] = a11;
-    acc[2][0] = a20;
-    acc[2][1] = a21;
-    acc[3][0] = a30;
-    acc[3][1] = a31;
-    acc[4][0] = a40;
-    acc[4][1] = a41;
-    acc[5][0] = a50;
-    acc[5][1] = a51;
-    acc[6][0] = a60;
-    acc[6][1] = a61;
-    acc[7][0] = a70;
-    acc[7][1] = a71;
-}
-
-/* The same, reading B in place (both halves single stride-1 runs): quad q's halves are the
- * 64 bytes at x0 + kofs[q] and x1 + kofs[q]. */
-static inline void tile_sums_direct(int64_t Q, const int32_t *ap, const uint8_t *x0,
-                                    const uint8_t *x1, const int32_t *kofs, __m512i acc[MR][2])
-{
-    __m512i a00 = acc[0][0], a01 = acc[0][1], a10 = acc[1][0], a11 = acc[1][1];
-    __m512i a20 = acc[2][0], a21 = acc[2][1], a30 = acc[3][0], a31 = acc[3][1];
-    __m512i a40 = acc[4][0], a41 = acc[4][1], a50 = acc[5][0], a51 = acc[5][1];
-    __m512i a60 = acc[6][0], a61 = acc[6][1], a70 = acc[7][0], a71 = acc[7][1];
-    for (int64_t q = 0; q < Q; q++) {
-        const __m512i b0 = _mm512_loadu_si512(x0 + kofs[q]), b1 = _mm512_loadu_si512(x1 + kofs[q]);
-        __m512i w;
-#define AXNN_ROW(i, y0, y1)                                                                        \
-    w = _mm512_set1_epi32(ap[i]);                                                                  \
-    y0 = _mm512_dpbusd_epi32(y0, b0, w);                                                           \
-    y1 = _mm512_dpbusd_epi32(y1, b1, w);
-        AXNN_ROW(0, a00, a01)
-        AXNN_ROW(1, a10, a11)
-        AXNN_ROW(2, a20, a21)
-        AXNN_ROW(3, a30, a31)
-        AXNN_ROW(4, a40, a41)
-        AXNN_ROW(5, a50, a51)
-        AXNN_ROW(6, a60, a61)
-        AXNN_ROW(7, a70, a71)
-#undef AXNN_ROW
-        ap += MR;
-    }
-    acc[0][0] = a00;
-    acc[0][1] = a01;
-    acc[1][0] = a10;
-    acc[1][1] = a11;
-    acc[2][0] = a20;
-    acc[2][1] = a21;
-    acc[3][0] = a30;
-    acc[3][1] = a31;
-    acc[4][0] = a40;
-    acc[4][1] = a41;
-    acc[5][0] = a50;
-    acc[5][1] = a51;
-    acc[6][0] = a60;
-    acc[6][1] = a61;
-    acc[7][0] = a70;
-    acc[7][1] = a71;
-}
-
-/* Rows [r0, r0 + rows) (rows <= MR) of the tile, through the epilogue into the output. */
 /* Rows [r0, r0 + rows) (rows <= MR) of a tile's finished sums, through the epilogue into the
  * output. */
 static void tile_out(const axnn_s8_conv_args *a, __m512i acc[MR][2], int64_t r0, int rows, const half hd[2])
@@ -370,9 +279,9 @@ void axnn_s8_conv_cols_avx512vnni(const axnn_s8_conv_args *a, void *ws, int64_t 
                         acc[i][0] = acc[i][1] = _mm512_set1_epi32((int32_t)(0u - (uint32_t)corr[gi * MR + i]));
                 const int32_t *apg = ap + (gi * Q + q0) * MR;
                 if (direct)
-                    tile_sums_direct(q1 - q0, apg, a->x + hd[0].roff[0], a->x + hd[1].roff[0], kofs + q0, acc);
+                    axnn_vnni_tile(q1 - q0, apg, a->x + hd[0].roff[0], a->x + hd[1].roff[0], kofs + q0, 0, acc);
                 else
-                    tile_sums(q1 - q0, apg, bp, acc);
+                    axnn_vnni_tile(q1 - q0, apg, bp, bp + 64, NULL, NR * 4, acc);
                 if (q1 < Q) continue;
                 if (nch > 1) memcpy(local, acc, sizeof local);
                 tile_out(a, local, gi * MR, g->m - gi * MR < MR ? (int)(g->m - gi * MR) : MR, hd);

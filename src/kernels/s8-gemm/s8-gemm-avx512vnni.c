@@ -11,6 +11,7 @@
  * that is not stored.
  */
 #include "kernels/s8-gemm/s8-gemm.h"
+#include "kernels/s8-gemm/vnni-tile.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -67,42 +68,12 @@ static void pack_b(int64_t K, const int8_t *B, int64_t ldb, int64_t n0, int64_t 
     }
 }
 
-/* The MR x NR sums, in named registers (an indexed array of accumulators made GCC shuffle
- * and spill them inside the loop). */
-static inline void sums(int64_t q4, const int32_t *ap, const uint8_t *bp, __m512i out[MR][2])
-{
-    __m512i a00 = _mm512_setzero_si512(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-    __m512i a40 = a00, a41 = a00, a50 = a00, a51 = a00, a60 = a00, a61 = a00, a70 = a00, a71 = a00;
-    for (int64_t q = 0; q < q4; q++) {
-        const __m512i b0 = _mm512_loadu_si512(bp), b1 = _mm512_loadu_si512(bp + 64);
-        __m512i w;
-#define AXNN_ROW(i, x0, x1)                                                                        \
-    w = _mm512_set1_epi32(ap[i]);                                                                  \
-    x0 = _mm512_dpbusd_epi32(x0, b0, w);                                                           \
-    x1 = _mm512_dpbusd_epi32(x1, b1, w);
-        AXNN_ROW(0, a00, a01)
-        AXNN_ROW(1, a10, a11)
-        AXNN_ROW(2, a20, a21)
-        AXNN_ROW(3, a30, a31)
-        AXNN_ROW(4, a40, a41)
-        AXNN_ROW(5, a50, a51)
-        AXNN_ROW(6, a60, a61)
-        AXNN_ROW(7, a70, a71)
-#undef AXNN_ROW
-        ap += MR;
-        bp += NR * 4;
-    }
-    out[0][0] = a00, out[0][1] = a01, out[1][0] = a10, out[1][1] = a11;
-    out[2][0] = a20, out[2][1] = a21, out[3][0] = a30, out[3][1] = a31;
-    out[4][0] = a40, out[4][1] = a41, out[5][0] = a50, out[5][1] = a51;
-    out[6][0] = a60, out[6][1] = a61, out[7][0] = a70, out[7][1] = a71;
-}
-
 static void ukernel(int64_t q4, const int32_t *ap, const uint8_t *bp, const int32_t *corr,
                     int32_t *C, int64_t ldc, int64_t mrows, int64_t ncols, bool accumulate)
 {
     __m512i acc[MR][2];
-    sums(q4, ap, bp, acc);
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+    axnn_vnni_tile(q4, ap, bp, bp + 64, NULL, NR * 4, acc);
     __mmask16 m0 = ncols >= 16 ? 0xffff : (__mmask16)((1u << ncols) - 1);
     __mmask16 m1 = ncols >= 32 ? 0xffff : ncols <= 16 ? 0 : (__mmask16)((1u << (ncols - 16)) - 1);
     for (int i = 0; i < MR && i < mrows; i++) {
