@@ -5,18 +5,12 @@
  * pass over the planes. Same bytes as axnn_s8_conv_quantize_avx512 + axnn_s8_conv_map_terms.
  */
 #include "kernels/s8-gemm/s8-conv.h"
+#include "kernels/s8-gemm/s8-conv-avx512.h"
 
 #include <immintrin.h>
 #include <string.h>
 
 #define MAXTERMS 4 /* 1 + the largest rank this pass handles; more take the two-pass path */
-
-static inline __m512i quant16(const float *src, __mmask16 m, __m512 s)
-{
-    const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
-    __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, src), s), lo), hi);
-    return _mm512_and_si512(_mm512_cvtps_epi32(v), _mm512_set1_epi32(0xff));
-}
 
 typedef struct table {
     __m512i t[4];
@@ -36,16 +30,6 @@ static inline void store16(uint8_t *p, __m512i v, __mmask16 m, bool whole)
         _mm512_storeu_si512(p, v);
     else
         _mm512_mask_storeu_epi32(p, m, v);
-}
-
-/* n bytes (a multiple of 4) of the dword v, without a libc call (padding rows are short) */
-static inline void fill_bytes(uint8_t *p, int64_t n, uint32_t v)
-{
-    const __m512i z = _mm512_set1_epi32((int)v);
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) _mm512_storeu_si512(p + i, z);
-    for (; i + 16 <= n; i += 16) _mm_storeu_si128((__m128i *)(p + i), _mm512_castsi512_si128(z));
-    for (; i < n; i += 4) memcpy(p + i, &v, 4);
 }
 
 static inline void fill_dwords(uint8_t *p, int n, uint32_t v)
@@ -81,16 +65,16 @@ bool axnn_s8_conv_quantize_avx512vbmi(const axnn_s8_conv_geom *g, const float *x
     for (int q = q0; q < q1; q++) {
         const int nc = g->c - 4 * q < 4 ? g->c - 4 * q : 4;
         const float *xc = x + (int64_t)4 * q * hw;
-        for (int t = 0; t < nt; t++) fill_bytes(dst + t * tplane + q * l.plane, g->ph * row, pad[t]);
+        for (int t = 0; t < nt; t++) axnn_fill_bytes(dst + t * tplane + q * l.plane, g->ph * row, pad[t]);
         for (int y = 0; y < g->h; y++) {
             const int64_t ro = q * l.plane + (int64_t)(g->ph + y) * row;
             const float *xr = xc + (int64_t)y * g->w;
             for (int x0 = 0; x0 < g->w; x0 += 16) {
                 __mmask16 m = g->w - x0 >= 16 ? 0xffff : (__mmask16)((1u << (g->w - x0)) - 1);
-                __m512i d = quant16(xr + x0, m, s);
-                if (nc > 1) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + hw + x0, m, s), 8));
-                if (nc > 2) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + 2 * hw + x0, m, s), 16));
-                if (nc > 3) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + 3 * hw + x0, m, s), 24));
+                __m512i d = axnn_quant16(xr + x0, m, s);
+                if (nc > 1) d = _mm512_or_si512(d, _mm512_slli_epi32(axnn_quant16(xr + hw + x0, m, s), 8));
+                if (nc > 2) d = _mm512_or_si512(d, _mm512_slli_epi32(axnn_quant16(xr + 2 * hw + x0, m, s), 16));
+                if (nc > 3) d = _mm512_or_si512(d, _mm512_slli_epi32(axnn_quant16(xr + 3 * hw + x0, m, s), 24));
                 d = _mm512_xor_si512(d, flip);
                 const int64_t o = ro + (int64_t)(g->pw + x0) * 4;
                 store16(dst + o, d, m, m == 0xffff || spill);
@@ -102,7 +86,7 @@ bool axnn_s8_conv_quantize_avx512vbmi(const axnn_s8_conv_geom *g, const float *x
             }
         }
         for (int t = 0; t < nt; t++)
-            fill_bytes(dst + t * tplane + q * l.plane + (int64_t)(g->ph + g->h) * row, g->ph * row, pad[t]);
+            axnn_fill_bytes(dst + t * tplane + q * l.plane + (int64_t)(g->ph + g->h) * row, g->ph * row, pad[t]);
     }
     return true;
 }

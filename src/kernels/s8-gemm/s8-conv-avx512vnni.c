@@ -14,6 +14,7 @@
  *             runs in chunks (panel by panel), the groups' partial sums kept in the workspace.
  */
 #include "kernels/s8-gemm/s8-conv.h"
+#include "kernels/s8-gemm/s8-conv-avx512.h"
 #include "kernels/s8-gemm/vnni-tile.h"
 
 #include <assert.h>
@@ -26,24 +27,6 @@
 #define QCHUNK 160 /* quads per K chunk: a 20 KiB panel */
 
 /* ---- quantization into the quad layout ---- */
-
-/* n bytes (a multiple of 4) of the dword v, without a libc call (padding rows are short) */
-static inline void fill_bytes(uint8_t *p, int64_t n, uint32_t v)
-{
-    const __m512i z = _mm512_set1_epi32((int)v);
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) _mm512_storeu_si512(p + i, z);
-    for (; i + 16 <= n; i += 16) _mm_storeu_si128((__m128i *)(p + i), _mm512_castsi512_si128(z));
-    for (; i < n; i += 4) memcpy(p + i, &v, 4);
-}
-
-static inline __m512i quant16(const float *src, __mmask16 m, __m512 s)
-{
-    const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
-    /* as axnn_quantize_s8_avx512: max_ps returns the bound for NaN */
-    __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, src), s), lo), hi);
-    return _mm512_and_si512(_mm512_cvtps_epi32(v), _mm512_set1_epi32(0xff));
-}
 
 void axnn_s8_conv_quantize_avx512(const axnn_s8_conv_geom *g, const float *x, float inv_scale,
                                   const int8_t (*fmap)[256], int q0, int q1, uint8_t *dst)
@@ -62,16 +45,16 @@ void axnn_s8_conv_quantize_avx512(const axnn_s8_conv_geom *g, const float *x, fl
         uint8_t *p = dst + q * l.plane;
         const int nc = g->c - 4 * q < 4 ? g->c - 4 * q : 4;
         const float *xc = x + (int64_t)4 * q * hw;
-        fill_bytes(p, g->ph * row, pad);
+        axnn_fill_bytes(p, g->ph * row, pad);
         for (int y = 0; y < g->h; y++) {
             uint8_t *r = p + (int64_t)(g->ph + y) * row;
             const float *xr = xc + (int64_t)y * g->w;
             for (int x0 = 0; x0 < g->w; x0 += 16) {
                 __mmask16 m = g->w - x0 >= 16 ? 0xffff : (__mmask16)((1u << (g->w - x0)) - 1);
-                __m512i d = quant16(xr + x0, m, s);
-                if (nc > 1) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + hw + x0, m, s), 8));
-                if (nc > 2) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + 2 * hw + x0, m, s), 16));
-                if (nc > 3) d = _mm512_or_si512(d, _mm512_slli_epi32(quant16(xr + 3 * hw + x0, m, s), 24));
+                __m512i d = axnn_quant16(xr + x0, m, s);
+                if (nc > 1) d = _mm512_or_si512(d, _mm512_slli_epi32(axnn_quant16(xr + hw + x0, m, s), 8));
+                if (nc > 2) d = _mm512_or_si512(d, _mm512_slli_epi32(axnn_quant16(xr + 2 * hw + x0, m, s), 16));
+                if (nc > 3) d = _mm512_or_si512(d, _mm512_slli_epi32(axnn_quant16(xr + 3 * hw + x0, m, s), 24));
                 d = _mm512_xor_si512(d, flip);
                 if (m == 0xffff || spill)
                     _mm512_storeu_si512(r + (int64_t)(g->pw + x0) * 4, d);
@@ -83,7 +66,7 @@ void axnn_s8_conv_quantize_avx512(const axnn_s8_conv_geom *g, const float *x, fl
                 memcpy(r + (int64_t)(g->pw + g->w + j) * 4, &pad, 4);
             }
         }
-        fill_bytes(p + (int64_t)(g->ph + g->h) * row, g->ph * row, pad);
+        axnn_fill_bytes(p + (int64_t)(g->ph + g->h) * row, g->ph * row, pad);
     }
     axnn_s8_conv_map_terms(g, fmap, q0, q1, dst);
 }
