@@ -4,6 +4,7 @@
 
 #include "base.h"
 #include "graph.h"
+#include "plan.h"
 #include "ops.h"
 #include "models.h"
 #include "data.h"

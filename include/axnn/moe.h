@@ -23,6 +23,7 @@
 
 #include "data.h"
 #include "graph.h"
+#include "plan.h"
 #include "train.h"
 
 #ifdef __cplusplus
@@ -40,22 +41,33 @@ bool axnn_moe_kind_parse(const char *s, axnn_moe_kind *out);
 typedef struct axnn_moe_gate_attr {
     int experts;
     float aux_weight; /* weight of the load-balancing loss (training, trainable gate) */
-    /* statistics over the forward calls since axnn_moe_reset_stats */
+} axnn_moe_gate_attr;
+
+/* Statistics the routing nodes keep in each plan (axnn_plan_node_stats), over the forward
+ * calls since axnn_moe_reset_stats. */
+typedef struct axnn_moe_gate_stats {
     int64_t seen, load[AXNN_MOE_MAX_EXPERTS]; /* images, and images whose top-1 is e */
     double prob_sum[AXNN_MOE_MAX_EXPERTS];
     float aux_loss; /* of the last training forward */
-} axnn_moe_gate_attr;
+} axnn_moe_gate_stats;
 
 typedef struct axnn_moe_nearest_attr {
     int experts;
-    int64_t seen, load[AXNN_MOE_MAX_EXPERTS];
 } axnn_moe_nearest_attr;
 
+typedef struct axnn_moe_nearest_stats {
+    int64_t seen, load[AXNN_MOE_MAX_EXPERTS];
+} axnn_moe_nearest_stats;
+
+/* The images routed to the expert in the last call are the dispatch output's rows in the plan
+ * (axnn_plan_rows); the expert's nodes run on those (node->rows_of). */
 typedef struct axnn_moe_dispatch_attr {
     int expert;
-    int rows;             /* images routed to this expert in the last call (run time) */
-    int64_t routed, seen; /* accumulated since axnn_moe_reset_stats */
 } axnn_moe_dispatch_attr;
+
+typedef struct axnn_moe_dispatch_stats {
+    int64_t routed, seen; /* accumulated since axnn_moe_reset_stats */
+} axnn_moe_dispatch_stats;
 
 typedef struct axnn_moe_combine_attr {
     int experts;
@@ -113,16 +125,16 @@ axnn_status axnn_moe_init_gates(axnn_graph *g, axnn_pool *pool, const axnn_datas
 /* Freezes (or unfreezes) gates and the gateway (AXNN_VF_FROZEN). Re-plan afterwards. */
 void axnn_moe_freeze_gates(axnn_graph *g, bool frozen);
 
-/* ---- statistics ---- */
-void axnn_moe_reset_stats(axnn_graph *g);
+/* ---- statistics (kept per plan: the routing that plan p saw) ---- */
+void axnn_moe_reset_stats(axnn_plan *p);
 /* Per-expert share of the images (sum 1) for the router of MoE unit `unit` (0-based, in graph
- * order); returns E, or 0 when there is no such router. */
-int axnn_moe_loads(const axnn_graph *g, int unit, double *share);
+ * order) in plan p; returns E, or 0 when there is no such router. */
+int axnn_moe_loads(const axnn_plan *p, int unit, double *share);
 int axnn_moe_units(const axnn_graph *g); /* routers (gates and nearest nodes) in the graph */
 /* Name of router `unit` ("layer3.2.gate", "gateway.nearest"). */
 const char *axnn_moe_unit_name(const axnn_graph *g, int unit);
-/* Sum of the load-balancing losses of the last training forward (weighted). */
-float axnn_moe_aux_loss(const axnn_graph *g);
+/* Sum of the load-balancing losses of the last training forward of p (weighted). */
+float axnn_moe_aux_loss(const axnn_plan *p);
 
 /* ---- k-means ---- */
 /* Clusters n points of dimension d (row-major) into k clusters: k-means++ seeding from `seed`,
@@ -144,9 +156,10 @@ typedef struct axnn_moe_cost {
     double f_apx;        /* approx_macs / eff_macs */
 } axnn_moe_cost;
 
-/* Costs of g with its current numeric modes and routing statistics (axnn_moe_reset_stats, then
- * evaluate, then this). With no statistics yet, hard experts count 1/E each. */
-void axnn_moe_cost_of(const axnn_graph *g, axnn_moe_cost *out);
+/* Costs of g with its current numeric modes and the routing statistics of plan p
+ * (axnn_moe_reset_stats, then evaluate on p, then this). With no statistics (p NULL, or none
+ * seen yet), hard experts count 1/E each. */
+void axnn_moe_cost_of(const axnn_graph *g, const axnn_plan *p, axnn_moe_cost *out);
 /* P_norm = (M_eff / M_base) * (f_apx * P_mul / P_exact + (1 - f_apx)). */
 double axnn_moe_pnorm(double eff_macs, double base_macs, double f_apx, double p_mul, double p_exact);
 

@@ -40,6 +40,10 @@ typedef struct axnn_ce_attr {
     float label_smoothing;
 } axnn_ce_attr;
 
+/* Registers the ops of src/ops by name (axnn_graph_add_node, loaders); the builder calls do
+ * it themselves. Thread-safe, once. */
+void axnn_ops_init(void);
+
 int axnn_input(axnn_graph *g, int c, int h, int w);
 int axnn_labels(axnn_graph *g);
 int axnn_conv2d(axnn_graph *g, const char *name, int x, int cout, int k, int stride, int pad,

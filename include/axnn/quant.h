@@ -18,6 +18,7 @@
 #include "axmul.h"
 #include "data.h"
 #include "graph.h"
+#include "plan.h"
 #include "train.h"
 
 #ifdef __cplusplus

@@ -10,6 +10,7 @@
 
 #include "data.h"
 #include "graph.h"
+#include "plan.h"
 #include "io.h"
 
 #include <stdio.h>
@@ -33,7 +34,9 @@ typedef struct axnn_optim_cfg {
 } axnn_optim_cfg;
 
 typedef struct axnn_optimizer axnn_optimizer;
-axnn_status axnn_optim_create(axnn_graph *g, const axnn_optim_cfg *cfg, axnn_optimizer **out);
+/* An optimizer of the trainable parameters of plan's graph, reading the gradients of `plan` (a
+ * training plan, which must outlive it). */
+axnn_status axnn_optim_create(axnn_plan *plan, const axnn_optim_cfg *cfg, axnn_optimizer **out);
 void axnn_optim_free(axnn_optimizer *o);
 /* One update of every trainable parameter from its gradient, with learning rate lr. With
  * clip_norm > 0 returns the global gradient norm before clipping, else 0. */
@@ -76,9 +79,14 @@ typedef struct axnn_eval_result {
     double seconds;
 } axnn_eval_result;
 
+/* Evaluates g on d in eval mode with an eval plan of `batch` images made for the call. */
 axnn_status axnn_evaluate(axnn_graph *g, axnn_pool *pool, const axnn_dataset *d,
                           const axnn_preproc *pp, int batch, axnn_progress *prog,
                           axnn_eval_result *res);
+/* The same on an existing plan (batches of its size; a training plan runs in eval mode for the
+ * call and gets its mode back). */
+axnn_status axnn_evaluate_plan(axnn_plan *p, axnn_pool *pool, const axnn_dataset *d, const axnn_preproc *pp,
+                               axnn_progress *prog, axnn_eval_result *res);
 
 /* ---- checkpoints ---- */
 typedef struct axnn_ckpt_meta {

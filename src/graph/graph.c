@@ -1,8 +1,7 @@
 /* Graph construction: values, nodes and shape inference; parameter and MAC accounting. */
 #include "axnn/graph.h"
 
-#include "ops/op.h"
-#include "quant/qstate.h"
+#include "graph/op.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -58,29 +57,24 @@ axnn_graph *axnn_graph_new(void)
     axnn_graph *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     g->input = g->label = g->logits = g->loss = -1;
-    axnn_rng_seed(&g->rng, 0x5eed);
+    g->seed = 0x5eed;
     return g;
 }
 
 void axnn_graph_free(axnn_graph *g)
 {
     if (!g) return;
-    axnn_quant_state_free(g);
+    for (int i = 0; i < g->nnodes; i++) {
+        axnn_node *nd = &g->nodes[i];
+        if (nd->ext && nd->ext_ops && nd->ext_ops->free && !g->parent) nd->ext_ops->free(nd->ext);
+        free(nd->attr);
+    }
+    if (g->ext_free && !g->parent) g->ext_free(g);
     for (int i = 0; i < g->nvals; i++) {
         axnn_value *v = &g->vals[i];
-        if (v->kind == AXNN_VAL_PARAM || v->kind == AXNN_VAL_BUFFER) {
+        if ((v->kind == AXNN_VAL_PARAM || v->kind == AXNN_VAL_BUFFER) && !(v->flags & AXNN_VF_BORROWED))
             axnn_free(v->data);
-            axnn_free(v->grad);
-        }
     }
-    for (int i = 0; i < g->nnodes; i++) {
-        free(g->nodes[i].attr);
-        free(g->nodes[i].ext);
-    }
-    axnn_free(g->act_arena);
-    axnn_free(g->grad_arena);
-    axnn_free(g->state_arena);
-    axnn_free(g->scratch);
     free(g->vals);
     free(g->nodes);
     free(g);
@@ -104,9 +98,13 @@ int axnn_graph_add_value(axnn_graph *g, const char *name, axnn_val_kind kind, ax
     v->shape = *shape;
     v->flags = flags;
     v->producer = -1;
-    if (kind == AXNN_VAL_PARAM || kind == AXNN_VAL_BUFFER) {
+    if ((kind == AXNN_VAL_PARAM || kind == AXNN_VAL_BUFFER) && !(flags & AXNN_VF_BORROWED)) {
         v->data = axnn_calloc((size_t)axnn_shape_numel(shape) * axnn_dtype_size(dt));
         if (!v->data) return axnn_error(AXNN_ERR_NOMEM, "out of memory for %s", name), -1;
+    }
+    if (kind == AXNN_VAL_INPUT || kind == AXNN_VAL_LABEL) {
+        if (g->ninputs == AXNN_MAX_IO) return axnn_error(AXNN_ERR_ARG, "more than %d graph inputs", AXNN_MAX_IO), -1;
+        g->inputs[g->ninputs++] = g->nvals;
     }
     return g->nvals++;
 }
@@ -123,6 +121,13 @@ int axnn_graph_add_node(axnn_graph *g, const char *opname, const char *name, con
 {
     const axnn_op_def *op = axnn_op_find(opname);
     if (!op) return axnn_error(AXNN_ERR_ARG, "unknown op '%s'", opname), -1;
+    return axnn_graph_add_node_op(g, op, name, in, nin, attr, attr_size);
+}
+
+int axnn_graph_add_node_op(axnn_graph *g, const axnn_op_def *op, const char *name, const int *in,
+                           int nin, const void *attr, size_t attr_size)
+{
+    const char *opname = op->name;
     if (nin > AXNN_MAX_IN) return axnn_error(AXNN_ERR_ARG, "%s: too many inputs", opname), -1;
     for (int i = 0; i < nin; i++)
         if (in[i] < 0 || in[i] >= g->nvals)
@@ -141,6 +146,7 @@ int axnn_graph_add_node(axnn_graph *g, const char *opname, const char *name, con
     memcpy(nd->in, in, (size_t)nin * sizeof *in);
     nd->nin = nin;
     nd->out = -1;
+    nd->rows_of = -1;
     if (attr && attr_size) {
         nd->attr = malloc(attr_size);
         if (!nd->attr) return axnn_error(AXNN_ERR_NOMEM, "out of memory"), -1;
@@ -167,6 +173,26 @@ int axnn_graph_add_node(axnn_graph *g, const char *opname, const char *name, con
 }
 
 const char *axnn_node_op_name(const axnn_node *nd) { return nd->op->name; }
+
+void axnn_node_set_ext(axnn_graph *g, int k, void *ext, const axnn_ext_ops *ops)
+{
+    axnn_node *nd = &g->nodes[k];
+    if (nd->ext && nd->ext_ops && nd->ext_ops->free) nd->ext_ops->free(nd->ext);
+    nd->ext = ext;
+    nd->ext_ops = ext ? ops : NULL;
+    g->version++;
+}
+
+axnn_status axnn_graph_mark_output(axnn_graph *g, int v)
+{
+    if (v < 0 || v >= g->nvals) return axnn_error(AXNN_ERR_ARG, "output value %d does not exist", v);
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == v) return AXNN_OK;
+    if (g->noutputs == AXNN_MAX_IO) return axnn_error(AXNN_ERR_ARG, "more than %d graph outputs", AXNN_MAX_IO);
+    g->outputs[g->noutputs++] = v;
+    g->version++;
+    return AXNN_OK;
+}
 
 int64_t axnn_node_params(const axnn_graph *g, const axnn_node *nd)
 {

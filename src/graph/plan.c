@@ -1,7 +1,8 @@
 /* The memory planner.
  *
- * Activations, gradients, saved state and scratch live in four arenas, laid out once per
- * (batch, threads, training) and reused by every call; nothing is allocated while a batch runs.
+ * A plan (axnn/plan.h) keeps activations, gradients, saved state and scratch in four arenas,
+ * laid out once per (batch, threads, training) and reused by every call; nothing is allocated
+ * while a batch runs. The graph holds none of it, so plans of one graph are independent.
  *
  * Inference plans reuse memory: an activation lives from its producer to its last consumer, and
  * two activations whose lifetimes do not overlap may share bytes. Training plans keep every
@@ -22,18 +23,14 @@
  * (8 MB per tensor) spill from the caches between nodes, those of 32 images do not. Only the
  * logits (read by the caller and by the loss, which runs once on the whole batch) keep the
  * planned batch. The graph may hold only node types that treat images independently in eval
- * mode (per_image_op), so the results are those of a whole-batch run, bit for bit. Graphs with large weights (VGG) run
+ * mode (AXNN_OPF_PER_IMAGE), so the results are those of a whole-batch run, bit for bit. Graphs with large weights (VGG) run
  * whole batches: each micro-batch would read (and pack) all weights again.
  *
  * Offsets come from the greedy-by-size heuristic: place the largest block first at the lowest
  * offset that does not collide with any placed block whose lifetime overlaps. It is quadratic in
  * the number of values, which is a few hundred.
  */
-#include "axnn/graph.h"
-
-#include "graph/fuse.h"
-#include "graph/plan.h"
-#include "ops/op.h"
+#include "graph/plan_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -75,45 +72,56 @@ static size_t place_blocks(block *b, int n)
     return total;
 }
 
-static size_t value_bytes(const axnn_value *v)
+static size_t round64(size_t b) { return (b + 63) & ~(size_t)63; }
+
+static size_t tensor_bytes(const axnn_plan *p, int v)
 {
-    size_t b = (size_t)axnn_shape_numel(&v->shape) * axnn_dtype_size(v->dtype);
-    return (b + 63) & ~(size_t)63;
+    return round64((size_t)axnn_shape_numel(&p->t[v].shape) * axnn_dtype_size(p->g->vals[v].dtype));
 }
 
-/* Batched values get the batch; activations other than the logits get `act` (the micro-batch). */
-static void set_batch(axnn_graph *g, int batch, int act)
+static bool is_output(const axnn_graph *g, int v)
 {
+    if (v == g->logits || v == g->loss) return true;
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == v) return true;
+    return false;
+}
+
+/* Tensors take the graph's shapes; batched values get the batch, activations other than the
+ * outputs get `act` (the micro-batch). */
+static void set_shapes(axnn_plan *p, int batch, int act)
+{
+    const axnn_graph *g = p->g;
     for (int i = 0; i < g->nvals; i++) {
-        axnn_value *v = &g->vals[i];
-        if (!(v->flags & AXNN_VF_BATCHED)) continue;
-        v->shape.d[0] = v->kind == AXNN_VAL_ACT && i != g->logits ? act : batch;
+        const axnn_value *v = &g->vals[i];
+        axnn_tensor *t = &p->t[i];
+        t->shape = v->shape;
+        t->rows = batch;
+        if (v->flags & AXNN_VF_BATCHED) t->shape.d[0] = v->kind == AXNN_VAL_ACT && !is_output(g, i) ? act : batch;
     }
 }
 
 #define MICRO_WEIGHT_BYTES (4u << 20) /* larger weights: whole batches */
 #define MICRO_ACT_BYTES (2u << 20)    /* target size of the largest activation of a micro-batch */
 
-/* Node types known to treat the images of a batch independently in eval mode. */
-static bool per_image_op(const char *op)
+/* The micro-batch of an inference plan (0: whole batches). A pure function of the graph and
+ * the plan's settings. Only graphs with one image input and the logits (and loss) as outputs,
+ * whose ops all treat images independently, qualify. */
+static int micro_batch(const axnn_plan *p)
 {
-    static const char *const ok[] = {"conv2d",  "batchnorm2d",    "relu",    "add",
-                                     "maxpool2d", "avgpool2d",    "global_avgpool", "flatten",
-                                     "linear",  "dropout",        "softmax_ce"};
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        if (!strcmp(op, ok[i])) return true;
-    return false;
-}
-
-int axnn_plan_micro_batch(const axnn_graph *g)
-{
-    if (g->planned_training || g->logits < 0) return 0;
+    const axnn_graph *g = p->g;
+    if (p->planned_training || g->logits < 0 || g->input < 0 || p->cfg.micro_batch < 0) return 0;
+    for (int i = 0; i < g->ninputs; i++)
+        if (g->inputs[i] != g->input && g->inputs[i] != g->label) return 0;
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] != g->logits && g->outputs[i] != g->loss) return 0;
     for (int k = 0; k < g->nnodes; k++)
-        if (!per_image_op(g->nodes[k].op->name)) return 0; /* e.g. Mixture-of-Experts routing */
+        if (!(g->nodes[k].op->flags & AXNN_OPF_PER_IMAGE)) return 0; /* e.g. Mixture-of-Experts routing */
+    if (p->cfg.micro_batch > 0) return p->cfg.micro_batch < p->batch ? p->cfg.micro_batch : 0;
     const char *env = getenv("AXNN_MICRO_BATCH");
     if (env) {
         int mb = atoi(env);
-        return mb > 0 && mb < g->batch ? mb : 0;
+        return mb > 0 && mb < p->batch ? mb : 0;
     }
     size_t wbytes = 0, abytes = 0;
     for (int i = 0; i < g->nvals; i++) {
@@ -126,88 +134,106 @@ int axnn_plan_micro_batch(const axnn_graph *g)
     if (wbytes > MICRO_WEIGHT_BYTES || abytes == 0) return 0;
     int mb = (int)(MICRO_ACT_BYTES / abytes);
     mb = mb < 8 ? 8 : mb;
-    return mb < g->batch ? mb : 0;
+    return mb < p->batch ? mb : 0;
 }
 
 /* Which values get a gradient: trainable parameters, and activations computed from them. */
-static void mark_grads(axnn_graph *g, bool training)
+static void mark_grads(axnn_plan *p)
 {
+    const axnn_graph *g = p->g;
+    const bool training = p->planned_training;
     for (int i = 0; i < g->nvals; i++) {
-        axnn_value *v = &g->vals[i];
-        v->flags &= ~AXNN_VF_NEEDS_GRAD;
-        if (training && v->kind == AXNN_VAL_PARAM && !(v->flags & AXNN_VF_FROZEN))
-            v->flags |= AXNN_VF_NEEDS_GRAD;
+        const axnn_value *v = &g->vals[i];
+        p->needs_grad[i] = training && v->kind == AXNN_VAL_PARAM && !(v->flags & AXNN_VF_FROZEN);
     }
     if (!training) return;
     for (int k = 0; k < g->nnodes; k++) {
-        axnn_node *nd = &g->nodes[k];
+        const axnn_node *nd = &g->nodes[k];
         if (!nd->op->backward) continue;
         for (int i = 0; i < nd->nin; i++)
-            if (g->vals[nd->in[i]].flags & AXNN_VF_NEEDS_GRAD) g->vals[nd->out].flags |= AXNN_VF_NEEDS_GRAD;
+            if (p->needs_grad[nd->in[i]]) p->needs_grad[nd->out] = true;
     }
 }
 
-static void free_plan(axnn_graph *g)
+static void free_layout(axnn_plan *p)
 {
-    axnn_free(g->act_arena);
-    axnn_free(g->grad_arena);
-    axnn_free(g->state_arena);
-    axnn_free(g->scratch);
-    g->act_arena = g->grad_arena = g->state_arena = g->scratch = NULL;
-    for (int i = 0; i < g->nvals; i++) {
-        axnn_value *v = &g->vals[i];
-        if (v->kind == AXNN_VAL_PARAM) {
-            axnn_free(v->grad);
-        } else if (v->kind != AXNN_VAL_BUFFER) {
-            v->data = NULL;
-        }
-        v->grad = NULL;
+    const axnn_backend *be = p->be;
+    be->free(p->act_arena);
+    be->free(p->grad_arena);
+    be->free(p->state_arena);
+    be->free(p->scratch);
+    p->act_arena = p->grad_arena = p->state_arena = p->scratch = NULL;
+    const axnn_graph *g = p->g;
+    for (int i = 0; i < g->nvals && p->t; i++) {
+        axnn_tensor *t = &p->t[i];
+        if (g->vals[i].kind == AXNN_VAL_PARAM) be->free(t->grad);
+        t->data = NULL;
+        t->grad = NULL;
     }
-    for (int k = 0; k < g->nnodes; k++) g->nodes[k].state = NULL;
+    for (int k = 0; k < g->nnodes && p->nrt; k++) p->nrt[k].state = NULL;
 }
 
-static axnn_status plan_activations(axnn_graph *g, bool training)
+static axnn_status plan_activations(axnn_plan *p)
 {
+    const axnn_graph *g = p->g;
+    const bool training = p->planned_training;
     block *b = calloc((size_t)g->nvals, sizeof *b);
     if (!b) return axnn_error(AXNN_ERR_NOMEM, "out of memory planning the graph");
     int nb = 0;
     for (int i = 0; i < g->nvals; i++) {
-        axnn_value *v = &g->vals[i];
+        const axnn_value *v = &g->vals[i];
         if (v->kind != AXNN_VAL_ACT) continue;
-        if (!training && axnn_fuse_internal(g, i)) continue; /* never materialized */
-        int start = training ? v->producer : axnn_fuse_step(g, v->producer), end = start;
+        if (!training && axnn_fuse_internal(p, i)) continue; /* never materialized */
+        int start = training ? v->producer : axnn_fuse_step(p, v->producer), end = start;
         for (int k = v->producer + 1; k < g->nnodes; k++)
             for (int j = 0; j < g->nodes[k].nin; j++) {
-                int step = training ? k : axnn_fuse_step(g, k);
+                int step = training ? k : axnn_fuse_step(p, k);
                 if (g->nodes[k].in[j] == i && step > end) end = step;
             }
-        if (training || i == g->logits || i == g->loss || v->nconsumers == 0) end = g->nnodes;
-        if (i == g->logits && axnn_plan_micro_batch(g)) start = 0; /* written by every micro-batch */
-        b[nb++] = (block){i, start, end, value_bytes(v), 0};
+        if (training || is_output(g, i) || v->nconsumers == 0) end = g->nnodes;
+        if (i == g->logits && p->micro) start = 0; /* written by every micro-batch */
+        b[nb++] = (block){i, start, end, tensor_bytes(p, i), 0};
     }
-    g->act_bytes = place_blocks(b, nb);
-    g->act_arena = axnn_alloc(g->act_bytes);
-    if (!g->act_arena) {
+    p->act_bytes = place_blocks(b, nb);
+    p->act_arena = p->be->alloc(p->act_bytes ? p->act_bytes : 64);
+    if (!p->act_arena) {
         free(b);
-        return axnn_error(AXNN_ERR_NOMEM, "out of memory for activations (%zu bytes)", g->act_bytes);
+        return axnn_error(AXNN_ERR_NOMEM, "out of memory for activations (%zu bytes)", p->act_bytes);
     }
-    for (int i = 0; i < nb; i++) g->vals[b[i].id].data = (char *)g->act_arena + b[i].offset;
+    for (int i = 0; i < nb; i++) p->t[b[i].id].data = (char *)p->act_arena + b[i].offset;
+    for (int i = 0; i < g->nvals; i++)
+        if (g->vals[i].kind == AXNN_VAL_PARAM || g->vals[i].kind == AXNN_VAL_BUFFER) p->t[i].data = g->vals[i].data;
     free(b);
     return AXNN_OK;
 }
 
 /* The index at whose place node k runs in training mode: a training chain's nodes after its
  * head run at the tail (graph/fuse.c), and write their input gradients there. */
-static int train_step(const axnn_graph *g, int k)
+static int train_step(const axnn_plan *p, int k)
 {
-    const axnn_fusion *f = &g->nodes[k].fuse;
+    const axnn_fusion *f = &p->nrt[k].fuse;
     int add;
     if (f->role != AXNN_FUSE_INNER && f->role != AXNN_FUSE_TAIL) return k;
-    return axnn_fuse_train(g, f->head, &add) ? f->tail : k;
+    return axnn_fuse_train(p, f->head, &add) ? f->tail : k;
 }
 
-static axnn_status plan_gradients(axnn_graph *g)
+static axnn_status plan_param_grads(axnn_plan *p)
 {
+    const axnn_graph *g = p->g;
+    for (int i = 0; i < g->nvals; i++) {
+        const axnn_value *v = &g->vals[i];
+        if (v->kind != AXNN_VAL_PARAM || !p->needs_grad[i]) continue;
+        size_t bytes = (size_t)axnn_shape_numel(&v->shape) * sizeof(float);
+        p->t[i].grad = p->be->alloc(bytes ? bytes : 64);
+        if (!p->t[i].grad) return axnn_error(AXNN_ERR_NOMEM, "out of memory for the gradient of %s", v->name);
+        memset(p->t[i].grad, 0, bytes);
+    }
+    return AXNN_OK;
+}
+
+static axnn_status plan_gradients(axnn_plan *p)
+{
+    const axnn_graph *g = p->g;
     /* Step s of the backward pass runs node nnodes-1-s. */
     block *b = calloc((size_t)g->nvals, sizeof *b);
     bool *written = calloc((size_t)g->nvals, sizeof *written);
@@ -218,101 +244,219 @@ static axnn_status plan_gradients(axnn_graph *g)
     }
     int nb = 0;
     for (int i = 0; i < g->nvals; i++) {
-        axnn_value *v = &g->vals[i];
-        if (v->kind != AXNN_VAL_ACT || !(v->flags & AXNN_VF_NEEDS_GRAD)) continue;
-        int first = g->nnodes - 1 - train_step(g, v->producer), start = first;
+        const axnn_value *v = &g->vals[i];
+        if (v->kind != AXNN_VAL_ACT || !p->needs_grad[i]) continue;
+        int first = g->nnodes - 1 - train_step(p, v->producer), start = first;
         for (int k = g->nnodes - 1; k > v->producer; k--)
             for (int j = 0; j < g->nodes[k].nin; j++) {
-                int step = g->nnodes - 1 - train_step(g, k);
+                int step = g->nnodes - 1 - train_step(p, k);
                 if (g->nodes[k].in[j] == i && step < start) start = step;
             }
-        if (i == g->loss) start = 0;
-        b[nb++] = (block){i, start, first, value_bytes(v), 0};
+        if (i == g->loss || is_output(g, i)) start = 0;
+        b[nb++] = (block){i, start, first, tensor_bytes(p, i), 0};
     }
-    g->grad_bytes = place_blocks(b, nb);
-    g->grad_arena = axnn_alloc(g->grad_bytes ? g->grad_bytes : 64);
-    if (!g->grad_arena) {
+    p->grad_bytes = place_blocks(b, nb);
+    p->grad_arena = p->be->alloc(p->grad_bytes ? p->grad_bytes : 64);
+    if (!p->grad_arena) {
         free(b);
         free(written);
-        return axnn_error(AXNN_ERR_NOMEM, "out of memory for gradients (%zu bytes)", g->grad_bytes);
+        return axnn_error(AXNN_ERR_NOMEM, "out of memory for gradients (%zu bytes)", p->grad_bytes);
     }
-    for (int i = 0; i < nb; i++) g->vals[b[i].id].grad = (float *)((char *)g->grad_arena + b[i].offset);
+    for (int i = 0; i < nb; i++) p->t[b[i].id].grad = (float *)((char *)p->grad_arena + b[i].offset);
     free(b);
-
-    for (int i = 0; i < g->nvals; i++) {
-        axnn_value *v = &g->vals[i];
-        if (v->kind == AXNN_VAL_PARAM && (v->flags & AXNN_VF_NEEDS_GRAD)) {
-            v->grad = axnn_calloc((size_t)axnn_shape_numel(&v->shape) * sizeof(float));
-            if (!v->grad) {
-                free(written);
-                return axnn_error(AXNN_ERR_NOMEM, "out of memory for the gradient of %s", v->name);
-            }
-        }
-    }
+    axnn_status st = plan_param_grads(p);
     /* Parameters always accumulate (the trainer zeroes them); activations: first writer stores. */
-    for (int k = g->nnodes - 1; k >= 0; k--) {
-        axnn_node *nd = &g->nodes[k];
+    for (int k = g->nnodes - 1; k >= 0 && !st; k--) {
+        const axnn_node *nd = &g->nodes[k];
         for (int j = 0; j < nd->nin; j++) {
             int id = nd->in[j];
-            nd->accum[j] = g->vals[id].kind == AXNN_VAL_PARAM || written[id];
+            p->nrt[k].accum[j] = g->vals[id].kind == AXNN_VAL_PARAM || written[id];
             written[id] = true;
         }
     }
     free(written);
+    return st;
+}
+
+/* Node state, scratch and shared memory: the largest any node (or its extension) asks for. */
+static axnn_status plan_node_memory(axnn_plan *p, int act_batch)
+{
+    const axnn_graph *g = p->g;
+    const bool training = p->planned_training;
+    const int batch = p->batch, nth = p->nthreads;
+    size_t state = 0, scratch = 0, shared = 0;
+    for (int k = 0; k < g->nnodes; k++) {
+        const axnn_node *nd = &g->nodes[k];
+        const axnn_ext_ops *x = nd->ext_ops;
+        if (training && nd->op->state_bytes) state += round64(nd->op->state_bytes(g, nd, batch));
+        size_t s = nd->op->scratch_bytes ? nd->op->scratch_bytes(g, nd, act_batch, nth, training) : 0;
+        if (x && x->scratch_bytes) {
+            size_t xs = x->scratch_bytes(g, nd, act_batch, nth, training);
+            s = xs > s ? xs : s;
+        }
+        scratch = s > scratch ? s : scratch;
+        s = nd->op->shared_bytes ? nd->op->shared_bytes(g, nd, act_batch, nth, training) : 0;
+        if (x && x->shared_bytes) {
+            size_t xs = x->shared_bytes(g, nd, act_batch, nth, training);
+            s = xs > s ? xs : s;
+        }
+        shared = s > shared ? s : shared;
+    }
+    p->state_bytes = state;
+    p->scratch_per_thread = round64(scratch);
+    p->shared_bytes = round64(shared);
+    p->state_arena = p->be->alloc(state ? state : 64);
+    /* The shared region follows the per-thread slices (see axnn_exec.shared). */
+    p->scratch = p->be->alloc(p->scratch_per_thread * (size_t)nth + p->shared_bytes + 64);
+    if (!p->state_arena || !p->scratch) return axnn_error(AXNN_ERR_NOMEM, "out of memory for node state and scratch");
+    size_t off = 0;
+    for (int k = 0; k < g->nnodes && training; k++) {
+        const axnn_node *nd = &g->nodes[k];
+        if (!nd->op->state_bytes) continue;
+        p->nrt[k].state = (char *)p->state_arena + off;
+        off += round64(nd->op->state_bytes(g, nd, batch));
+    }
     return AXNN_OK;
 }
 
-axnn_status axnn_graph_plan(axnn_graph *g, int batch, int nthreads, bool training)
+/* Per-node statistics, kept across re-plans (the node list of a graph never shrinks). */
+static axnn_status plan_stats(axnn_plan *p)
 {
-    if (batch < 1) return axnn_error(AXNN_ERR_ARG, "batch size must be at least 1 (got %d)", batch);
-    if (nthreads < 1) nthreads = 1;
-    free_plan(g);
-    mark_grads(g, training);
-    g->batch = batch;
-    g->n = batch;
-    g->nthreads = nthreads;
-    g->planned_training = training;
-    g->training = training;
-    const int micro = axnn_plan_micro_batch(g), act_batch = micro ? micro : batch;
-    set_batch(g, batch, act_batch);
-    axnn_graph_fuse(g);
-
-    axnn_status st = plan_activations(g, training);
-    if (st == AXNN_OK && training) st = plan_gradients(g);
-    if (st != AXNN_OK) {
-        free_plan(g);
-        return st;
-    }
-
-    size_t state = 0, scratch = 0, shared = 0;
-    for (int k = 0; k < g->nnodes; k++) {
-        axnn_node *nd = &g->nodes[k];
-        if (training && nd->op->state_bytes)
-            state += (nd->op->state_bytes(g, nd, batch) + 63) & ~(size_t)63;
-        if (nd->op->scratch_bytes) {
-            size_t s = nd->op->scratch_bytes(g, nd, act_batch, nthreads);
-            if (s > scratch) scratch = s;
-        }
-        if (nd->op->shared_bytes) {
-            size_t s = nd->op->shared_bytes(g, nd, act_batch, nthreads);
-            if (s > shared) shared = s;
-        }
-    }
-    g->state_bytes = state;
-    g->scratch_per_thread = (scratch + 63) & ~(size_t)63;
-    g->state_arena = axnn_alloc(state ? state : 64);
-    /* The shared region follows the per-thread slices (see axnn_exec.shared). */
-    g->scratch = axnn_alloc(g->scratch_per_thread * (size_t)nthreads + ((shared + 63) & ~(size_t)63) + 64);
-    if (!g->state_arena || !g->scratch) {
-        free_plan(g);
-        return axnn_error(AXNN_ERR_NOMEM, "out of memory for node state and scratch");
-    }
+    const axnn_graph *g = p->g;
+    if (p->stats_arena) return AXNN_OK;
+    size_t total = 0;
+    for (int k = 0; k < g->nnodes; k++)
+        if (g->nodes[k].op->stats_bytes) total += round64(g->nodes[k].op->stats_bytes(g, &g->nodes[k]));
+    p->stats_total = total;
+    p->stats_arena = p->be->alloc(total ? total : 64);
+    if (!p->stats_arena) return axnn_error(AXNN_ERR_NOMEM, "out of memory for node statistics");
+    memset(p->stats_arena, 0, total ? total : 64);
     size_t off = 0;
-    for (int k = 0; k < g->nnodes && training; k++) {
-        axnn_node *nd = &g->nodes[k];
-        if (!nd->op->state_bytes) continue;
-        nd->state = (char *)g->state_arena + off;
-        off += (nd->op->state_bytes(g, nd, batch) + 63) & ~(size_t)63;
+    for (int k = 0; k < g->nnodes; k++) {
+        if (!g->nodes[k].op->stats_bytes) continue;
+        p->nrt[k].stats = (char *)p->stats_arena + off;
+        off += round64(g->nodes[k].op->stats_bytes(g, &g->nodes[k]));
     }
     return AXNN_OK;
+}
+
+axnn_status axnn_plan_layout(axnn_plan *p)
+{
+    free_layout(p);
+    axnn_graph *g = p->g;
+    mark_grads(p);
+    p->n = p->batch;
+    p->version = g->version;
+    for (int k = 0; k < g->nnodes; k++) {
+        memset(&p->nrt[k].fuse, 0, sizeof p->nrt[k].fuse);
+        memset(p->nrt[k].accum, 0, sizeof p->nrt[k].accum);
+    }
+    p->micro = micro_batch(p);
+    const int act_batch = p->micro ? p->micro : p->batch;
+    set_shapes(p, p->batch, act_batch);
+    axnn_plan_fuse(p);
+    axnn_status st = plan_activations(p);
+    if (!st && p->planned_training) st = plan_gradients(p);
+    if (!st) st = plan_node_memory(p, act_batch);
+    if (!st) st = plan_stats(p);
+    if (st) free_layout(p);
+    return st;
+}
+
+axnn_status axnn_plan_sync(axnn_plan *p)
+{
+    if (p->version == p->g->version && p->act_arena) return AXNN_OK;
+    bool training = p->training;
+    axnn_status st = axnn_plan_layout(p);
+    p->training = training && p->planned_training;
+    return st;
+}
+
+axnn_status axnn_plan_create(axnn_graph *g, const axnn_plan_cfg *cfg, axnn_plan **out)
+{
+    *out = NULL;
+    if (cfg->batch < 1) return axnn_error(AXNN_ERR_ARG, "batch size must be at least 1 (got %d)", cfg->batch);
+    axnn_plan *p = calloc(1, sizeof *p);
+    if (!p) return axnn_error(AXNN_ERR_NOMEM, "out of memory for a plan");
+    p->g = g;
+    p->cfg = *cfg;
+    p->be = axnn_backend_cpu();
+    p->batch = cfg->batch;
+    p->nthreads = cfg->nthreads < 1 ? 1 : cfg->nthreads;
+    p->planned_training = p->training = cfg->training;
+    axnn_plan_seed(p, g->seed);
+    p->t = calloc((size_t)g->nvals + 1, sizeof *p->t);
+    p->nrt = calloc((size_t)g->nnodes + 1, sizeof *p->nrt);
+    p->needs_grad = calloc((size_t)g->nvals + 1, sizeof *p->needs_grad);
+    axnn_status st = p->t && p->nrt && p->needs_grad ? axnn_plan_layout(p)
+                                                      : axnn_error(AXNN_ERR_NOMEM, "out of memory for a plan");
+    if (st) {
+        axnn_plan_free(p);
+        return st;
+    }
+    *out = p;
+    return AXNN_OK;
+}
+
+axnn_plan *axnn_plan_new(axnn_graph *g, int batch, int nthreads, bool training)
+{
+    axnn_plan *p;
+    axnn_plan_cfg c = {.batch = batch, .nthreads = nthreads, .training = training};
+    return axnn_plan_create(g, &c, &p) ? NULL : p;
+}
+
+void axnn_plan_free(axnn_plan *p)
+{
+    if (!p) return;
+    free_layout(p);
+    p->be->free(p->stats_arena);
+    free(p->t);
+    free(p->nrt);
+    free(p->needs_grad);
+    free(p);
+}
+
+axnn_graph *axnn_plan_graph(const axnn_plan *p) { return p->g; }
+int axnn_plan_batch(const axnn_plan *p) { return p->batch; }
+int axnn_plan_threads(const axnn_plan *p) { return p->nthreads; }
+bool axnn_plan_trainable(const axnn_plan *p) { return p->planned_training; }
+bool axnn_plan_training(const axnn_plan *p) { return p->training; }
+void axnn_plan_set_training(axnn_plan *p, bool training) { p->training = training && p->planned_training; }
+
+void axnn_plan_seed(axnn_plan *p, uint64_t seed)
+{
+    axnn_rng r;
+    axnn_rng_seed(&r, seed);
+    p->seed = r.s[0];
+}
+
+uint64_t axnn_plan_step(const axnn_plan *p) { return p->step; }
+void axnn_plan_set_step(axnn_plan *p, uint64_t step) { p->step = step; }
+
+void *axnn_plan_data(const axnn_plan *p, int v)
+{
+    return v >= 0 && v < p->g->nvals ? p->t[v].data : NULL;
+}
+
+float *axnn_plan_grad(const axnn_plan *p, int v)
+{
+    return v >= 0 && v < p->g->nvals ? p->t[v].grad : NULL;
+}
+
+int axnn_plan_rows(const axnn_plan *p, int v) { return v >= 0 && v < p->g->nvals ? p->t[v].rows : 0; }
+
+void *axnn_plan_node_stats(const axnn_plan *p, int node)
+{
+    return node >= 0 && node < p->g->nnodes ? p->nrt[node].stats : NULL;
+}
+
+void axnn_plan_reset_stats(axnn_plan *p)
+{
+    if (p->stats_arena) memset(p->stats_arena, 0, p->stats_total ? p->stats_total : 64);
+}
+
+size_t axnn_plan_bytes(const axnn_plan *p)
+{
+    return p->act_bytes + p->grad_bytes + p->state_bytes + p->scratch_per_thread * (size_t)p->nthreads +
+           p->shared_bytes + p->stats_total;
 }

@@ -132,7 +132,7 @@ axnn_status axnn_model_build(const char *arch, const axnn_model_cfg *cfg, axnn_g
     if (!g) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
     axnn_rng r;
     axnn_rng_seed(&r, cfg->seed);
-    axnn_rng_seed(&g->rng, cfg->seed ^ 0xd0d0d0d0ull);
+    g->seed = cfg->seed ^ 0xd0d0d0d0ull;
     int x = axnn_input(g, cfg->in_channels, cfg->height, cfg->width);
     int y = build_net(g, arch, cfg, x, classes, &r);
     int lab = axnn_labels(g);

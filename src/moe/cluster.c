@@ -68,13 +68,13 @@ static int emit_gateway(moe_rw *rw, const axnn_moe_cfg *cfg)
 }
 
 /* Copy e of the network (all nodes but the loss) on the images routed to it; returns its logits. */
-static int emit_copy(moe_rw *rw, int e, int x, const int *rows)
+static int emit_copy(moe_rw *rw, int e, int x, int rows)
 {
     const axnn_graph *s = rw->src;
     char prefix[32];
     snprintf(prefix, sizeof prefix, "experts.%d.", e);
     rw->prefix = prefix;
-    rw->rows = rows;
+    rw->rows_of = rows;
     for (int i = 0; i < s->nvals; i++)
         if (s->vals[i].kind == AXNN_VAL_ACT) rw->map[i] = -1;
     rw->map[s->input] = x;
@@ -83,7 +83,7 @@ static int emit_copy(moe_rw *rw, int e, int x, const int *rows)
         if (moe_rw_node(rw, k) < 0) return -1;
     }
     rw->prefix = NULL;
-    rw->rows = NULL;
+    rw->rows_of = -1;
     return rw->map[s->logits];
 }
 
@@ -107,7 +107,7 @@ axnn_status moe_build_cluster(const axnn_graph *dense, const axnn_moe_cfg *cfg, 
         int x = axnn_moe_dispatch(d, n, input, probs, e);
         if (x < 0) return moe_rw_free(&rw), AXNN_ERR_ARG;
         rw.noise = 0.0f; /* each copy is fine-tuned on its own cluster */
-        zs[e] = emit_copy(&rw, e, x, &((axnn_moe_dispatch_attr *)d->nodes[d->nnodes - 1].attr)->rows);
+        zs[e] = emit_copy(&rw, e, x, x);
         if (zs[e] < 0) probs = -1;
     }
     moe_rw_free(&rw);

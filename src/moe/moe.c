@@ -77,7 +77,7 @@ int axnn_moe_gate(axnn_graph *g, const char *name, int x, int experts, float aux
     if (init) axnn_init_normal(&g->vals[w], 0.01f, init);
     axnn_moe_gate_attr a = {.experts = experts, .aux_weight = aux_weight};
     int in[3] = {x, w, b};
-    int y = axnn_graph_add_node(g, "moe_gate", name, in, 3, &a, sizeof a);
+    int y = axnn_op_node(g, &axnn_op_moe_gate, name, in, 3, &a, sizeof a);
     if (y >= 0) g->nodes[g->nnodes - 1].flags |= AXNN_NF_FLOAT;
     return y;
 }
@@ -93,7 +93,7 @@ int axnn_moe_nearest(axnn_graph *g, const char *name, int feat, int experts)
     if (c < 0) return -1;
     axnn_moe_nearest_attr a = {.experts = experts};
     int in[2] = {feat, c};
-    int y = axnn_graph_add_node(g, "moe_nearest", name, in, 2, &a, sizeof a);
+    int y = axnn_op_node(g, &axnn_op_moe_nearest, name, in, 2, &a, sizeof a);
     if (y >= 0) g->nodes[g->nnodes - 1].flags |= AXNN_NF_FLOAT;
     return y;
 }
@@ -103,7 +103,7 @@ int axnn_moe_dispatch(axnn_graph *g, const char *name, int x, int probs, int exp
     if (x < 0 || probs < 0) return -1;
     axnn_moe_dispatch_attr a = {.expert = expert};
     int in[2] = {x, probs};
-    return axnn_graph_add_node(g, "moe_dispatch", name, in, 2, &a, sizeof a);
+    return axnn_op_node(g, &axnn_op_moe_dispatch, name, in, 2, &a, sizeof a);
 }
 
 int axnn_moe_combine(axnn_graph *g, const char *name, int probs, const int *ys, int experts, bool soft)
@@ -115,7 +115,7 @@ int axnn_moe_combine(axnn_graph *g, const char *name, int probs, const int *ys, 
         in[1 + e] = ys[e];
     }
     axnn_moe_combine_attr a = {experts, soft};
-    int y = axnn_graph_add_node(g, "moe_combine", name, in, experts + 1, &a, sizeof a);
+    int y = axnn_op_node(g, &axnn_op_moe_combine, name, in, experts + 1, &a, sizeof a);
     if (y >= 0) g->nodes[g->nnodes - 1].flags |= AXNN_NF_FLOAT;
     return y;
 }
@@ -209,10 +209,10 @@ static axnn_status parse_units(const axnn_graph *g, const char *list, moe_unit *
 
 /* ---- hard and soft ---- */
 
-static int emit_expert(moe_rw *rw, const moe_unit *u, const axnn_moe_cfg *cfg, int e, int x, const int *rows)
+static int emit_expert(moe_rw *rw, const moe_unit *u, const axnn_moe_cfg *cfg, int e, int x, int rows)
 {
     rw->expert = e;
-    rw->rows = rows;
+    rw->rows_of = rows;
     rw->map[u->entry] = x;
     rw->first = rw->second = -1;
     if (cfg->width != 1.0f) {
@@ -227,7 +227,7 @@ static int emit_expert(moe_rw *rw, const moe_unit *u, const axnn_moe_cfg *cfg, i
     for (int k = u->first; k <= u->last; k++)
         if ((y = moe_rw_node(rw, k)) < 0) break;
     rw->expert = -1;
-    rw->rows = NULL;
+    rw->rows_of = -1;
     rw->first = rw->second = -1;
     return y;
 }
@@ -244,11 +244,11 @@ static axnn_status emit_unit(moe_rw *rw, const moe_unit *u, const axnn_moe_cfg *
     int ys[AXNN_MOE_MAX_EXPERTS];
     for (int e = 0; e < cfg->experts; e++) {
         int x = entry;
-        const int *rows = NULL;
+        int rows = -1;
         if (!soft) {
             snprintf(n, sizeof n, "%s.dispatch.%d", u->name, e);
             if ((x = axnn_moe_dispatch(d, n, entry, probs, e)) < 0) return AXNN_ERR_ARG;
-            rows = &((axnn_moe_dispatch_attr *)d->nodes[d->nnodes - 1].attr)->rows;
+            rows = x; /* the expert runs on the dispatch's rows */
         }
         if ((ys[e] = emit_expert(rw, u, cfg, e, x, rows)) < 0) return AXNN_ERR_ARG;
     }
@@ -318,7 +318,7 @@ axnn_status axnn_moe_build(const axnn_graph *dense, const axnn_moe_cfg *cfg, axn
     if (st) return st;
     axnn_graph *d = axnn_graph_new();
     if (!d) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
-    d->rng = dense->rng;
+    d->seed = dense->seed;
     st = cfg->kind == AXNN_MOE_CLUSTER ? moe_build_cluster(dense, cfg, d) : build_units(dense, cfg, d);
     if (!st && (d->loss < 0 || d->logits < 0))
         st = axnn_error(AXNN_ERR_ARG, "%s: the graph has no loss node", dense->info.arch);

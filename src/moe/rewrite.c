@@ -7,44 +7,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int param_hook(axnn_rw *base, int sid, int k);
+static const char *name_hook(axnn_rw *base, const axnn_node *nd, char *buf, size_t n);
+static axnn_status attr_hook(axnn_rw *base, int k, void *buf, size_t n);
+
 axnn_status moe_rw_init(moe_rw *rw, const axnn_graph *src, axnn_graph *dst)
 {
     memset(rw, 0, sizeof *rw);
+    axnn_status st = axnn_rw_init(&rw->base, src, dst);
+    if (st) return st;
     rw->src = src;
     rw->dst = dst;
+    rw->map = rw->base.map;
+    rw->nmap = rw->base.nmap;
     rw->expert = -1;
     rw->first = rw->second = -1;
-    rw->map = malloc((size_t)src->nvals * sizeof *rw->map);
-    rw->nmap = malloc((size_t)(src->nnodes + 1) * sizeof *rw->nmap);
-    if (!rw->map || !rw->nmap) {
-        moe_rw_free(rw);
-        return axnn_error(AXNN_ERR_NOMEM, "out of memory");
-    }
-    for (int i = 0; i < src->nvals; i++) rw->map[i] = -1;
-    for (int i = 0; i < src->nnodes; i++) rw->nmap[i] = -1;
+    rw->rows_of = -1;
+    rw->base.ctx = rw;
+    rw->base.param = param_hook;
+    rw->base.name = name_hook;
+    rw->base.attr = attr_hook;
     return AXNN_OK;
 }
 
 void moe_rw_free(moe_rw *rw)
 {
-    free(rw->map);
-    free(rw->nmap);
+    axnn_rw_free(&rw->base);
     rw->map = NULL;
     rw->nmap = NULL;
 }
 
-axnn_status moe_rw_inputs(moe_rw *rw)
-{
-    const axnn_graph *s = rw->src;
-    if (s->input >= 0) {
-        const axnn_shape *sh = &s->vals[s->input].shape;
-        rw->map[s->input] = axnn_input(rw->dst, (int)sh->d[1], (int)sh->d[2], (int)sh->d[3]);
-    }
-    if (s->label >= 0) rw->map[s->label] = axnn_labels(rw->dst);
-    if ((s->input >= 0 && rw->map[s->input] < 0) || (s->label >= 0 && rw->map[s->label] < 0)) return AXNN_ERR_NOMEM;
-    rw->dst->info = s->info;
-    return AXNN_OK;
-}
+axnn_status moe_rw_inputs(moe_rw *rw) { return axnn_rw_inputs(&rw->base); }
 
 /* Parameter names: "<prefix><name>", or "<module>.experts.<e>.<leaf>". */
 const char *moe_rw_name(const moe_rw *rw, const char *name, char *buf, size_t n)
@@ -73,22 +66,6 @@ static const char *node_name(const moe_rw *rw, const axnn_node *nd, char *buf, s
     else
         snprintf(buf, n, "%s", nd->name);
     return buf;
-}
-
-int moe_find_node(const axnn_graph *g, const char *name)
-{
-    for (int k = 0; k < g->nnodes; k++)
-        if (!strcmp(g->nodes[k].name, name)) return k;
-    return -1;
-}
-
-int moe_sole_consumer(const axnn_graph *g, int v)
-{
-    if (g->vals[v].nconsumers != 1 || v == g->logits || v == g->loss) return -1;
-    for (int k = g->vals[v].producer + 1; k < g->nnodes; k++)
-        for (int i = 0; i < g->nodes[k].nin; i++)
-            if (g->nodes[k].in[i] == v) return k;
-    return -1;
 }
 
 /* Which dimension of parameter sv of node k is cut to the expert's hidden width (-1: none). */
@@ -137,12 +114,11 @@ static int copy_param(moe_rw *rw, int sid, int k)
     return id;
 }
 
-/* The attributes of node k, with the output width cut for the first layer of a narrow expert. */
+/* The attributes of node k (copied into buf), with the output width cut for the first layer of a
+ * narrow expert. */
 static axnn_status node_attr(const moe_rw *rw, int k, void *buf, size_t n)
 {
     const axnn_node *nd = &rw->src->nodes[k];
-    if (nd->attr_size > n) return axnn_error(AXNN_ERR_INTERNAL, "%s: attributes too large", nd->name);
-    if (nd->attr_size) memcpy(buf, nd->attr, nd->attr_size);
     if (k != rw->first) return AXNN_OK;
     if (nd->op == &axnn_op_conv2d)
         ((axnn_conv2d_attr *)buf)->cout = rw->hidden;
@@ -153,48 +129,20 @@ static axnn_status node_attr(const moe_rw *rw, int k, void *buf, size_t n)
     return AXNN_OK;
 }
 
-/* A copied expert node runs on the rows of the copy of its dispatch. */
-static const int *copied_rows(const moe_rw *rw, const axnn_node *nd)
+static int param_hook(axnn_rw *base, int sid, int k) { return copy_param(base->ctx, sid, k); }
+
+static const char *name_hook(axnn_rw *base, const axnn_node *nd, char *buf, size_t n)
 {
-    if (!nd->rows) return NULL;
-    for (int j = 0; j < rw->src->nnodes; j++) {
-        const axnn_node *d = &rw->src->nodes[j];
-        if (d->op != &axnn_op_moe_dispatch || &((const axnn_moe_dispatch_attr *)d->attr)->rows != nd->rows) continue;
-        if (rw->nmap[j] < 0) return NULL;
-        return &((const axnn_moe_dispatch_attr *)rw->dst->nodes[rw->nmap[j]].attr)->rows;
-    }
-    return NULL;
+    return node_name(base->ctx, nd, buf, n);
 }
+
+static axnn_status attr_hook(axnn_rw *base, int k, void *buf, size_t n) { return node_attr(base->ctx, k, buf, n); }
 
 int moe_rw_node(moe_rw *rw, int k)
 {
-    const axnn_graph *s = rw->src;
-    const axnn_node *nd = &s->nodes[k];
-    int in[AXNN_MAX_IN];
-    for (int i = 0; i < nd->nin; i++) {
-        const axnn_value *sv = &s->vals[nd->in[i]];
-        in[i] = sv->kind == AXNN_VAL_PARAM || sv->kind == AXNN_VAL_BUFFER ? copy_param(rw, nd->in[i], k) : rw->map[nd->in[i]];
-        if (in[i] < 0) {
-            axnn_error(AXNN_ERR_INTERNAL, "%s: input %d has no counterpart in the new graph", nd->name, i);
-            return -1;
-        }
-    }
-    _Alignas(16) unsigned char attr[1024];
-    if (node_attr(rw, k, attr, sizeof attr)) return -1;
-    char name[AXNN_NAME_MAX];
-    int out = axnn_graph_add_node(rw->dst, nd->op->name, node_name(rw, nd, name, sizeof name), in, nd->nin,
-                                  nd->attr_size ? attr : NULL, nd->attr_size);
-    if (out < 0) return -1;
-    axnn_node *dn = &rw->dst->nodes[rw->dst->nnodes - 1];
-    dn->flags = nd->flags | rw->nflags;
-    dn->rows = rw->rows ? rw->rows : copied_rows(rw, nd);
-    rw->map[nd->out] = out;
-    rw->nmap[k] = rw->dst->nnodes - 1;
-    if (nd->out == s->loss) {
-        rw->dst->loss = out;
-        rw->dst->logits = rw->map[s->logits];
-    }
-    return out;
+    rw->base.nflags = rw->nflags;
+    rw->base.rows_of = rw->rows_of;
+    return axnn_rw_node(&rw->base, k);
 }
 
 axnn_status moe_extract(const axnn_graph *g, int v, bool pool, axnn_graph **out)
@@ -202,25 +150,25 @@ axnn_status moe_extract(const axnn_graph *g, int v, bool pool, axnn_graph **out)
     *out = NULL;
     bool *on = calloc((size_t)g->nvals, sizeof *on);
     axnn_graph *d = axnn_graph_new();
-    moe_rw rw;
-    axnn_status st = on && d ? moe_rw_init(&rw, g, d) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    axnn_rw rw;
+    axnn_status st = on && d ? axnn_rw_init(&rw, g, d) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
     if (st) {
         free(on);
         axnn_graph_free(d);
         return st;
     }
-    st = moe_rw_inputs(&rw);
+    st = axnn_rw_inputs(&rw);
     on[v] = true;
     for (int k = g->vals[v].producer; k >= 0; k--)
         if (on[g->nodes[k].out])
             for (int i = 0; i < g->nodes[k].nin; i++) on[g->nodes[k].in[i]] = true;
     for (int k = 0; k <= g->vals[v].producer && !st; k++)
-        if (on[g->nodes[k].out] && moe_rw_node(&rw, k) < 0) st = AXNN_ERR_ARG;
+        if (on[g->nodes[k].out] && axnn_rw_node(&rw, k) < 0) st = AXNN_ERR_ARG;
     int y = st ? -1 : rw.map[v];
     if (!st && pool && d->vals[y].shape.nd == 4) y = axnn_flatten(d, axnn_global_avgpool(d, y));
     if (!st && y < 0) st = AXNN_ERR_ARG;
     if (!st) d->logits = y;
-    moe_rw_free(&rw);
+    axnn_rw_free(&rw);
     free(on);
     if (st) {
         axnn_graph_free(d);
@@ -244,7 +192,9 @@ axnn_status moe_features(axnn_graph *sub, axnn_pool *pool, const axnn_dataset *d
     axnn_dataset view = *d;
     view.n = n;
     axnn_loader *ld = NULL;
-    axnn_status st = f ? axnn_graph_plan(sub, batch, axnn_pool_size(pool), false) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    axnn_plan *p = NULL;
+    axnn_status st = f ? AXNN_OK : axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    if (!st && !(p = axnn_plan_new(sub, batch, axnn_pool_size(pool), false))) st = AXNN_ERR_NOMEM;
     if (!st) st = axnn_loader_create(&view, &lc, &ld);
     if (!st) axnn_loader_start_epoch(ld, 0);
     const float *x;
@@ -252,11 +202,12 @@ axnn_status moe_features(axnn_graph *sub, axnn_pool *pool, const axnn_dataset *d
     int nb;
     int64_t seen = 0;
     while (!st && axnn_loader_next(ld, &x, &y, &nb)) {
-        st = axnn_graph_forward(sub, pool, x, NULL, nb);
-        if (!st) memcpy(f + seen * *dim, axnn_graph_logits(sub), (size_t)nb * (size_t)*dim * sizeof(float));
+        st = axnn_plan_forward(p, pool, x, NULL, nb);
+        if (!st) memcpy(f + seen * *dim, axnn_plan_logits(p), (size_t)nb * (size_t)*dim * sizeof(float));
         seen += nb;
     }
     axnn_loader_destroy(ld);
+    axnn_plan_free(p);
     if (st) {
         free(f);
         return st;

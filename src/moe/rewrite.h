@@ -1,26 +1,26 @@
-/* Graph rewriting helpers for the MoE transformations (internal to src/moe).
- *
- * A rewrite builds a new graph by replaying the nodes of a source graph: activations map
- * through a value table (source id -> new id), parameters and buffers are copied under a
- * (possibly changed) name, and a node is re-added with its op, a copy of its attributes and the
- * mapped inputs, so shape inference runs again on the new graph. */
+/* Graph rewriting for the MoE transformations (internal to src/moe), on top of the graph
+ * module's rewrite (src/graph/rewrite.h): a rewrite builds a new graph by replaying the nodes
+ * of a source graph; here parameters and buffers are copied under a (possibly changed) name,
+ * sliced to an expert's width or perturbed with noise, and nodes renamed per expert. */
 #ifndef AXNN_MOE_REWRITE_H
 #define AXNN_MOE_REWRITE_H
 
 #include "axnn/moe.h"
+#include "graph/rewrite.h"
 #include "ops/op.h"
 
 typedef struct moe_rw {
+    axnn_rw base;
     const axnn_graph *src;
     axnn_graph *dst;
-    int *map;        /* src value id -> dst value id (-1: not yet) */
-    int *nmap;       /* src node index -> dst node index (-1: not copied) */
+    int *map;        /* src value id -> dst value id (-1: not yet); base.map */
+    int *nmap;       /* src node index -> dst node index (-1: not copied); base.nmap */
     /* naming of copied parameters and nodes */
     const char *prefix; /* "experts.2." for whole-model copies, or NULL */
     int expert;         /* >= 0: insert ".experts.<e>" before the leaf of parameter names */
     uint32_t nflags;    /* added to every new node */
     bool freeze;        /* new parameters are frozen */
-    const int *rows;    /* set as node->rows on every new node */
+    int rows_of;        /* >= 0: set as node->rows_of on every new node (a dst value) */
     float noise;        /* relative noise on copied float parameters */
     axnn_rng *rng;
     /* width of an expert's hidden layer: the first parameter layer's outputs and the next
@@ -38,12 +38,11 @@ axnn_status moe_rw_inputs(moe_rw *rw);
 int moe_rw_node(moe_rw *rw, int k);
 /* Name of a node or parameter as renamed by rw into buf. */
 const char *moe_rw_name(const moe_rw *rw, const char *name, char *buf, size_t n);
-/* Index of the node named `name`, or -1. */
-int moe_find_node(const axnn_graph *g, const char *name);
-/* The node consuming value v when it is the only consumer (v not logits or loss), or -1. */
-int moe_sole_consumer(const axnn_graph *g, int v);
-/* New graph holding the ancestors of value v of g (v becomes its logits; no loss). With
- * pool, global average pooling and flatten are appended when v is 4-d (features). */
+#define moe_find_node axnn_graph_find_node
+#define moe_sole_consumer axnn_graph_sole_consumer
+/* New graph holding the ancestors of value v of g (v becomes its logits; no loss), in float
+ * (no numeric modes), on g's weights (borrowed). With pool, global average pooling and
+ * flatten are appended when v is 4-d (features). */
 axnn_status moe_extract(const axnn_graph *g, int v, bool pool, axnn_graph **out);
 /* Runs a graph made by moe_extract over the first n images of d (eval mode); its logits, (n, D)
  * floats, go to *out (malloc). */

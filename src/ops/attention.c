@@ -28,8 +28,6 @@
 #include "ops/op.h"
 
 #include "kernels/transformer/transformer.h"
-#include "ops/quantized.h"
-#include "quant/qstate.h"
 
 #include <math.h>
 
@@ -64,12 +62,11 @@ static int64_t fl64(int64_t floats) { return (floats + 15) / 16 * 16; }
 
 /* Per thread, in floats: S (T x T) and K^T (hd x T); in training plans also dP and a transposed
  * T x T block. */
-static size_t attn_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth)
+static size_t attn_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth, bool training)
 {
     attn_geom a = geom_of(g, nd);
-    int64_t f = (g->planned_training ? 3 : 1) * fl64(a.t * a.t) + fl64(a.hd * a.t);
-    size_t fb = (size_t)f * sizeof(float), qb = axnn_attention_q_scratch(g, nd);
-    return fb > qb ? fb : qb;
+    int64_t f = (training ? 3 : 1) * fl64(a.t * a.t) + fl64(a.hd * a.t);
+    return (size_t)f * sizeof(float);
 }
 
 typedef struct attn_task {
@@ -107,11 +104,7 @@ static void attn_fwd_task(void *arg, int ith, int nth)
 
 static void attn_forward(axnn_exec *e, axnn_node *nd)
 {
-    const axnn_qmul *qm = axnn_quant_attention_qmul(e->g, nd);
-    if (qm) {
-        axnn_attention_forward_q(e, nd, qm);
-        return;
-    }
+    if (op_ext_forward(e, nd, NULL)) return; /* int8 products (src/quant/attention_q.c) */
     attn_task t = {e, nd, geom_of(e->g, nd)};
     axnn_pool_run(e->pool, attn_fwd_task, &t);
 }
@@ -122,12 +115,12 @@ static void pair_backward(const attn_task *t, int64_t n, int64_t h, float *s, fl
 {
     const attn_geom *a = &t->a;
     const axnn_tfm_kernels *k = axnn_tfm_get();
-    const axnn_value *x = op_in(t->e, t->nd, 0), *y = op_out(t->e, t->nd);
+    const axnn_tensor *x = op_in(t->e, t->nd, 0), *y = op_out(t->e, t->nd);
     const int64_t off = n * a->t * a->ld + h * a->hd, T = a->t;
     const float *q = (const float *)x->data + off, *kk = q + a->d, *v = q + 2 * a->d;
     const float *dout = y->grad + n * T * a->d + h * a->hd;
     float *dq = x->grad + off, *dk = dq + a->d, *dv = dq + 2 * a->d;
-    const bool acc = t->nd->accum[0];
+    const bool acc = op_accum(t->e, t->nd)[0];
     scores(t, k, q, s, kt);
     k->transpose(v, T, a->hd, a->ld, kt, T);
     k->gemm(T, T, a->hd, 1.0f, dout, a->d, kt, T, dp, T, false);   /* dP = dO V^T */

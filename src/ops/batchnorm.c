@@ -14,7 +14,7 @@
  *   dbias = sum dy, dweight = sum dy*xhat,
  *   dx = weight * invstd / M * (M*dy - dbias - xhat * dweight).
  */
-#include "ops/batchnorm.h"
+#include "ops/op.h"
 #include "ops/op.h"
 
 #include "kernels/eltwise/eltwise.h"
@@ -59,12 +59,12 @@ static void bn_fwd_task(void *arg, int ith, int nth)
     axnn_exec *e = t->e;
     axnn_node *nd = t->nd;
     const axnn_bn_attr *a = nd->attr;
-    const axnn_value *x = op_in(e, nd, 0);
+    const axnn_tensor *x = op_in(e, nd, 0);
     const float *wt = op_in(e, nd, 1)->data, *bs = op_in(e, nd, 2)->data;
     float *rm = op_in(e, nd, 3)->data, *rv = op_in(e, nd, 4)->data;
     const int64_t C = x->shape.d[1], HW = x->shape.d[2] * x->shape.d[3], img = C * HW;
     const int64_t M = e->n * HW;
-    float *saved = nd->state;
+    float *saved = op_state(e, nd);
     int64_t lo, hi;
     axnn_split(C, ith, nth, &lo, &hi);
     const axnn_eltwise *k = axnn_eltwise_get();
@@ -110,9 +110,9 @@ static void bn_forward(axnn_exec *e, axnn_node *nd)
     bn_run_forward(&t);
 }
 
-void axnn_bn_chain_forward(axnn_exec *e, axnn_node *bn, int res, bool relu, int out)
+static void bn_chain_forward(axnn_exec *e, axnn_node *bn, int res, bool relu, int out)
 {
-    bn_task t = {e, bn, res >= 0 ? e->g->vals[res].data : NULL, relu, e->g->vals[out].data};
+    bn_task t = {e, bn, res >= 0 ? op_t(e, res)->data : NULL, relu, op_t(e, out)->data};
     bn_run_forward(&t);
 }
 
@@ -121,13 +121,13 @@ static void bn_bwd_task(void *arg, int ith, int nth)
     bn_task *t = arg;
     axnn_exec *e = t->e;
     axnn_node *nd = t->nd;
-    const axnn_value *x = op_in(e, nd, 0);
+    const axnn_tensor *x = op_in(e, nd, 0);
     const float *wt = op_in(e, nd, 1)->data, *mask = t->relu ? t->out : NULL;
     float *dwt = op_in(e, nd, 1)->grad, *dbs = op_in(e, nd, 2)->grad;
     float *dx = op_in(e, nd, 0)->grad;
     const int64_t C = x->shape.d[1], HW = x->shape.d[2] * x->shape.d[3], img = C * HW;
     const int64_t M = e->n * HW;
-    const float *saved = nd->state;
+    const float *saved = op_state(e, nd);
     int64_t lo, hi;
     axnn_split(C, ith, nth, &lo, &hi);
     const axnn_eltwise *kern = axnn_eltwise_get();
@@ -151,7 +151,7 @@ static void bn_bwd_task(void *arg, int ith, int nth)
         for (int64_t n = 0; n < e->n; n++) {
             const int64_t o = n * img + c * HW;
             kern->bn_bwd_dx((const float *)x->data + o, t->dout + o, mask ? mask + o : NULL, dx + o, HW,
-                            mean, invstd, k, mdy, mdyx, nd->accum[0]);
+                            mean, invstd, k, mdy, mdyx, op_accum(e, nd)[0]);
         }
     }
 }
@@ -162,17 +162,20 @@ static void bn_backward(axnn_exec *e, axnn_node *nd)
     axnn_pool_run(e->pool, bn_bwd_task, &t);
 }
 
-void axnn_bn_chain_backward(axnn_exec *e, axnn_node *bn, int res, bool res_accum, bool relu, int out)
+static void bn_chain_backward(axnn_exec *e, axnn_node *bn, int res, bool res_accum, bool relu, int out)
 {
-    float *dres = res >= 0 ? e->g->vals[res].grad : NULL;
-    bn_task t = {e, bn, NULL, relu, e->g->vals[out].data, e->g->vals[out].grad, dres, res_accum};
+    float *dres = res >= 0 ? op_t(e, res)->grad : NULL;
+    bn_task t = {e, bn, NULL, relu, op_t(e, out)->data, op_t(e, out)->grad, dres, res_accum};
     axnn_pool_run(e->pool, bn_bwd_task, &t);
 }
 
 const axnn_op_def axnn_op_batchnorm2d = {
     .name = "batchnorm2d",
+    .flags = AXNN_OPF_PER_IMAGE | AXNN_OPF_FUSE_BN,
     .infer = bn_infer,
     .state_bytes = bn_state,
     .forward = bn_forward,
     .backward = bn_backward,
+    .chain_forward = bn_chain_forward,
+    .chain_backward = bn_chain_backward,
 };

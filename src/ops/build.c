@@ -17,11 +17,22 @@ static const axnn_op_def *const all_ops[] = {
     &axnn_op_attention, &axnn_op_gelu,      &axnn_op_drop_path, &axnn_op_cls_pool,
 };
 
-const axnn_op_def *axnn_op_find(const char *name)
+#include <pthread.h>
+
+static pthread_once_t ops_once = PTHREAD_ONCE_INIT;
+
+static void register_all(void)
 {
-    for (size_t i = 0; i < sizeof all_ops / sizeof all_ops[0]; i++)
-        if (!strcmp(all_ops[i]->name, name)) return all_ops[i];
-    return NULL;
+    for (size_t i = 0; i < sizeof all_ops / sizeof all_ops[0]; i++) axnn_op_register(all_ops[i]);
+}
+
+void axnn_ops_init(void) { pthread_once(&ops_once, register_all); }
+
+int axnn_op_node(axnn_graph *g, const axnn_op_def *op, const char *name, const int *in, int nin,
+                 const void *attr, size_t attr_size)
+{
+    axnn_ops_init();
+    return axnn_graph_add_node_op(g, op, name, in, nin, attr, attr_size);
 }
 
 static int param(axnn_graph *g, const char *module, const char *leaf, axnn_val_kind kind,
@@ -46,6 +57,7 @@ int axnn_op_param(axnn_graph *g, const char *module, const char *leaf, axnn_val_
 
 int axnn_input(axnn_graph *g, int c, int h, int w)
 {
+    axnn_ops_init();
     axnn_shape s = {4, {1, c, h, w}};
     int v = axnn_graph_add_value(g, "input", AXNN_VAL_INPUT, AXNN_F32, &s, AXNN_VF_BATCHED);
     if (v >= 0) g->input = v;
@@ -70,7 +82,7 @@ int axnn_conv2d_ex(axnn_graph *g, const char *name, int x, const axnn_conv2d_att
     if (a->bias) in[nin++] = param(g, name, "bias", AXNN_VAL_PARAM, AXNN_F32, 1, bd, AXNN_VF_NO_DECAY);
     for (int i = 0; i < nin; i++)
         if (in[i] < 0) return -1;
-    return axnn_graph_add_node(g, "conv2d", name, in, nin, a, sizeof *a);
+    return axnn_op_node(g, &axnn_op_conv2d, name, in, nin, a, sizeof *a);
 }
 
 int axnn_conv2d(axnn_graph *g, const char *name, int x, int cout, int k, int stride, int pad,
@@ -95,42 +107,42 @@ int axnn_batchnorm2d(axnn_graph *g, const char *name, int x)
     float *w = g->vals[in[1]].data, *rv = g->vals[in[4]].data;
     for (int64_t i = 0; i < c[0]; i++) w[i] = rv[i] = 1.0f;
     axnn_bn_attr a = {1e-5f, 0.1f};
-    return axnn_graph_add_node(g, "batchnorm2d", name, in, 6, &a, sizeof a);
+    return axnn_op_node(g, &axnn_op_batchnorm2d, name, in, 6, &a, sizeof a);
 }
 
 int axnn_relu(axnn_graph *g, int x)
 {
     if (x < 0) return -1;
-    return axnn_graph_add_node(g, "relu", "relu", &x, 1, NULL, 0);
+    return axnn_op_node(g, &axnn_op_relu, "relu", &x, 1, NULL, 0);
 }
 
-static int pool_node(axnn_graph *g, const char *op, int x, int k, int stride, int pad)
+static int pool_node(axnn_graph *g, const axnn_op_def *op, int x, int k, int stride, int pad)
 {
     if (x < 0) return -1;
     axnn_pool_attr a = {k, k, stride, stride, pad, pad};
-    return axnn_graph_add_node(g, op, op, &x, 1, &a, sizeof a);
+    return axnn_op_node(g, op, op->name, &x, 1, &a, sizeof a);
 }
 
 int axnn_maxpool2d(axnn_graph *g, int x, int k, int stride, int pad)
 {
-    return pool_node(g, "maxpool2d", x, k, stride, pad);
+    return pool_node(g, &axnn_op_maxpool2d, x, k, stride, pad);
 }
 
 int axnn_avgpool2d(axnn_graph *g, int x, int k, int stride, int pad)
 {
-    return pool_node(g, "avgpool2d", x, k, stride, pad);
+    return pool_node(g, &axnn_op_avgpool2d, x, k, stride, pad);
 }
 
 int axnn_global_avgpool(axnn_graph *g, int x)
 {
     if (x < 0) return -1;
-    return axnn_graph_add_node(g, "global_avgpool", "avgpool", &x, 1, NULL, 0);
+    return axnn_op_node(g, &axnn_op_global_avgpool, "avgpool", &x, 1, NULL, 0);
 }
 
 int axnn_flatten(axnn_graph *g, int x)
 {
     if (x < 0) return -1;
-    return axnn_graph_add_node(g, "flatten", "flatten", &x, 1, NULL, 0);
+    return axnn_op_node(g, &axnn_op_flatten, "flatten", &x, 1, NULL, 0);
 }
 
 int axnn_linear(axnn_graph *g, const char *name, int x, int out, bool bias)
@@ -145,21 +157,21 @@ int axnn_linear(axnn_graph *g, const char *name, int x, int out, bool bias)
     for (int i = 0; i < nin; i++)
         if (in[i] < 0) return -1;
     axnn_linear_attr a = {out, bias};
-    return axnn_graph_add_node(g, "linear", name, in, nin, &a, sizeof a);
+    return axnn_op_node(g, &axnn_op_linear, name, in, nin, &a, sizeof a);
 }
 
 int axnn_add(axnn_graph *g, int a, int b)
 {
     if (a < 0 || b < 0) return -1;
     int in[2] = {a, b};
-    return axnn_graph_add_node(g, "add", "add", in, 2, NULL, 0);
+    return axnn_op_node(g, &axnn_op_add, "add", in, 2, NULL, 0);
 }
 
 int axnn_dropout(axnn_graph *g, int x, float p)
 {
     if (x < 0) return -1;
     axnn_dropout_attr a = {p};
-    return axnn_graph_add_node(g, "dropout", "dropout", &x, 1, &a, sizeof a);
+    return axnn_op_node(g, &axnn_op_dropout, "dropout", &x, 1, &a, sizeof a);
 }
 
 int axnn_softmax_ce(axnn_graph *g, int logits, int labels, float label_smoothing)
@@ -167,7 +179,7 @@ int axnn_softmax_ce(axnn_graph *g, int logits, int labels, float label_smoothing
     if (logits < 0 || labels < 0) return -1;
     int in[2] = {logits, labels};
     axnn_ce_attr a = {label_smoothing};
-    int v = axnn_graph_add_node(g, "softmax_ce", "loss", in, 2, &a, sizeof a);
+    int v = axnn_op_node(g, &axnn_op_softmax_ce, "loss", in, 2, &a, sizeof a);
     if (v >= 0) {
         g->loss = v;
         g->logits = logits;

@@ -15,7 +15,7 @@ static int64_t last_dim(const axnn_graph *g, int x)
 int axnn_tokens(axnn_graph *g, int x)
 {
     if (x < 0) return -1;
-    return axnn_graph_add_node(g, "tokens", "tokens", &x, 1, NULL, 0);
+    return axnn_op_node(g, &axnn_op_tokens, "tokens", &x, 1, NULL, 0);
 }
 
 int axnn_cls_token(axnn_graph *g, const char *module, int x)
@@ -24,7 +24,7 @@ int axnn_cls_token(axnn_graph *g, const char *module, int x)
     int64_t d[3] = {1, 1, last_dim(g, x)};
     int in[2] = {x, axnn_op_param(g, module, "cls_token", AXNN_VAL_PARAM, AXNN_F32, 3, d, AXNN_VF_NO_DECAY)};
     if (in[1] < 0) return -1;
-    return axnn_graph_add_node(g, "cls_token", module && module[0] ? module : "cls_token", in, 2, NULL, 0);
+    return axnn_op_node(g, &axnn_op_cls_token, module && module[0] ? module : "cls_token", in, 2, NULL, 0);
 }
 
 int axnn_pos_embed(axnn_graph *g, const char *module, int x)
@@ -34,7 +34,7 @@ int axnn_pos_embed(axnn_graph *g, const char *module, int x)
     int64_t d[3] = {1, s->nd == 3 ? s->d[1] : 0, last_dim(g, x)};
     int in[2] = {x, axnn_op_param(g, module, "pos_embed", AXNN_VAL_PARAM, AXNN_F32, 3, d, AXNN_VF_NO_DECAY)};
     if (in[1] < 0) return -1;
-    return axnn_graph_add_node(g, "pos_embed", module && module[0] ? module : "pos_embed", in, 2, NULL, 0);
+    return axnn_op_node(g, &axnn_op_pos_embed, module && module[0] ? module : "pos_embed", in, 2, NULL, 0);
 }
 
 int axnn_layernorm(axnn_graph *g, const char *name, int x, float eps)
@@ -47,31 +47,31 @@ int axnn_layernorm(axnn_graph *g, const char *name, int x, float eps)
     float *w = g->vals[in[1]].data;
     for (int64_t i = 0; i < d[0]; i++) w[i] = 1.0f;
     axnn_layernorm_attr a = {eps};
-    return axnn_graph_add_node(g, "layernorm", name, in, 3, &a, sizeof a);
+    return axnn_op_node(g, &axnn_op_layernorm, name, in, 3, &a, sizeof a);
 }
 
 int axnn_attention(axnn_graph *g, const char *name, int qkv, int heads)
 {
     if (qkv < 0) return -1;
     axnn_attention_attr a = {heads};
-    return axnn_graph_add_node(g, "attention", name, &qkv, 1, &a, sizeof a);
+    return axnn_op_node(g, &axnn_op_attention, name, &qkv, 1, &a, sizeof a);
 }
 
 int axnn_gelu(axnn_graph *g, int x)
 {
     if (x < 0) return -1;
-    return axnn_graph_add_node(g, "gelu", "gelu", &x, 1, NULL, 0);
+    return axnn_op_node(g, &axnn_op_gelu, "gelu", &x, 1, NULL, 0);
 }
 
 int axnn_drop_path(axnn_graph *g, int x, float p)
 {
     if (x < 0) return -1;
     axnn_drop_path_attr a = {p};
-    return axnn_graph_add_node(g, "drop_path", "drop_path", &x, 1, &a, sizeof a);
+    return axnn_op_node(g, &axnn_op_drop_path, "drop_path", &x, 1, &a, sizeof a);
 }
 
 int axnn_cls_pool(axnn_graph *g, int x)
 {
     if (x < 0) return -1;
-    return axnn_graph_add_node(g, "cls_pool", "cls_pool", &x, 1, NULL, 0);
+    return axnn_op_node(g, &axnn_op_cls_pool, "cls_pool", &x, 1, NULL, 0);
 }

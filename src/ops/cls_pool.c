@@ -16,7 +16,7 @@ static axnn_status pool_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, uin
 
 static void pool_forward(axnn_exec *e, axnn_node *nd)
 {
-    const axnn_value *x = op_in(e, nd, 0);
+    const axnn_tensor *x = op_in(e, nd, 0);
     const int64_t d = x->shape.d[2], img = per_image(x);
     float *y = op_out(e, nd)->data;
     for (int64_t n = 0; n < e->n; n++) memcpy(y + n * d, (const float *)x->data + n * img, (size_t)d * sizeof(float));
@@ -24,13 +24,13 @@ static void pool_forward(axnn_exec *e, axnn_node *nd)
 
 static void pool_backward(axnn_exec *e, axnn_node *nd)
 {
-    const axnn_value *x = op_in(e, nd, 0);
+    const axnn_tensor *x = op_in(e, nd, 0);
     if (!x->grad) return;
     const int64_t d = x->shape.d[2], img = per_image(x);
     const float *dy = op_out(e, nd)->grad;
     for (int64_t n = 0; n < e->n; n++) {
         float *dx = x->grad + n * img;
-        if (nd->accum[0]) {
+        if (op_accum(e, nd)[0]) {
             for (int64_t j = 0; j < d; j++) dx[j] += dy[n * d + j];
         } else {
             memcpy(dx, dy + n * d, (size_t)d * sizeof(float));

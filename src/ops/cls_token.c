@@ -51,7 +51,7 @@ static void cls_bwd_task(void *arg, int ith, int nth)
     for (int64_t n = lo; n < hi && dx; n++) {
         const float *src = dy + n * out_img + t->d;
         float *dst = dx + n * in_img;
-        if (nd->accum[0])
+        if (op_accum(t->e, nd)[0])
             for (int64_t i = 0; i < in_img; i++) dst[i] += src[i];
         else
             memcpy(dst, src, (size_t)in_img * sizeof(float));
@@ -64,7 +64,7 @@ static void cls_bwd_task(void *arg, int ith, int nth)
 
 static cls_task make_task(axnn_exec *e, axnn_node *nd)
 {
-    const axnn_value *x = op_in(e, nd, 0);
+    const axnn_tensor *x = op_in(e, nd, 0);
     return (cls_task){e, nd, x->shape.d[1], x->shape.d[2]};
 }
 

@@ -21,9 +21,6 @@
 #include "kernels/conv/conv.h"
 #include "kernels/conv/winograd.h"
 #include "kernels/im2col/im2col.h"
-#include "ops/qgrad.h"
-#include "ops/quantized.h"
-#include "quant/qstate.h"
 
 #include <math.h>
 #include <string.h>
@@ -86,13 +83,13 @@ static int64_t weights_floats(const axnn_f32_gemm_config *cfg, const axnn_conv_s
 /* Per thread, in floats: the engine's forward workspace; in training plans also a partial
  * weight gradient with the weight-gradient workspace, and the input-gradient workspace (the
  * engine's, or GEMM + col2im for strided convolutions). */
-static size_t conv_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth)
+static size_t conv_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth, bool training)
 {
     const axnn_f32_gemm_config *cfg = axnn_f32_gemm_config_get();
     axnn_conv_shape s = shape_of(g, nd, batch);
     int64_t f = axnn_conv_fwd_ws_floats(cfg, &s);
     if (axnn_conv_wino_ok(cfg, &s) && axnn_conv_wino_ws_floats(cfg, &s) > f) f = axnn_conv_wino_ws_floats(cfg, &s);
-    if (g->planned_training) {
+    if (training) {
         int64_t dx = axnn_sgemm_ws_floats() + fl64(conv_K(&s) * conv_P(&s));
         if (axnn_conv_dx_ok(&s)) {
             axnn_conv_shape ds = axnn_conv_dx_shape(&s);
@@ -101,26 +98,24 @@ static size_t conv_scratch(const axnn_graph *g, const axnn_node *nd, int batch, 
         int64_t dw = fl64(axnn_conv_dw_part_floats(cfg, &s)) + axnn_conv_dw_ws_floats(cfg, &s);
         if (dw + dx > f) f = dw + dx;
     }
-    size_t fb = (size_t)(f + 64) * sizeof(float), qb = axnn_conv2d_q_scratch(g, nd, batch);
-    return fb > qb ? fb : qb;
+    return (size_t)(f + 64) * sizeof(float);
 }
 
 /* Shared, in floats: the input in the engine's layout, dy in the layout of the input-gradient
  * convolution (training), packed weights, and per-channel scale and shift. */
-static size_t conv_shared(const axnn_graph *g, const axnn_node *nd, int batch, int nth)
+static size_t conv_shared(const axnn_graph *g, const axnn_node *nd, int batch, int nth, bool training)
 {
     const axnn_f32_gemm_config *cfg = axnn_f32_gemm_config_get();
     axnn_conv_shape s = shape_of(g, nd, batch);
     axnn_conv_layout xl = x_layout(&s);
     int64_t f = fl64(axnn_conv_layout_floats(&xl)) + fl64(weights_floats(cfg, &s));
     f += 2 * fl64(s.m);
-    if (g->planned_training) {
+    if (training) {
         axnn_conv_layout yl = axnn_conv_dx_layout(&s);
         int64_t flip = axnn_conv_packed_w_floats(cfg, s.c, (int64_t)s.m * s.kh * s.kw);
         f += fl64(axnn_conv_layout_floats(&yl)) + fl64(flip);
     }
-    size_t fb = (size_t)(f + 64) * sizeof(float), qb = axnn_conv2d_q_shared(g, nd, batch);
-    return fb > qb ? fb : qb;
+    return (size_t)(f + 64) * sizeof(float);
 }
 
 /* ---- forward ---- */
@@ -161,10 +156,10 @@ static axnn_conv_epi fused_epilogue(axnn_exec *e, axnn_node *nd, const axnn_conv
                                     float *scale, float *shift)
 {
     const axnn_conv2d_attr *a = nd->attr;
-    const axnn_fusion *f = &nd->fuse;
+    const axnn_fusion *f = op_fuse(e, nd);
     const float *bias = a->bias ? op_in(e, nd, 2)->data : NULL;
-    axnn_conv_epi epi = {e->g->vals[f->out].data, (int64_t)s->m * conv_P(s), conv_P(s), NULL, bias,
-                         f->res >= 0 ? e->g->vals[f->res].data : NULL, f->relu, false};
+    axnn_conv_epi epi = {op_t(e, f->out)->data, (int64_t)s->m * conv_P(s), conv_P(s), NULL, bias,
+                         f->res >= 0 ? op_t(e, f->res)->data : NULL, f->relu, false};
     if (f->bn < 0) return epi;
     axnn_node *bn = &e->g->nodes[f->bn];
     const float eps = ((const axnn_bn_attr *)bn->attr)->eps;
@@ -198,16 +193,11 @@ static void conv_forward(axnn_exec *e, axnn_node *nd)
     t.a.epi = (axnn_conv_epi){op_out(e, nd)->data, (int64_t)s.m * conv_P(&s), conv_P(&s), NULL,
                               a->bias ? op_in(e, nd, 2)->data : NULL, NULL, false, false};
     t.wino = !e->training && axnn_conv_wino_ok(t.a.cfg, &s);
-    if (!e->training && nd->fuse.role == AXNN_FUSE_HEAD) {
+    if (!e->training && op_fuse(e, nd)->role == AXNN_FUSE_HEAD) {
         float *scale = t.ap + fl64(weights_floats(t.a.cfg, &s));
         t.a.epi = fused_epilogue(e, nd, &s, scale, scale + fl64(s.m));
     }
-    axnn_qnode *qn = axnn_qnode_of(nd);
-    if (qn && qn->calib) axnn_qnode_observe(qn, t.x, (int64_t)e->n * t.a.x_img);
-    if (axnn_qnode_active(nd)) { /* numeric mode: int8 / multiplier table (conv2d_q.c) */
-        axnn_conv2d_forward_q(e, nd, &t.a.epi);
-        return;
-    }
+    if (op_ext_forward(e, nd, &t.a.epi)) return; /* numeric modes (src/quant/conv2d_q.c) */
     axnn_pool_run(e->pool, conv_prep_task, &t);
     axnn_pool_run(e->pool, conv_fwd_task_fn, &t);
 }
@@ -246,7 +236,7 @@ static void conv_dx_gemm(conv_bwd_task *t, float *ws, int ith, int nth)
     axnn_exec *e = t->e;
     axnn_node *nd = t->nd;
     const axnn_conv_shape *s = &t->s;
-    const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
+    const axnn_tensor *x = op_in(e, nd, 0), *y = op_out(e, nd);
     const int64_t K = conv_K(s), P = conv_P(s);
     axnn_im2col_geom q = geom_of(s);
     float *col = ws + axnn_sgemm_ws_floats();
@@ -256,7 +246,7 @@ static void conv_dx_gemm(conv_bwd_task *t, float *ws, int ith, int nth)
         float *dxn = x->grad + n * per_image(x);
         axnn_sgemm(true, false, K, P, s->m, 1.0f, op_in(e, nd, 1)->data, K, y->grad + n * per_image(y),
                    P, 0.0f, col, P, ws);
-        if (!nd->accum[0]) memset(dxn, 0, (size_t)per_image(x) * sizeof(float));
+        if (!op_accum(e, nd)[0]) memset(dxn, 0, (size_t)per_image(x) * sizeof(float));
         axnn_col2im_add(&q, col, dxn);
     }
 }
@@ -284,7 +274,7 @@ static void conv_reduce_task(void *arg, int ith, int nth)
     axnn_exec *e = t->e;
     axnn_node *nd = t->nd;
     const axnn_conv2d_attr *a = nd->attr;
-    const axnn_value *w = op_in(e, nd, 1), *y = op_out(e, nd);
+    const axnn_tensor *w = op_in(e, nd, 1), *y = op_out(e, nd);
     const int64_t K = conv_K(&t->s), P = conv_P(&t->s), ldp = axnn_conv_dw_ldp(t->cfg, &t->s);
     int64_t lo, hi;
     if (t->need_dw) {
@@ -328,12 +318,12 @@ static void conv_bwd_setup(conv_bwd_task *t)
     t->xs = op_shared(e);
     t->dys = t->xs + fl64(axnn_conv_layout_floats(&t->xl));
     t->ap = t->dys + fl64(axnn_conv_layout_floats(&t->yl));
-    const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
+    const axnn_tensor *x = op_in(e, nd, 0), *y = op_out(e, nd);
     t->dwa = (axnn_conv_dw_args){t->cfg, *s, x->data, per_image(x), (int64_t)s->h * s->w, t->xl,
                                  t->xs, y->grad, per_image(y), conv_P(s)};
     t->dxa = (axnn_conv_fwd_args){t->cfg, ds, y->grad, per_image(y), conv_P(s), t->yl, t->dys, t->ap,
                                   {x->grad, per_image(x), (int64_t)s->h * s->w, NULL, NULL, NULL,
-                                   false, nd->accum[0]}};
+                                   false, op_accum(e, nd)[0]}};
 }
 
 static void conv_backward(axnn_exec *e, axnn_node *nd)
@@ -344,7 +334,6 @@ static void conv_backward(axnn_exec *e, axnn_node *nd)
     axnn_pool_run(e->pool, conv_bwd_prep_task, &t);
     axnn_pool_run(e->pool, conv_bwd_task_fn, &t);
     axnn_pool_run(e->pool, conv_reduce_task, &t);
-    if (axnn_qgrad_table_on(e->g, nd)) axnn_conv2d_qgrad(e, nd); /* table-derived gradient */
 }
 
 static int64_t conv_macs(const axnn_graph *g, const axnn_node *nd)
@@ -355,6 +344,7 @@ static int64_t conv_macs(const axnn_graph *g, const axnn_node *nd)
 
 const axnn_op_def axnn_op_conv2d = {
     .name = "conv2d",
+    .flags = AXNN_OPF_PER_IMAGE | AXNN_OPF_FUSE_HEAD,
     .infer = conv_infer,
     .scratch_bytes = conv_scratch,
     .forward = conv_forward,

@@ -35,7 +35,7 @@ static void dp_fwd_task(void *arg, int ith, int nth)
     const float p = ((const axnn_drop_path_attr *)t->nd->attr)->p, scale = 1.0f / (1.0f - p);
     const float *x = op_in(t->e, t->nd, 0)->data;
     float *y = op_out(t->e, t->nd)->data;
-    const uint8_t *keep = t->nd->state;
+    const uint8_t *keep = op_state(t->e, t->nd);
     int64_t lo, hi;
     axnn_split(t->e->n, ith, nth, &lo, &hi);
     for (int64_t n = lo; n < hi; n++) {
@@ -53,11 +53,11 @@ static void dp_fwd_task(void *arg, int ith, int nth)
 static void dp_forward(axnn_exec *e, axnn_node *nd)
 {
     const float p = ((const axnn_drop_path_attr *)nd->attr)->p;
-    dp_task t = {e, nd, per_image(op_in(e, nd, 0)), e->training && p > 0.0f && nd->state};
+    dp_task t = {e, nd, per_image(op_in(e, nd, 0)), e->training && p > 0.0f && op_state(e, nd)};
     if (t.drop) {
-        uint64_t seed = e->g->rng.s[0] ^ (e->g->step * 0xd1342543de82ef95ull) ^
+        uint64_t seed = e->seed ^ (e->step * 0xd1342543de82ef95ull) ^
                         ((uint64_t)(nd - e->g->nodes) << 48) ^ 0x5d0b5d0b5d0bull;
-        uint8_t *keep = nd->state;
+        uint8_t *keep = op_state(e, nd);
         for (int64_t n = 0; n < e->n; n++) {
             axnn_rng r;
             axnn_rng_seed(&r, seed ^ ((uint64_t)(n + 1) * 0x9e3779b97f4a7c15ull));
@@ -73,8 +73,8 @@ static void dp_bwd_task(void *arg, int ith, int nth)
     const float p = ((const axnn_drop_path_attr *)t->nd->attr)->p, scale = 1.0f / (1.0f - p);
     const float *dy = op_out(t->e, t->nd)->grad;
     float *dx = op_in(t->e, t->nd, 0)->grad;
-    const uint8_t *keep = t->nd->state;
-    const bool acc = t->nd->accum[0];
+    const uint8_t *keep = op_state(t->e, t->nd);
+    const bool acc = op_accum(t->e, t->nd)[0];
     int64_t lo, hi;
     axnn_split(t->e->n, ith, nth, &lo, &hi);
     for (int64_t n = lo; n < hi; n++) {
@@ -89,7 +89,7 @@ static void dp_backward(axnn_exec *e, axnn_node *nd)
 {
     if (!in_needs_grad(e, nd, 0)) return;
     const float p = ((const axnn_drop_path_attr *)nd->attr)->p;
-    dp_task t = {e, nd, per_image(op_in(e, nd, 0)), p > 0.0f && nd->state};
+    dp_task t = {e, nd, per_image(op_in(e, nd, 0)), p > 0.0f && op_state(e, nd)};
     axnn_pool_run(e->pool, dp_bwd_task, &t);
 }
 

@@ -22,7 +22,8 @@ static axnn_status dropout_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, 
 
 static size_t dropout_state(const axnn_graph *g, const axnn_node *nd, int batch)
 {
-    return (size_t)axnn_shape_numel(&g->vals[nd->out].shape);
+    const axnn_value *y = &g->vals[nd->out];
+    return (size_t)((y->flags & AXNN_VF_BATCHED) ? batch * per_image(y) : axnn_shape_numel(&y->shape));
 }
 
 typedef struct drop_task {
@@ -38,7 +39,7 @@ static void dropout_fwd_task(void *arg, int ith, int nth)
     const axnn_dropout_attr *a = t->nd->attr;
     const float *x = op_in(t->e, t->nd, 0)->data;
     float *y = op_out(t->e, t->nd)->data;
-    uint8_t *mask = t->nd->state;
+    uint8_t *mask = op_state(t->e, t->nd);
     const float scale = 1.0f / (1.0f - a->p);
     int64_t nchunks = (t->total + CHUNK - 1) / CHUNK, lo, hi;
     axnn_split(nchunks, ith, nth, &lo, &hi);
@@ -56,14 +57,14 @@ static void dropout_fwd_task(void *arg, int ith, int nth)
 
 static void dropout_forward(axnn_exec *e, axnn_node *nd)
 {
-    const axnn_value *x = op_in(e, nd, 0);
+    const axnn_tensor *x = op_in(e, nd, 0);
     int64_t total = e->n * per_image(x);
     const axnn_dropout_attr *a = nd->attr;
-    if (!e->training || a->p == 0.0f || !nd->state) {
+    if (!e->training || a->p == 0.0f || !op_state(e, nd)) {
         memcpy(op_out(e, nd)->data, x->data, (size_t)total * sizeof(float));
         return;
     }
-    uint64_t seed = e->g->rng.s[0] ^ (e->g->step * 0xd1342543de82ef95ull) ^
+    uint64_t seed = e->seed ^ (e->step * 0xd1342543de82ef95ull) ^
                     ((uint64_t)(nd - e->g->nodes) << 48);
     drop_task t = {e, nd, total, seed};
     axnn_pool_run(e->pool, dropout_fwd_task, &t);
@@ -71,21 +72,22 @@ static void dropout_forward(axnn_exec *e, axnn_node *nd)
 
 static void dropout_backward(axnn_exec *e, axnn_node *nd)
 {
-    const axnn_value *x = op_in(e, nd, 0);
+    const axnn_tensor *x = op_in(e, nd, 0);
     if (!x->grad) return;
     const axnn_dropout_attr *a = nd->attr;
     const float *dy = op_out(e, nd)->grad;
-    const uint8_t *mask = nd->state;
+    const uint8_t *mask = op_state(e, nd);
     const float scale = a->p == 0.0f ? 1.0f : 1.0f / (1.0f - a->p);
     int64_t n = e->n * per_image(x);
     for (int64_t i = 0; i < n; i++) {
         float v = (a->p == 0.0f || mask[i]) ? dy[i] * scale : 0.0f;
-        x->grad[i] = nd->accum[0] ? x->grad[i] + v : v;
+        x->grad[i] = op_accum(e, nd)[0] ? x->grad[i] + v : v;
     }
 }
 
 const axnn_op_def axnn_op_dropout = {
     .name = "dropout",
+    .flags = AXNN_OPF_PER_IMAGE,
     .infer = dropout_infer,
     .state_bytes = dropout_state,
     .forward = dropout_forward,

@@ -29,11 +29,6 @@ typedef struct ew_task {
     int64_t total;
 } ew_task;
 
-static int64_t batch_numel(axnn_exec *e, const axnn_value *v)
-{
-    return (v->flags & AXNN_VF_BATCHED) ? e->n * per_image(v) : axnn_shape_numel(&v->shape);
-}
-
 /* This thread's element range [*lo, *hi) of `total`, cut at multiples of 16. */
 static void split16(int64_t total, int ith, int nth, int64_t *lo, int64_t *hi)
 {
@@ -56,29 +51,30 @@ static void relu_fwd_task(void *arg, int ith, int nth)
 static void relu_bwd_task(void *arg, int ith, int nth)
 {
     ew_task *t = arg;
-    const axnn_value *yv = op_out(t->e, t->nd);
+    const axnn_tensor *yv = op_out(t->e, t->nd);
     const float *y = yv->data, *dy = yv->grad;
     float *dx = op_in(t->e, t->nd, 0)->grad;
     int64_t lo, hi;
     split16(t->total, ith, nth, &lo, &hi);
-    if (hi > lo) axnn_eltwise_get()->relu_bwd(y + lo, dy + lo, dx + lo, hi - lo, t->nd->accum[0]);
+    if (hi > lo) axnn_eltwise_get()->relu_bwd(y + lo, dy + lo, dx + lo, hi - lo, op_accum(t->e, t->nd)[0]);
 }
 
 static void relu_forward(axnn_exec *e, axnn_node *nd)
 {
-    ew_task t = {e, nd, batch_numel(e, op_out(e, nd))};
+    ew_task t = {e, nd, op_numel(e, nd->out)};
     axnn_pool_run(e->pool, relu_fwd_task, &t);
 }
 
 static void relu_backward(axnn_exec *e, axnn_node *nd)
 {
     if (!in_needs_grad(e, nd, 0)) return;
-    ew_task t = {e, nd, batch_numel(e, op_out(e, nd))};
+    ew_task t = {e, nd, op_numel(e, nd->out)};
     axnn_pool_run(e->pool, relu_bwd_task, &t);
 }
 
 const axnn_op_def axnn_op_relu = {
     .name = "relu",
+    .flags = AXNN_OPF_PER_IMAGE | AXNN_OPF_FUSE_RELU,
     .infer = same_shape_infer,
     .forward = relu_forward,
     .backward = relu_backward,
@@ -104,7 +100,7 @@ static void add_bwd_task(void *arg, int ith, int nth)
     for (int k = 0; k < 2; k++) {
         float *dx = op_in(t->e, t->nd, k)->grad;
         if (!dx) continue;
-        if (t->nd->accum[k])
+        if (op_accum(t->e, t->nd)[k])
             axnn_eltwise_get()->acc(dy + lo, dx + lo, hi - lo);
         else
             memcpy(dx + lo, dy + lo, (size_t)(hi - lo) * sizeof(float));
@@ -113,18 +109,19 @@ static void add_bwd_task(void *arg, int ith, int nth)
 
 static void add_forward(axnn_exec *e, axnn_node *nd)
 {
-    ew_task t = {e, nd, batch_numel(e, op_out(e, nd))};
+    ew_task t = {e, nd, op_numel(e, nd->out)};
     axnn_pool_run(e->pool, add_fwd_task, &t);
 }
 
 static void add_backward(axnn_exec *e, axnn_node *nd)
 {
-    ew_task t = {e, nd, batch_numel(e, op_out(e, nd))};
+    ew_task t = {e, nd, op_numel(e, nd->out)};
     axnn_pool_run(e->pool, add_bwd_task, &t);
 }
 
 const axnn_op_def axnn_op_add = {
     .name = "add",
+    .flags = AXNN_OPF_PER_IMAGE | AXNN_OPF_FUSE_ADD,
     .infer = same_shape_infer,
     .forward = add_forward,
     .backward = add_backward,

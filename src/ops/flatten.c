@@ -14,17 +14,17 @@ static axnn_status flatten_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, 
 
 static void flatten_forward(axnn_exec *e, axnn_node *nd)
 {
-    const axnn_value *x = op_in(e, nd, 0);
+    const axnn_tensor *x = op_in(e, nd, 0);
     memcpy(op_out(e, nd)->data, x->data, (size_t)(e->n * per_image(x)) * sizeof(float));
 }
 
 static void flatten_backward(axnn_exec *e, axnn_node *nd)
 {
-    const axnn_value *x = op_in(e, nd, 0);
+    const axnn_tensor *x = op_in(e, nd, 0);
     if (!x->grad) return;
     const float *dy = op_out(e, nd)->grad;
     int64_t n = e->n * per_image(x);
-    if (nd->accum[0])
+    if (op_accum(e, nd)[0])
         for (int64_t i = 0; i < n; i++) x->grad[i] += dy[i];
     else
         memcpy(x->grad, dy, (size_t)n * sizeof(float));
@@ -32,6 +32,7 @@ static void flatten_backward(axnn_exec *e, axnn_node *nd)
 
 const axnn_op_def axnn_op_flatten = {
     .name = "flatten",
+    .flags = AXNN_OPF_PER_IMAGE,
     .infer = flatten_infer,
     .forward = flatten_forward,
     .backward = flatten_backward,

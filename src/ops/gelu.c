@@ -42,27 +42,22 @@ static void gelu_bwd_task(void *arg, int ith, int nth)
     gelu_task *t = arg;
     int64_t lo, hi;
     range16(t->total, ith, nth, &lo, &hi);
-    const axnn_value *x = op_in(t->e, t->nd, 0);
+    const axnn_tensor *x = op_in(t->e, t->nd, 0);
     if (hi > lo)
         axnn_tfm_get()->gelu_bwd((const float *)x->data + lo, op_out(t->e, t->nd)->grad + lo, x->grad + lo,
-                                 hi - lo, t->nd->accum[0]);
-}
-
-static int64_t total_of(axnn_exec *e, const axnn_value *v)
-{
-    return (v->flags & AXNN_VF_BATCHED) ? e->n * per_image(v) : axnn_shape_numel(&v->shape);
+                                 hi - lo, op_accum(t->e, t->nd)[0]);
 }
 
 static void gelu_forward(axnn_exec *e, axnn_node *nd)
 {
-    gelu_task t = {e, nd, total_of(e, op_out(e, nd))};
+    gelu_task t = {e, nd, op_numel(e, nd->out)};
     axnn_pool_run(e->pool, gelu_fwd_task, &t);
 }
 
 static void gelu_backward(axnn_exec *e, axnn_node *nd)
 {
     if (!in_needs_grad(e, nd, 0)) return;
-    gelu_task t = {e, nd, total_of(e, op_out(e, nd))};
+    gelu_task t = {e, nd, op_numel(e, nd->out)};
     axnn_pool_run(e->pool, gelu_bwd_task, &t);
 }
 

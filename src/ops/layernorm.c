@@ -46,9 +46,9 @@ static size_t ln_state(const axnn_graph *g, const axnn_node *nd, int batch)
 }
 
 /* Per thread, in training plans: partial dweight and dbias, and a row for an unneeded dx. */
-static size_t ln_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth)
+static size_t ln_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth, bool training)
 {
-    return g->planned_training ? 3 * (size_t)dim_of(g, nd) * sizeof(float) : 0;
+    return training ? 3 * (size_t)dim_of(g, nd) * sizeof(float) : 0;
 }
 
 typedef struct ln_task {
@@ -63,7 +63,7 @@ static void ln_fwd_task(void *arg, int ith, int nth)
     const axnn_layernorm_attr *a = t->nd->attr;
     const float *x = op_in(t->e, t->nd, 0)->data, *w = op_in(t->e, t->nd, 1)->data;
     const float *b = op_in(t->e, t->nd, 2)->data;
-    float *y = op_out(t->e, t->nd)->data, *saved = t->e->training ? t->nd->state : NULL;
+    float *y = op_out(t->e, t->nd)->data, *saved = t->e->training ? op_state(t->e, t->nd) : NULL;
     const axnn_tfm_kernels *k = axnn_tfm_get();
     int64_t lo, hi;
     axnn_split(t->rows, ith, nth, &lo, &hi);
@@ -87,8 +87,8 @@ static void ln_bwd_task(void *arg, int ith, int nth)
 {
     ln_task *t = arg;
     axnn_node *nd = t->nd;
-    const axnn_value *x = op_in(t->e, nd, 0);
-    const float *w = op_in(t->e, nd, 1)->data, *dy = op_out(t->e, nd)->grad, *saved = nd->state;
+    const axnn_tensor *x = op_in(t->e, nd, 0);
+    const float *w = op_in(t->e, nd, 1)->data, *dy = op_out(t->e, nd)->grad, *saved = op_state(t->e, nd);
     float *dw = op_scratch(t->e, ith), *db = dw + t->d, *sink = db + t->d;
     memset(dw, 0, 2 * (size_t)t->d * sizeof(float));
     const axnn_tfm_kernels *k = axnn_tfm_get();
@@ -97,7 +97,7 @@ static void ln_bwd_task(void *arg, int ith, int nth)
     for (int64_t r = lo; r < hi; r++) {
         float *dx = x->grad ? x->grad + r * t->d : sink;
         k->layernorm_bwd((const float *)x->data + r * t->d, w, dy + r * t->d, dx, dw, db, t->d,
-                         saved[2 * r], saved[2 * r + 1], x->grad ? nd->accum[0] : false);
+                         saved[2 * r], saved[2 * r + 1], x->grad ? op_accum(t->e, nd)[0] : false);
     }
 }
 

@@ -10,9 +10,6 @@
 #include "ops/op.h"
 
 #include "kernels/f32-gemm/gemm.h"
-#include "ops/qgrad.h"
-#include "ops/quantized.h"
-#include "quant/qstate.h"
 
 #include <string.h>
 
@@ -46,17 +43,13 @@ static const axnn_f32_gemm_config *cfg_for(int64_t n)
 }
 
 /* Rows of the GEMM for n images: n, or n * T for tokens. */
-static int64_t rows_of(const axnn_value *x, int64_t n)
-{
-    return x->shape.nd == 3 ? n * x->shape.d[1] : n;
-}
+static int64_t rows_of(const axnn_shape *x, int64_t n) { return x->nd == 3 ? n * x->d[1] : n; }
 
-static size_t linear_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth)
+static size_t linear_scratch(const axnn_graph *g, const axnn_node *nd, int batch, int nth, bool training)
 {
     const axnn_linear_attr *a = nd->attr;
     size_t f = (size_t)axnn_sgemm_ws_floats() * sizeof(float) + (size_t)a->out * sizeof(double);
-    size_t q = axnn_linear_q_scratch(g, nd, batch, nth);
-    return f > q ? f : q;
+    return f;
 }
 
 typedef struct lin_task {
@@ -69,8 +62,8 @@ static void lin_fwd_task(void *arg, int ith, int nth)
     lin_task *t = arg;
     axnn_exec *e = t->e;
     const axnn_linear_attr *a = t->nd->attr;
-    const axnn_value *x = op_in(e, t->nd, 0), *w = op_in(e, t->nd, 1), *y = op_out(e, t->nd);
-    const int64_t IN = w->shape.d[1], OUT = a->out, R = rows_of(x, e->n);
+    const axnn_tensor *x = op_in(e, t->nd, 0), *w = op_in(e, t->nd, 1), *y = op_out(e, t->nd);
+    const int64_t IN = w->shape.d[1], OUT = a->out, R = rows_of(&x->shape, e->n);
     const float *X = x->data, *W = w->data, *b = a->bias ? op_in(e, t->nd, 2)->data : NULL;
     float *Y = y->data;
     int64_t r0 = 0, r1 = R, c0 = 0, c1 = OUT;
@@ -88,12 +81,7 @@ static void lin_fwd_task(void *arg, int ith, int nth)
 
 static void linear_forward(axnn_exec *e, axnn_node *nd)
 {
-    axnn_qnode *q = axnn_qnode_of(nd);
-    if (q && q->calib) axnn_qnode_observe(q, op_in(e, nd, 0)->data, e->n * per_image(op_in(e, nd, 0)));
-    if (axnn_qnode_active(nd)) {
-        axnn_linear_forward_q(e, nd);
-        return;
-    }
+    if (op_ext_forward(e, nd, NULL)) return; /* numeric modes (src/quant/linear_q.c) */
     lin_task t = {e, nd};
     axnn_pool_run(e->pool, lin_fwd_task, &t);
 }
@@ -104,8 +92,8 @@ static void lin_bwd_task(void *arg, int ith, int nth)
     axnn_exec *e = t->e;
     axnn_node *nd = t->nd;
     const axnn_linear_attr *a = nd->attr;
-    const axnn_value *x = op_in(e, nd, 0), *w = op_in(e, nd, 1), *y = op_out(e, nd);
-    const int64_t IN = w->shape.d[1], OUT = a->out, N = rows_of(x, e->n);
+    const axnn_tensor *x = op_in(e, nd, 0), *w = op_in(e, nd, 1), *y = op_out(e, nd);
+    const int64_t IN = w->shape.d[1], OUT = a->out, N = rows_of(&x->shape, e->n);
     const float *dY = y->grad;
     float *ws = op_scratch(e, ith);
     int64_t lo, hi;
@@ -127,7 +115,7 @@ static void lin_bwd_task(void *arg, int ith, int nth)
         axnn_split(N, ith, nth, &lo, &hi);
         if (hi > lo)
             axnn_sgemm_with(cfg_for(IN), false, false, hi - lo, IN, OUT, 1.0f, dY + lo * OUT, OUT, w->data, IN,
-                       nd->accum[0] ? 1.0f : 0.0f, x->grad + lo * IN, IN, ws);
+                       op_accum(e, nd)[0] ? 1.0f : 0.0f, x->grad + lo * IN, IN, ws);
     }
 }
 
@@ -135,16 +123,16 @@ static void linear_backward(axnn_exec *e, axnn_node *nd)
 {
     lin_task t = {e, nd};
     axnn_pool_run(e->pool, lin_bwd_task, &t);
-    if (axnn_qgrad_table_on(e->g, nd)) axnn_linear_qgrad(e, nd); /* table-derived gradient */
 }
 
 static int64_t linear_macs(const axnn_graph *g, const axnn_node *nd)
 {
-    return rows_of(&g->vals[nd->in[0]], 1) * g->vals[nd->in[1]].shape.d[0] * g->vals[nd->in[1]].shape.d[1];
+    return rows_of(&g->vals[nd->in[0]].shape, 1) * g->vals[nd->in[1]].shape.d[0] * g->vals[nd->in[1]].shape.d[1];
 }
 
 const axnn_op_def axnn_op_linear = {
     .name = "linear",
+    .flags = AXNN_OPF_PER_IMAGE,
     .infer = linear_infer,
     .scratch_bytes = linear_scratch,
     .forward = linear_forward,

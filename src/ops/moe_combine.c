@@ -74,7 +74,7 @@ static void combine_backward(axnn_exec *e, axnn_node *nd)
 {
     const axnn_moe_combine_attr *a = nd->attr;
     const int E = a->experts;
-    const axnn_value *pv = op_in(e, nd, 0);
+    const axnn_tensor *pv = op_in(e, nd, 0);
     const float *P = pv->data, *dY = op_out(e, nd)->grad;
     const int64_t T = per_image(pv) / E, img = per_image(op_out(e, nd)) / T;
     int64_t pos[AXNN_MOE_MAX_EXPERTS] = {0};
@@ -84,15 +84,15 @@ static void combine_backward(axnn_exec *e, axnn_node *nd)
         int top = a->soft ? -1 : axnn_moe_top1(p, E);
         for (int k = 0; k < E; k++) {
             if (!a->soft && k != top) continue;
-            const axnn_value *yv = op_in(e, nd, 1 + k);
+            const axnn_tensor *yv = op_in(e, nd, 1 + k);
             int64_t row = a->soft ? i : pos[k]++;
             const float *yk = (const float *)yv->data + row * img;
             dp[k] = dot(dy, yk, img);
             if (!a->soft) dp[k] = p[k] > 0 ? dp[k] / p[k] : 0.0f;
-            if (yv->grad) put_row(yv->grad + row * img, dy, a->soft ? p[k] : 1.0f, img, nd->accum[1 + k]);
+            if (yv->grad) put_row(yv->grad + row * img, dy, a->soft ? p[k] : 1.0f, img, op_accum(e, nd)[1 + k]);
         }
         if (pv->grad)
-            for (int k = 0; k < E; k++) pv->grad[i * E + k] = nd->accum[0] ? pv->grad[i * E + k] + dp[k] : dp[k];
+            for (int k = 0; k < E; k++) pv->grad[i * E + k] = op_accum(e, nd)[0] ? pv->grad[i * E + k] + dp[k] : dp[k];
     }
 }
 

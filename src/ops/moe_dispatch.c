@@ -5,7 +5,8 @@
  * Per-token routing (a ViT's MLP): x (N, T, D) and probs (N, T, E); the routed tokens are packed
  * in order into y's N * T token rows and `rows` = ceil(tokens / T) pseudo-images of T tokens
  * (the tail of the last one is zeroed), so the expert's per-token nodes run on just those. The
- * expert's nodes carry node->rows = &attr.rows, so the executor runs them on those rows only:
+ * dispatch sets its output's row count in the plan to `rows`, and the expert's nodes carry
+ * node->rows_of = this output, so the executor runs them on those rows only:
  * an image costs the MACs of its own expert, not of all of them. The rest of y is never read.
  *
  * Backward: dx[i] (+)= dy[position of i] for the routed images; the others get 0 (or nothing
@@ -34,17 +35,20 @@ static axnn_status dispatch_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out,
 }
 
 /* Routing rows per image (1, or T tokens), their width, and E. */
-static void row_geometry(const axnn_value *x, const axnn_value *p, int64_t *T, int64_t *w, int *E)
+static void row_geometry(const axnn_tensor *x, const axnn_tensor *p, int64_t *T, int64_t *w, int *E)
 {
     *E = (int)p->shape.d[p->shape.nd - 1];
     *T = per_image(p) / *E;
     *w = per_image(x) / *T;
 }
 
+static size_t dispatch_stats_bytes(const axnn_graph *g, const axnn_node *nd) { return sizeof(axnn_moe_dispatch_stats); }
+
 static void dispatch_forward(axnn_exec *e, axnn_node *nd)
 {
-    axnn_moe_dispatch_attr *a = nd->attr;
-    const axnn_value *x = op_in(e, nd, 0), *p = op_in(e, nd, 1);
+    const axnn_moe_dispatch_attr *a = nd->attr;
+    axnn_moe_dispatch_stats *st = op_stats(e, nd);
+    const axnn_tensor *x = op_in(e, nd, 0), *p = op_in(e, nd, 1);
     int64_t T, w;
     int E;
     row_geometry(x, p, &T, &w, &E);
@@ -56,15 +60,15 @@ static void dispatch_forward(axnn_exec *e, axnn_node *nd)
             memcpy(Y + rows++ * w, X + i * w, (size_t)w * sizeof(float));
     int64_t imgs = (rows + T - 1) / T;
     if (imgs * T > rows) memset(Y + rows * w, 0, (size_t)((imgs * T - rows) * w) * sizeof(float));
-    a->rows = (int)imgs;
-    a->routed += imgs;
-    a->seen += e->n;
+    op_out(e, nd)->rows = (int)imgs;
+    st->routed += imgs;
+    st->seen += e->n;
 }
 
 static void dispatch_backward(axnn_exec *e, axnn_node *nd)
 {
     const axnn_moe_dispatch_attr *a = nd->attr;
-    const axnn_value *x = op_in(e, nd, 0), *p = op_in(e, nd, 1);
+    const axnn_tensor *x = op_in(e, nd, 0), *p = op_in(e, nd, 1);
     if (!x->grad) return;
     int64_t T, img;
     int E;
@@ -75,11 +79,11 @@ static void dispatch_backward(axnn_exec *e, axnn_node *nd)
         float *dx = x->grad + i * img;
         bool mine = axnn_moe_top1(P + i * E, E) == a->expert;
         if (!mine) {
-            if (!nd->accum[0]) memset(dx, 0, (size_t)img * sizeof(float));
+            if (!op_accum(e, nd)[0]) memset(dx, 0, (size_t)img * sizeof(float));
             continue;
         }
         const float *dy = dY + j++ * img;
-        if (nd->accum[0])
+        if (op_accum(e, nd)[0])
             for (int64_t k = 0; k < img; k++) dx[k] += dy[k];
         else
             memcpy(dx, dy, (size_t)img * sizeof(float));
@@ -91,4 +95,5 @@ const axnn_op_def axnn_op_moe_dispatch = {
     .infer = dispatch_infer,
     .forward = dispatch_forward,
     .backward = dispatch_backward,
+    .stats_bytes = dispatch_stats_bytes,
 };

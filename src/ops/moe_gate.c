@@ -9,7 +9,7 @@
  *   aux = E * sum_e f_e * P_e,   f_e = share of the batch whose top-1 is e (no gradient),
  *                                P_e = mean over the batch of probs[:, e],
  * weighted by aux_weight and added to the training objective through this node's backward:
- * d aux / d probs[n, e] = E * f_e / N. Its value is kept in the attr (aux_loss).
+ * d aux / d probs[n, e] = E * f_e / N. Its value is kept in the plan's node statistics (aux_loss).
  *
  * Backward: dz = p * (dp - <p, dp>) (softmax), dW += dz^T g, db += sum dz,
  * dx[n, c, :, :] (+)= (dz_n W)[c] / (H W). Top-1 ties go to the lowest index everywhere.
@@ -40,7 +40,7 @@ static axnn_status gate_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, uin
 }
 
 /* Rows per image (tokens, or 1), features per row (C), and values averaged per feature (HW). */
-static void geometry(const axnn_value *x, int64_t *T, int64_t *C, int64_t *HW)
+static void geometry(const axnn_tensor *x, int64_t *T, int64_t *C, int64_t *HW)
 {
     *T = x->shape.nd == 3 ? x->shape.d[1] : 1;
     *C = x->shape.d[x->shape.nd == 3 ? 2 : 1];
@@ -48,7 +48,7 @@ static void geometry(const axnn_value *x, int64_t *T, int64_t *C, int64_t *HW)
 }
 
 /* Feature c of row n: the global average of channel c (images), or the value itself. */
-static float pooled(const axnn_value *x, int64_t n, int64_t c)
+static float pooled(const axnn_tensor *x, int64_t n, int64_t c)
 {
     int64_t T, C, HW;
     geometry(x, &T, &C, &HW);
@@ -67,7 +67,7 @@ int axnn_moe_top1(const float *p, int E)
     return best;
 }
 
-static void gate_row(const axnn_value *x, const float *W, const float *b, int64_t n, int E, float *p)
+static void gate_row(const axnn_tensor *x, const float *W, const float *b, int64_t n, int E, float *p)
 {
     int64_t T, C, HW;
     geometry(x, &T, &C, &HW);
@@ -85,9 +85,10 @@ static void gate_row(const axnn_value *x, const float *W, const float *b, int64_
 
 static void gate_forward(axnn_exec *e, axnn_node *nd)
 {
-    axnn_moe_gate_attr *a = nd->attr;
+    const axnn_moe_gate_attr *a = nd->attr;
+    axnn_moe_gate_stats *st = op_stats(e, nd);
     const int E = a->experts;
-    const axnn_value *x = op_in(e, nd, 0);
+    const axnn_tensor *x = op_in(e, nd, 0);
     const float *W = op_in(e, nd, 1)->data, *b = op_in(e, nd, 2)->data;
     float *P = op_out(e, nd)->data;
     int64_t load[AXNN_MOE_MAX_EXPERTS] = {0}, T, C, HW;
@@ -101,20 +102,20 @@ static void gate_forward(axnn_exec *e, axnn_node *nd)
     }
     double aux = 0.0;
     for (int k = 0; k < E; k++) {
-        a->load[k] += load[k];
-        a->prob_sum[k] += psum[k];
+        st->load[k] += load[k];
+        st->prob_sum[k] += psum[k];
         aux += (double)load[k] / (double)R * psum[k] / (double)R;
     }
-    a->seen += R;
-    if (e->training) a->aux_loss = (float)(a->aux_weight * E * aux);
+    st->seen += R;
+    if (e->training) st->aux_loss = (float)(a->aux_weight * E * aux);
 }
 
 static void gate_backward(axnn_exec *e, axnn_node *nd)
 {
     const axnn_moe_gate_attr *a = nd->attr;
     const int E = a->experts;
-    const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
-    axnn_value *w = op_in(e, nd, 1), *bv = op_in(e, nd, 2);
+    const axnn_tensor *x = op_in(e, nd, 0), *y = op_out(e, nd);
+    axnn_tensor *w = op_in(e, nd, 1), *bv = op_in(e, nd, 2);
     const float *P = y->data, *dP = y->grad, *W = w->data;
     int64_t T, C, HW;
     geometry(x, &T, &C, &HW);
@@ -139,7 +140,7 @@ static void gate_backward(axnn_exec *e, axnn_node *nd)
             for (int k = 0; k < E; k++) s += dz[k] * W[k * C + c];
             if (!dx) continue;
             float *d = dx + (n * C + c) * HW, v = s / (float)HW;
-            for (int64_t i = 0; i < HW; i++) d[i] = nd->accum[0] ? d[i] + v : v;
+            for (int64_t i = 0; i < HW; i++) d[i] = op_accum(e, nd)[0] ? d[i] + v : v;
         }
         if (bv->grad)
             for (int k = 0; k < E; k++) bv->grad[k] += dz[k];
@@ -148,10 +149,12 @@ static void gate_backward(axnn_exec *e, axnn_node *nd)
 
 static int64_t gate_macs(const axnn_graph *g, const axnn_node *nd)
 {
-    int64_t T, C, HW;
-    geometry(&g->vals[nd->in[0]], &T, &C, &HW);
+    const axnn_shape *x = &g->vals[nd->in[0]].shape;
+    const int64_t T = x->nd == 3 ? x->d[1] : 1;
     return T * g->vals[nd->in[1]].shape.d[0] * g->vals[nd->in[1]].shape.d[1];
 }
+
+static size_t moe_gate_stats_bytes(const axnn_graph *g, const axnn_node *nd) { return sizeof(axnn_moe_gate_stats); }
 
 const axnn_op_def axnn_op_moe_gate = {
     .name = "moe_gate",
@@ -159,4 +162,5 @@ const axnn_op_def axnn_op_moe_gate = {
     .forward = gate_forward,
     .backward = gate_backward,
     .macs = gate_macs,
+    .stats_bytes = moe_gate_stats_bytes,
 };

@@ -27,8 +27,9 @@ static axnn_status nearest_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, 
 
 static void nearest_forward(axnn_exec *e, axnn_node *nd)
 {
-    axnn_moe_nearest_attr *a = nd->attr;
-    const axnn_value *x = op_in(e, nd, 0);
+    const axnn_moe_nearest_attr *a = nd->attr;
+    axnn_moe_nearest_stats *st = op_stats(e, nd);
+    const axnn_tensor *x = op_in(e, nd, 0);
     const int E = a->experts, D = (int)x->shape.d[1];
     const float *F = x->data, *C = op_in(e, nd, 1)->data;
     float *P = op_out(e, nd)->data;
@@ -36,9 +37,9 @@ static void nearest_forward(axnn_exec *e, axnn_node *nd)
     for (int64_t n = 0; n < e->n; n++) {
         int k = axnn_kmeans_nearest(C, E, D, F + n * D);
         P[n * E + k] = 1.0f;
-        a->load[k]++;
+        st->load[k]++;
     }
-    a->seen += e->n;
+    st->seen += e->n;
 }
 
 static int64_t nearest_macs(const axnn_graph *g, const axnn_node *nd)
@@ -46,9 +47,12 @@ static int64_t nearest_macs(const axnn_graph *g, const axnn_node *nd)
     return axnn_shape_numel(&g->vals[nd->in[1]].shape);
 }
 
+static size_t moe_nearest_stats_bytes(const axnn_graph *g, const axnn_node *nd) { return sizeof(axnn_moe_nearest_stats); }
+
 const axnn_op_def axnn_op_moe_nearest = {
     .name = "moe_nearest",
     .infer = nearest_infer,
     .forward = nearest_forward,
     .macs = nearest_macs,
+    .stats_bytes = moe_nearest_stats_bytes,
 };

@@ -42,7 +42,7 @@ typedef struct plane_geom {
 
 static plane_geom plane_of(axnn_exec *e, axnn_node *nd)
 {
-    const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
+    const axnn_tensor *x = op_in(e, nd, 0), *y = op_out(e, nd);
     return (plane_geom){x->shape.d[2], x->shape.d[3], y->shape.d[2], y->shape.d[3], e->n * x->shape.d[1]};
 }
 
@@ -53,7 +53,7 @@ static void maxpool_fwd_task(void *arg, int ith, int nth)
     plane_geom q = plane_of(t->e, t->nd);
     const float *x = op_in(t->e, t->nd, 0)->data;
     float *y = op_out(t->e, t->nd)->data;
-    int32_t *idx = t->e->training ? t->nd->state : NULL;
+    int32_t *idx = t->e->training ? op_state(t->e, t->nd) : NULL;
     int64_t lo, hi;
     axnn_split(q.planes, ith, nth, &lo, &hi);
     if (a->kh == 2 && a->kw == 2 && a->sh == 2 && a->sw == 2 && a->ph == 0 && a->pw == 0 &&
@@ -97,12 +97,12 @@ static void maxpool_bwd_task(void *arg, int ith, int nth)
     plane_geom q = plane_of(t->e, t->nd);
     const float *dy = op_out(t->e, t->nd)->grad;
     float *dx = op_in(t->e, t->nd, 0)->grad;
-    const int32_t *idx = t->nd->state;
+    const int32_t *idx = op_state(t->e, t->nd);
     int64_t lo, hi;
     axnn_split(q.planes, ith, nth, &lo, &hi);
     for (int64_t pl = lo; pl < hi; pl++) {
         float *dxp = dx + pl * q.H * q.W;
-        if (!t->nd->accum[0]) memset(dxp, 0, (size_t)(q.H * q.W) * sizeof(float));
+        if (!op_accum(t->e, t->nd)[0]) memset(dxp, 0, (size_t)(q.H * q.W) * sizeof(float));
         for (int64_t o = pl * q.OH * q.OW; o < (pl + 1) * q.OH * q.OW; o++) dxp[idx[o]] += dy[o];
     }
 }
@@ -122,11 +122,12 @@ static void maxpool_backward(axnn_exec *e, axnn_node *nd)
 
 static size_t maxpool_state(const axnn_graph *g, const axnn_node *nd, int batch)
 {
-    return (size_t)axnn_shape_numel(&g->vals[nd->out].shape) * sizeof(int32_t);
+    return (size_t)(batch * per_image(&g->vals[nd->out])) * sizeof(int32_t);
 }
 
 const axnn_op_def axnn_op_maxpool2d = {
     .name = "maxpool2d",
+    .flags = AXNN_OPF_PER_IMAGE,
     .infer = pool_infer,
     .state_bytes = maxpool_state,
     .forward = maxpool_forward,
@@ -175,7 +176,7 @@ static void avgpool_bwd_task(void *arg, int ith, int nth)
     axnn_split(q.planes, ith, nth, &lo, &hi);
     for (int64_t pl = lo; pl < hi; pl++) {
         float *dxp = dx + pl * q.H * q.W;
-        if (!t->nd->accum[0]) memset(dxp, 0, (size_t)(q.H * q.W) * sizeof(float));
+        if (!op_accum(t->e, t->nd)[0]) memset(dxp, 0, (size_t)(q.H * q.W) * sizeof(float));
         for (int64_t oy = 0; oy < q.OH; oy++)
             for (int64_t ox = 0; ox < q.OW; ox++) {
                 float g = dy[(pl * q.OH + oy) * q.OW + ox] * inv;
@@ -206,6 +207,7 @@ static void avgpool_backward(axnn_exec *e, axnn_node *nd)
 
 const axnn_op_def axnn_op_avgpool2d = {
     .name = "avgpool2d",
+    .flags = AXNN_OPF_PER_IMAGE,
     .infer = pool_infer,
     .forward = avgpool_forward,
     .backward = avgpool_backward,
@@ -249,7 +251,7 @@ static void gap_bwd_task(void *arg, int ith, int nth)
     for (int64_t pl = lo; pl < hi; pl++) {
         float g = dy[pl] / (float)hw;
         float *d = dx + pl * hw;
-        if (t->nd->accum[0])
+        if (op_accum(t->e, t->nd)[0])
             for (int64_t i = 0; i < hw; i++) d[i] += g;
         else
             for (int64_t i = 0; i < hw; i++) d[i] = g;
@@ -271,6 +273,7 @@ static void gap_backward(axnn_exec *e, axnn_node *nd)
 
 const axnn_op_def axnn_op_global_avgpool = {
     .name = "global_avgpool",
+    .flags = AXNN_OPF_PER_IMAGE,
     .infer = gap_infer,
     .forward = gap_forward,
     .backward = gap_backward,

@@ -51,7 +51,7 @@ static void pos_bwd_task(void *arg, int ith, int nth)
             for (int64_t i = lo; i < hi; i++) dp[i] += src[i];
         if (!dx) continue;
         float *dst = dx + n * t->img;
-        if (nd->accum[0])
+        if (op_accum(t->e, nd)[0])
             for (int64_t i = lo; i < hi; i++) dst[i] += src[i];
         else
             memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(float));

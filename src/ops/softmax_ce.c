@@ -25,17 +25,17 @@ static axnn_status ce_infer(axnn_graph *g, axnn_node *nd, axnn_shape *out, uint3
 
 static size_t ce_state(const axnn_graph *g, const axnn_node *nd, int batch)
 {
-    return (size_t)axnn_shape_numel(&g->vals[nd->in[0]].shape) * sizeof(float);
+    return (size_t)(batch * per_image(&g->vals[nd->in[0]])) * sizeof(float);
 }
 
 static void ce_forward(axnn_exec *e, axnn_node *nd)
 {
     const axnn_ce_attr *a = nd->attr;
-    const axnn_value *zv = op_in(e, nd, 0);
+    const axnn_tensor *zv = op_in(e, nd, 0);
     const float *z = zv->data;
     const int32_t *y = op_in(e, nd, 1)->data;
     const int64_t C = zv->shape.d[1];
-    float *prob = nd->state; /* NULL in eval plans */
+    float *prob = op_state(e, nd); /* NULL in eval plans */
     const double eps = a->label_smoothing;
     double total = 0.0;
     for (int64_t n = 0; n < e->n; n++) {
@@ -61,23 +61,24 @@ static void ce_forward(axnn_exec *e, axnn_node *nd)
 static void ce_backward(axnn_exec *e, axnn_node *nd)
 {
     const axnn_ce_attr *a = nd->attr;
-    const axnn_value *zv = op_in(e, nd, 0);
+    const axnn_tensor *zv = op_in(e, nd, 0);
     if (!zv->grad) return;
     const int32_t *y = op_in(e, nd, 1)->data;
     const int64_t C = zv->shape.d[1];
-    const float *prob = nd->state;
+    const float *prob = op_state(e, nd);
     const float g = op_out(e, nd)->grad[0] / (float)e->n;
     const float eps = a->label_smoothing, off = eps / (float)C;
     for (int64_t n = 0; n < e->n; n++)
         for (int64_t c = 0; c < C; c++) {
             float q = off + (c == y[n] ? 1.0f - eps : 0.0f);
             float v = (prob[n * C + c] - q) * g;
-            zv->grad[n * C + c] = nd->accum[0] ? zv->grad[n * C + c] + v : v;
+            zv->grad[n * C + c] = op_accum(e, nd)[0] ? zv->grad[n * C + c] + v : v;
         }
 }
 
 const axnn_op_def axnn_op_softmax_ce = {
     .name = "softmax_ce",
+    .flags = AXNN_OPF_PER_IMAGE,
     .infer = ce_infer,
     .state_bytes = ce_state,
     .forward = ce_forward,

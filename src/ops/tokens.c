@@ -51,12 +51,12 @@ static void tok_bwd_task(void *arg, int ith, int nth)
     int64_t lo, hi;
     axnn_split(t->e->n, ith, nth, &lo, &hi);
     for (int64_t n = lo; n < hi; n++)
-        transpose(dy + n * t->c * t->p, dx + n * t->c * t->p, t->p, t->c, t->nd->accum[0]);
+        transpose(dy + n * t->c * t->p, dx + n * t->c * t->p, t->p, t->c, op_accum(t->e, t->nd)[0]);
 }
 
 static tok_task make_task(axnn_exec *e, axnn_node *nd)
 {
-    const axnn_value *x = op_in(e, nd, 0);
+    const axnn_tensor *x = op_in(e, nd, 0);
     return (tok_task){e, nd, x->shape.d[1], x->shape.d[2] * x->shape.d[3]};
 }
 

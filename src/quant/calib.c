@@ -88,13 +88,13 @@ axnn_status axnn_quant_calibrate(axnn_graph *g, axnn_pool *pool, const axnn_data
                                  const axnn_preproc *pp, int n, axnn_calib_method method,
                                  float percentile)
 {
-    if (!g->quant) return axnn_error(AXNN_ERR_ARG, "graph is not quantized");
+    if (!axnn_quant_state_of(g)) return axnn_error(AXNN_ERR_ARG, "graph is not quantized");
     if (n < 1) return axnn_error(AXNN_ERR_ARG, "--calib must be at least 1 image (got %d)", n);
     if (method == AXNN_CALIB_PERCENTILE && !(percentile > 0.0f && percentile <= 100.0f))
         return axnn_error(AXNN_ERR_ARG, "percentile must be in (0, 100] (got %g)", percentile);
     axnn_dataset view = *d;
     if (view.n > n) view.n = n;
-    int batch = g->act_arena ? g->batch : 128;
+    const int batch = 128;
     axnn_eval_result r;
     axnn_status st = AXNN_OK;
     for (int pass = 1; pass <= (method == AXNN_CALIB_MAX ? 1 : 2) && !st; pass++) {

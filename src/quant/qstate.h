@@ -57,8 +57,17 @@ typedef struct axnn_quant_state {
     axnn_quant_cfg cfg;
 } axnn_quant_state;
 
+/* The extension methods of quantized conv2d / linear nodes and of attention nodes whose
+ * products run in int8 (src/quant/hooks.c): the graph runs them through node->ext_ops. */
+extern const axnn_ext_ops axnn_qnode_ext_ops, axnn_qattn_ext_ops;
+/* The graph's quantization state (graph->ext), or NULL. */
+struct axnn_quant_state;
+struct axnn_quant_state *axnn_quant_state_of(const axnn_graph *g);
 /* The node's quantization state, or NULL when it runs in float. */
-static inline axnn_qnode *axnn_qnode_of(const axnn_node *nd) { return (axnn_qnode *)nd->ext; }
+static inline axnn_qnode *axnn_qnode_of(const axnn_node *nd)
+{
+    return nd->ext_ops == &axnn_qnode_ext_ops ? (axnn_qnode *)nd->ext : NULL;
+}
 /* True when the node's forward must run quantized now (attached, calibrated, not collecting). */
 static inline bool axnn_qnode_active(const axnn_node *nd)
 {
@@ -81,5 +90,6 @@ const axnn_qmul *axnn_quant_attention_qmul(const axnn_graph *g, const axnn_node 
 /* Name of the kernel that runs the node ("exact-avx512vnni", "lut-avx512vbmi", ...). */
 const char *axnn_qnode_kernel_name(const axnn_qnode *q);
 void axnn_quant_state_free(struct axnn_graph *g);
+void axnn_qnode_free(axnn_qnode *q);
 
 #endif

@@ -123,7 +123,7 @@ static void qmul_free(axnn_qmul *q)
     axnn_free(q);
 }
 
-static void qnode_free(axnn_qnode *q)
+void axnn_qnode_free(axnn_qnode *q)
 {
     if (!q) return;
     axnn_free(q->w_scale);
@@ -134,40 +134,33 @@ static void qnode_free(axnn_qnode *q)
     axnn_free(q);
 }
 
-void axnn_quant_state_free(axnn_graph *g)
+/* The graph's state lives in graph->ext; this frees it (the graph calls it when freed). */
+static void state_free(axnn_graph *g)
 {
-    for (int k = 0; k < g->nnodes; k++) {
-        axnn_node *nd = &g->nodes[k];
-        if (nd->ext && (nd->op == &axnn_op_conv2d || nd->op == &axnn_op_linear)) {
-            qnode_free(nd->ext);
-            nd->ext = NULL;
-        }
-    }
-    axnn_quant_state *st = g->quant;
+    axnn_quant_state *st = g->ext;
     if (!st) return;
     for (int i = 0; i < st->nmuls; i++) qmul_free(st->muls[i]);
     free((void *)st->cfg.mul);
     free((void *)st->cfg.layers);
     free((void *)st->cfg.exact_layers);
     free(st);
-    g->quant = NULL;
+    g->ext = NULL;
+    g->ext_free = NULL;
 }
 
-/* Re-plans a planned graph (scratch sizes change with numeric modes), keeping its mode. */
-static axnn_status replan(axnn_graph *g)
+axnn_quant_state *axnn_quant_state_of(const axnn_graph *g) { return g->ext_free == state_free ? g->ext : NULL; }
+
+void axnn_quant_state_free(axnn_graph *g)
 {
-    if (!g->act_arena) return AXNN_OK;
-    bool training = g->training;
-    axnn_status s = axnn_graph_plan(g, g->batch, g->nthreads, g->planned_training);
-    axnn_graph_set_training(g, training);
-    return s;
+    for (int k = 0; k < g->nnodes; k++) {
+        const axnn_ext_ops *x = g->nodes[k].ext_ops;
+        if (x == &axnn_qnode_ext_ops || x == &axnn_qattn_ext_ops) axnn_node_set_ext(g, k, NULL, NULL);
+    }
+    if (axnn_quant_state_of(g)) state_free(g);
+    axnn_graph_touch(g); /* plans re-plan: scratch sizes and fusion change with numeric modes */
 }
 
-void axnn_quant_detach(axnn_graph *g)
-{
-    axnn_quant_state_free(g);
-    replan(g);
-}
+void axnn_quant_detach(axnn_graph *g) { axnn_quant_state_free(g); }
 
 /* ---- weights ---- */
 
@@ -237,11 +230,11 @@ static axnn_status qnode_make(axnn_graph *g, axnn_node *nd, axnn_qmul *qm, axnn_
         q->wpack_aug = axnn_alloc(q->conv ? axnn_s8_conv_packed_w_bytes(rows, q->cin, q->khw, 1 + rank)
                                           : axnn_s8_conv_packed_w_bytes(rows, K * (1 + rank), 1, 1));
     if (!q->w_scale || !q->wq || (rank && !q->wq_aug) || (pack_exact && !q->wpack) || (pack_aug && !q->wpack_aug)) {
-        qnode_free(q);
+        axnn_qnode_free(q);
         return axnn_error(AXNN_ERR_NOMEM, "out of memory quantizing %s", nd->name);
     }
     axnn_qnode_quantize_weights(q, w->data);
-    nd->ext = q;
+    axnn_node_set_ext(g, (int)(nd - g->nodes), q, &axnn_qnode_ext_ops);
     return AXNN_OK;
 }
 
@@ -293,7 +286,8 @@ axnn_status axnn_quant_attach(axnn_graph *g, const axnn_quant_cfg *cfg)
     st->cfg.mul = dup_or_null(cfg->mul);
     st->cfg.layers = dup_or_null(cfg->layers);
     st->cfg.exact_layers = dup_or_null(cfg->exact_layers);
-    g->quant = st;
+    g->ext = st;
+    g->ext_free = state_free;
     int first = -1, last = -1;
     for (int k = 0; k < g->nnodes; k++)
         if (quantizable(&g->nodes[k])) {
@@ -313,11 +307,18 @@ axnn_status axnn_quant_attach(axnn_graph *g, const axnn_quant_cfg *cfg)
     axnn_qmul *unused;
     if (!s && cfg->count_attention) s = load_qmul(st, NULL, cfg->kernel, &unused); /* see below */
     if (!s && cfg->count_attention && cfg->mul) s = load_qmul(st, cfg->mul, cfg->kernel, &unused);
+    for (int k = 0; k < g->nnodes && !s && cfg->count_attention; k++)
+        if (g->nodes[k].op == &axnn_op_attention) {
+            void *marker = calloc(1, 1); /* the node's state is the graph's (axnn_quant_attention_qmul) */
+            if (!marker) s = axnn_error(AXNN_ERR_NOMEM, "out of memory");
+            else axnn_node_set_ext(g, k, marker, &axnn_qattn_ext_ops);
+        }
     if (s) {
         axnn_quant_state_free(g);
         return s;
     }
-    return replan(g);
+    axnn_graph_touch(g);
+    return AXNN_OK;
 }
 
 axnn_status axnn_quant_reattach(axnn_graph *g, const axnn_quant_cfg *cfg)
@@ -339,19 +340,18 @@ axnn_status axnn_quant_reattach(axnn_graph *g, const axnn_quant_cfg *cfg)
 
 axnn_status axnn_quant_set_node_mul(axnn_graph *g, int node, const char *mul)
 {
-    if (!g->quant) return axnn_error(AXNN_ERR_ARG, "graph is not quantized");
+    axnn_quant_state *st = axnn_quant_state_of(g);
+    if (!st) return axnn_error(AXNN_ERR_ARG, "graph is not quantized");
     axnn_node *nd = &g->nodes[node];
     axnn_qnode *q = axnn_qnode_of(nd);
     if (!q) return axnn_error(AXNN_ERR_ARG, "%s is not a quantized layer", nd->name);
     axnn_qmul *qm;
-    axnn_status s = load_qmul(g->quant, mul, g->quant->cfg.kernel, &qm);
+    axnn_status s = load_qmul(st, mul, st->cfg.kernel, &qm);
     if (s) return s;
     float scale = q->in_scale;
-    qnode_free(q);
-    nd->ext = NULL;
+    axnn_node_set_ext(g, node, NULL, NULL);
     s = qnode_make(g, nd, qm, mul ? AXNN_NUM_TABLE : AXNN_NUM_INT8);
     if (!s) axnn_qnode_of(nd)->in_scale = scale;
-    if (!s) s = replan(g);
     return s;
 }
 
@@ -372,7 +372,7 @@ axnn_status axnn_quant_set_input_scale(axnn_graph *g, int node, float scale)
  * collects statistics) the attention runs in float, so calibration stays multiplier-free. */
 const axnn_qmul *axnn_quant_attention_qmul(const axnn_graph *g, const axnn_node *nd)
 {
-    const axnn_quant_state *st = g->quant;
+    const axnn_quant_state *st = axnn_quant_state_of(g);
     if (!st || !st->cfg.count_attention || nd->op != &axnn_op_attention) return NULL;
     const int p = g->vals[nd->in[0]].producer;
     const axnn_qnode *in = p >= 0 ? axnn_qnode_of(&g->nodes[p]) : NULL;

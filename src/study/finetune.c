@@ -28,7 +28,7 @@ static axnn_loader_cfg loader_cfg(const study_train *t, const axnn_preproc *pp)
     return lc;
 }
 
-static axnn_status run_steps(axnn_graph *g, axnn_pool *pool, axnn_loader *ld, axnn_optimizer *opt,
+static axnn_status run_steps(axnn_plan *p, axnn_pool *pool, axnn_loader *ld, axnn_optimizer *opt,
                              const study_train *t, study_progress *sp)
 {
     const int64_t spe = axnn_loader_batches(ld), total = spe * t->epochs;
@@ -41,12 +41,12 @@ static axnn_status run_steps(axnn_graph *g, axnn_pool *pool, axnn_loader *ld, ax
         int n;
         while (axnn_loader_next(ld, &x, &y, &n)) {
             float lr = axnn_sched_lr(&sc, t->lr, axnn_optim_steps(opt), total, spe);
-            axnn_graph_zero_param_grads(g);
-            axnn_status st = axnn_graph_forward(g, pool, x, y, n);
-            if (!st) st = axnn_graph_backward(g, pool);
+            axnn_plan_zero_param_grads(p);
+            axnn_status st = axnn_plan_forward(p, pool, x, y, n);
+            if (!st) st = axnn_plan_backward(p, pool);
             if (st) return st;
             axnn_optim_step(opt, lr, pool);
-            float l = axnn_graph_loss_value(g);
+            float l = axnn_plan_loss(p);
             if (!(l == l)) return axnn_error(AXNN_ERR_ARG, "training diverged (loss is NaN); lower --lr");
             acc_units += n * t->unit_cost;
             if (acc_units >= 1.0) {
@@ -63,8 +63,9 @@ static axnn_status run_steps(axnn_graph *g, axnn_pool *pool, axnn_loader *ld, ax
  * retraining moves the weights a lot relative to how far momentum-0.1 running averages follow,
  * so without this the eval-mode statistics lag behind the retrained network. A BN that runs on
  * a ragged batch (an expert) averages over its own calls (num_batches_tracked counts them). */
-static axnn_status recalibrate_bn(axnn_graph *g, axnn_pool *pool, axnn_loader *ld, int images)
+static axnn_status recalibrate_bn(axnn_plan *p, axnn_pool *pool, axnn_loader *ld, int images)
 {
+    axnn_graph *g = axnn_plan_graph(p);
     float *mom = calloc((size_t)g->nnodes, sizeof *mom);
     int64_t *nbt0 = calloc((size_t)g->nnodes, sizeof *nbt0);
     if (!mom || !nbt0) {
@@ -76,7 +77,7 @@ static axnn_status recalibrate_bn(axnn_graph *g, axnn_pool *pool, axnn_loader *l
             mom[k] = ((axnn_bn_attr *)g->nodes[k].attr)->momentum;
             nbt0[k] = *(int64_t *)g->vals[g->nodes[k].in[5]].data;
         }
-    axnn_graph_set_training(g, true);
+    axnn_plan_set_training(p, true);
     axnn_loader_start_epoch(ld, 1 << 20);
     axnn_status st = AXNN_OK;
     const float *x;
@@ -88,7 +89,7 @@ static axnn_status recalibrate_bn(axnn_graph *g, axnn_pool *pool, axnn_loader *l
                 int64_t calls = *(int64_t *)g->vals[g->nodes[k].in[5]].data - nbt0[k];
                 ((axnn_bn_attr *)g->nodes[k].attr)->momentum = 1.0f / (float)(calls + 1);
             }
-        st = axnn_graph_forward(g, pool, x, NULL, n);
+        st = axnn_plan_forward(p, pool, x, NULL, n);
         seen += n;
     }
     for (int k = 0; k < g->nnodes; k++)
@@ -97,7 +98,7 @@ static axnn_status recalibrate_bn(axnn_graph *g, axnn_pool *pool, axnn_loader *l
     return st;
 }
 
-axnn_status study_finetune(axnn_graph *g, axnn_pool *pool, const axnn_dataset *train, const axnn_preproc *pp,
+axnn_status study_finetune(axnn_plan *p, axnn_pool *pool, const axnn_dataset *train, const axnn_preproc *pp,
                            const study_train *t, study_progress *sp)
 {
     if (t->epochs < 1) return AXNN_OK;
@@ -108,17 +109,18 @@ axnn_status study_finetune(axnn_graph *g, axnn_pool *pool, const axnn_dataset *t
     axnn_optimizer *opt = NULL;
     axnn_loader *ld = NULL;
     axnn_loader_cfg lc = loader_cfg(t, pp);
-    axnn_status st = axnn_graph_plan(g, t->batch, axnn_pool_size(pool), true);
-    if (!st) st = axnn_optim_create(g, &oc, &opt);
+    axnn_graph *g = axnn_plan_graph(p);
+    axnn_plan_set_training(p, true);
+    axnn_status st = axnn_optim_create(p, &oc, &opt);
     if (!st) st = axnn_loader_create(&view, &lc, &ld);
     if (!st && axnn_loader_batches(ld) < 1)
         st = axnn_error(AXNN_ERR_ARG, "training subset of %lld images is smaller than one batch of %d",
                         (long long)view.n, t->batch);
-    if (!st) st = run_steps(g, pool, ld, opt, t, sp);
-    if (!st && g->quant) axnn_quant_refresh_weights(g);
-    if (!st && t->bn_images > 0) st = recalibrate_bn(g, pool, ld, t->bn_images);
+    if (!st) st = run_steps(p, pool, ld, opt, t, sp);
+    if (!st) axnn_quant_refresh_weights(g);
+    if (!st && t->bn_images > 0) st = recalibrate_bn(p, pool, ld, t->bn_images);
     axnn_loader_destroy(ld);
     axnn_optim_free(opt);
-    axnn_graph_set_training(g, false);
+    axnn_plan_set_training(p, false);
     return st;
 }

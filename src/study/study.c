@@ -34,6 +34,11 @@
 typedef struct study {
     const axnn_study_cfg *cfg;
     axnn_pool *pool;
+    /* The plan the study runs its current graph with: one at a time, replaced by a training plan
+     * when a graph that so far only ran in eval mode trains (keeping its dropout step), and
+     * freed with the graph (study_plan, drop_plan). */
+    axnn_plan *plan;
+    const axnn_graph *plan_graph;
     axnn_dataset train, test, test_view;
     axnn_preproc pp;
     axnn_model_cfg mc;
@@ -279,6 +284,39 @@ static study_train train_cfg(const study *s, int epochs, int images, float lr, d
 
 static int64_t images_of(const axnn_dataset *d, int images) { return images > 0 && images < d->n ? images : d->n; }
 
+static void drop_plan(study *s)
+{
+    axnn_plan_free(s->plan);
+    s->plan = NULL;
+    s->plan_graph = NULL;
+}
+
+/* The plan for graph g: the current one when it fits, else a new one (batch cfg->batch). */
+static axnn_status study_plan(study *s, axnn_graph *g, bool training, axnn_plan **out)
+{
+    uint64_t step = 0;
+    if (s->plan && s->plan_graph == g && (!training || axnn_plan_trainable(s->plan))) {
+        *out = s->plan;
+        return AXNN_OK;
+    }
+    if (s->plan && s->plan_graph == g) step = axnn_plan_step(s->plan);
+    drop_plan(s);
+    axnn_plan_cfg pc = {.batch = s->cfg->batch, .nthreads = axnn_pool_size(s->pool), .training = training};
+    axnn_status st = axnn_plan_create(g, &pc, &s->plan);
+    if (st) return st;
+    axnn_plan_set_step(s->plan, step);
+    s->plan_graph = g;
+    *out = s->plan;
+    return AXNN_OK;
+}
+
+static axnn_status finetune(study *s, axnn_graph *g, const study_train *t)
+{
+    axnn_plan *p;
+    axnn_status st = study_plan(s, g, true, &p);
+    return st ? st : study_finetune(p, s->pool, &s->train, &s->pp, t, &s->sp);
+}
+
 static axnn_status prepare_base(study *s)
 {
     const axnn_study_cfg *c = s->cfg;
@@ -293,7 +331,8 @@ static axnn_status prepare_base(study *s)
     if (c->base_path) return axnn_error(AXNN_ERR_IO, "%s: no such file", c->base_path);
     snprintf(s->sp.status, sizeof s->sp.status, "training the dense base model");
     study_train t = train_cfg(s, c->base_epochs, c->base_images, c->base_lr, 1.0);
-    st = study_finetune(s->base, s->pool, &s->train, &s->pp, &t, &s->sp);
+    st = finetune(s, s->base, &t);
+    drop_plan(s);
     return st ? st : save_model(s, s->base, path);
 }
 
@@ -334,7 +373,7 @@ static axnn_status prepare_topology(study *s, int t, axnn_graph *g)
         if (st) return st;
     }
     study_train tr = train_cfg(s, c->moe_epochs, c->moe_images, c->moe_lr, s->factor[t]);
-    st = study_finetune(g, s->pool, &s->train, &s->pp, &tr, &s->sp);
+    st = finetune(s, g, &tr);
     return st ? st : save_model(s, g, path);
 }
 
@@ -342,9 +381,12 @@ static axnn_status prepare_topology(study *s, int t, axnn_graph *g)
 
 static axnn_status evaluate(study *s, axnn_graph *g, int t, double *acc)
 {
-    axnn_moe_reset_stats(g);
+    axnn_plan *p;
+    axnn_status st = study_plan(s, g, false, &p);
+    if (st) return st;
+    axnn_moe_reset_stats(p);
     axnn_eval_result r;
-    axnn_status st = axnn_evaluate(g, s->pool, &s->test_view, &s->pp, s->cfg->batch, NULL, &r);
+    st = axnn_evaluate_plan(p, s->pool, &s->test_view, &s->pp, NULL, &r);
     if (st) return st;
     *acc = r.accuracy;
     study_progress_add(&s->sp, (int64_t)((double)s->test_view.n * s->factor[t]));
@@ -354,7 +396,8 @@ static axnn_status evaluate(study *s, axnn_graph *g, int t, double *acc)
 static void cell_costs(const study *s, const axnn_graph *g, study_cell *c, bool after)
 {
     axnn_moe_cost cost;
-    axnn_moe_cost_of(g, &cost);
+    const axnn_plan *plan = s->plan_graph == g ? s->plan : NULL; /* the routing of the last evaluation */
+    axnn_moe_cost_of(g, plan, &cost);
     double p = axnn_moe_pnorm(cost.eff_macs, s->base_macs, cost.f_apx, c->p_mul, c->p_exact);
     c->static_macs = cost.static_macs;
     c->f_apx = cost.f_apx;
@@ -368,7 +411,7 @@ static void cell_costs(const study *s, const axnn_graph *g, study_cell *c, bool 
     c->nunits = axnn_moe_units(g) < STUDY_MAX_UNITS ? axnn_moe_units(g) : STUDY_MAX_UNITS;
     for (int u = 0; u < c->nunits; u++) {
         snprintf(c->unit_names[u], sizeof c->unit_names[u], "%s", axnn_moe_unit_name(g, u));
-        c->experts = axnn_moe_loads(g, u, c->loads[u]);
+        c->experts = plan ? axnn_moe_loads(plan, u, c->loads[u]) : 0;
     }
 }
 
@@ -419,7 +462,7 @@ static axnn_status run_cell(study *s, axnn_graph *g, int t, const axnn_st_file *
     double t0 = axnn_now();
     study_train tr = train_cfg(s, cfg->retrain_epochs, cfg->retrain_images, cfg->lr, s->factor[t]);
     tr.bn_images = cfg->bn_images;
-    if (!st) st = study_finetune(g, s->pool, &s->train, &s->pp, &tr, &s->sp);
+    if (!st) st = finetune(s, g, &tr);
     c->retrain_seconds = axnn_now() - t0;
     if (!st) st = evaluate(s, g, t, &c->acc_after);
     if (!st) {
@@ -483,6 +526,7 @@ static axnn_status run_topology(study *s, int t)
         st = run_cell(s, g, t, w, mul, grad, cp, cell);
     }
     axnn_st_close(w);
+    drop_plan(s);
     axnn_graph_free(g);
     return st;
 }
@@ -509,7 +553,7 @@ static axnn_status estimate(study *s)
         axnn_status st = build_topology(s, t, &g);
         if (st) return st;
         axnn_moe_cost cost;
-        axnn_moe_cost_of(g, &cost);
+        axnn_moe_cost_of(g, NULL, &cost);
         axnn_graph_free(g);
         double f = s->factor[t] = cost.eff_macs / s->base_macs;
         snprintf(p, sizeof p, "%s/models/%s.safetensors", c->out, s->topos[t]);

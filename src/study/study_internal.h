@@ -38,7 +38,7 @@ typedef struct study_train {
 } study_train;
 
 /* SGD (Nesterov momentum) with a cosine schedule on the first t->images training images. */
-axnn_status study_finetune(axnn_graph *g, axnn_pool *pool, const axnn_dataset *train, const axnn_preproc *pp,
+axnn_status study_finetune(axnn_plan *p, axnn_pool *pool, const axnn_dataset *train, const axnn_preproc *pp,
                            const study_train *t, study_progress *sp);
 
 axnn_status study_cell_save(const char *path, const study_cell *c);

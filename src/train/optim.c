@@ -6,7 +6,9 @@
  * AdamW:  p *= 1 - lr * wd;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
  *   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)   (torch.optim.AdamW)
  * Parameters are split over threads by element ranges of one flat list, so each element is
- * touched by exactly one thread.
+ * touched by exactly one thread. Gradients come from the training plan the optimizer was made
+ * for, looked up at every step (a plan that re-plans moves them); a parameter that has no
+ * gradient in the plan (frozen since) is left alone.
  */
 #include "axnn/train.h"
 
@@ -16,7 +18,9 @@
 #include <string.h>
 
 typedef struct opt_param {
-    axnn_value *v;
+    const axnn_value *v;
+    int id;      /* value id */
+    float *grad; /* the plan's gradient, refreshed at each step (NULL: none) */
     int64_t n;
     float *m, *s; /* SGD: momentum buffer in m; AdamW: first and second moments */
     float wd;
@@ -24,6 +28,7 @@ typedef struct opt_param {
 
 struct axnn_optimizer {
     axnn_optim_cfg cfg;
+    axnn_plan *plan;
     opt_param *p;
     int np;
     int64_t total; /* elements over all parameters */
@@ -32,8 +37,9 @@ struct axnn_optimizer {
 
 const char *axnn_opt_kind_name(axnn_opt_kind k) { return k == AXNN_OPT_SGD ? "sgd" : "adamw"; }
 
-axnn_status axnn_optim_create(axnn_graph *g, const axnn_optim_cfg *cfg, axnn_optimizer **out)
+axnn_status axnn_optim_create(axnn_plan *plan, const axnn_optim_cfg *cfg, axnn_optimizer **out)
 {
+    const axnn_graph *g = axnn_plan_graph(plan);
     *out = NULL;
     if (!(cfg->lr >= 0.0f) || !(cfg->weight_decay >= 0.0f) || !(cfg->momentum >= 0.0f && cfg->momentum < 1.0f))
         return axnn_error(AXNN_ERR_ARG, "optimizer: learning rate, weight decay and momentum must be >= 0 "
@@ -43,6 +49,7 @@ axnn_status axnn_optim_create(axnn_graph *g, const axnn_optim_cfg *cfg, axnn_opt
     axnn_optimizer *o = calloc(1, sizeof *o);
     if (!o) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
     o->cfg = *cfg;
+    o->plan = plan;
     o->p = calloc((size_t)g->nvals, sizeof *o->p);
     if (!o->p) {
         free(o);
@@ -50,10 +57,11 @@ axnn_status axnn_optim_create(axnn_graph *g, const axnn_optim_cfg *cfg, axnn_opt
     }
     bool adam = cfg->kind == AXNN_OPT_ADAMW;
     for (int i = 0; i < g->nvals; i++) {
-        axnn_value *v = &g->vals[i];
+        const axnn_value *v = &g->vals[i];
         if (v->kind != AXNN_VAL_PARAM || (v->flags & AXNN_VF_FROZEN)) continue;
         opt_param *q = &o->p[o->np++];
         q->v = v;
+        q->id = i;
         q->n = axnn_shape_numel(&v->shape);
         q->wd = (cfg->decay_all || !(v->flags & AXNN_VF_NO_DECAY)) ? cfg->weight_decay : 0.0f;
         if (cfg->momentum > 0.0f || adam) q->m = axnn_calloc((size_t)q->n * sizeof(float));
@@ -104,14 +112,15 @@ static void for_my_elements(axnn_optimizer *o, int ith, int nth,
 static void norm_piece(step_task *t, opt_param *q, int64_t a, int64_t b)
 {
     double s = 0.0;
-    for (int64_t i = a; i < b; i++) s += (double)q->v->grad[i] * q->v->grad[i];
+    for (int64_t i = a; i < b && q->grad; i++) s += (double)q->grad[i] * q->grad[i];
     t->sq[0] += s;
 }
 
 static void sgd_piece(step_task *t, opt_param *q, int64_t a, int64_t b)
 {
     const axnn_optim_cfg *c = &t->o->cfg;
-    float *p = q->v->data, *g = q->v->grad, *m = q->m;
+    float *p = q->v->data, *g = q->grad, *m = q->m;
+    if (!g) return;
     const float mu = c->momentum, lr = t->lr, wd = q->wd, gs = t->gscale;
     for (int64_t i = a; i < b; i++) {
         float d = g[i] * gs + wd * p[i];
@@ -126,7 +135,8 @@ static void sgd_piece(step_task *t, opt_param *q, int64_t a, int64_t b)
 static void adamw_piece(step_task *t, opt_param *q, int64_t a, int64_t b)
 {
     const axnn_optim_cfg *c = &t->o->cfg;
-    float *p = q->v->data, *g = q->v->grad, *m = q->m, *v = q->s;
+    float *p = q->v->data, *g = q->grad, *m = q->m, *v = q->s;
+    if (!g) return;
     const double k = (double)t->o->steps + 1.0;
     const float bc1 = (float)(1.0 - pow(c->beta1, k)), bc2 = (float)(1.0 - pow(c->beta2, k));
     const float lr = t->lr, decay = 1.0f - t->lr * q->wd, gs = t->gscale;
@@ -159,6 +169,7 @@ static void run_pieces(void *arg, int ith, int nth)
 float axnn_optim_step(axnn_optimizer *o, float lr, axnn_pool *pool)
 {
     step_task t = {o, lr, 1.0f, NULL};
+    for (int i = 0; i < o->np; i++) o->p[i].grad = axnn_plan_grad(o->plan, o->p[i].id);
     int nth = axnn_pool_size(pool) < 64 ? axnn_pool_size(pool) : 64;
     piece_run r = {&t, norm_piece, {0}};
     float norm = 0.0f;

@@ -102,6 +102,7 @@ static axnn_loader_cfg loader_cfg(const axnn_train_cfg *cfg, const axnn_preproc 
 
 typedef struct run_state {
     axnn_graph *g;
+    axnn_plan *plan; /* the training plan */
     axnn_optimizer *opt;
     axnn_pool *pool;
     axnn_ckpt_meta meta;
@@ -125,7 +126,7 @@ static axnn_status try_resume(run_state *rs, const axnn_train_cfg *cfg, const ch
     if (!st) st = axnn_optim_load_state(rs->opt, f);
     if (!st) {
         rs->start_epoch = m.epoch;
-        rs->g->step = (uint64_t)m.step;
+        axnn_plan_set_step(rs->plan, (uint64_t)m.step);
         rs->meta.epoch = m.epoch;
         rs->meta.step = m.step;
         axnn_log(AXNN_LOG_INFO, "resuming from %s after epoch %d (step %" PRId64 ")", ckpt, m.epoch, m.step);
@@ -142,11 +143,12 @@ typedef struct epoch_stats {
 static axnn_status train_epoch(run_state *rs, axnn_loader *ld, const axnn_train_cfg *cfg, int epoch,
                                axnn_progress *prog, epoch_stats *es)
 {
-    axnn_graph *g = rs->g;
+    axnn_plan *p = rs->plan;
+    const axnn_graph *g = rs->g;
     const int64_t spe = axnn_loader_batches(ld), total = spe * cfg->epochs;
     const int C = g->info.num_classes;
     axnn_loader_start_epoch(ld, epoch);
-    axnn_graph_set_training(g, true);
+    axnn_plan_set_training(p, true);
     char label[64], extra[96];
     snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, cfg->epochs);
     axnn_progress_begin(prog, label, spe * cfg->batch, "img");
@@ -157,15 +159,15 @@ static axnn_status train_epoch(run_state *rs, axnn_loader *ld, const axnn_train_
     int n;
     while (axnn_loader_next(ld, &x, &y, &n)) {
         float lr = axnn_sched_lr(&cfg->sched, cfg->opt.lr, axnn_optim_steps(rs->opt), total, spe);
-        axnn_graph_zero_param_grads(g);
-        axnn_status st = axnn_graph_forward(g, rs->pool, x, y, n);
-        if (!st) st = axnn_graph_backward(g, rs->pool);
+        axnn_plan_zero_param_grads(p);
+        axnn_status st = axnn_plan_forward(p, rs->pool, x, y, n);
+        if (!st) st = axnn_plan_backward(p, rs->pool);
         if (st) return st;
         axnn_optim_step(rs->opt, lr, rs->pool);
-        float l = axnn_graph_loss_value(g);
+        float l = axnn_plan_loss(p);
         if (!(l == l)) return axnn_error(AXNN_ERR_ARG, "training diverged (loss is NaN) at epoch %d; lower --lr", epoch + 1);
         loss += (double)l * n;
-        const float *z = axnn_graph_logits(g);
+        const float *z = axnn_plan_logits(p);
         for (int i = 0; i < n; i++) {
             int best = 0;
             for (int c = 1; c < C; c++)
@@ -213,7 +215,7 @@ static axnn_status run_epochs(run_state *rs, const axnn_dataset *train, const ax
         bool last = epoch + 1 == end;
         bool do_eval = test && (last || (cfg->eval_every > 0 && (epoch + 1) % cfg->eval_every == 0));
         axnn_eval_result ev = {0};
-        if (do_eval) st = axnn_evaluate(rs->g, rs->pool, test, pp, cfg->batch, prog, &ev);
+        if (do_eval) st = axnn_evaluate_plan(rs->plan, rs->pool, test, pp, prog, &ev);
         if (st) break;
         if (do_eval) res->test = ev;
         char line[1024];
@@ -274,18 +276,20 @@ axnn_status axnn_train(axnn_graph *g, const axnn_dataset *train, const axnn_data
         snprintf(ml.path, sizeof ml.path, "%s/metrics.jsonl", out);
 
     rs.pool = axnn_pool_create(cfg->threads > 0 ? cfg->threads : axnn_default_threads(), NULL);
-    st = rs.pool ? axnn_optim_create(g, &cfg->opt, &rs.opt) : axnn_error(AXNN_ERR_NOMEM, "no thread pool");
+    st = rs.pool ? AXNN_OK : axnn_error(AXNN_ERR_NOMEM, "no thread pool");
+    if (!st && !(rs.plan = axnn_plan_new(g, cfg->batch, axnn_pool_size(rs.pool), true))) st = AXNN_ERR_NOMEM;
+    if (!st) st = axnn_optim_create(rs.plan, &cfg->opt, &rs.opt);
     if (!st && cfg->resume) st = try_resume(&rs, cfg, ckpt);
     if (!st) metrics_reload(&ml, rs.start_epoch);
-    if (!st) st = axnn_graph_plan(g, cfg->batch, axnn_pool_size(rs.pool), true);
     if (!st) st = run_epochs(&rs, train, test, pp, cfg, prog, &ml, ckpt, res);
     if (!st && rs.start_epoch >= cfg->epochs) {
         axnn_log(AXNN_LOG_INFO, "checkpoint already holds %d epochs", rs.start_epoch);
         res->epochs_done = rs.start_epoch;
-        if (test) st = axnn_evaluate(g, rs.pool, test, pp, cfg->batch, prog, &res->test);
+        if (test) st = axnn_evaluate_plan(rs.plan, rs.pool, test, pp, prog, &res->test);
     }
     if (!st) st = axnn_checkpoint_save(final_path, g, &rs.meta, NULL);
     axnn_optim_free(rs.opt);
+    axnn_plan_free(rs.plan);
     axnn_pool_destroy(rs.pool);
     metrics_free(&ml);
     return st;

@@ -18,7 +18,7 @@
  * In training the weights are re-quantized from the float weights at each forward. A node whose
  * multiplier can run either as table lookups or decomposed times both on its first block.
  */
-#include "ops/quantized.h"
+#include "quant/quantized.h"
 
 #include "kernels/im2col/im2col.h"
 #include "kernels/quant/quantize.h"
@@ -311,7 +311,7 @@ void axnn_conv2d_forward_q(axnn_exec *e, axnn_node *nd, const axnn_conv_epi *epi
 {
     axnn_qnode *q = axnn_qnode_of(nd);
     if (e->training) axnn_qnode_quantize_weights(q, op_in(e, nd, 1)->data);
-    qconv_task t = {e, nd, q, geom(e->g, nd, e->g->batch), epi, op_in(e, nd, 0)->data, (int8_t *)op_shared(e),
+    qconv_task t = {e, nd, q, geom(e->g, nd, e->batch), epi, op_in(e, nd, 0)->data, (int8_t *)op_shared(e),
                     1.0f / q->in_scale};
     if (q->kernel == AXNN_QK_AUTO && !epi->accumulate) {
         autotune(&t);

@@ -19,7 +19,7 @@
  * two int32 accumulators, the float scores and the int8 GEMM workspace; pairs are split over
  * threads like the float path.
  */
-#include "ops/quantized.h"
+#include "quant/quantized.h"
 
 #include "kernels/quant/quantize.h"
 #include "kernels/s8-gemm/s8-gemm.h"

@@ -13,6 +13,7 @@
  * buffers are allocated per call: this path is for studies of the gradient, not for speed.
  */
 #include "ops/op.h"
+#include "quant/qgrad.h"
 
 #include "kernels/f32-gemm/gemm.h"
 #include "kernels/im2col/im2col.h"
@@ -26,7 +27,8 @@
 bool axnn_qgrad_table_on(const axnn_graph *g, const axnn_node *nd)
 {
     const axnn_qnode *q = axnn_qnode_of(nd);
-    return q && g->quant && g->quant->cfg.grad == AXNN_GRAD_TABLE && q->mode == AXNN_NUM_TABLE && !q->qm->exact &&
+    const axnn_quant_state *st = axnn_quant_state_of(g);
+    return q && st && st->cfg.grad == AXNN_GRAD_TABLE && q->mode == AXNN_NUM_TABLE && !q->qm->exact &&
            q->qm->mul && q->in_scale > 0.0f;
 }
 
@@ -53,7 +55,7 @@ static void conv_task(void *arg, int ith, int nth)
 {
     qg_task *t = arg;
     axnn_exec *e = t->e;
-    const axnn_value *x = op_in(e, t->nd, 0), *y = op_out(e, t->nd);
+    const axnn_tensor *x = op_in(e, t->nd, 0), *y = op_out(e, t->nd);
     const float inv = 1.0f / t->q->in_scale;
     float *col = t->ws + ith * t->ws_per, *tmp = col + t->K * t->P, *map = tmp + t->img_in,
           *gws = map + t->img_in, *part = t->part + (int64_t)ith * t->tg->rb * t->M * t->K;
@@ -118,7 +120,7 @@ void axnn_conv2d_qgrad(axnn_exec *e, axnn_node *nd)
     const axnn_tgrad *tg = axnn_tgrad_get(q->qm->mul->table);
     if (!tg || (tg->ra == 0 && tg->rb == 0)) return;
     const axnn_conv2d_attr *a = nd->attr;
-    const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
+    const axnn_tensor *x = op_in(e, nd, 0), *y = op_out(e, nd);
     qg_task t = {e, nd, q, tg};
     t.geo = (axnn_im2col_geom){(int)x->shape.d[1], (int)x->shape.d[2], (int)x->shape.d[3], a->kh, a->kw, a->sh, a->sw,
                                a->ph, a->pw, (int)y->shape.d[2], (int)y->shape.d[3]};
@@ -140,7 +142,7 @@ void axnn_linear_qgrad(axnn_exec *e, axnn_node *nd)
     const axnn_qnode *q = axnn_qnode_of(nd);
     const axnn_tgrad *tg = axnn_tgrad_get(q->qm->mul->table);
     if (!tg || (tg->ra == 0 && tg->rb == 0)) return;
-    const axnn_value *x = op_in(e, nd, 0), *y = op_out(e, nd);
+    const axnn_tensor *x = op_in(e, nd, 0), *y = op_out(e, nd);
     qg_task t = {e, nd, q, tg};
     t.M = q->rows;
     t.K = q->K;

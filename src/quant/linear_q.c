@@ -4,7 +4,7 @@
  * runs its columns in blocks of at most QCOLS, so scratch does not grow with the batch (each
  * column's integer sums do not depend on the blocking). On AVX-512 VNNI the exact and
  * decomposed GEMMs use the weights packed when they were quantized (quant.c). */
-#include "ops/quantized.h"
+#include "quant/quantized.h"
 
 #include "kernels/quant/quantize.h"
 #include "kernels/s8-gemm/s8-gemm.h"
@@ -70,7 +70,7 @@ static void qlin_block(qlin_task *t, int ith, int64_t lo, int64_t hi)
 static void qlin_task_fn(void *arg, int ith, int nth)
 {
     qlin_task *t = arg;
-    const axnn_value *x = op_in(t->e, t->nd, 0);
+    const axnn_tensor *x = op_in(t->e, t->nd, 0);
     const int64_t rows = x->shape.nd == 3 ? t->e->n * x->shape.d[1] : t->e->n;
     int64_t lo, hi;
     axnn_split(rows, ith, nth, &lo, &hi);
