@@ -9,5 +9,12 @@
 #include "models.h"
 #include "data.h"
 #include "io.h"
+#include "axmul.h"
+#include "quant.h"
+#include "train.h"
+#include "moe.h"
+#include "study.h"
+#include "report.h"
+#include "infer.h"
 
 #endif

@@ -68,6 +68,11 @@ axnn_status axnn_quant_set_node_mul(axnn_graph *g, int node, const char *mul);
 axnn_status axnn_quant_calibrate(axnn_graph *g, axnn_pool *pool, const axnn_dataset *d,
                                  const axnn_preproc *pp, int n, axnn_calib_method method,
                                  float percentile);
+/* The same on n preprocessed images x, (n, C, H, W) float32, in the graph's input layout. */
+axnn_status axnn_quant_calibrate_data(axnn_graph *g, axnn_pool *pool, const float *x, int n,
+                                      axnn_calib_method method, float percentile);
+/* True when the graph has numeric modes attached. */
+bool axnn_quant_attached(const axnn_graph *g);
 /* Sets a quantized node's input scale by hand (tests, benchmarks, imported calibrations). */
 axnn_status axnn_quant_set_input_scale(axnn_graph *g, int node, float scale);
 /* Re-quantizes the weights from the float weights (after training steps). */

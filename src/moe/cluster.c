@@ -43,7 +43,7 @@ static int emit_gateway(moe_rw *rw, const axnn_moe_cfg *cfg)
     const char *spec = cfg->gateway ? cfg->gateway : default_gateway(s);
     int cut = gateway_cut(s, spec);
     if (cut < 1) {
-        axnn_error(AXNN_ERR_ARG, "--gateway %s: no node of %s starts with that name (the gateway is every node before it)",
+        axnn_error(AXNN_ERR_ARG, "gateway %s: no node of %s starts with that name (the gateway is every node before it)",
                    spec, s->info.arch);
         return -1;
     }

@@ -263,9 +263,9 @@ static axnn_status emit_unit(moe_rw *rw, const moe_unit *u, const axnn_moe_cfg *
 static axnn_status check_cfg(const axnn_graph *dense, const axnn_moe_cfg *cfg)
 {
     if (cfg->experts < 2 || cfg->experts > AXNN_MOE_MAX_EXPERTS)
-        return axnn_error(AXNN_ERR_ARG, "--experts must be in 2..%d (got %d)", AXNN_MOE_MAX_EXPERTS, cfg->experts);
+        return axnn_error(AXNN_ERR_ARG, "experts per MoE unit must be in 2..%d (got %d)", AXNN_MOE_MAX_EXPERTS, cfg->experts);
     if (!(cfg->width > 0.0f && cfg->width <= 1.0f))
-        return axnn_error(AXNN_ERR_ARG, "--expert-width must be in (0, 1] (got %g)", cfg->width);
+        return axnn_error(AXNN_ERR_ARG, "expert width must be in (0, 1] (got %g)", cfg->width);
     for (int k = 0; k < dense->nnodes; k++)
         if (!strncmp(dense->nodes[k].op->name, "moe_", 4))
             return axnn_error(AXNN_ERR_ARG, "%s is already a Mixture-of-Experts graph", dense->info.arch);
@@ -284,7 +284,7 @@ static axnn_status build_units(const axnn_graph *dense, const axnn_moe_cfg *cfg,
         st = parse_units(dense, list, units, &nu, 32);
         for (int i = 0; i < nu && !st; i++)
             if (cfg->width != 1.0f && units[i].l2 < 0)
-                st = axnn_error(AXNN_ERR_ARG, "MoE unit %s has no hidden layer: --expert-width must be 1", units[i].name);
+                st = axnn_error(AXNN_ERR_ARG, "MoE unit %s has no hidden layer: the expert width must be 1", units[i].name);
     }
     moe_rw rw;
     if (!st) st = moe_rw_init(&rw, dense, d);

@@ -84,23 +84,18 @@ static void set_pass(axnn_graph *g, int pass)
     }
 }
 
-axnn_status axnn_quant_calibrate(axnn_graph *g, axnn_pool *pool, const axnn_dataset *d,
-                                 const axnn_preproc *pp, int n, axnn_calib_method method,
-                                 float percentile)
+static axnn_status check_args(const axnn_graph *g, int n, axnn_calib_method method, float percentile)
 {
     if (!axnn_quant_state_of(g)) return axnn_error(AXNN_ERR_ARG, "graph is not quantized");
-    if (n < 1) return axnn_error(AXNN_ERR_ARG, "--calib must be at least 1 image (got %d)", n);
+    if (n < 1) return axnn_error(AXNN_ERR_ARG, "calibration needs at least 1 image (got %d)", n);
     if (method == AXNN_CALIB_PERCENTILE && !(percentile > 0.0f && percentile <= 100.0f))
         return axnn_error(AXNN_ERR_ARG, "percentile must be in (0, 100] (got %g)", percentile);
-    axnn_dataset view = *d;
-    if (view.n > n) view.n = n;
-    const int batch = 128;
-    axnn_eval_result r;
-    axnn_status st = AXNN_OK;
-    for (int pass = 1; pass <= (method == AXNN_CALIB_MAX ? 1 : 2) && !st; pass++) {
-        set_pass(g, pass);
-        st = axnn_evaluate(g, pool, &view, pp, batch, NULL, &r);
-    }
+    return AXNN_OK;
+}
+
+/* Ends calibration: every quantized node's scale from its statistics (unless st failed). */
+static void finish(axnn_graph *g, axnn_status st, axnn_calib_method method, float percentile)
+{
     for (int k = 0; k < g->nnodes; k++) {
         axnn_qnode *q = axnn_qnode_of(&g->nodes[k]);
         if (!q) continue;
@@ -111,5 +106,44 @@ axnn_status axnn_quant_calibrate(axnn_graph *g, axnn_pool *pool, const axnn_data
                                                      : mse_value(q);
         q->in_scale = c > 0 ? (float)(c / 127.0) : 1.0f;
     }
+}
+
+static int passes(axnn_calib_method method) { return method == AXNN_CALIB_MAX ? 1 : 2; }
+
+axnn_status axnn_quant_calibrate(axnn_graph *g, axnn_pool *pool, const axnn_dataset *d,
+                                 const axnn_preproc *pp, int n, axnn_calib_method method,
+                                 float percentile)
+{
+    axnn_status st = check_args(g, n, method, percentile);
+    if (st) return st;
+    axnn_dataset view = *d;
+    if (view.n > n) view.n = n;
+    const int batch = 128;
+    axnn_eval_result r;
+    for (int pass = 1; pass <= passes(method) && !st; pass++) {
+        set_pass(g, pass);
+        st = axnn_evaluate(g, pool, &view, pp, batch, NULL, &r);
+    }
+    finish(g, st, method, percentile);
+    return st;
+}
+
+axnn_status axnn_quant_calibrate_data(axnn_graph *g, axnn_pool *pool, const float *x, int n,
+                                      axnn_calib_method method, float percentile)
+{
+    axnn_status st = check_args(g, n, method, percentile);
+    if (st) return st;
+    if (g->input < 0) return axnn_error(AXNN_ERR_ARG, "graph has no image input");
+    const int batch = n < 128 ? n : 128;
+    const int64_t img = axnn_shape_numel(&g->vals[g->input].shape);
+    axnn_plan *p = axnn_plan_new(g, batch, axnn_pool_size(pool), false);
+    if (!p) return AXNN_ERR_NOMEM;
+    for (int pass = 1; pass <= passes(method) && !st; pass++) {
+        set_pass(g, pass);
+        for (int i = 0; i < n && !st; i += batch)
+            st = axnn_plan_forward(p, pool, x + (int64_t)i * img, NULL, n - i < batch ? n - i : batch);
+    }
+    axnn_plan_free(p);
+    finish(g, st, method, percentile);
     return st;
 }

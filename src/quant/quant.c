@@ -162,6 +162,8 @@ void axnn_quant_state_free(axnn_graph *g)
 
 void axnn_quant_detach(axnn_graph *g) { axnn_quant_state_free(g); }
 
+bool axnn_quant_attached(const axnn_graph *g) { return axnn_quant_state_of(g) != NULL; }
+
 /* ---- weights ---- */
 
 void axnn_qnode_quantize_weights(axnn_qnode *q, const float *w)
@@ -277,8 +279,8 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 axnn_status axnn_quant_attach(axnn_graph *g, const axnn_quant_cfg *cfg)
 {
     axnn_quant_state_free(g);
-    axnn_status s = check_list(g, cfg->layers, "--mul-layers", cfg->count_attention);
-    if (!s) s = check_list(g, cfg->exact_layers, "--exact-layers", cfg->count_attention);
+    axnn_status s = check_list(g, cfg->layers, "approximated layers", cfg->count_attention);
+    if (!s) s = check_list(g, cfg->exact_layers, "exact layers", cfg->count_attention);
     if (s) return s;
     axnn_quant_state *st = calloc(1, sizeof *st);
     if (!st) return axnn_error(AXNN_ERR_NOMEM, "out of memory");

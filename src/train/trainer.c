@@ -165,7 +165,7 @@ static axnn_status train_epoch(run_state *rs, axnn_loader *ld, const axnn_train_
         if (st) return st;
         axnn_optim_step(rs->opt, lr, rs->pool);
         float l = axnn_plan_loss(p);
-        if (!(l == l)) return axnn_error(AXNN_ERR_ARG, "training diverged (loss is NaN) at epoch %d; lower --lr", epoch + 1);
+        if (!(l == l)) return axnn_error(AXNN_ERR_ARG, "training diverged (loss is NaN) at epoch %d; lower the learning rate", epoch + 1);
         loss += (double)l * n;
         const float *z = axnn_plan_logits(p);
         for (int i = 0; i < n; i++) {
@@ -248,8 +248,8 @@ axnn_status axnn_train(axnn_graph *g, const axnn_dataset *train, const axnn_data
                        axnn_train_result *res)
 {
     memset(res, 0, sizeof *res);
-    if (cfg->epochs < 1) return axnn_error(AXNN_ERR_ARG, "--epochs must be at least 1 (got %d)", cfg->epochs);
-    if (cfg->batch < 1) return axnn_error(AXNN_ERR_ARG, "--batch must be at least 1 (got %d)", cfg->batch);
+    if (cfg->epochs < 1) return axnn_error(AXNN_ERR_ARG, "training needs at least 1 epoch (got %d)", cfg->epochs);
+    if (cfg->batch < 1) return axnn_error(AXNN_ERR_ARG, "batch size must be at least 1 (got %d)", cfg->batch);
     if (train->c != g->info.in_channels)
         return axnn_error(AXNN_ERR_SHAPE, "dataset %s has %d channels, model expects %d", train->name, train->c,
                           g->info.in_channels);

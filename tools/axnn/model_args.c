@@ -1,6 +1,7 @@
 /* Opening a model for the CLI: from an axnn checkpoint (metadata says everything), from a plain
- * PyTorch safetensors export (--arch, --classes, --in-channels, --size, --mean, --std), or
- * from an architecture name alone (fresh weights). */
+ * PyTorch safetensors export (--arch, --classes, --in-channels, --size, --mean, --std), both
+ * through the inference API's axnn_model_load, or from an architecture name alone (fresh
+ * weights). */
 #include "model_args.h"
 
 #include <stdio.h>
@@ -49,41 +50,15 @@ int cli_build_model(const cli_model_args *a, axnn_graph **g)
 int cli_open_model(const char *path, cli_model_args *a, axnn_graph **g, axnn_ckpt_meta *meta)
 {
     *g = NULL;
-    memset(meta, 0, sizeof *meta);
-    axnn_st_file *f;
-    axnn_status st = axnn_st_read(path, &f);
+    float mean[4] = {0, 0, 0, 0}, sd[4] = {1, 1, 1, 1};
+    const int nc = a->in_channels > 0 ? a->in_channels : 3;
+    int rc = a->mean ? parse_floats("mean", a->mean, mean, nc) : 0;
+    if (!rc && a->std) rc = parse_floats("std", a->std, sd, nc);
+    if (rc) return rc;
+    axnn_open_cfg oc = {a->arch, a->classes, a->in_channels, a->size, mean, sd, 0};
+    axnn_status st = axnn_model_load(path, &oc, g, meta);
+    if (st == AXNN_ERR_ARG && !a->arch && strstr(axnn_last_error(), "plain weights file")) return cli_fail("%s: a plain weights file needs --arch (and --classes)", path);
     if (st) return cli_fail_status(st);
-    bool plain = axnn_st_meta(f, "format") == NULL;
-    int rc = 0;
-    if (!plain) {
-        st = axnn_checkpoint_read_meta(f, meta);
-        if (st) rc = cli_fail_status(st);
-        cli_model_args b = *a;
-        b.arch = meta->model.arch;
-        b.classes = meta->model.num_classes;
-        b.in_channels = meta->model.in_channels;
-        b.size = meta->model.height;
-        if (!rc) rc = cli_build_model(&b, g);
-    } else {
-        if (!a->arch) rc = cli_fail("%s: a plain weights file needs --arch (and --classes)", path);
-        if (!rc) rc = cli_build_model(a, g);
-        if (!rc) {
-            meta->model = (*g)->info;
-            meta->pre.out_h = meta->model.height;
-            meta->pre.out_w = meta->model.width;
-            meta->have_norm = a->mean && a->std;
-            if (a->mean) rc = parse_floats("mean", a->mean, meta->pre.mean, meta->model.in_channels);
-            if (!rc && a->std) rc = parse_floats("std", a->std, meta->pre.std, meta->model.in_channels);
-        }
-    }
-    if (!rc) {
-        st = axnn_graph_load_weights(*g, f, true);
-        if (st) rc = cli_fail_status(st);
-    }
-    axnn_st_close(f);
-    if (rc) {
-        axnn_graph_free(*g);
-        *g = NULL;
-    }
-    return rc;
+    meta->have_norm = meta->have_norm || (a->mean && a->std);
+    return 0;
 }
