@@ -26,13 +26,13 @@
 
 static int iters = 5;
 
-static double time_forward(axnn_graph *g, axnn_pool *pool, const float *x, int n)
+static double time_forward(axnn_plan *p, axnn_pool *pool, const float *x, int n)
 {
-    axnn_graph_forward(g, pool, x, NULL, n); /* warm up */
+    axnn_plan_forward(p, pool, x, NULL, n); /* warm up */
     double best = 1e30;
     for (int i = 0; i < iters; i++) {
         double t0 = axnn_now();
-        axnn_graph_forward(g, pool, x, NULL, n);
+        axnn_plan_forward(p, pool, x, NULL, n);
         double dt = axnn_now() - t0;
         best = dt < best ? dt : best;
     }
@@ -43,7 +43,7 @@ typedef struct layer {
     int c, hw;
 } layer;
 
-static axnn_graph *conv_graph(int c, int hw, int batch, int threads)
+static axnn_graph *conv_graph(int c, int hw, int batch, int threads, axnn_plan **p)
 {
     axnn_graph *g = axnn_graph_new();
     int x = axnn_input(g, c, hw, hw);
@@ -53,7 +53,7 @@ static axnn_graph *conv_graph(int c, int hw, int batch, int threads)
     axnn_rng r;
     axnn_rng_seed(&r, 1);
     axnn_init_kaiming_normal_fan_out(&g->vals[axnn_graph_find_value(g, "conv.weight")], &r);
-    axnn_graph_plan(g, batch, threads, false);
+    *p = axnn_plan_new(g, batch, threads, false);
     return g;
 }
 
@@ -101,10 +101,15 @@ int main(int argc, char **argv)
         axnn_qkernel ks[5] = {AXNN_QK_REF, AXNN_QK_LUT, AXNN_QK_DECOMP, AXNN_QK_DECOMP, AXNN_QK_AUTO};
         double gm[6], best[6];
         axnn_graph *gs[6];
+        axnn_plan *ps[6];
         for (int v = 0; v < 6; v++) {
-            gs[v] = conv_graph(c, hw, batch, threads1);
+            gs[v] = conv_graph(c, hw, batch, threads1, &ps[v]);
+            if (!ps[v]) {
+                fprintf(stderr, "bench_axmul: %s\n", axnn_last_error());
+                return 1;
+            }
             if (v < 5 && quantize(gs[v], muls[v], ks[v])) return 1;
-            axnn_graph_forward(gs[v], pool, x, NULL, batch); /* warm up (and automatic choices) */
+            axnn_plan_forward(ps[v], pool, x, NULL, batch); /* warm up (and automatic choices) */
             best[v] = 1e30;
         }
         /* the reference once; the others in turns (each turn an untimed run, so that its data
@@ -112,14 +117,15 @@ int main(int argc, char **argv)
          * compare runs made under the same conditions on a noisy machine */
         for (int it = 0; it < iters; it++)
             for (int v = it ? 1 : 0; v < 6; v++) {
-                if (it) axnn_graph_forward(gs[v], pool, x, NULL, batch);
+                if (it) axnn_plan_forward(ps[v], pool, x, NULL, batch);
                 double t0 = axnn_now();
-                axnn_graph_forward(gs[v], pool, x, NULL, batch);
+                axnn_plan_forward(ps[v], pool, x, NULL, batch);
                 double dt = axnn_now() - t0;
                 best[v] = dt < best[v] ? dt : best[v];
             }
         for (int v = 0; v < 6; v++) {
             gm[v] = macs / best[v] / 1e9;
+            axnn_plan_free(ps[v]);
             axnn_graph_free(gs[v]);
         }
         printf("| %d->%d %dx%d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.1fx | %.2f | %.2f |\n", c, c, hw, hw, gm[0],
@@ -141,9 +147,13 @@ int main(int argc, char **argv)
         axnn_model_cfg mc = {3, 32, 32, 10, 0, 1};
         axnn_graph *g;
         axnn_model_build("resnet20", &mc, &g);
-        axnn_graph_plan(g, batch, threads2, false);
+        axnn_plan *p = axnn_plan_new(g, batch, threads2, false);
+        if (!p) {
+            fprintf(stderr, "bench_axmul: %s\n", axnn_last_error());
+            return 1;
+        }
         if (v > 0 && quantize(g, v == 1 ? NULL : net_muls[v], AXNN_QK_AUTO)) return 1;
-        double ips = batch / time_forward(g, pool, x, batch);
+        double ips = batch / time_forward(p, pool, x, batch);
         /* the kernel of the quantized layer with the most MACs, after the first forward has
          * chosen the automatic ones */
         char kernel[128] = "fp32";
@@ -157,6 +167,7 @@ int main(int argc, char **argv)
         if (v == 0) fp = ips;
         if (v == 1) i8 = ips;
         printf("| %s | %s | %.0f | %.2f | %.2f |\n", net_muls[v], kernel, ips, ips / fp, i8 > 0 ? ips / i8 : 0.0);
+        axnn_plan_free(p);
         axnn_graph_free(g);
     }
     free(x);

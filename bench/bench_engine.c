@@ -52,35 +52,43 @@ static void report(const char *model, const char *what, double *t, int iters, in
 static int bench_train(const char *name, axnn_graph *g, axnn_pool *pool, const bench_opts *o, const float *x,
                        const int32_t *y, double *t)
 {
-    if (axnn_graph_plan(g, o->batch, o->threads, true) != AXNN_OK) return -1;
+    axnn_plan *p = axnn_plan_new(g, o->batch, o->threads, true);
+    if (!p) return -1;
     const axnn_optim_cfg sgd = {AXNN_OPT_SGD, 0.01f, 0.9f, false, 5e-4f, 0.9f, 0.999f, 1e-8f, true, 0.0f};
     const axnn_optim_cfg adamw = {AXNN_OPT_ADAMW, 1e-3f, 0.0f, false, 0.05f, 0.9f, 0.999f, 1e-8f, false, 1.0f};
     const axnn_optim_cfg *oc = is_vit(name) ? &adamw : &sgd;
     axnn_optimizer *opt;
-    if (axnn_optim_create(g, oc, &opt) != AXNN_OK) return -1;
+    if (axnn_optim_create(p, oc, &opt) != AXNN_OK) {
+        axnn_plan_free(p);
+        return -1;
+    }
     int rc = 0;
     for (int it = 0; it < o->warmup + o->iters && !rc; it++) {
         double t0 = axnn_now();
-        axnn_graph_zero_param_grads(g);
-        if (axnn_graph_forward(g, pool, x, y, o->batch) != AXNN_OK || axnn_graph_backward(g, pool) != AXNN_OK)
+        axnn_plan_zero_param_grads(p);
+        if (axnn_plan_forward(p, pool, x, y, o->batch) != AXNN_OK || axnn_plan_backward(p, pool) != AXNN_OK)
             rc = -1;
         else
             axnn_optim_step(opt, oc->lr, pool);
         if (it >= o->warmup) t[it - o->warmup] = axnn_now() - t0;
     }
     axnn_optim_free(opt);
+    axnn_plan_free(p);
     return rc;
 }
 
 static int bench_eval(axnn_graph *g, axnn_pool *pool, const bench_opts *o, const float *x, double *t)
 {
-    if (axnn_graph_plan(g, o->batch, o->threads, false) != AXNN_OK) return -1;
-    for (int it = 0; it < o->warmup + o->iters; it++) {
+    axnn_plan *p = axnn_plan_new(g, o->batch, o->threads, false);
+    if (!p) return -1;
+    int rc = 0;
+    for (int it = 0; it < o->warmup + o->iters && !rc; it++) {
         double t0 = axnn_now();
-        if (axnn_graph_forward(g, pool, x, NULL, o->batch) != AXNN_OK) return -1;
-        if (it >= o->warmup) t[it - o->warmup] = axnn_now() - t0;
+        if (axnn_plan_forward(p, pool, x, NULL, o->batch) != AXNN_OK) rc = -1;
+        else if (it >= o->warmup) t[it - o->warmup] = axnn_now() - t0;
     }
-    return 0;
+    axnn_plan_free(p);
+    return rc;
 }
 
 static int bench_model(const char *name, axnn_pool *pool, const bench_opts *o)

@@ -2,8 +2,8 @@
  * ResNet-like graph whose residual add gives a value two consumers (gradient accumulation).
  *
  * For a graph with output y and a fixed random r, f(theta) = sum(y * r) (accumulated in double);
- * graphs with a loss use f = loss. The analytic gradient comes from axnn_graph_backward_from
- * (seeded with r) or axnn_graph_backward; the numeric one from
+ * graphs with a loss use f = loss. The analytic gradient comes from axnn_plan_backward_from
+ * (seeded with r) or axnn_plan_backward; the numeric one from
  *   (f(theta + eps) - f(theta - eps)) / (2 eps),   eps = 1e-3,
  * for every element of every parameter, including the op inputs, which are PARAM values here.
  * The forward runs in float32, so the difference quotient carries rounding noise of about
@@ -29,6 +29,7 @@
 
 typedef struct gc {
     axnn_graph *g;
+    axnn_plan *p;
     axnn_pool *pool;
     int out;         /* checked output (non-loss graphs) */
     bool use_loss;   /* f = loss instead of sum(y * r) */
@@ -42,15 +43,15 @@ static double worst_ratio; /* max |num - ana| / tolerance over all checks, for t
 
 static int64_t out_numel(const gc *c)
 {
-    return axnn_shape_numel(&c->g->vals[c->out].shape);
+    return tu_plan_numel(c->p, c->out);
 }
 
 static double eval_f(gc *c)
 {
-    c->g->step = 0; /* same dropout mask every time */
-    assert_int_equal(axnn_graph_forward(c->g, c->pool, c->input, c->labels, c->batch), AXNN_OK);
-    if (c->use_loss) return axnn_graph_loss_value(c->g);
-    const float *y = c->g->vals[c->out].data;
+    axnn_plan_set_step(c->p, 0); /* same dropout mask every time */
+    assert_int_equal(axnn_plan_forward(c->p, c->pool, c->input, c->labels, c->batch), AXNN_OK);
+    if (c->use_loss) return axnn_plan_loss(c->p);
+    const float *y = axnn_plan_data(c->p, c->out);
     double s = 0.0;
     for (int64_t i = 0; i < out_numel(c); i++) s += (double)y[i] * c->r[i];
     return s;
@@ -59,17 +60,17 @@ static double eval_f(gc *c)
 static void analytic(gc *c)
 {
     eval_f(c);
-    axnn_graph_zero_param_grads(c->g);
-    axnn_status st = c->use_loss ? axnn_graph_backward(c->g, c->pool)
-                                 : axnn_graph_backward_from(c->g, c->pool, c->out, c->r);
+    axnn_plan_zero_param_grads(c->p);
+    axnn_status st = c->use_loss ? axnn_plan_backward(c->p, c->pool)
+                                 : axnn_plan_backward_from(c->p, c->pool, c->out, c->r);
     if (st != AXNN_OK) fail_msg("%s", axnn_last_error());
 }
 
 static double eval_cb(void *c) { return eval_f(c); }
 
-static void check_value(gc *c, axnn_value *v, const char *what)
+static void check_value(gc *c, int v, const char *what)
 {
-    worst_ratio = fmax(worst_ratio, tu_gradcheck_value(v, eval_cb, c, EPS, RTOL, ATOL, what));
+    worst_ratio = fmax(worst_ratio, tu_gradcheck_value(c->p, v, eval_cb, c, EPS, RTOL, ATOL, what));
 }
 
 /* Checks the gradient of every PARAM of c->g. */
@@ -78,7 +79,7 @@ static void check_all(gc *c, const char *what)
     analytic(c);
     for (int i = 0; i < c->g->nvals; i++) {
         axnn_value *v = &c->g->vals[i];
-        if (v->kind == AXNN_VAL_PARAM && v->grad) check_value(c, v, what);
+        if (v->kind == AXNN_VAL_PARAM && axnn_plan_grad(c->p, i)) check_value(c, i, what);
     }
 }
 
@@ -110,13 +111,15 @@ static void run_check(axnn_graph *g, int out, int batch, const char *what, axnn_
 {
     static float dummy[64];
     axnn_pool *pool = axnn_pool_create(2, NULL);
-    gc c = {g, pool, out, false, NULL, dummy, NULL, batch};
-    assert_int_equal(axnn_graph_plan(g, batch, 2, true), AXNN_OK);
+    gc c = {g, NULL, pool, out, false, NULL, dummy, NULL, batch};
+    c.p = axnn_plan_new(g, batch, 2, true);
+    assert_non_null(c.p);
     c.r = malloc((size_t)out_numel(&c) * sizeof(float));
     tu_fill_uniform(c.r, out_numel(&c), -1.0f, 1.0f, r);
     check_all(&c, what);
     free(c.r);
     axnn_pool_destroy(pool);
+    axnn_plan_free(c.p);
     axnn_graph_free(g);
 }
 
@@ -231,10 +234,12 @@ static void test_softmax_ce(void **state)
         static float dummy[8];
         static int32_t labels[4] = {0, 4, 2, 2};
         axnn_pool *pool = axnn_pool_create(2, NULL);
-        gc c = {g, pool, y, true, labels, dummy, NULL, 4};
-        assert_int_equal(axnn_graph_plan(g, 4, 2, true), AXNN_OK);
+        gc c = {g, NULL, pool, y, true, labels, dummy, NULL, 4};
+        c.p = axnn_plan_new(g, 4, 2, true);
+        assert_non_null(c.p);
         check_all(&c, k ? "softmax_ce, smoothing 0.1" : "softmax_ce");
         axnn_pool_destroy(pool);
+        axnn_plan_free(c.p);
         axnn_graph_free(g);
     }
 }
@@ -270,11 +275,13 @@ static void test_tiny_resnet(void **state)
     static int32_t labels[2] = {2, 0};
     tu_fill_uniform(input, 2 * 3 * 36, -1, 1, &r);
     axnn_pool *pool = axnn_pool_create(2, NULL);
-    gc gcx = {g, pool, z, true, labels, input, NULL, 2};
-    assert_int_equal(axnn_graph_plan(g, 2, 2, true), AXNN_OK);
+    gc gcx = {g, NULL, pool, z, true, labels, input, NULL, 2};
+    gcx.p = axnn_plan_new(g, 2, 2, true);
+    assert_non_null(gcx.p);
     check_all(&gcx, "tiny resnet");
     print_message("worst gradient error: %.3g of the tolerance\n", worst_ratio);
     axnn_pool_destroy(pool);
+    axnn_plan_free(gcx.p);
     axnn_graph_free(g);
 }
 

@@ -129,6 +129,7 @@ typedef struct mcase {
     const char *arch, *io_path;
     axnn_st_file *io;
     axnn_graph *g;
+    axnn_plan *p;
     axnn_pool *pool;
     float *x;
     int32_t *labels;
@@ -161,16 +162,17 @@ static void check_outputs(mcase *m, const char *mode)
 {
     char key[64];
     snprintf(key, sizeof key, "logits_%s", mode);
-    compare(m->arch, key, axnn_graph_logits(m->g), need(m->io, key), FWD_TOL, &worst_fwd);
-    float loss = axnn_graph_loss_value(m->g);
+    compare(m->arch, key, axnn_plan_logits(m->p), need(m->io, key), FWD_TOL, &worst_fwd);
+    float loss = axnn_plan_loss(m->p);
     snprintf(key, sizeof key, "loss_%s", mode);
     compare(m->arch, key, &loss, need(m->io, key), FWD_TOL, &worst_fwd);
 }
 
 static void run_eval(mcase *m)
 {
-    assert_int_equal(axnn_graph_plan(m->g, m->n, 2, false), AXNN_OK);
-    assert_int_equal(axnn_graph_forward(m->g, m->pool, m->x, m->labels, m->n), AXNN_OK);
+    m->p = axnn_plan_new(m->g, m->n, 2, false);
+    assert_non_null(m->p);
+    assert_int_equal(axnn_plan_forward(m->p, m->pool, m->x, m->labels, m->n), AXNN_OK);
     check_outputs(m, "eval");
 }
 
@@ -203,8 +205,8 @@ static void check_grads(mcase *m)
         const axnn_st_tensor *t = &m->io->tensors[i];
         if (strncmp(t->name, "grad.", 5)) continue;
         int id = axnn_graph_find_value(m->g, t->name + 5);
-        assert_true(id >= 0 && m->g->vals[id].grad);
-        compare(m->arch, t->name, m->g->vals[id].grad, t, GRAD_TOL, &worst_grad);
+        assert_true(id >= 0 && axnn_plan_grad(m->p, id));
+        compare(m->arch, t->name, axnn_plan_grad(m->p, id), t, GRAD_TOL, &worst_grad);
         checked++;
     }
     assert_true(checked > 0);
@@ -216,12 +218,14 @@ static void run_train(mcase *m)
     for (int k = 0; k < m->g->nnodes; k++)
         if (!strcmp(m->g->nodes[k].op->name, "dropout"))
             ((axnn_dropout_attr *)m->g->nodes[k].attr)->p = 0.0f;
-    assert_int_equal(axnn_graph_plan(m->g, m->n, 2, true), AXNN_OK);
-    assert_int_equal(axnn_graph_forward(m->g, m->pool, m->x, m->labels, m->n), AXNN_OK);
+    axnn_plan_free(m->p);
+    m->p = axnn_plan_new(m->g, m->n, 2, true);
+    assert_non_null(m->p);
+    assert_int_equal(axnn_plan_forward(m->p, m->pool, m->x, m->labels, m->n), AXNN_OK);
     check_outputs(m, "train");
     check_train_state(m);
-    axnn_graph_zero_param_grads(m->g);
-    assert_int_equal(axnn_graph_backward(m->g, m->pool), AXNN_OK);
+    axnn_plan_zero_param_grads(m->p);
+    assert_int_equal(axnn_plan_backward(m->p, m->pool), AXNN_OK);
     check_grads(m);
 }
 
@@ -231,6 +235,7 @@ static void finish(mcase *m)
                   m->arch, worst_fwd, worst_grad);
     worst_fwd = worst_grad = 0.0;
     axnn_pool_destroy(m->pool);
+    axnn_plan_free(m->p);
     axnn_graph_free(m->g);
     axnn_st_close(m->io);
     free(m->x);

@@ -31,16 +31,15 @@ static axnn_graph *routing_graph(bool soft, int *out)
     int ys[3];
     for (int e = 0; e < 3; e++) {
         char n[32];
-        int xe = x;
-        const int *rows = NULL;
+        int xe = x, rows_of = -1;
         if (!soft) {
             snprintf(n, sizeof n, "dispatch.%d", e);
             xe = axnn_moe_dispatch(g, n, x, p, e);
-            rows = &((axnn_moe_dispatch_attr *)g->nodes[g->nnodes - 1].attr)->rows;
+            rows_of = xe;
         }
         snprintf(n, sizeof n, "expert.%d", e);
         ys[e] = axnn_conv2d(g, n, xe, 2, 1, 1, 0, false);
-        g->nodes[g->nnodes - 1].rows = rows;
+        g->nodes[g->nnodes - 1].rows_of = rows_of;
         float w[4] = {(float)(e + 1), 0, 0, (float)(e + 1)};
         snprintf(n, sizeof n, "expert.%d.weight", e);
         set(g, n, w);
@@ -60,9 +59,10 @@ static void test_routing(void **state)
         int out;
         axnn_graph *g = routing_graph(soft, &out);
         axnn_pool *pool = axnn_pool_create(2, NULL);
-        assert_int_equal(axnn_graph_plan(g, 4, 2, false), AXNN_OK);
-        assert_int_equal(axnn_graph_forward(g, pool, x, NULL, 4), AXNN_OK);
-        const float *y = g->vals[out].data;
+        axnn_plan *pl = axnn_plan_new(g, 4, 2, false);
+        assert_non_null(pl);
+        assert_int_equal(axnn_plan_forward(pl, pool, x, NULL, 4), AXNN_OK);
+        const float *y = axnn_plan_data(pl, out);
         int counts[3] = {0};
         for (int i = 0; i < 4; i++) {
             /* by hand: z = (x0, x1, -x0 - x1 + 0.5), p = softmax(z) */
@@ -85,15 +85,16 @@ static void test_routing(void **state)
         assert_int_equal(counts[1], 1);
         assert_int_equal(counts[2], 2);
         double share[3];
-        assert_int_equal(axnn_moe_loads(g, 0, share), 3);
+        assert_int_equal(axnn_moe_loads(pl, 0, share), 3);
         assert_true(fabs(share[2] - 0.5) < 1e-12);
         if (!soft) {
             int d2 = -1;
             for (int k = 0; k < g->nnodes; k++)
                 if (!strcmp(g->nodes[k].name, "dispatch.2")) d2 = k;
-            assert_int_equal(((axnn_moe_dispatch_attr *)g->nodes[d2].attr)->rows, 2);
+            assert_int_equal(axnn_plan_rows(pl, g->nodes[d2].out), 2);
         }
         axnn_pool_destroy(pool);
+        axnn_plan_free(pl);
         axnn_graph_free(g);
     }
 }
@@ -149,26 +150,27 @@ static axnn_graph *tiny_dense(int cin, int hw, int ch, int classes, uint64_t see
     return g;
 }
 
-static float loss_at(axnn_graph *g, axnn_pool *pool, const float *x, const int32_t *y, int n)
+static float loss_at(axnn_plan *p, axnn_pool *pool, const float *x, const int32_t *y, int n)
 {
-    assert_int_equal(axnn_graph_forward(g, pool, x, y, n), AXNN_OK);
-    return axnn_graph_loss_value(g);
+    assert_int_equal(axnn_plan_forward(p, pool, x, y, n), AXNN_OK);
+    return axnn_plan_loss(p);
 }
 
 /* Compares the gradient of `count` elements of parameter `name` with central differences. */
-static void check_param(axnn_graph *g, axnn_pool *pool, const float *x, const int32_t *y, int n, const char *name,
+static void check_param(axnn_plan *p, axnn_pool *pool, const float *x, const int32_t *y, int n, const char *name,
                         int count)
 {
+    axnn_graph *g = axnn_plan_graph(p);
     int id = axnn_graph_find_value(g, name);
     assert_true(id >= 0);
     axnn_value *v = &g->vals[id];
-    assert_non_null(v->grad);
-    axnn_graph_zero_param_grads(g);
-    loss_at(g, pool, x, y, n);
-    assert_int_equal(axnn_graph_backward(g, pool), AXNN_OK);
+    assert_non_null(axnn_plan_grad(p, id));
+    axnn_plan_zero_param_grads(p);
+    loss_at(p, pool, x, y, n);
+    assert_int_equal(axnn_plan_backward(p, pool), AXNN_OK);
     int64_t numel = axnn_shape_numel(&v->shape);
     float *analytic = malloc((size_t)numel * sizeof(float));
-    memcpy(analytic, v->grad, (size_t)numel * sizeof(float));
+    memcpy(analytic, axnn_plan_grad(p, id), (size_t)numel * sizeof(float));
     float *w = v->data;
     double maxg = 0.0;
     for (int64_t i = 0; i < numel; i++) maxg = fmax(maxg, fabs(analytic[i]));
@@ -181,9 +183,9 @@ static void check_param(axnn_graph *g, axnn_pool *pool, const float *x, const in
         used[i] = true;
         const float h = 2e-3f, w0 = w[i];
         w[i] = w0 + h;
-        double lp = loss_at(g, pool, x, y, n);
+        double lp = loss_at(p, pool, x, y, n);
         w[i] = w0 - h;
-        double lm = loss_at(g, pool, x, y, n);
+        double lm = loss_at(p, pool, x, y, n);
         w[i] = w0;
         double fd = (lp - lm) / (2.0 * h);
         if (fabs(fd - analytic[i]) > 0.1 * fmax(fabs(fd), fabs(analytic[i])) + 3e-4)
@@ -235,28 +237,31 @@ static void test_gradient_flow(void **state)
                 if (strstr(g->vals[i].name, ".gate."))
                     for (int64_t j = 0; j < axnn_shape_numel(&g->vals[i].shape); j++) ((float *)g->vals[i].data)[j] *= 4.0f;
         }
-        assert_int_equal(axnn_graph_plan(g, N, 2, true), AXNN_OK);
+        axnn_plan *pl = axnn_plan_new(g, N, 2, true);
+        assert_non_null(pl);
         const char *expert = kind == AXNN_MOE_CLUSTER ? "experts.1.layer1.0.conv2.weight"
                              : kind == AXNN_MOE_DENSE ? "layer1.0.conv2.weight"
                                                       : "layer1.0.conv2.experts.1.weight";
-        check_param(g, pool, x, y, N, expert, 6);
+        check_param(pl, pool, x, y, N, expert, 6);
         /* upstream of a hard gate the gradient includes the gate's Switch-style surrogate (the
          * forward value does not depend on p), which finite differences cannot see */
         if (kind != AXNN_MOE_HARD)
-            check_param(g, pool, x, y, N, kind == AXNN_MOE_CLUSTER ? "experts.0.conv1.weight" : "conv1.weight", 6);
+            check_param(pl, pool, x, y, N, kind == AXNN_MOE_CLUSTER ? "experts.0.conv1.weight" : "conv1.weight", 6);
         else
-            check_param(g, pool, x, y, N, "layer1.0.bn1.experts.2.weight", 4);
-        if (kind == AXNN_MOE_SOFT) check_param(g, pool, x, y, N, "layer1.0.gate.weight", 6);
+            check_param(pl, pool, x, y, N, "layer1.0.bn1.experts.2.weight", 4);
+        if (kind == AXNN_MOE_SOFT) check_param(pl, pool, x, y, N, "layer1.0.gate.weight", 6);
         if (kind == AXNN_MOE_HARD) { /* the gate learns through the combine (Switch-style) */
-            axnn_graph_zero_param_grads(g);
-            loss_at(g, pool, x, y, N);
-            axnn_graph_backward(g, pool);
-            const axnn_value *gw = &g->vals[axnn_graph_find_value(g, "layer1.0.gate.weight")];
+            axnn_plan_zero_param_grads(pl);
+            loss_at(pl, pool, x, y, N);
+            axnn_plan_backward(pl, pool);
+            const float *gw = axnn_plan_grad(pl, axnn_graph_find_value(g, "layer1.0.gate.weight"));
+            assert_non_null(gw);
             double s = 0;
-            for (int i = 0; i < 3 * CH; i++) s += fabs(gw->grad[i]);
+            for (int i = 0; i < 3 * CH; i++) s += fabs(gw[i]);
             assert_true(s > 0);
         }
-        if (kind == AXNN_MOE_CLUSTER) assert_null(g->vals[axnn_graph_find_value(g, "gateway.conv1.weight")].grad);
+        if (kind == AXNN_MOE_CLUSTER) assert_null(axnn_plan_grad(pl, axnn_graph_find_value(g, "gateway.conv1.weight")));
+        axnn_plan_free(pl);
         axnn_graph_free(g);
     }
     axnn_graph_free(dense);
@@ -292,14 +297,15 @@ static void test_pnorm(void **state)
     float x[N * C * HW * HW];
     int32_t y[N];
     batch_of(N, C, HW, K, x, y, 2);
-    assert_int_equal(axnn_graph_plan(g, N, 1, false), AXNN_OK);
-    axnn_moe_reset_stats(g);
-    assert_int_equal(axnn_graph_forward(g, pool, x, NULL, N), AXNN_OK);
+    axnn_plan *pl = axnn_plan_new(g, N, 1, false);
+    assert_non_null(pl);
+    axnn_moe_reset_stats(pl);
+    assert_int_equal(axnn_plan_forward(pl, pool, x, NULL, N), AXNN_OK);
     /* by hand: a 3x3 conv CH->CH on HWxHW is 9*CH*CH*HW*HW MACs; stem C->CH; fc CH*K; gate CH*2 */
     const double conv = 9.0 * CH * CH * HW * HW, stem = 9.0 * C * CH * HW * HW, fc = CH * K, gate = CH * 2;
     const double base = stem + 2 * conv + fc, eff = stem + 2 * conv + fc + gate;
     axnn_moe_cost cost;
-    axnn_moe_cost_of(g, &cost);
+    axnn_moe_cost_of(g, pl, &cost);
     assert_true(fabs(cost.static_macs - (stem + 4 * conv + fc + gate)) < 1e-6);
     assert_true(fabs(cost.eff_macs - eff) < 1e-6);
     assert_true(fabs(cost.f_apx - (base / eff)) < 1e-9); /* everything but the gate is approximate */
@@ -312,6 +318,7 @@ static void test_pnorm(void **state)
     axnn_mul_free(m);
     axnn_mul_free(ex);
     axnn_pool_destroy(pool);
+    axnn_plan_free(pl);
     axnn_graph_free(g);
     axnn_graph_free(dense);
 }
@@ -366,6 +373,17 @@ static double accuracy(axnn_graph *g, axnn_pool *pool, const axnn_dataset *d, co
     return r.accuracy;
 }
 
+/* study_finetune on a training plan of g for batches of t->batch (freed afterwards). */
+static axnn_status finetune(axnn_graph *g, axnn_pool *pool, const axnn_dataset *tr, const axnn_preproc *pp,
+                            const study_train *t, study_progress *sp)
+{
+    axnn_plan *p = axnn_plan_new(g, t->batch, axnn_pool_size(pool), true);
+    assert_non_null(p);
+    axnn_status st = study_finetune(p, pool, tr, pp, t, sp);
+    axnn_plan_free(p);
+    return st;
+}
+
 static void test_retraining_recovers(void **state)
 {
     axnn_dataset tr, te;
@@ -376,7 +394,7 @@ static void test_retraining_recovers(void **state)
     axnn_graph *g = tiny_dense(1, 8, 8, 4, 7);
     study_progress sp = {0};
     study_train t = {4, 0, 32, 0.05f, 5e-4f, 0.9f, 1, 1.0, 0};
-    assert_int_equal(study_finetune(g, pool, &tr, &pp, &t, &sp), AXNN_OK);
+    assert_int_equal(finetune(g, pool, &tr, &pp, &t, &sp), AXNN_OK);
     double f32 = accuracy(g, pool, &te, &pp);
     assert_true(f32 > 0.9);
     axnn_quant_cfg qc = {.mul = "bam:6,8"};
@@ -384,7 +402,7 @@ static void test_retraining_recovers(void **state)
     assert_int_equal(axnn_quant_calibrate(g, pool, &tr, &pp, 128, AXNN_CALIB_MAX, 99.99f), AXNN_OK);
     double before = accuracy(g, pool, &te, &pp);
     t = (study_train){2, 0, 32, 0.01f, 5e-4f, 0.9f, 2, 1.0, 256};
-    assert_int_equal(study_finetune(g, pool, &tr, &pp, &t, &sp), AXNN_OK);
+    assert_int_equal(finetune(g, pool, &tr, &pp, &t, &sp), AXNN_OK);
     double after = accuracy(g, pool, &te, &pp);
     print_message("float %.3f, bam:6,8 before retraining %.3f, after %.3f\n", f32, before, after);
     assert_true(before < f32 - 0.1); /* the multiplier hurts */

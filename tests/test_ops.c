@@ -3,7 +3,7 @@
  *
  * Each golden case becomes a one-node graph. The node's data inputs are PARAM values (so the
  * planner gives them gradients) and a dummy image input satisfies the executor. After a training
- * forward, PyTorch's upstream gradient dy is fed with axnn_graph_backward_from and the gradients
+ * forward, PyTorch's upstream gradient dy is fed with axnn_plan_backward_from and the gradients
  * of the inputs and parameters are compared with autograd's for loss = (y * dy).sum().
  *
  * Tolerances (float32 against float32, different summation orders):
@@ -133,22 +133,22 @@ static int build_case(axnn_graph *g, const tu_case *c, int32_t **labels)
 
 /* ------------------------------------------------------------------ running ---- */
 
-static const float *grad_of(axnn_graph *g, const char *name)
+static const float *grad_of(const axnn_plan *p, const char *name)
 {
-    int id = axnn_graph_find_value(g, name);
-    return id >= 0 ? g->vals[id].grad : NULL;
+    int id = axnn_graph_find_value(axnn_plan_graph(p), name);
+    return id >= 0 ? axnn_plan_grad(p, id) : NULL;
 }
 
-static void collect(axnn_graph *g, const tu_case *c, int y, tu_result *r)
+static void collect(axnn_plan *p, const tu_case *c, int y, tu_result *r)
 {
-    const axnn_value *out = &g->vals[y];
-    tu_keep(r, "y", out->data, axnn_shape_numel(&out->shape));
+    axnn_graph *g = axnn_plan_graph(p);
+    tu_keep(r, "y", axnn_plan_data(p, y), tu_plan_numel(p, y));
     if (!tu_gt(c, "dy")) return;
     static const struct {
         const char *value, *golden;
     } grads[] = {{"x", "dx"}, {"b", "db"}, {"op.weight", "dweight"}, {"op.bias", "dbias"}};
     for (int i = 0; i < 4; i++) {
-        const float *gr = grad_of(g, grads[i].value);
+        const float *gr = grad_of(p, grads[i].value);
         if (gr && tu_gt(c, grads[i].golden))
             tu_keep(r, grads[i].golden, gr, tu_numel(tu_gt(c, grads[i].golden)));
     }
@@ -170,18 +170,19 @@ static void run_case(const tu_case *c, axnn_pool *pool, tu_result *r)
     const axnn_st_tensor *x = tu_gt(c, "x");
     int batch = (int)x->shape[0];
     static float dummy[64];
-    assert_int_equal(axnn_graph_plan(g, batch, axnn_pool_size(pool), train), AXNN_OK);
-    assert_int_equal(axnn_graph_forward(g, pool, dummy, labels, batch), AXNN_OK);
+    axnn_plan *p = axnn_plan_new(g, batch, axnn_pool_size(pool), train);
+    assert_non_null(p);
+    assert_int_equal(axnn_plan_forward(p, pool, dummy, labels, batch), AXNN_OK);
     if (train && tu_gt(c, "dy")) {
         int64_t n = tu_numel(tu_gt(c, "dy"));
         float *dy = malloc((size_t)n * sizeof *dy);
         axnn_st_to_f32(tu_gt(c, "dy"), dy);
-        axnn_graph_zero_param_grads(g);
-        if (axnn_graph_backward_from(g, pool, y, dy) != AXNN_OK)
+        axnn_plan_zero_param_grads(p);
+        if (axnn_plan_backward_from(p, pool, y, dy) != AXNN_OK)
             fail_msg("%s: %s", c->name, axnn_last_error());
         free(dy);
     }
-    collect(g, c, y, r);
+    collect(p, c, y, r);
     if (tu_gt(c, "num_batches_tracked_out")) {
         int64_t want;
         axnn_st_to_i64(tu_gt(c, "num_batches_tracked_out"), &want);
@@ -189,6 +190,7 @@ static void run_case(const tu_case *c, axnn_pool *pool, tu_result *r)
                     want);
     }
     free(labels);
+    axnn_plan_free(p);
     axnn_graph_free(g);
 }
 
@@ -299,14 +301,16 @@ static void dropout_run(int nth, uint64_t step, float *y, float *dx, const float
     axnn_pool *pool = axnn_pool_create(nth, NULL);
     static float dummy[DROP_N], ones[DROP_N * DROP_F];
     for (int i = 0; i < DROP_N * DROP_F; i++) ones[i] = 1.0f;
-    assert_int_equal(axnn_graph_plan(g, DROP_N, nth, true), AXNN_OK);
-    g->step = step;
-    assert_int_equal(axnn_graph_forward(g, pool, dummy, NULL, DROP_N), AXNN_OK);
-    axnn_graph_zero_param_grads(g);
-    assert_int_equal(axnn_graph_backward_from(g, pool, yv, ones), AXNN_OK);
-    memcpy(y, g->vals[yv].data, sizeof(float) * DROP_N * DROP_F);
-    memcpy(dx, g->vals[xv].grad, sizeof(float) * DROP_N * DROP_F);
+    axnn_plan *p = axnn_plan_new(g, DROP_N, nth, true);
+    assert_non_null(p);
+    axnn_plan_set_step(p, step);
+    assert_int_equal(axnn_plan_forward(p, pool, dummy, NULL, DROP_N), AXNN_OK);
+    axnn_plan_zero_param_grads(p);
+    assert_int_equal(axnn_plan_backward_from(p, pool, yv, ones), AXNN_OK);
+    memcpy(y, axnn_plan_data(p, yv), sizeof(float) * DROP_N * DROP_F);
+    memcpy(dx, axnn_plan_grad(p, xv), sizeof(float) * DROP_N * DROP_F);
     axnn_pool_destroy(pool);
+    axnn_plan_free(p);
     axnn_graph_free(g);
 }
 
@@ -359,18 +363,22 @@ static void test_backward_from_checks(void **state)
     assert_true(side >= 0);
     axnn_pool *pool = axnn_pool_create(1, NULL);
     static float x[2 * 2 * 9], dy[2 * 2 * 9];
-    assert_int_equal(axnn_graph_plan(g, 2, 1, false), AXNN_OK);
-    assert_int_equal(axnn_graph_forward(g, pool, x, NULL, 2), AXNN_OK);
-    assert_int_equal(axnn_graph_backward_from(g, pool, b, dy), AXNN_ERR_ARG);
-    assert_int_equal(axnn_graph_plan(g, 2, 1, true), AXNN_OK);
-    assert_int_equal(axnn_graph_forward(g, pool, x, NULL, 2), AXNN_OK);
-    assert_int_equal(axnn_graph_backward_from(g, pool, in, dy), AXNN_ERR_ARG);
-    assert_int_equal(axnn_graph_backward_from(g, pool, b, dy), AXNN_ERR_ARG);
+    axnn_plan *p = axnn_plan_new(g, 2, 1, false);
+    assert_non_null(p);
+    assert_int_equal(axnn_plan_forward(p, pool, x, NULL, 2), AXNN_OK);
+    assert_int_equal(axnn_plan_backward_from(p, pool, b, dy), AXNN_ERR_ARG);
+    axnn_plan_free(p);
+    p = axnn_plan_new(g, 2, 1, true);
+    assert_non_null(p);
+    assert_int_equal(axnn_plan_forward(p, pool, x, NULL, 2), AXNN_OK);
+    assert_int_equal(axnn_plan_backward_from(p, pool, in, dy), AXNN_ERR_ARG);
+    assert_int_equal(axnn_plan_backward_from(p, pool, b, dy), AXNN_ERR_ARG);
     assert_non_null(strstr(axnn_last_error(), "also takes a gradient"));
-    assert_int_equal(axnn_graph_backward_from(g, pool, side, dy), AXNN_ERR_ARG);
-    assert_int_equal(axnn_graph_backward_from(g, pool, a, dy),
+    assert_int_equal(axnn_plan_backward_from(p, pool, side, dy), AXNN_ERR_ARG);
+    assert_int_equal(axnn_plan_backward_from(p, pool, a, dy),
                      AXNN_OK); /* consumers after a ignored */
     axnn_pool_destroy(pool);
+    axnn_plan_free(p);
     axnn_graph_free(g);
 }
 

@@ -95,12 +95,12 @@ static axnn_graph *small_graph(int cin, int hw, int cout, int classes, uint64_t 
     return g;
 }
 
-static float *run(axnn_graph *g, axnn_pool *pool, const float *x, int n)
+static float *run(axnn_plan *p, axnn_pool *pool, const float *x, int n)
 {
-    assert_int_equal(axnn_graph_forward(g, pool, x, NULL, n), AXNN_OK);
-    int64_t sz = (int64_t)n * g->info.num_classes;
+    assert_int_equal(axnn_plan_forward(p, pool, x, NULL, n), AXNN_OK);
+    int64_t sz = (int64_t)n * axnn_plan_graph(p)->info.num_classes;
     float *out = malloc((size_t)sz * sizeof(float));
-    memcpy(out, axnn_graph_logits(g), (size_t)sz * sizeof(float));
+    memcpy(out, axnn_plan_logits(p), (size_t)sz * sizeof(float));
     return out;
 }
 
@@ -121,8 +121,9 @@ static void check_conv_against_reference(const char *mul, axnn_qkernel kernel)
     axnn_graph *g = small_graph(cin, hw, cout, 4, 1);
     axnn_pool *pool = axnn_pool_create(2, NULL);
     /* a training plan keeps every activation alive, so the conv output can be read back */
-    assert_int_equal(axnn_graph_plan(g, n, 2, true), AXNN_OK);
-    axnn_graph_set_training(g, false);
+    axnn_plan *pl = axnn_plan_new(g, n, 2, true);
+    assert_non_null(pl);
+    axnn_plan_set_training(pl, false);
     axnn_quant_cfg cfg = {.mul = mul, .kernel = kernel};
     assert_int_equal(axnn_quant_attach(g, &cfg), AXNN_OK);
     set_scales(g, 0.02f);
@@ -130,10 +131,11 @@ static void check_conv_against_reference(const char *mul, axnn_qkernel kernel)
     axnn_rng r;
     axnn_rng_seed(&r, 5);
     tu_fill_uniform(x, 3 * 3 * 36, -2.0f, 2.0f, &r);
-    free(run(g, pool, x, n));
+    free(run(pl, pool, x, n));
     int conv = 0;
     const axnn_qnode *q = axnn_qnode_of(&g->nodes[conv]);
-    const float *y = g->vals[g->nodes[conv].out].data;
+    const float *y = axnn_plan_data(pl, g->nodes[conv].out);
+    assert_non_null(y);
     const float *bias = g->vals[axnn_graph_find_value(g, "conv.bias")].data;
     axnn_mul *m = NULL;
     if (mul) assert_int_equal(axnn_mul_get(mul, &m), AXNN_OK);
@@ -152,6 +154,7 @@ static void check_conv_against_reference(const char *mul, axnn_qkernel kernel)
     }
     axnn_mul_free(m);
     axnn_pool_destroy(pool);
+    axnn_plan_free(pl);
     axnn_graph_free(g);
 }
 
@@ -176,28 +179,32 @@ static void kernels_bit_identical(int n)
         axnn_qkernel ks[] = {AXNN_QK_REF, AXNN_QK_LUT, AXNN_QK_DECOMP, AXNN_QK_AUTO};
         for (int ki = 0; ki < 4; ki++) {
             axnn_graph *g = small_graph(2, 8, 6, 3, 2);
-            assert_int_equal(axnn_graph_plan(g, n, 2, false), AXNN_OK);
+            axnn_plan *p = axnn_plan_new(g, n, 2, false);
+            assert_non_null(p);
             axnn_quant_cfg cfg = {.mul = muls[mi], .kernel = ks[ki]};
             assert_int_equal(axnn_quant_attach(g, &cfg), AXNN_OK);
             set_scales(g, 0.01f);
-            float *out = run(g, pool, x, n);
+            float *out = run(p, pool, x, n);
             if (!ref)
                 ref = out;
             else {
                 assert_memory_equal(out, ref, (size_t)n * 3 * sizeof(float));
                 free(out);
             }
+            axnn_plan_free(p);
             axnn_graph_free(g);
         }
         if (mi == 0) { /* INT8 mode equals TABLE(exact) */
             axnn_graph *g = small_graph(2, 8, 6, 3, 2);
-            assert_int_equal(axnn_graph_plan(g, n, 2, false), AXNN_OK);
+            axnn_plan *p = axnn_plan_new(g, n, 2, false);
+            assert_non_null(p);
             axnn_quant_cfg cfg = {0};
             assert_int_equal(axnn_quant_attach(g, &cfg), AXNN_OK);
             set_scales(g, 0.01f);
-            float *out = run(g, pool, x, n);
+            float *out = run(p, pool, x, n);
             assert_memory_equal(out, ref, (size_t)n * 3 * sizeof(float));
             free(out);
+            axnn_plan_free(p);
             axnn_graph_free(g);
         }
         free(ref);

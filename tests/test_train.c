@@ -12,7 +12,7 @@
 
 /* A graph with one 1x1 parameter vector p (as a linear layer's weight) is enough to test the
  * update rules: we set the gradient by hand. */
-static axnn_graph *one_param_graph(float p0)
+static axnn_graph *one_param_graph(float p0, axnn_plan **plan)
 {
     axnn_graph *g = axnn_graph_new();
     int x = axnn_input(g, 1, 1, 1);
@@ -20,22 +20,27 @@ static axnn_graph *one_param_graph(float p0)
     assert_true(y >= 0);
     axnn_value *w = &g->vals[axnn_graph_find_value(g, "fc.weight")];
     ((float *)w->data)[0] = p0;
-    assert_int_equal(axnn_graph_plan(g, 1, 1, true), AXNN_OK);
+    *plan = axnn_plan_new(g, 1, 1, true);
+    assert_non_null(*plan);
     return g;
 }
 
 static void test_sgd_nesterov_rule(void **state)
 {
-    axnn_graph *g = one_param_graph(1.0f);
-    axnn_value *w = &g->vals[axnn_graph_find_value(g, "fc.weight")];
+    axnn_plan *pl;
+    axnn_graph *g = one_param_graph(1.0f, &pl);
+    int wid = axnn_graph_find_value(g, "fc.weight");
+    axnn_value *w = &g->vals[wid];
+    float *wgrad = axnn_plan_grad(pl, wid);
+    assert_non_null(wgrad);
     axnn_optim_cfg c = {.kind = AXNN_OPT_SGD, .lr = 0.1f, .momentum = 0.9f, .nesterov = true,
                         .weight_decay = 0.01f, .decay_all = true};
     axnn_optimizer *o;
-    assert_int_equal(axnn_optim_create(g, &c, &o), AXNN_OK);
+    assert_int_equal(axnn_optim_create(pl, &c, &o), AXNN_OK);
     double p = 1.0, buf = 0.0;
     const float grads[3] = {0.5f, -0.25f, 1.0f};
     for (int t = 0; t < 3; t++) {
-        w->grad[0] = grads[t];
+        wgrad[0] = grads[t];
         axnn_optim_step(o, 0.1f, NULL);
         double d = grads[t] + 0.01 * p;
         buf = 0.9 * buf + d;
@@ -43,22 +48,27 @@ static void test_sgd_nesterov_rule(void **state)
         assert_float_equal(((float *)w->data)[0], p, 1e-6);
     }
     axnn_optim_free(o);
+    axnn_plan_free(pl);
     axnn_graph_free(g);
 }
 
 static void test_adamw_rule(void **state)
 {
-    axnn_graph *g = one_param_graph(2.0f);
-    axnn_value *w = &g->vals[axnn_graph_find_value(g, "fc.weight")];
+    axnn_plan *pl;
+    axnn_graph *g = one_param_graph(2.0f, &pl);
+    int wid = axnn_graph_find_value(g, "fc.weight");
+    axnn_value *w = &g->vals[wid];
+    float *wgrad = axnn_plan_grad(pl, wid);
+    assert_non_null(wgrad);
     axnn_optim_cfg c = {.kind = AXNN_OPT_ADAMW, .lr = 0.01f, .weight_decay = 0.1f, .beta1 = 0.9f,
                         .beta2 = 0.999f, .eps = 1e-8f, .decay_all = true};
     axnn_optimizer *o;
-    assert_int_equal(axnn_optim_create(g, &c, &o), AXNN_OK);
+    assert_int_equal(axnn_optim_create(pl, &c, &o), AXNN_OK);
     double p = 2.0, m = 0, v = 0;
     const float grads[4] = {0.3f, -0.1f, 0.2f, 0.05f};
     for (int t = 1; t <= 4; t++) {
         double gr = grads[t - 1];
-        w->grad[0] = grads[t - 1];
+        wgrad[0] = grads[t - 1];
         axnn_optim_step(o, 0.01f, NULL);
         p *= 1.0 - 0.01 * 0.1;
         m = 0.9 * m + 0.1 * gr;
@@ -68,23 +78,29 @@ static void test_adamw_rule(void **state)
         assert_float_equal(((float *)w->data)[0], p, 1e-5);
     }
     axnn_optim_free(o);
+    axnn_plan_free(pl);
     axnn_graph_free(g);
 }
 
 static void test_clip_and_no_decay(void **state)
 {
-    axnn_graph *g = one_param_graph(1.0f);
-    axnn_value *w = &g->vals[axnn_graph_find_value(g, "fc.weight")];
+    axnn_plan *pl;
+    axnn_graph *g = one_param_graph(1.0f, &pl);
+    int wid = axnn_graph_find_value(g, "fc.weight");
+    axnn_value *w = &g->vals[wid];
+    float *wgrad = axnn_plan_grad(pl, wid);
+    assert_non_null(wgrad);
     w->flags |= AXNN_VF_NO_DECAY;
     axnn_optim_cfg c = {.kind = AXNN_OPT_SGD, .lr = 1.0f, .weight_decay = 0.5f, .clip_norm = 0.5f};
     axnn_optimizer *o;
-    assert_int_equal(axnn_optim_create(g, &c, &o), AXNN_OK);
-    w->grad[0] = 2.0f;
+    assert_int_equal(axnn_optim_create(pl, &c, &o), AXNN_OK);
+    wgrad[0] = 2.0f;
     float norm = axnn_optim_step(o, 1.0f, NULL);
     assert_float_equal(norm, 2.0f, 1e-6);
     /* clipped gradient 0.5, no decay: p = 1 - 0.5 */
     assert_float_equal(((float *)w->data)[0], 0.5f, 1e-5);
     axnn_optim_free(o);
+    axnn_plan_free(pl);
     axnn_graph_free(g);
 }
 

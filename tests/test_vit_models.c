@@ -90,30 +90,34 @@ static void read_io(io *m, const char *path)
 static void run_and_check(axnn_graph *g, io *m, const char *model)
 {
     axnn_pool *pool = axnn_pool_create(2, NULL);
-    assert_int_equal(axnn_graph_plan(g, m->n, 2, true), AXNN_OK);
-    assert_int_equal(axnn_graph_forward(g, pool, m->x, m->labels, m->n), AXNN_OK);
-    double wf = compare("logits", axnn_graph_logits(g), need(m->f, "logits"), FWD_TOL);
-    float loss = axnn_graph_loss_value(g);
+    axnn_plan *p = axnn_plan_new(g, m->n, 2, true);
+    assert_non_null(p);
+    assert_int_equal(axnn_plan_forward(p, pool, m->x, m->labels, m->n), AXNN_OK);
+    double wf = compare("logits", axnn_plan_logits(p), need(m->f, "logits"), FWD_TOL);
+    float loss = axnn_plan_loss(p);
     wf = fmax(wf, compare("loss", &loss, need(m->f, "loss"), FWD_TOL));
-    axnn_graph_zero_param_grads(g);
-    assert_int_equal(axnn_graph_backward(g, pool), AXNN_OK);
+    axnn_plan_zero_param_grads(p);
+    assert_int_equal(axnn_plan_backward(p, pool), AXNN_OK);
     double wg = 0.0;
     int checked = 0;
     for (int i = 0; i < m->f->ntensors; i++) {
         const axnn_st_tensor *t = &m->f->tensors[i];
         if (strncmp(t->name, "grad.", 5)) continue;
         int id = axnn_graph_find_value(g, t->name + 5);
-        if (id < 0 || !g->vals[id].grad) fail_msg("%s: no gradient for %s", model, t->name + 5);
-        wg = fmax(wg, compare(t->name, g->vals[id].grad, t, GRAD_TOL));
+        if (id < 0 || !axnn_plan_grad(p, id)) fail_msg("%s: no gradient for %s", model, t->name + 5);
+        wg = fmax(wg, compare(t->name, axnn_plan_grad(p, id), t, GRAD_TOL));
         checked++;
     }
     assert_true(checked > 0);
     /* eval mode gives the same logits (no BatchNorm, no dropout) */
-    assert_int_equal(axnn_graph_plan(g, m->n, 2, false), AXNN_OK);
-    assert_int_equal(axnn_graph_forward(g, pool, m->x, NULL, m->n), AXNN_OK);
-    wf = fmax(wf, compare("eval logits", axnn_graph_logits(g), need(m->f, "logits"), FWD_TOL));
+    axnn_plan_free(p);
+    p = axnn_plan_new(g, m->n, 2, false);
+    assert_non_null(p);
+    assert_int_equal(axnn_plan_forward(p, pool, m->x, NULL, m->n), AXNN_OK);
+    wf = fmax(wf, compare("eval logits", axnn_plan_logits(p), need(m->f, "logits"), FWD_TOL));
     print_message("%s: worst forward error %.3g, worst gradient error %.3g over %d gradients\n", model, wf, wg,
                   checked);
+    axnn_plan_free(p);
     axnn_pool_destroy(pool);
 }
 
@@ -239,13 +243,15 @@ static float *quantized_logits(axnn_graph *g, const axnn_dataset *d, const axnn_
 {
     axnn_pool *pool = axnn_pool_create(2, NULL);
     axnn_preproc pp = {16, 16, {0.5f, 0.5f, 0.5f}, {0.3f, 0.3f, 0.3f}};
-    assert_int_equal(axnn_graph_plan(g, m->n, 2, false), AXNN_OK);
+    axnn_plan *p = axnn_plan_new(g, m->n, 2, false);
+    assert_non_null(p);
     if (axnn_quant_attach(g, cfg) != AXNN_OK) fail_msg("%s", axnn_last_error());
     if (axnn_quant_calibrate(g, pool, d, &pp, 8, AXNN_CALIB_MAX, 100.0f) != AXNN_OK)
         fail_msg("%s", axnn_last_error());
-    assert_int_equal(axnn_graph_forward(g, pool, m->x, NULL, m->n), AXNN_OK);
+    assert_int_equal(axnn_plan_forward(p, pool, m->x, NULL, m->n), AXNN_OK);
     float *z = malloc(30 * sizeof *z);
-    memcpy(z, axnn_graph_logits(g), 30 * sizeof *z);
+    memcpy(z, axnn_plan_logits(p), 30 * sizeof *z);
+    axnn_plan_free(p);
     axnn_pool_destroy(pool);
     return z;
 }

@@ -87,15 +87,16 @@ static void run_case(const tu_case *c, axnn_pool *pool, tu_result *r)
     int y = build_case(g, c);
     int batch = (int)tu_gt(c, "x")->shape[0];
     static float dummy[64];
-    assert_int_equal(axnn_graph_plan(g, batch, axnn_pool_size(pool), true), AXNN_OK);
-    assert_int_equal(axnn_graph_forward(g, pool, dummy, NULL, batch), AXNN_OK);
+    axnn_plan *p = axnn_plan_new(g, batch, axnn_pool_size(pool), true);
+    assert_non_null(p);
+    assert_int_equal(axnn_plan_forward(p, pool, dummy, NULL, batch), AXNN_OK);
     int64_t n = tu_numel(tu_gt(c, "dy"));
     float *dy = malloc((size_t)n * sizeof *dy);
     axnn_st_to_f32(tu_gt(c, "dy"), dy);
-    axnn_graph_zero_param_grads(g);
-    if (axnn_graph_backward_from(g, pool, y, dy) != AXNN_OK) fail_msg("%s: %s", c->name, axnn_last_error());
+    axnn_plan_zero_param_grads(p);
+    if (axnn_plan_backward_from(p, pool, y, dy) != AXNN_OK) fail_msg("%s: %s", c->name, axnn_last_error());
     free(dy);
-    tu_keep(r, "y", g->vals[y].data, axnn_shape_numel(&g->vals[y].shape));
+    tu_keep(r, "y", axnn_plan_data(p, y), tu_plan_numel(p, y));
     static const struct {
         const char *value, *golden;
     } grads[] = {{"x", "dx"},
@@ -105,9 +106,10 @@ static void run_case(const tu_case *c, axnn_pool *pool, tu_result *r)
                  {"pos_embed", "dpos_embed"}};
     for (int i = 0; i < 5; i++) {
         int id = axnn_graph_find_value(g, grads[i].value);
-        if (id >= 0 && g->vals[id].grad && tu_gt(c, grads[i].golden))
-            tu_keep(r, grads[i].golden, g->vals[id].grad, tu_numel(tu_gt(c, grads[i].golden)));
+        if (id >= 0 && axnn_plan_grad(p, id) && tu_gt(c, grads[i].golden))
+            tu_keep(r, grads[i].golden, axnn_plan_grad(p, id), tu_numel(tu_gt(c, grads[i].golden)));
     }
+    axnn_plan_free(p);
     axnn_graph_free(g);
 }
 
@@ -183,6 +185,7 @@ static void test_golden(void **state)
 
 typedef struct gc {
     axnn_graph *g;
+    axnn_plan *p;
     axnn_pool *pool;
     int out, batch;
     bool use_loss;
@@ -194,32 +197,32 @@ static double worst_ratio;
 
 static double eval_f(gc *c)
 {
-    c->g->step = 0; /* same drop-path decisions every time */
-    assert_int_equal(axnn_graph_forward(c->g, c->pool, c->input, c->labels, c->batch), AXNN_OK);
-    if (c->use_loss) return axnn_graph_loss_value(c->g);
-    const float *y = c->g->vals[c->out].data;
+    axnn_plan_set_step(c->p, 0); /* same drop-path decisions every time */
+    assert_int_equal(axnn_plan_forward(c->p, c->pool, c->input, c->labels, c->batch), AXNN_OK);
+    if (c->use_loss) return axnn_plan_loss(c->p);
+    const float *y = axnn_plan_data(c->p, c->out);
     double s = 0.0;
-    for (int64_t i = 0; i < axnn_shape_numel(&c->g->vals[c->out].shape); i++) s += (double)y[i] * c->r[i];
+    for (int64_t i = 0; i < tu_plan_numel(c->p, c->out); i++) s += (double)y[i] * c->r[i];
     return s;
 }
 
 static double eval_cb(void *c) { return eval_f(c); }
 
-static void check_value(gc *c, axnn_value *v, const char *what)
+static void check_value(gc *c, int v, const char *what)
 {
-    worst_ratio = fmax(worst_ratio, tu_gradcheck_value(v, eval_cb, c, EPS, RTOL, ATOL, what));
+    worst_ratio = fmax(worst_ratio, tu_gradcheck_value(c->p, v, eval_cb, c, EPS, RTOL, ATOL, what));
 }
 
 static void check_all(gc *c, const char *what)
 {
     eval_f(c);
-    axnn_graph_zero_param_grads(c->g);
-    axnn_status st = c->use_loss ? axnn_graph_backward(c->g, c->pool)
-                                 : axnn_graph_backward_from(c->g, c->pool, c->out, c->r);
+    axnn_plan_zero_param_grads(c->p);
+    axnn_status st = c->use_loss ? axnn_plan_backward(c->p, c->pool)
+                                 : axnn_plan_backward_from(c->p, c->pool, c->out, c->r);
     if (st != AXNN_OK) fail_msg("%s", axnn_last_error());
     for (int i = 0; i < c->g->nvals; i++) {
         axnn_value *v = &c->g->vals[i];
-        if (v->kind == AXNN_VAL_PARAM && v->grad) check_value(c, v, what);
+        if (v->kind == AXNN_VAL_PARAM && axnn_plan_grad(c->p, i)) check_value(c, i, what);
     }
 }
 
@@ -247,14 +250,16 @@ static void run_check(axnn_graph *g, int out, int batch, const char *what, axnn_
 {
     static float dummy[64];
     axnn_pool *pool = axnn_pool_create(1, NULL);
-    gc c = {g, pool, out, batch, false, NULL, dummy, NULL};
-    assert_int_equal(axnn_graph_plan(g, batch, 1, true), AXNN_OK);
-    int64_t n = axnn_shape_numel(&g->vals[out].shape);
+    gc c = {g, NULL, pool, out, batch, false, NULL, dummy, NULL};
+    c.p = axnn_plan_new(g, batch, 1, true);
+    assert_non_null(c.p);
+    int64_t n = tu_plan_numel(c.p, out);
     c.r = malloc((size_t)n * sizeof(float));
     tu_fill_uniform(c.r, n, -1.0f, 1.0f, r);
     check_all(&c, what);
     free(c.r);
     axnn_pool_destroy(pool);
+    axnn_plan_free(c.p);
     axnn_graph_free(g);
 }
 
@@ -298,11 +303,13 @@ static void test_gradcheck_vit(void **state)
     static int32_t labels[2] = {2, 0};
     tu_fill_uniform(input, 2 * 2 * 16, -1, 1, &r);
     axnn_pool *pool = axnn_pool_create(1, NULL);
-    gc gcx = {g, pool, z, 2, true, labels, input, NULL};
-    assert_int_equal(axnn_graph_plan(g, 2, 1, true), AXNN_OK);
+    gc gcx = {g, NULL, pool, z, 2, true, labels, input, NULL};
+    gcx.p = axnn_plan_new(g, 2, 1, true);
+    assert_non_null(gcx.p);
     check_all(&gcx, "two-block vit");
     print_message("worst gradient error: %.3g of the tolerance\n", worst_ratio);
     axnn_pool_destroy(pool);
+    axnn_plan_free(gcx.p);
     axnn_graph_free(g);
 }
 
@@ -404,17 +411,19 @@ static void drop_path_run(int nth, uint64_t step, float *y, float *dx, const flo
     axnn_pool *pool = axnn_pool_create(nth, NULL);
     static float dummy[8], ones[DP_N * DP_F];
     for (int i = 0; i < DP_N * DP_F; i++) ones[i] = 1.0f;
-    assert_int_equal(axnn_graph_plan(g, DP_N, nth, true), AXNN_OK);
-    g->step = step;
-    assert_int_equal(axnn_graph_forward(g, pool, dummy, NULL, DP_N), AXNN_OK);
-    axnn_graph_zero_param_grads(g);
-    assert_int_equal(axnn_graph_backward_from(g, pool, yv, ones), AXNN_OK);
-    memcpy(y, g->vals[yv].data, sizeof(float) * DP_N * DP_F);
-    memcpy(dx, g->vals[xv].grad, sizeof(float) * DP_N * DP_F);
-    axnn_graph_set_training(g, false); /* eval: the identity */
-    assert_int_equal(axnn_graph_forward(g, pool, dummy, NULL, DP_N), AXNN_OK);
-    assert_memory_equal(g->vals[yv].data, x, sizeof(float) * DP_N * DP_F);
+    axnn_plan *p = axnn_plan_new(g, DP_N, nth, true);
+    assert_non_null(p);
+    axnn_plan_set_step(p, step);
+    assert_int_equal(axnn_plan_forward(p, pool, dummy, NULL, DP_N), AXNN_OK);
+    axnn_plan_zero_param_grads(p);
+    assert_int_equal(axnn_plan_backward_from(p, pool, yv, ones), AXNN_OK);
+    memcpy(y, axnn_plan_data(p, yv), sizeof(float) * DP_N * DP_F);
+    memcpy(dx, axnn_plan_grad(p, xv), sizeof(float) * DP_N * DP_F);
+    axnn_plan_set_training(p, false); /* eval: the identity */
+    assert_int_equal(axnn_plan_forward(p, pool, dummy, NULL, DP_N), AXNN_OK);
+    assert_memory_equal(axnn_plan_data(p, yv), x, sizeof(float) * DP_N * DP_F);
     axnn_pool_destroy(pool);
+    axnn_plan_free(p);
     axnn_graph_free(g);
 }
 
@@ -476,15 +485,16 @@ static float *qattn_run(const axnn_quant_cfg *cfg, int nth)
     axnn_graph *g = qattn_graph(&y);
     axnn_pool *pool = axnn_pool_create(nth, NULL);
     static float dummy[8];
-    assert_int_equal(axnn_graph_plan(g, 3, nth, false), AXNN_OK);
+    axnn_plan *p = axnn_plan_new(g, 3, nth, false);
+    assert_non_null(p);
     if (cfg) {
         if (axnn_quant_attach(g, cfg) != AXNN_OK) fail_msg("%s", axnn_last_error());
         assert_int_equal(axnn_quant_set_input_scale(g, 0, 4.0f / 127.0f), AXNN_OK);
     }
-    assert_int_equal(axnn_graph_forward(g, pool, dummy, NULL, 3), AXNN_OK);
-    int64_t n = axnn_shape_numel(&g->vals[y].shape);
+    assert_int_equal(axnn_plan_forward(p, pool, dummy, NULL, 3), AXNN_OK);
+    int64_t n = tu_plan_numel(p, y);
     float *res = malloc((size_t)n * sizeof *res);
-    memcpy(res, g->vals[y].data, (size_t)n * sizeof *res);
+    memcpy(res, axnn_plan_data(p, y), (size_t)n * sizeof *res);
     if (cfg) {
         int64_t approx, total;
         axnn_quant_mac_split(g, &approx, &total);
@@ -494,6 +504,7 @@ static float *qattn_run(const axnn_quant_cfg *cfg, int nth)
         assert_true(approx == (cfg->mul && strcmp(cfg->mul, "exact") ? total : 0));
     }
     axnn_pool_destroy(pool);
+    axnn_plan_free(p);
     axnn_graph_free(g);
     return res;
 }

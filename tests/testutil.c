@@ -122,18 +122,36 @@ const char *tu_attr_op(const tu_case *c)
     return j->valuestring;
 }
 
-void tu_fill(axnn_graph *g, const char *name, const tu_case *c, const char *t)
+void tu_fill_to(void *dst, int64_t n, const axnn_graph *g, const char *name, const tu_case *c, const char *t)
 {
     const axnn_st_tensor *s = tu_gt(c, t);
     int id = axnn_graph_find_value(g, name);
     if (!s) fail_msg("%s: no golden tensor '%s'", c->name, t);
     if (id < 0) fail_msg("%s: no graph value '%s'", c->name, name);
-    axnn_value *v = &g->vals[id];
-    assert_int_equal(axnn_shape_numel(&v->shape), tu_numel(s));
+    const axnn_value *v = &g->vals[id];
+    assert_non_null(dst);
+    assert_int_equal(n, tu_numel(s));
     if (v->dtype == AXNN_F32)
-        axnn_st_to_f32(s, v->data);
+        axnn_st_to_f32(s, dst);
     else
-        axnn_st_to_i64(s, v->data);
+        axnn_st_to_i64(s, dst);
+}
+
+void tu_fill(axnn_graph *g, const char *name, const tu_case *c, const char *t)
+{
+    int id = axnn_graph_find_value(g, name);
+    if (id < 0) fail_msg("%s: no graph value '%s'", c->name, name);
+    axnn_value *v = &g->vals[id];
+    tu_fill_to(v->data, axnn_shape_numel(&v->shape), g, name, c, t);
+}
+
+int64_t tu_plan_numel(const axnn_plan *p, int v)
+{
+    const axnn_value *val = &axnn_plan_graph(p)->vals[v];
+    int64_t n = axnn_shape_numel(&val->shape);
+    if ((val->flags & AXNN_VF_BATCHED) && val->shape.nd > 0 && val->shape.d[0] > 0)
+        n = n / val->shape.d[0] * axnn_plan_batch(p);
+    return n;
 }
 
 void tu_keep(tu_result *r, const char *what, const float *p, int64_t len)
@@ -182,13 +200,16 @@ void tu_write_jpeg(const char *path, const uint8_t *planes, int w, int h, int ch
     free(row);
 }
 
-double tu_gradcheck_value(axnn_value *v, double (*f)(void *ctx), void *ctx, float eps, double rtol, double atol,
-                          const char *what)
+double tu_gradcheck_value(axnn_plan *pl, int vid, double (*f)(void *ctx), void *ctx, float eps, double rtol,
+                          double atol, const char *what)
 {
-    int64_t n = axnn_shape_numel(&v->shape);
-    float *p = v->data, *ana = malloc((size_t)n * sizeof *ana);
+    const axnn_value *v = &axnn_plan_graph(pl)->vals[vid];
+    int64_t n = tu_plan_numel(pl, vid);
+    float *p = axnn_plan_data(pl, vid), *ana = malloc((size_t)n * sizeof *ana);
+    assert_non_null(p);
     assert_non_null(ana);
-    memcpy(ana, v->grad, (size_t)n * sizeof *ana);
+    assert_non_null(axnn_plan_grad(pl, vid));
+    memcpy(ana, axnn_plan_grad(pl, vid), (size_t)n * sizeof *ana);
     double scale = 1.0, worst = 0.0;
     for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(ana[i]));
     for (int64_t i = 0; i < n; i++) {

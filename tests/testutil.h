@@ -24,11 +24,16 @@ void tu_fill_uniform(float *x, int64_t n, float lo, float hi, axnn_rng *r);
  * / 2^24 for element i: the deterministic weights of hash_uniform() in tests/gen/gen_golden.py. */
 void tu_hash_uniform(axnn_value *v, float scale);
 
-/* Checks v->grad against central differences (step eps) of f(ctx) at every element of v:
+/* Elements of value v in plan p: for batched values dimension 0 is the plan's batch (as the
+ * graph's shape was before plans), else the graph's shape. */
+int64_t tu_plan_numel(const axnn_plan *p, int v);
+
+/* Checks the gradient of value v in plan p (axnn_plan_grad) against central differences (step
+ * eps) of f(ctx) at every element of v (axnn_plan_data):
  * |num - ana| <= rtol |ana| + atol max(1, max |ana|); fails naming `what`, the value and the
  * element. Returns the worst ratio of error to tolerance. */
-double tu_gradcheck_value(axnn_value *v, double (*f)(void *ctx), void *ctx, float eps, double rtol, double atol,
-                          const char *what);
+double tu_gradcheck_value(axnn_plan *p, int v, double (*f)(void *ctx), void *ctx, float eps, double rtol,
+                          double atol, const char *what);
 
 /* ---- golden cases: tensors "<case>.<t>" of a safetensors file plus JSON attributes ---- */
 struct cJSON;
@@ -43,8 +48,11 @@ int64_t tu_numel(const axnn_st_tensor *t);
 double tu_attr_num(const tu_case *c, const char *k);
 bool tu_attr_bool(const tu_case *c, const char *k);
 const char *tu_attr_op(const tu_case *c);
-/* Copies golden tensor t of case c into graph value `name` (float or int64). */
+/* Copies golden tensor t of case c into graph value `name` (float or int64): a parameter or
+ * buffer (its memory is the graph's). */
 void tu_fill(axnn_graph *g, const char *name, const tu_case *c, const char *t);
+/* The same into `dst`, which holds value `name` of graph g with n elements (a plan's input). */
+void tu_fill_to(void *dst, int64_t n, const axnn_graph *g, const char *name, const tu_case *c, const char *t);
 
 /* Copies of what a run produced, for bitwise comparison between runs. */
 typedef struct tu_result {

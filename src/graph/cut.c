@@ -179,7 +179,8 @@ int axnn_graph_cut_points(const axnn_graph *g, int *out, int cap)
     if (!last) return 0;
     for (int i = 0; i < g->nvals; i++) last[i] = is_output(g, i) ? g->nnodes : -1;
     for (int k = 0; k < g->nnodes; k++)
-        for (int i = 0; i < g->nodes[k].nin; i++) last[g->nodes[k].in[i]] = k;
+        for (int i = 0; i < g->nodes[k].nin; i++)
+            if (last[g->nodes[k].in[i]] < k) last[g->nodes[k].in[i]] = k;
     int live = 0, n = 0; /* live values crossing the boundary after node k */
     for (int i = 0; i < g->ninputs; i++) {
         int v = g->inputs[i];

@@ -69,6 +69,7 @@ int axnn_rw_node(axnn_rw *rw, int k)
         const axnn_value *sv = &s->vals[nd->in[i]];
         bool param = sv->kind == AXNN_VAL_PARAM || sv->kind == AXNN_VAL_BUFFER;
         in[i] = param ? (rw->param ? rw->param : axnn_rw_borrow_param)(rw, nd->in[i], k) : rw->map[nd->in[i]];
+        if (param && in[i] >= 0) rw->map[nd->in[i]] = in[i];
         if (in[i] < 0) {
             axnn_error(AXNN_ERR_INTERNAL, "%s: input %d has no counterpart in the new graph", nd->name, i);
             return -1;

@@ -248,7 +248,7 @@ axnn_status axnn_train(axnn_graph *g, const axnn_dataset *train, const axnn_data
                        axnn_train_result *res)
 {
     memset(res, 0, sizeof *res);
-    if (cfg->epochs < 1) return axnn_error(AXNN_ERR_ARG, "training needs at least 1 epoch (got %d)", cfg->epochs);
+    if (cfg->epochs < 1) return axnn_error(AXNN_ERR_ARG, "training needs at least 1 epoch (epochs = %d)", cfg->epochs);
     if (cfg->batch < 1) return axnn_error(AXNN_ERR_ARG, "batch size must be at least 1 (got %d)", cfg->batch);
     if (train->c != g->info.in_channels)
         return axnn_error(AXNN_ERR_SHAPE, "dataset %s has %d channels, model expects %d", train->name, train->c,
