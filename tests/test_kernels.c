@@ -492,7 +492,6 @@ static void engine_fn(void *arg, int ith, int nth)
     engine_task *t = arg;
     const axnn_conv_shape *s = &t->a.s;
     if (t->phase == 0) {
-        if (axnn_conv_needs_xs(s)) axnn_conv_to_xs(&t->a.xl, t->a.x, t->a.x_img, t->a.x_ch, t->xs, ith, nth);
         axnn_conv_pack_w(t->a.cfg, s->m, (int64_t)s->c * s->kh * s->kw, t->w, t->ap, ith, nth);
     } else {
         axnn_conv_fwd(&t->a, t->ws + ith * t->wsf, ith, nth);

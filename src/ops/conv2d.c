@@ -101,19 +101,25 @@ static size_t conv_scratch(const axnn_graph *g, const axnn_node *nd, int batch, 
     return (size_t)(f + 64) * sizeof(float);
 }
 
-/* Shared, in floats: the input in the engine's layout, dy in the layout of the input-gradient
- * convolution (training), packed weights, and per-channel scale and shift. */
+/* Shared, in floats. Forward: packed weights and per-channel scale and shift (the engine reads
+ * the input in place). Backward (training plans): the input in the engine's padded layout when
+ * the weight gradient needs it (packed path), and the flipped weights of the input-gradient
+ * convolution. The two never run at once. */
+static int64_t bwd_xs_floats(const axnn_conv_shape *s)
+{
+    axnn_conv_layout xl = x_layout(s);
+    return axnn_conv_dw_needs_xs(s) ? fl64(axnn_conv_layout_floats(&xl)) : 0;
+}
+
 static size_t conv_shared(const axnn_graph *g, const axnn_node *nd, int batch, int nth, bool training)
 {
     const axnn_f32_gemm_config *cfg = axnn_f32_gemm_config_get();
     axnn_conv_shape s = shape_of(g, nd, batch);
-    axnn_conv_layout xl = x_layout(&s);
-    int64_t f = fl64(axnn_conv_layout_floats(&xl)) + fl64(weights_floats(cfg, &s));
-    f += 2 * fl64(s.m);
+    int64_t f = fl64(weights_floats(cfg, &s)) + 2 * fl64(s.m);
     if (training) {
-        axnn_conv_layout yl = axnn_conv_dx_layout(&s);
         int64_t flip = axnn_conv_packed_w_floats(cfg, s.c, (int64_t)s.m * s.kh * s.kw);
-        f += fl64(axnn_conv_layout_floats(&yl)) + fl64(flip);
+        int64_t b = bwd_xs_floats(&s) + fl64(flip);
+        f = b > f ? b : f;
     }
     return (size_t)(f + 64) * sizeof(float);
 }
@@ -133,8 +139,6 @@ static void conv_prep_task(void *arg, int ith, int nth)
 {
     conv_fwd_task *t = arg;
     const axnn_conv_shape *s = &t->a.s;
-    if (axnn_conv_needs_xs(s))
-        axnn_conv_to_xs(&t->a.xl, t->x, t->a.x_img, t->a.x_ch, t->xs, ith, nth);
     if (t->wino)
         axnn_conv_wino_pack_w(t->a.cfg, s, t->w, t->ap, ith, nth);
     else
@@ -186,9 +190,7 @@ static void conv_forward(axnn_exec *e, axnn_node *nd)
     t.a.x_img = (int64_t)s.c * s.h * s.w;
     t.a.x_ch = (int64_t)s.h * s.w;
     t.a.xl = x_layout(&s);
-    t.xs = op_shared(e);
-    t.ap = t.xs + fl64(axnn_conv_layout_floats(&t.a.xl));
-    t.a.xs = t.xs;
+    t.ap = op_shared(e);
     t.a.ap = t.ap;
     t.a.epi = (axnn_conv_epi){op_out(e, nd)->data, (int64_t)s.m * conv_P(&s), conv_P(&s), NULL,
                               a->bias ? op_in(e, nd, 2)->data : NULL, NULL, false, false};
@@ -209,7 +211,7 @@ typedef struct conv_bwd_task {
     axnn_node *nd;
     axnn_conv_shape s;
     const axnn_f32_gemm_config *cfg;
-    bool need_dx, need_dw, dx_engine, need_xs, need_dys;
+    bool need_dx, need_dw, dx_engine, need_xs;
     axnn_conv_layout xl, yl;
     float *xs, *dys, *ap;
     axnn_conv_fwd_args dxa;
@@ -223,9 +225,6 @@ static void conv_bwd_prep_task(void *arg, int ith, int nth)
     if (t->need_xs)
         axnn_conv_to_xs(&t->xl, op_in(t->e, t->nd, 0)->data, (int64_t)s->c * s->h * s->w,
                         (int64_t)s->h * s->w, t->xs, ith, nth);
-    if (t->need_dys)
-        axnn_conv_to_xs(&t->yl, op_out(t->e, t->nd)->grad, (int64_t)s->m * conv_P(s), conv_P(s),
-                        t->dys, ith, nth);
     if (t->dx_engine) axnn_conv_pack_w_flip(t->cfg, s, op_in(t->e, t->nd, 1)->data, t->ap, ith, nth);
 }
 
@@ -312,12 +311,11 @@ static void conv_bwd_setup(conv_bwd_task *t)
     t->dx_engine = t->need_dx && axnn_conv_dx_ok(s);
     axnn_conv_shape ds = axnn_conv_dx_shape(s);
     t->need_xs = t->need_dw && axnn_conv_dw_needs_xs(s);
-    t->need_dys = t->dx_engine && axnn_conv_needs_xs(&ds);
     t->xl = x_layout(s);
     t->yl = axnn_conv_dx_layout(s);
     t->xs = op_shared(e);
-    t->dys = t->xs + fl64(axnn_conv_layout_floats(&t->xl));
-    t->ap = t->dys + fl64(axnn_conv_layout_floats(&t->yl));
+    t->dys = NULL; /* the input-gradient convolution reads dy in place */
+    t->ap = t->xs + bwd_xs_floats(s);
     const axnn_tensor *x = op_in(e, nd, 0), *y = op_out(e, nd);
     t->dwa = (axnn_conv_dw_args){t->cfg, *s, x->data, per_image(x), (int64_t)s->h * s->w, t->xl,
                                  t->xs, y->grad, per_image(y), conv_P(s)};

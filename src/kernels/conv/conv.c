@@ -313,7 +313,6 @@ static fwd_plan fwd_plan_of(const axnn_f32_gemm_config *cfg, const axnn_conv_sha
     return p;
 }
 
-bool axnn_conv_needs_xs(const axnn_conv_shape *s) { return false; }
 bool axnn_conv_dw_needs_xs(const axnn_conv_shape *s) { return !axnn_conv_direct(s); }
 
 /* Per-thread workspace, in floats: C block, B panel, row pointer tables, output runs, source

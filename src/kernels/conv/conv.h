@@ -79,8 +79,8 @@ typedef struct axnn_conv_epi {
 
 /* The input x: element (i, ci, y, x) at x[i*x_img + ci*x_ch + y*w + x]. The direct path reads
  * it directly (each thread copies the rows it needs into a local block of the padded layout),
- * and so does the packed path (each tile of B is packed from x). xs and xl are not used (kept
- * for callers that still make them; axnn_conv_needs_xs says false). */
+ * and so does the packed path (each tile of B is packed from x). xs and xl are not used by the
+ * forward pass (the weight gradient's arguments have their own). */
 typedef struct axnn_conv_fwd_args {
     const axnn_f32_gemm_config *cfg;
     axnn_conv_shape s;
@@ -92,8 +92,6 @@ typedef struct axnn_conv_fwd_args {
     axnn_conv_epi epi;
 } axnn_conv_fwd_args;
 
-/* True when the forward pass needs the whole batch in the padded layout (never, now). */
-bool axnn_conv_needs_xs(const axnn_conv_shape *s);
 /* True when the weight gradient needs the whole batch in the padded layout (packed path). */
 bool axnn_conv_dw_needs_xs(const axnn_conv_shape *s);
 
