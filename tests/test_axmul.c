@@ -345,13 +345,13 @@ static void test_raw_roundtrip(void **state)
     snprintf(bin, sizeof bin, "%s/t.bin", dir);
     snprintf(csv, sizeof csv, "%s/t.csv", dir);
     axnn_mul *m = get("mitchell"), *r;
-    assert_int_equal(axnn_mul_export_raw(m, bin), AXNN_OK);
-    assert_int_equal(axnn_mul_export_raw(m, csv), AXNN_OK);
-    assert_int_equal(axnn_mul_import_raw(bin, "mb", &r), AXNN_OK);
+    assert_int_equal(axnn_mul_export_raw(m, bin, NULL), AXNN_OK);
+    assert_int_equal(axnn_mul_export_raw(m, csv, NULL), AXNN_OK);
+    assert_int_equal(axnn_mul_import_raw(bin, "mb", NULL, &r), AXNN_OK);
     assert_same_table(m, r);
     assert_string_equal(r->name, "mb");
     axnn_mul_free(r);
-    assert_int_equal(axnn_mul_import_raw(csv, "mc", &r), AXNN_OK);
+    assert_int_equal(axnn_mul_import_raw(csv, "mc", NULL, &r), AXNN_OK);
     assert_same_table(m, r);
     axnn_mul_free(r);
     /* little-endian int16 at (a, b) = (-128, -127): offset 2 */
@@ -372,7 +372,7 @@ static void expect_raw_error(const char *dir, const char *fname, const void *dat
     snprintf(p, sizeof p, "%s/%s", dir, fname);
     tu_write_file(p, data, len);
     axnn_mul *m = (axnn_mul *)1;
-    assert_int_not_equal(axnn_mul_import_raw(p, "x", &m), AXNN_OK);
+    assert_int_not_equal(axnn_mul_import_raw(p, "x", NULL, &m), AXNN_OK);
     assert_null(m);
     assert_error_has(fname);
     assert_error_has(needle);
@@ -413,7 +413,7 @@ static void test_raw_bad(void **state)
     expect_raw_error(dir, "wide.csv", s, strlen(s), "more than 256 values");
     free(s);
     axnn_mul *m = (axnn_mul *)1;
-    assert_int_equal(axnn_mul_import_raw("/nonexistent/t.bin", "x", &m), AXNN_ERR_IO);
+    assert_int_equal(axnn_mul_import_raw("/nonexistent/t.bin", "x", NULL, &m), AXNN_ERR_IO);
     assert_error_has("/nonexistent/t.bin");
     /* a table with a value outside int16 exports to .csv but not to .bin */
     int32_t *t = calloc(AXNN_MUL_ENTRIES, sizeof *t);
@@ -421,12 +421,12 @@ static void test_raw_bad(void **state)
     assert_int_equal(axnn_mul_from_table("big", "test", t, &m), AXNN_OK);
     char p[512];
     snprintf(p, sizeof p, "%s/big.bin", dir);
-    assert_int_equal(axnn_mul_export_raw(m, p), AXNN_ERR_ARG);
+    assert_int_equal(axnn_mul_export_raw(m, p, NULL), AXNN_ERR_ARG);
     assert_error_has("outside int16");
     snprintf(p, sizeof p, "%s/big.csv", dir);
-    assert_int_equal(axnn_mul_export_raw(m, p), AXNN_OK);
+    assert_int_equal(axnn_mul_export_raw(m, p, NULL), AXNN_OK);
     axnn_mul *r;
-    assert_int_equal(axnn_mul_import_raw(p, "big", &r), AXNN_OK);
+    assert_int_equal(axnn_mul_import_raw(p, "big", NULL, &r), AXNN_OK);
     assert_int_equal(r->table[5], 40000);
     axnn_mul_free(r);
     axnn_mul_free(m);
@@ -443,7 +443,7 @@ static axnn_mul *import(const char *file, double timeout)
     char path[1024];
     snprintf(path, sizeof path, "%s", tu_data_path(file));
     axnn_mul *m = NULL;
-    axnn_status st = axnn_mul_import_c(path, timeout, &m);
+    axnn_status st = axnn_mul_import_c(path, timeout, AXNN_MUL_SIGNEDNESS_AUTO, &m);
     if (st) fprintf(stderr, "%s\n", axnn_last_error());
     assert_int_equal(st, AXNN_OK);
     return m;
@@ -506,7 +506,7 @@ static void expect_import_error(const char *file, double timeout, const char *ne
     snprintf(path, sizeof path, "%s", tu_data_path(file));
     axnn_mul *m = (axnn_mul *)1;
     double t0 = axnn_now();
-    assert_int_not_equal(axnn_mul_import_c(path, timeout, &m), AXNN_OK);
+    assert_int_not_equal(axnn_mul_import_c(path, timeout, AXNN_MUL_SIGNEDNESS_AUTO, &m), AXNN_OK);
     assert_null(m);
     assert_error_has(path);
     assert_error_has(needle);
