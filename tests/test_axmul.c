@@ -6,6 +6,9 @@
 #include "testutil.h"
 #include "axnn/axmul.h"
 
+#include "axnn/io.h"
+
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +68,7 @@ static void test_metrics_trunc3(void **state)
     assert_true(fabs(x->wcre_pct - 1700.0) < 1e-9); /* a = b = -1: exact 1, approx -16 */
     assert_true(x->ep_pct == 68.75);
     assert_true(x->mse == 34.25);
-    assert_true(fabs(x->mre_pct - 0.8953613682614362) < 1e-9); /* tests/gen/gen_axmul.py */
+    assert_true(fabs(x->mre_pct - 0.902397579859769) < 1e-9); /* tests/gen/gen_axmul.py */
     assert_true(x->bias == -4.25);                             /* truncation only lowers */
     assert_true(fabs(x->std - sqrt(34.25 - 4.25 * 4.25)) < 1e-12);
     assert_false(axnn_mul_is_exact(m));
@@ -81,9 +84,50 @@ static void test_metrics_from_table(void **state)
             t[(a + 128) * 256 + b + 128] = a * b + (a == 3 && b == 0 ? 5 : 0);
     axnn_mul *m;
     assert_int_equal(axnn_mul_from_table("one", "test", t, &m), AXNN_OK);
-    assert_true(m->metrics.wce == 5 && m->metrics.wcre_pct == 500.0);
+    /* the only error is on a zero product: no relative error (EvoApproxLib leaves those out) */
+    assert_true(m->metrics.wce == 5 && m->metrics.wcre_pct == 0 && m->metrics.mre_pct == 0);
     assert_true(m->metrics.ep_pct == 100.0 / 65536 && m->metrics.mse == 25.0 / 65536);
     assert_true(isnan(m->claimed.mae) && m->power_mw < 0);
+    axnn_mul_free(m);
+    /* plus a large relative error: T(1, 1) = 100, and T(-2, 64) = -120 (|e| / |x| = 8 / 128) */
+    t[(1 + 128) * 256 + 1 + 128] = 100;
+    t[(-2 + 128) * 256 + 64 + 128] = -120;
+    assert_int_equal(axnn_mul_from_table("two", "test", t, &m), AXNN_OK);
+    const axnn_mul_metrics *x = &m->metrics;
+    assert_true(x->wce == 99 && x->wcre_pct == 9900.0);
+    assert_true(x->mae == (5.0 + 99 + 8) / 65536 && x->mse == (25.0 + 99 * 99 + 64) / 65536);
+    /* 255 * 255 = 65,025 pairs with a non-zero product */
+    assert_true(fabs(x->mre_pct - (99.0 + 8.0 / 128) / 65025 * 100) < 1e-12);
+    assert_true(x->ep_pct == 300.0 / 65536 && x->bias == (5.0 + 99 + 8) / 65536);
+    axnn_mul_free(m);
+    free(t);
+}
+
+/* Extreme entries: no integer overflow (UBSan build), exact values. With x = a * b,
+ * sum x = (sum a)^2 = 16384 and sum x^2 = (sum a^2)^2 = 1398144^2. */
+static void test_metrics_extreme(void **state)
+{
+    int32_t *t = malloc(AXNN_MUL_ENTRIES * sizeof *t);
+    for (int i = 0; i < AXNN_MUL_ENTRIES; i++) t[i] = INT32_MIN;
+    axnn_mul *m;
+    assert_int_equal(axnn_mul_from_table("min", "test", t, &m), AXNN_OK);
+    const axnn_mul_metrics *x = &m->metrics;
+    const double two31 = 2147483648.0, mx2 = 1398144.0 * 1398144.0 / 65536;
+    assert_true(x->mae == two31 + 0.25 && x->bias == -(two31 + 0.25)); /* e = -(2^31 + x) */
+    assert_true(x->wce == two31 + 16384 && x->ep_pct == 100);
+    assert_true(x->wcre_pct == (two31 + 1) * 100); /* x = 1 */
+    double mse = two31 * two31 + 2 * two31 * 0.25 + mx2;
+    assert_true(fabs(x->mse - mse) <= 1e-15 * mse);
+    assert_true(fabs(x->std - sqrt(mx2 - 0.0625)) < 1e-6);
+    axnn_mul_free(m);
+    for (int i = 0; i < AXNN_MUL_ENTRIES; i++) t[i] = i % 2 ? INT32_MAX : INT32_MIN;
+    assert_int_equal(axnn_mul_from_table("alt", "test", t, &m), AXNN_OK);
+    assert_true(isfinite(m->metrics.mse) && isfinite(m->metrics.std) && m->metrics.mse > 4e18);
+    assert_true(m->metrics.wce == two31 + 16384);
+    axnn_mul_free(m);
+    for (int i = 0; i < AXNN_MUL_ENTRIES; i++) t[i] = INT32_MAX;
+    assert_int_equal(axnn_mul_from_unsigned("umax", "test", t, &m), AXNN_OK);
+    assert_true(m->metrics.wce == 2147483647.0 && m->metrics.ep_pct == 100);
     axnn_mul_free(m);
     free(t);
 }
@@ -124,6 +168,32 @@ static void test_claims_precision(void **state)
     claim(m, &m->claimed.mae, 4.4, 0.1);
     assert_int_equal(axnn_mul_check_claims(m, &n, msg, sizeof msg), 1);
     axnn_mul_free(m);
+}
+
+/* MAE% derived from the header's own rounded MAE (EvoApproxLib's mul8s_1KVA: MAE 1.25 printed
+ * "1.2", MAE% printed "0.0018" = 1.2 / 655.36, not 0.0019). */
+static void test_claims_derived_pct(void **state)
+{
+    int32_t *t = malloc(AXNN_MUL_ENTRIES * sizeof *t);
+    for (int a = -128; a < 128; a++)
+        for (int b = -128; b < 128; b++) t[(a + 128) * 256 + b + 128] = a * b + (b % 4 ? 0 : 5);
+    axnn_mul *m;
+    assert_int_equal(axnn_mul_from_table("kva", "test", t, &m), AXNN_OK);
+    assert_true(m->metrics.mae == 1.25);
+    char msg[256];
+    int n;
+    claim(m, &m->claimed.mae_pct, 0.0018, 1e-4);
+    assert_int_equal(axnn_mul_check_claims(m, &n, msg, sizeof msg), 1); /* no MAE claim yet */
+    claim(m, &m->claimed.mae, 1.2, 0.1);
+    assert_int_equal(axnn_mul_check_claims(m, &n, msg, sizeof msg), 0);
+    claim(m, &m->claimed.mae, 1.0, 0.1); /* a wrong MAE does not vouch for its percentage */
+    assert_int_equal(axnn_mul_check_claims(m, &n, msg, sizeof msg), 2);
+    claim(m, &m->claimed.mae, 1.2, 0.1);
+    claim(m, &m->claimed.mae_pct, 0.0030, 1e-4);
+    assert_int_equal(axnn_mul_check_claims(m, &n, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "MAE%: header 0.003"));
+    axnn_mul_free(m);
+    free(t);
 }
 
 /* ---------------------------------------------------------------- families ---- */
@@ -645,7 +715,9 @@ int main(void)
         cmocka_unit_test(test_metrics_exact),
         cmocka_unit_test(test_metrics_trunc3),
         cmocka_unit_test(test_metrics_from_table),
+        cmocka_unit_test(test_metrics_extreme),
         cmocka_unit_test(test_claims_precision),
+        cmocka_unit_test(test_claims_derived_pct),
         cmocka_unit_test(test_trunc_entries),
         cmocka_unit_test(test_bam_entries),
         cmocka_unit_test(test_drum),

@@ -14,7 +14,7 @@
  * Filter 1 (libseccomp, default action SCMP_ACT_TRAP) allows only what the loader and a pure
  * function need: read/pread64, write to fd 3 and 4 only, close, fstat/newfstatat/statx, lseek,
  * memory management (mmap, mprotect, munmap, mremap, brk, madvise), futex, time and sleeping,
- * getrandom, getpid/gettid, rt_sigprocmask, rt_sigreturn, exit/exit_group, seccomp and
+ * getrandom, getpid/gettid/getppid, rt_sigprocmask, rt_sigreturn, exit/exit_group, seccomp and
  * prctl(PR_SET_NO_NEW_PRIVS) (both can only add restrictions), and open/openat
  * only without O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND or O_TMPFILE: the loader must open
  * the object. Everything else traps, which means no file creation, writing, renaming or
@@ -273,7 +273,7 @@ static bool load_filter1(void)
         SCMP_SYS(madvise),       SCMP_SYS(futex),        SCMP_SYS(clock_gettime),
         SCMP_SYS(clock_getres),  SCMP_SYS(gettimeofday), SCMP_SYS(time),
         SCMP_SYS(nanosleep),     SCMP_SYS(clock_nanosleep), SCMP_SYS(sched_yield),
-        SCMP_SYS(getrandom),     SCMP_SYS(getpid),       SCMP_SYS(gettid),
+        SCMP_SYS(getrandom),     SCMP_SYS(getpid),       SCMP_SYS(gettid), SCMP_SYS(getppid),
         SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),
         SCMP_SYS(exit_group),    SCMP_SYS(seccomp),
     };
