@@ -191,9 +191,9 @@ static axnn_status read_num(const axnn_st_file *f, const char *path, const char 
     char *end;
     errno = 0;
     double x = strtod(s, &end);
-    if (errno || end == s || *end)
+    if (end == s || *end)
         return axnn_error(AXNN_ERR_FORMAT, "%s: metadata %s = '%s' is not a number", path, key, s);
-    if (!isfinite(x))
+    if (!isfinite(x) || (errno == ERANGE && fabs(x) > 1))
         return axnn_error(AXNN_ERR_FORMAT, "%s: metadata %s = '%s' is not a finite number", path,
                           key, s);
     *v = x;
