@@ -40,7 +40,8 @@
  * groups and return AXNN_ERR_IO ("interrupted"), the caller removes its temporary folder, and
  * axmul_guard_end restores the caller's handlers and re-raises the signal. So an interrupted
  * import leaves neither processes nor files behind and still ends as the caller's handler (or
- * the default action) says. The handlers are process-wide: imports are not meant to run on
+ * the default action) says. A signal the caller ignores stays ignored. The handlers are
+ * process-wide: imports are not meant to run on
  * several threads at once.
  */
 #define _GNU_SOURCE
@@ -90,7 +91,10 @@ void axmul_guard_begin(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < NGUARD; i++) sigaction(guard_sigs[i], &sa, &g_old[i]);
+    for (int i = 0; i < NGUARD; i++) {
+        sigaction(guard_sigs[i], NULL, &g_old[i]);
+        if (g_old[i].sa_handler != SIG_IGN) sigaction(guard_sigs[i], &sa, NULL); /* keep ignores */
+    }
 }
 
 int axmul_guard_interrupted(void)
