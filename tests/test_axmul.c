@@ -858,10 +858,13 @@ static void test_import_escapes(void **state)
         {"axmul/esc_fork.c", "forbidden system call (clone)", "forked"},
         {"axmul/esc_exec.c", "forbidden system call (execve)", "executed"},
         {"axmul/esc_kill.c", "forbidden system call (kill)", NULL},
-        {"axmul/esc_malloc.c", "MiB", NULL},
+        /* a crash when malloc returns NULL; under ASan, its report's system calls stop it */
+        {"axmul/esc_malloc.c", "esc_malloc() ", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         expect_import_error(cases[i].file, 5, cases[i].needle);
+        const char *e = axnn_last_error();
+        assert_true(strstr(e, "memory is limited to 256 MiB") || strstr(e, "was stopped"));
         if (!cases[i].trace) continue;
         char p[600];
         snprintf(p, sizeof p, "%s/%s", dir, cases[i].trace);

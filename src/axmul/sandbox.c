@@ -12,7 +12,9 @@
  *   function on all 65,536 operand pairs -> write the table to fd 3 -> _exit(0).
  *
  * Filter 1 (libseccomp, default action SCMP_ACT_TRAP) allows only what the loader and a pure
- * function need: read/pread64, write to fd 3 and 4 only, close, fstat/newfstatat/statx, lseek,
+ * function need (and a sanitizer runtime inherited from a sanitizer build of axnn):
+ * read/pread64, write to fds 1-4 only (1 and 2 are /dev/null), close, sigaltstack, reading
+ * rlimits, fstat/newfstatat/statx, lseek,
  * memory management (mmap, mprotect, munmap, mremap, brk, madvise), futex, time and sleeping,
  * getrandom, getpid/gettid/getppid, rt_sigprocmask, rt_sigreturn, exit/exit_group, seccomp and
  * prctl(PR_SET_NO_NEW_PRIVS) (both can only add restrictions), and open/openat
@@ -279,7 +281,8 @@ static bool load_filter1(void)
         SCMP_SYS(nanosleep),     SCMP_SYS(clock_nanosleep), SCMP_SYS(sched_yield),
         SCMP_SYS(getrandom),     SCMP_SYS(getpid),       SCMP_SYS(gettid), SCMP_SYS(getppid),
         SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),
-        SCMP_SYS(exit_group),    SCMP_SYS(seccomp),
+        SCMP_SYS(exit_group),    SCMP_SYS(seccomp),      SCMP_SYS(sigaltstack),
+        SCMP_SYS(getrlimit),
     };
     int rc = 0;
     for (size_t i = 0; !rc && i < sizeof plain / sizeof plain[0]; i++)
@@ -288,12 +291,14 @@ static bool load_filter1(void)
     if (!rc)
         rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
                               SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS));
-    if (!rc)
+    /* fds 1 and 2 are /dev/null (a sanitizer runtime writes its reports there) */
+    const int wfds[] = {1, 2, FD_TABLE, FD_REPORT};
+    for (int i = 0; !rc && i < 4; i++)
         rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
-                              SCMP_A0(SCMP_CMP_EQ, FD_TABLE));
+                              SCMP_A0(SCMP_CMP_EQ, wfds[i]));
+    /* reading rlimits (prlimit64 without a new limit) */
     if (!rc)
-        rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
-                              SCMP_A0(SCMP_CMP_EQ, FD_REPORT));
+        rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0));
     const scmp_datum_t wr = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_TMPFILE;
     if (!rc)
         rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
