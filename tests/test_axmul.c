@@ -70,7 +70,7 @@ static void test_metrics_trunc3(void **state)
     assert_true(x->ep_pct == 68.75);
     assert_true(x->mse == 34.25);
     assert_true(fabs(x->mre_pct - 0.902397579859769) < 1e-9); /* tests/gen/gen_axmul.py */
-    assert_true(x->bias == -4.25);                             /* truncation only lowers */
+    assert_true(x->bias == -4.25);                            /* truncation only lowers */
     assert_true(fabs(x->std - sqrt(34.25 - 4.25 * 4.25)) < 1e-12);
     assert_false(axnn_mul_is_exact(m));
     assert_true(m->power_estimated && fabs(m->power_mw - 0.425 * 58 / 64) < 1e-12);

@@ -148,12 +148,13 @@ bool axnn_mul_stored(const char *name, char *path, size_t path_size);
  * it: AXNN_MUL_SIGNEDNESS_AUTO (EvoApproxLib's naming: mulNu_* unsigned, mulNs_* signed;
  * other names: uint64_t operands unsigned, int8_t signed, uint8_t operands two's-complement
  * bits of a signed multiplier, as some mul8s files are written), _SIGNED or _UNSIGNED.
- * uint64_t NAME(const uint64_t, const uint64_t), the form of most mul8u files, is accepted too. A circuit that does not compile, crashes, hangs, calls a forbidden system call
- * (files, processes, signals) or exceeds its memory gives a one-line error naming the file;
- * the temporary folder is removed on every path, also when the caller gets SIGINT, SIGTERM or
- * SIGHUP meanwhile (the handlers are replaced during the call, then the signal is re-raised
- * with the caller's disposition). The name is the function's; the header comment's metrics go
- * to `claimed`/`claimed_unit` and its PDK45 figures to power/area/delay. */
+ * uint64_t NAME(const uint64_t, const uint64_t), the form of most mul8u files, is accepted too. A
+ * circuit that does not compile, crashes, hangs, calls a forbidden system call (files, processes,
+ * signals) or exceeds its memory gives a one-line error naming the file; the temporary folder is
+ * removed on every path, also when the caller gets SIGINT, SIGTERM or SIGHUP meanwhile (the
+ * handlers are replaced during the call, then the signal is re-raised with the caller's
+ * disposition). The name is the function's; the header comment's metrics go to
+ * `claimed`/`claimed_unit` and its PDK45 figures to power/area/delay. */
 typedef enum {
     AXNN_MUL_SIGNEDNESS_AUTO,
     AXNN_MUL_SIGNEDNESS_SIGNED,
@@ -176,8 +177,8 @@ typedef struct axnn_mul_raw_format {
     axnn_mul_order order; /* signed tables only */
     bool is_unsigned;
 } axnn_mul_raw_format; /* {0} = signed, offset order: the default */
-axnn_status axnn_mul_import_raw(const char *path, const char *name,
-                                const axnn_mul_raw_format *fmt, axnn_mul **out);
+axnn_status axnn_mul_import_raw(const char *path, const char *name, const axnn_mul_raw_format *fmt,
+                                axnn_mul **out);
 axnn_status axnn_mul_export_raw(const axnn_mul *m, const char *path,
                                 const axnn_mul_raw_format *fmt);
 

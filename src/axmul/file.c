@@ -66,7 +66,7 @@ typedef struct meta_list {
     int n;
 } meta_list;
 
-static const char *const meta_fixed[] = {"area_um2", "delay_ns", "format", "name",
+static const char *const meta_fixed[] = {"area_um2",        "delay_ns", "format",     "name",
                                          "power_estimated", "power_mw", "signedness", "source"};
 #define META_FIXED (int)(sizeof meta_fixed / sizeof meta_fixed[0])
 
@@ -74,8 +74,8 @@ static const char *const meta_fixed[] = {"area_um2", "delay_ns", "format", "name
 static void meta_key(int i, char *buf, size_t n)
 {
     if (i < 2 * AXMUL_NFIELDS) {
-        static const char *const sorted[AXMUL_NFIELDS] = {"ep_pct", "mae",  "mae_pct", "mre_pct",
-                                                          "mse",    "wce",  "wce_pct", "wcre_pct"};
+        static const char *const sorted[AXMUL_NFIELDS] = {"ep_pct", "mae", "mae_pct", "mre_pct",
+                                                          "mse",    "wce", "wce_pct", "wcre_pct"};
         snprintf(buf, n, "claimed_%s%s", sorted[i / 2], i % 2 ? "_unit" : "");
     } else
         snprintf(buf, n, "%s", meta_fixed[i - 2 * AXMUL_NFIELDS]);
@@ -370,7 +370,7 @@ static int table_of_file(const axnn_mul_raw_format *fmt, int i)
 
 static const char *order_name(const axnn_mul_raw_format *fmt)
 {
-    return fmt->is_unsigned ? "unsigned, a*256+b"
+    return fmt->is_unsigned                    ? "unsigned, a*256+b"
            : fmt->order == AXNN_MUL_ORDER_TWOS ? "signed, twos order (uint8)a*256+(uint8)b"
                                                : "signed, offset order (a+128)*256+(b+128)";
 }
@@ -440,8 +440,8 @@ static axnn_status parse_csv(const char *path, char *buf, size_t len, bool over,
 
 static const axnn_mul_raw_format default_format = {AXNN_MUL_ORDER_OFFSET, false};
 
-axnn_status axnn_mul_import_raw(const char *path, const char *name,
-                                const axnn_mul_raw_format *fmt, axnn_mul **out)
+axnn_status axnn_mul_import_raw(const char *path, const char *name, const axnn_mul_raw_format *fmt,
+                                axnn_mul **out)
 {
     *out = NULL;
     if (!fmt) fmt = &default_format;
@@ -529,16 +529,15 @@ static axnn_status export_text(const axnn_mul *m, const int32_t *v, const char *
     char *b = malloc(cap);
     if (!b) return axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", path);
     if (header)
-        n += (size_t)snprintf(
-            b, cap,
-            "/* Multiplier %s (%s), written by 'axnn mul export'.\n"
-            " * T[x][y] = approx(a, b), %s: %s. */\n"
-            "#include <stdint.h>\n\nstatic const %s T[256][256] = {\n",
-            m->name, m->source, order_name(fmt),
-            fmt->is_unsigned                     ? "x = a, y = b (0..255)"
-            : fmt->order == AXNN_MUL_ORDER_TWOS ? "x = (uint8_t)a, y = (uint8_t)b"
-                                                : "x = a + 128, y = b + 128",
-            fmt->is_unsigned ? "uint16_t" : "int16_t");
+        n += (size_t)snprintf(b, cap,
+                              "/* Multiplier %s (%s), written by 'axnn mul export'.\n"
+                              " * T[x][y] = approx(a, b), %s: %s. */\n"
+                              "#include <stdint.h>\n\nstatic const %s T[256][256] = {\n",
+                              m->name, m->source, order_name(fmt),
+                              fmt->is_unsigned                    ? "x = a, y = b (0..255)"
+                              : fmt->order == AXNN_MUL_ORDER_TWOS ? "x = (uint8_t)a, y = (uint8_t)b"
+                                                                  : "x = a + 128, y = b + 128",
+                              fmt->is_unsigned ? "uint16_t" : "int16_t");
     for (int i = 0; i < AXNN_MUL_ENTRIES; i++) {
         const char *pre = header && i % 256 == 0 ? "    {" : "";
         const char *sep = i % 256 != 255 ? "," : header ? "},\n" : "\n";
@@ -550,8 +549,7 @@ static axnn_status export_text(const axnn_mul *m, const int32_t *v, const char *
     return st;
 }
 
-axnn_status axnn_mul_export_raw(const axnn_mul *m, const char *path,
-                                const axnn_mul_raw_format *fmt)
+axnn_status axnn_mul_export_raw(const axnn_mul *m, const char *path, const axnn_mul_raw_format *fmt)
 {
     if (!fmt) fmt = &default_format;
     const char *ext = extension(path);

@@ -13,9 +13,10 @@
  *     exactly [u]int16_t NAME([const] T [A], [const] T [B]) with T int8_t for both or uint8_t
  *     for both, or uint64_t NAME([const] uint64_t, [const] uint64_t), the form of most of
  *     EvoApproxLib's mul8u files (an unsigned multiplier, operands 0..255 passed in the order
- *     of the parameters; the result must fit 16 bits); anything else (one operand, three, int, float, mixed) is rejected in one line
- *     that quotes the signature. The header lines are read as LABEL = NUMBER, and each
- *     number's printed precision is kept (claimed_unit) for axnn_mul_check_claims.
+ *     of the parameters; the result must fit 16 bits); anything else (one operand, three, int,
+ * float, mixed) is rejected in one line that quotes the signature. The header lines are read as
+ * LABEL = NUMBER, and each number's printed precision is kept (claimed_unit) for
+ * axnn_mul_check_claims.
  *  2. Compile. $CC (split on spaces; default "cc") -O1 -shared -fPIC -o DIR/circuit.so FILE,
  *     in a fresh mkdtemp directory, with the compiler's output captured to a log whose first
  *     "error" line goes into the message. The compiler runs in its own process group under a
@@ -158,10 +159,10 @@ static bool tok_eq(const token *t, const char *w)
 
 static bool is_int_type(const token *t)
 {
-    static const char *const types[] = {"int8_t",  "uint8_t", "int16_t", "uint16_t", "int32_t",
-                                        "uint32_t", "int64_t", "uint64_t", "int",     "unsigned",
-                                        "signed",  "short",   "long",    "char",     "float",
-                                        "double",  "void"};
+    static const char *const types[] = {"int8_t",   "uint8_t", "int16_t",  "uint16_t", "int32_t",
+                                        "uint32_t", "int64_t", "uint64_t", "int",      "unsigned",
+                                        "signed",   "short",   "long",     "char",     "float",
+                                        "double",   "void"};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (tok_eq(t, types[i])) return true;
     return false;
@@ -230,10 +231,10 @@ static bool choose_candidate(const token *t, int n, const char *stem, candidate 
         c += i;
         bool named = tok_is(t[i + 1].s, t[i + 1].n, stem);
         int p = c > i + 4 && tok_eq(&t[i + 3], "const") ? i + 4 : i + 3;
-        bool looks = c > p && (tok_eq(&t[i], "int16_t") || tok_eq(&t[i], "uint16_t") ||
-                               tok_eq(&t[i], "uint64_t")) &&
-                     (tok_eq(&t[p], "int8_t") || tok_eq(&t[p], "uint8_t") ||
-                      tok_eq(&t[p], "uint64_t"));
+        bool looks =
+            c > p &&
+            (tok_eq(&t[i], "int16_t") || tok_eq(&t[i], "uint16_t") || tok_eq(&t[i], "uint64_t")) &&
+            (tok_eq(&t[p], "int8_t") || tok_eq(&t[p], "uint8_t") || tok_eq(&t[p], "uint64_t"));
         if (!named && !looks) continue;
         if (!found || (named && !out->named)) *out = (candidate){i, c, named};
         found = true;
@@ -487,7 +488,7 @@ axnn_status axnn_mul_import_c(const char *c_path, double timeout_s, axnn_mul_sig
                        (signedness == AXNN_MUL_SIGNEDNESS_AUTO && !st && auto_unsigned(&f));
     char src[256];
     snprintf(src, sizeof src, "EvoApproxLib C file %s%s", base_name(c_path),
-             as_unsigned ? " (unsigned multiplier)"
+             as_unsigned            ? " (unsigned multiplier)"
              : !st && f.in_unsigned ? " (uint8_t operands read as two's-complement bits)"
                                     : "");
     axnn_mul *m = NULL;

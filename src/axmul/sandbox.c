@@ -272,17 +272,22 @@ static bool load_filter1(void)
     scmp_filter_ctx c = seccomp_init(SCMP_ACT_TRAP);
     if (!c) return false;
     static const int plain[] = {
-        SCMP_SYS(read),          SCMP_SYS(pread64),      SCMP_SYS(close),
-        SCMP_SYS(fstat),         SCMP_SYS(newfstatat),   SCMP_SYS(statx),
-        SCMP_SYS(lseek),         SCMP_SYS(mmap),         SCMP_SYS(mprotect),
-        SCMP_SYS(munmap),        SCMP_SYS(mremap),       SCMP_SYS(brk),
-        SCMP_SYS(madvise),       SCMP_SYS(futex),        SCMP_SYS(clock_gettime),
-        SCMP_SYS(clock_getres),  SCMP_SYS(gettimeofday), SCMP_SYS(time),
-        SCMP_SYS(nanosleep),     SCMP_SYS(clock_nanosleep), SCMP_SYS(sched_yield),
-        SCMP_SYS(getrandom),     SCMP_SYS(getpid),       SCMP_SYS(gettid), SCMP_SYS(getppid),
-        SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),
-        SCMP_SYS(exit_group),    SCMP_SYS(seccomp),      SCMP_SYS(sigaltstack),
-        SCMP_SYS(getrlimit),
+        SCMP_SYS(read),          SCMP_SYS(pread64),
+        SCMP_SYS(close),         SCMP_SYS(fstat),
+        SCMP_SYS(newfstatat),    SCMP_SYS(statx),
+        SCMP_SYS(lseek),         SCMP_SYS(mmap),
+        SCMP_SYS(mprotect),      SCMP_SYS(munmap),
+        SCMP_SYS(mremap),        SCMP_SYS(brk),
+        SCMP_SYS(madvise),       SCMP_SYS(futex),
+        SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres),
+        SCMP_SYS(gettimeofday),  SCMP_SYS(time),
+        SCMP_SYS(nanosleep),     SCMP_SYS(clock_nanosleep),
+        SCMP_SYS(sched_yield),   SCMP_SYS(getrandom),
+        SCMP_SYS(getpid),        SCMP_SYS(gettid),
+        SCMP_SYS(getppid),       SCMP_SYS(rt_sigprocmask),
+        SCMP_SYS(rt_sigreturn),  SCMP_SYS(exit),
+        SCMP_SYS(exit_group),    SCMP_SYS(seccomp),
+        SCMP_SYS(sigaltstack),   SCMP_SYS(getrlimit),
     };
     int rc = 0;
     for (size_t i = 0; !rc && i < sizeof plain / sizeof plain[0]; i++)
@@ -294,8 +299,7 @@ static bool load_filter1(void)
     /* fds 1 and 2 are /dev/null (a sanitizer runtime writes its reports there) */
     const int wfds[] = {1, 2, FD_TABLE, FD_REPORT};
     for (int i = 0; !rc && i < 4; i++)
-        rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
-                              SCMP_A0(SCMP_CMP_EQ, wfds[i]));
+        rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, wfds[i]));
     /* reading rlimits (prlimit64 without a new limit) */
     if (!rc)
         rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0));
@@ -376,9 +380,8 @@ static axnn_status child_error(const char *path, const axmul_cfunc *f, int statu
             "%s: %s() did not finish within %g s (does it loop forever? see --timeout)", path,
             f->name, limit);
     if (code == CHILD_SECCOMP || sig == SIGSYS) {
-        char *name = syscall_nr >= 0 ? seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
-                                                                        syscall_nr)
-                                     : NULL;
+        char *name =
+            syscall_nr >= 0 ? seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, syscall_nr) : NULL;
         axnn_status st = axnn_error(
             AXNN_ERR_FORMAT,
             "%s: %s() was stopped: it made a forbidden system call (%s); an imported circuit "
@@ -399,8 +402,7 @@ static axnn_status child_error(const char *path, const axmul_cfunc *f, int statu
         return axnn_error(AXNN_ERR_FORMAT, "%s: %s() is not exported by the compiled circuit", path,
                           f->name);
     if (code == CHILD_SETUP_FAILED)
-        return axnn_error(AXNN_ERR_IO, "%s: cannot set up the sandbox (seccomp or rlimits)",
-                          path);
+        return axnn_error(AXNN_ERR_IO, "%s: cannot set up the sandbox (seccomp or rlimits)", path);
     if (code == CHILD_RANGE)
         return axnn_error(AXNN_ERR_FORMAT, "%s: %s() returned a product above 65535", path,
                           f->name);

@@ -474,8 +474,8 @@ static int cmd_export(int argc, char **argv)
     if (rc) return rc < 0 ? 0 : rc;
     if (npos != 2) return cli_fail("mul export: give a multiplier name and an output file");
     const char *ext = strrchr(pos[1], '.');
-    if (!ext || (strcmp(ext, ".bin") && strcmp(ext, ".csv") && strcmp(ext, ".h") &&
-                 strcmp(ext, ".axmul")))
+    if (!ext ||
+        (strcmp(ext, ".bin") && strcmp(ext, ".csv") && strcmp(ext, ".h") && strcmp(ext, ".axmul")))
         return cli_fail("%s: unknown output format (use .bin, .csv, .h or .axmul)", pos[1]);
     bool axmul = !strcmp(ext, ".axmul");
     if (axmul && (order || sign))
