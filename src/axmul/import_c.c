@@ -20,7 +20,10 @@
  *  2. Compile. $CC (split on spaces; default "cc") -O1 -shared -fPIC -o DIR/circuit.so FILE,
  *     in a fresh mkdtemp directory, with the compiler's output captured to a log whose first
  *     "error" line goes into the message. The compiler runs in its own process group under a
- *     deadline. (The compiler is the user's own tool; only the circuit is untrusted.)
+ *     deadline, with TMPDIR set to that directory, so that its own temporary files go there too
+ *     and a compiler killed on timeout or interruption leaves nothing elsewhere; the directory
+ *     and everything in it is removed on every path. (The compiler is the user's own tool; only the
+ * circuit is untrusted.)
  *  3. Tabulate in the sandbox of sandbox.c: a child that enters a seccomp filter before the
  *     object is loaded, so no code of the circuit (constructors included) runs outside it.
  *
@@ -30,7 +33,7 @@
 #define _GNU_SOURCE
 #include "axmul_impl.h"
 
-#include <dlfcn.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -360,7 +363,10 @@ static int compiler_argv(char *cc, char **argv, const char *so, const char *src)
     return n;
 }
 
-static axnn_status compile(const char *path, const char *so, const char *log, double limit)
+/* Compiles path into so, the compiler's output into log; its own temporary files go to `dir`
+ * (TMPDIR), so that a compiler killed on timeout or interruption leaves nothing elsewhere. */
+static axnn_status compile(const char *path, const char *dir, const char *so, const char *log,
+                           double limit)
 {
     const char *env = getenv("CC");
     char cc[512];
@@ -376,6 +382,7 @@ static axnn_status compile(const char *path, const char *so, const char *log, do
         setpgid(0, 0);
         dup2(fd, 1);
         dup2(fd, 2);
+        setenv("TMPDIR", dir, 1);
         execvp(argv[0], argv);
         _exit(127);
     }
@@ -426,6 +433,21 @@ static bool auto_unsigned(const axmul_cfunc *f)
     return f->wide;
 }
 
+/* Removes dir and the files in it (the compiler's and ours; nothing makes subfolders). */
+static void remove_flat_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[4400];
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    if (d) closedir(d);
+    rmdir(dir);
+}
+
 /* Compiles and tabulates under the guard; the temporary directory is removed on every path. */
 static axnn_status build_and_run(const char *path, const axmul_cfunc *f, double limit,
                                  uint16_t *bits)
@@ -436,11 +458,9 @@ static axnn_status build_and_run(const char *path, const axmul_cfunc *f, double 
     if (!st) {
         snprintf(so, sizeof so, "%s/circuit.so", dir);
         snprintf(log, sizeof log, "%s/cc.log", dir);
-        st = compile(path, so, log, fmax(120.0, limit));
+        st = compile(path, dir, so, log, fmax(120.0, limit));
         if (!st) st = axmul_sandbox_tabulate(path, so, f, limit, bits);
-        unlink(so);
-        unlink(log);
-        rmdir(dir);
+        remove_flat_dir(dir);
     }
     axmul_guard_end();
     return st;

@@ -233,8 +233,9 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 /* Descriptors: /dev/null on 0-2, the pipes on FD_TABLE and FD_REPORT, nothing else. */
 static bool child_fds(int wfd, int rfd)
 {
-    if (dup2(wfd, 10) < 0 || dup2(rfd, 11) < 0) return false;
-    if (dup2(10, FD_TABLE) < 0 || dup2(11, FD_REPORT) < 0) return false;
+    /* copies above both first, so that neither dup2 below overwrites the other pipe */
+    int w = fcntl(wfd, F_DUPFD, 64), r = fcntl(rfd, F_DUPFD, 64);
+    if (w < 0 || r < 0 || dup2(w, FD_TABLE) < 0 || dup2(r, FD_REPORT) < 0) return false;
     int nul = open("/dev/null", O_RDWR);
     if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0) return false;
     return close_range(FD_REPORT + 1, ~0U, 0) == 0;
