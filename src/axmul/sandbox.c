@@ -12,20 +12,20 @@
  *   function on all 65,536 operand pairs -> write the table to fd 3 -> _exit(0).
  *
  * Filter 1 (libseccomp, default action SCMP_ACT_TRAP) allows only what the loader and a pure
- * function need (and a sanitizer runtime inherited from a sanitizer build of axnn):
- * read/pread64, write to fds 1-4 only (1 and 2 are /dev/null), close, sigaltstack, reading
- * rlimits, fstat/newfstatat/statx, lseek,
- * memory management (mmap, mprotect, munmap, mremap, brk, madvise), futex, time and sleeping,
- * getrandom, getpid/gettid/getppid, rt_sigprocmask, rt_sigreturn, exit/exit_group, seccomp and
- * prctl(PR_SET_NO_NEW_PRIVS) (both can only add restrictions), and open/openat
- * only without O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND or O_TMPFILE: the loader must open
- * the object. Everything else traps, which means no file creation, writing, renaming or
- * deleting, no fork, clone, vfork, execve or execveat, no kill, tkill, tgkill or
- * rt_sigqueueinfo (so no signal to any process, not even to itself), no sockets, no ptrace,
- * no other prctl, no setrlimit or prlimit64, no rt_sigaction (so the SIGSYS handler cannot be
- * replaced). Filter 2 then removes open and openat, so the function itself cannot even read
- * files; only load-time code could, and whatever it reads can only end up in the table.
- * Filters cannot be removed, and both are installed with no_new_privs.
+ * function need, plus what a sanitizer runtime inherited from a sanitizer build of axnn needs:
+ * read/pread64; write to fds 1 to 4 only (1 and 2 are /dev/null); close; fstat, newfstatat,
+ * statx, lseek; memory management (mmap, mprotect, munmap, mremap, brk, madvise); futex; time
+ * and sleeping; getrandom; getpid, gettid, getppid; rt_sigprocmask, rt_sigreturn, sigaltstack;
+ * getrlimit and prlimit64 without a new limit; exit/exit_group; seccomp and
+ * prctl(PR_SET_NO_NEW_PRIVS), which can only add restrictions; and open/openat without
+ * O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND or O_TMPFILE, because the loader must open the
+ * object. Everything else traps: no file creation, writing, renaming or deleting; no fork,
+ * clone, vfork, execve or execveat; no kill, tkill, tgkill or rt_sigqueueinfo (no signal to
+ * any process, not even to itself); no sockets, ptrace, ioctl, other prctl, setrlimit; no
+ * rt_sigaction (so the SIGSYS handler cannot be replaced). Filter 2 then removes open and
+ * openat, so the function itself cannot even read files; only load-time code could, and
+ * whatever it reads can only end up in the table. Filters cannot be removed, and both are
+ * installed with no_new_privs.
  *
  * A trapped call raises SIGSYS; the handler writes the system call number to fd 4 and exits
  * with CHILD_SECCOMP, and the parent names the call (seccomp_syscall_resolve_num_arch). If the
@@ -43,8 +43,7 @@
  * axmul_guard_end restores the caller's handlers and re-raises the signal. So an interrupted
  * import leaves neither processes nor files behind and still ends as the caller's handler (or
  * the default action) says. A signal the caller ignores stays ignored. The handlers are
- * process-wide: imports are not meant to run on
- * several threads at once.
+ * process-wide: imports are not meant to run on several threads at once.
  */
 #define _GNU_SOURCE
 #include "axmul_impl.h"
