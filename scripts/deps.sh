@@ -4,5 +4,5 @@ set -e
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-    build-essential cmake pkg-config zlib1g-dev libjpeg62-turbo-dev libcjson-dev libcmocka-dev \
+    build-essential cmake pkg-config zlib1g-dev libjpeg62-turbo-dev libcjson-dev libcmocka-dev libseccomp-dev \
     gnuplot-nox dataset-fashion-mnist >/dev/null

@@ -6,10 +6,14 @@
 #include "testutil.h"
 #include "axnn/axmul.h"
 
+#include "axnn/io.h"
+
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static axnn_mul *get(const char *name)
 {
@@ -65,8 +69,8 @@ static void test_metrics_trunc3(void **state)
     assert_true(fabs(x->wcre_pct - 1700.0) < 1e-9); /* a = b = -1: exact 1, approx -16 */
     assert_true(x->ep_pct == 68.75);
     assert_true(x->mse == 34.25);
-    assert_true(fabs(x->mre_pct - 0.8953613682614362) < 1e-9); /* tests/gen/gen_axmul.py */
-    assert_true(x->bias == -4.25);                             /* truncation only lowers */
+    assert_true(fabs(x->mre_pct - 0.902397579859769) < 1e-9); /* tests/gen/gen_axmul.py */
+    assert_true(x->bias == -4.25);                            /* truncation only lowers */
     assert_true(fabs(x->std - sqrt(34.25 - 4.25 * 4.25)) < 1e-12);
     assert_false(axnn_mul_is_exact(m));
     assert_true(m->power_estimated && fabs(m->power_mw - 0.425 * 58 / 64) < 1e-12);
@@ -81,9 +85,50 @@ static void test_metrics_from_table(void **state)
             t[(a + 128) * 256 + b + 128] = a * b + (a == 3 && b == 0 ? 5 : 0);
     axnn_mul *m;
     assert_int_equal(axnn_mul_from_table("one", "test", t, &m), AXNN_OK);
-    assert_true(m->metrics.wce == 5 && m->metrics.wcre_pct == 500.0);
+    /* the only error is on a zero product: no relative error (EvoApproxLib leaves those out) */
+    assert_true(m->metrics.wce == 5 && m->metrics.wcre_pct == 0 && m->metrics.mre_pct == 0);
     assert_true(m->metrics.ep_pct == 100.0 / 65536 && m->metrics.mse == 25.0 / 65536);
     assert_true(isnan(m->claimed.mae) && m->power_mw < 0);
+    axnn_mul_free(m);
+    /* plus a large relative error: T(1, 1) = 100, and T(-2, 64) = -120 (|e| / |x| = 8 / 128) */
+    t[(1 + 128) * 256 + 1 + 128] = 100;
+    t[(-2 + 128) * 256 + 64 + 128] = -120;
+    assert_int_equal(axnn_mul_from_table("two", "test", t, &m), AXNN_OK);
+    const axnn_mul_metrics *x = &m->metrics;
+    assert_true(x->wce == 99 && x->wcre_pct == 9900.0);
+    assert_true(x->mae == (5.0 + 99 + 8) / 65536 && x->mse == (25.0 + 99 * 99 + 64) / 65536);
+    /* 255 * 255 = 65,025 pairs with a non-zero product */
+    assert_true(fabs(x->mre_pct - (99.0 + 8.0 / 128) / 65025 * 100) < 1e-12);
+    assert_true(x->ep_pct == 300.0 / 65536 && x->bias == (5.0 + 99 + 8) / 65536);
+    axnn_mul_free(m);
+    free(t);
+}
+
+/* Extreme entries: no integer overflow (UBSan build), exact values. With x = a * b,
+ * sum x = (sum a)^2 = 16384 and sum x^2 = (sum a^2)^2 = 1398144^2. */
+static void test_metrics_extreme(void **state)
+{
+    int32_t *t = malloc(AXNN_MUL_ENTRIES * sizeof *t);
+    for (int i = 0; i < AXNN_MUL_ENTRIES; i++) t[i] = INT32_MIN;
+    axnn_mul *m;
+    assert_int_equal(axnn_mul_from_table("min", "test", t, &m), AXNN_OK);
+    const axnn_mul_metrics *x = &m->metrics;
+    const double two31 = 2147483648.0, mx2 = 1398144.0 * 1398144.0 / 65536;
+    assert_true(x->mae == two31 + 0.25 && x->bias == -(two31 + 0.25)); /* e = -(2^31 + x) */
+    assert_true(x->wce == two31 + 16384 && x->ep_pct == 100);
+    assert_true(x->wcre_pct == (two31 + 1) * 100); /* x = 1 */
+    double mse = two31 * two31 + 2 * two31 * 0.25 + mx2;
+    assert_true(fabs(x->mse - mse) <= 1e-15 * mse);
+    assert_true(fabs(x->std - sqrt(mx2 - 0.0625)) < 1e-6);
+    axnn_mul_free(m);
+    for (int i = 0; i < AXNN_MUL_ENTRIES; i++) t[i] = i % 2 ? INT32_MAX : INT32_MIN;
+    assert_int_equal(axnn_mul_from_table("alt", "test", t, &m), AXNN_OK);
+    assert_true(isfinite(m->metrics.mse) && isfinite(m->metrics.std) && m->metrics.mse > 4e18);
+    assert_true(m->metrics.wce == two31 + 16384);
+    axnn_mul_free(m);
+    for (int i = 0; i < AXNN_MUL_ENTRIES; i++) t[i] = INT32_MAX;
+    assert_int_equal(axnn_mul_from_unsigned("umax", "test", t, &m), AXNN_OK);
+    assert_true(m->metrics.wce == 2147483647.0 && m->metrics.ep_pct == 100);
     axnn_mul_free(m);
     free(t);
 }
@@ -124,6 +169,32 @@ static void test_claims_precision(void **state)
     claim(m, &m->claimed.mae, 4.4, 0.1);
     assert_int_equal(axnn_mul_check_claims(m, &n, msg, sizeof msg), 1);
     axnn_mul_free(m);
+}
+
+/* MAE% derived from the header's own rounded MAE (EvoApproxLib's mul8s_1KVA: MAE 1.25 printed
+ * "1.2", MAE% printed "0.0018" = 1.2 / 655.36, not 0.0019). */
+static void test_claims_derived_pct(void **state)
+{
+    int32_t *t = malloc(AXNN_MUL_ENTRIES * sizeof *t);
+    for (int a = -128; a < 128; a++)
+        for (int b = -128; b < 128; b++) t[(a + 128) * 256 + b + 128] = a * b + (b % 4 ? 0 : 5);
+    axnn_mul *m;
+    assert_int_equal(axnn_mul_from_table("kva", "test", t, &m), AXNN_OK);
+    assert_true(m->metrics.mae == 1.25);
+    char msg[256];
+    int n;
+    claim(m, &m->claimed.mae_pct, 0.0018, 1e-4);
+    assert_int_equal(axnn_mul_check_claims(m, &n, msg, sizeof msg), 1); /* no MAE claim yet */
+    claim(m, &m->claimed.mae, 1.2, 0.1);
+    assert_int_equal(axnn_mul_check_claims(m, &n, msg, sizeof msg), 0);
+    claim(m, &m->claimed.mae, 1.0, 0.1); /* a wrong MAE does not vouch for its percentage */
+    assert_int_equal(axnn_mul_check_claims(m, &n, msg, sizeof msg), 2);
+    claim(m, &m->claimed.mae, 1.2, 0.1);
+    claim(m, &m->claimed.mae_pct, 0.0030, 1e-4);
+    assert_int_equal(axnn_mul_check_claims(m, &n, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "MAE%: header 0.003"));
+    axnn_mul_free(m);
+    free(t);
 }
 
 /* ---------------------------------------------------------------- families ---- */
@@ -306,6 +377,101 @@ static void test_save_load(void **state)
     free(dir);
 }
 
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(*len + 1);
+    assert_int_equal(fread(b, 1, *len, f), *len);
+    fclose(f);
+    b[*len] = 0;
+    return b;
+}
+
+static void expect_load_error(const char *path, const char *needle)
+{
+    axnn_mul *r = (axnn_mul *)1;
+    assert_int_not_equal(axnn_mul_load(path, &r), AXNN_OK);
+    assert_null(r);
+    assert_error_has(path);
+    assert_error_has(needle);
+    assert_null(strchr(axnn_last_error(), '\n'));
+}
+
+/* A file written by hand with the safetensors writer: format, power_mw and crc32 as given. */
+static void write_axmul(const char *path, const axnn_mul *m, const char *format, const char *power,
+                        const char *crc)
+{
+    axnn_st_writer *w = axnn_st_writer_new();
+    const int64_t shape[2] = {256, 256};
+    assert_int_equal(axnn_st_writer_add(w, "table", AXNN_ST_I32, 2, shape, m->table), AXNN_OK);
+    axnn_st_writer_meta(w, "format", format);
+    axnn_st_writer_meta(w, "name", m->name);
+    axnn_st_writer_meta(w, "source", "test");
+    if (power) axnn_st_writer_meta(w, "power_mw", power);
+    if (crc) axnn_st_writer_meta(w, "crc32", crc);
+    assert_int_equal(axnn_st_writer_write(w, path), AXNN_OK);
+    axnn_st_writer_free(w);
+}
+
+static void test_integrity(void **state)
+{
+    char *dir = tu_tmpdir(), path[512];
+    axnn_mul *m = get("trunc:4"), *r;
+    m->area_um2 = 123.5;
+    snprintf(path, sizeof path, "%s/t.axmul", dir);
+    assert_int_equal(axnn_mul_save(m, path), AXNN_OK);
+    assert_int_equal(axnn_mul_load(path, &r), AXNN_OK);
+    assert_false(r->unverified);
+    axnn_mul_free(r);
+    size_t len;
+    char *good = slurp(path, &len);
+    assert_non_null(memmem(good, len, "\"crc32\"", 7));
+    /* every byte of the table data: a flip anywhere is caught (sampled every 997 bytes) */
+    for (size_t k = len - AXNN_MUL_ENTRIES * 4; k < len; k += 997) {
+        good[k] ^= 0x10;
+        tu_write_file(path, good, len);
+        expect_load_error(path, "checksum mismatch");
+        good[k] ^= 0x10;
+    }
+    /* a digit of a metadata value */
+    char *area = memmem(good, len, "123.5", 5);
+    assert_non_null(area);
+    area[2] = '4';
+    tu_write_file(path, good, len);
+    expect_load_error(path, "checksum mismatch");
+    area[2] = '3';
+    tu_write_file(path, good, len);
+    assert_int_equal(axnn_mul_load(path, &r), AXNN_OK);
+    axnn_mul_free(r);
+    free(good);
+    /* no checksum in the current format: damaged */
+    write_axmul(path, m, "axnn-multiplier-2", "0.3", NULL);
+    expect_load_error(path, "no 'crc32'");
+    /* an old file without a checksum loads, flagged */
+    write_axmul(path, m, "axnn-multiplier-1", "0.3", NULL);
+    assert_int_equal(axnn_mul_load(path, &r), AXNN_OK);
+    assert_true(r->unverified && r->power_mw == 0.3);
+    assert_same_table(m, r);
+    axnn_mul_free(r);
+    /* non-finite metadata */
+    static const char *const bad[] = {"nan", "inf", "-inf", "1e999", "NaN"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_axmul(path, m, "axnn-multiplier-1", bad[i], NULL);
+        expect_load_error(path, "power_mw");
+        assert_error_has("not a finite number");
+    }
+    m->delay_ns = NAN; /* saved with a valid checksum, still rejected */
+    assert_int_equal(axnn_mul_save(m, path), AXNN_OK);
+    expect_load_error(path, "delay_ns");
+    axnn_mul_free(m);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_store_and_list(void **state)
 {
     char *dir = tu_tmpdir(), sub[512], path[600];
@@ -345,13 +511,13 @@ static void test_raw_roundtrip(void **state)
     snprintf(bin, sizeof bin, "%s/t.bin", dir);
     snprintf(csv, sizeof csv, "%s/t.csv", dir);
     axnn_mul *m = get("mitchell"), *r;
-    assert_int_equal(axnn_mul_export_raw(m, bin), AXNN_OK);
-    assert_int_equal(axnn_mul_export_raw(m, csv), AXNN_OK);
-    assert_int_equal(axnn_mul_import_raw(bin, "mb", &r), AXNN_OK);
+    assert_int_equal(axnn_mul_export_raw(m, bin, NULL), AXNN_OK);
+    assert_int_equal(axnn_mul_export_raw(m, csv, NULL), AXNN_OK);
+    assert_int_equal(axnn_mul_import_raw(bin, "mb", NULL, &r), AXNN_OK);
     assert_same_table(m, r);
     assert_string_equal(r->name, "mb");
     axnn_mul_free(r);
-    assert_int_equal(axnn_mul_import_raw(csv, "mc", &r), AXNN_OK);
+    assert_int_equal(axnn_mul_import_raw(csv, "mc", NULL, &r), AXNN_OK);
     assert_same_table(m, r);
     axnn_mul_free(r);
     /* little-endian int16 at (a, b) = (-128, -127): offset 2 */
@@ -365,6 +531,122 @@ static void test_raw_roundtrip(void **state)
     free(dir);
 }
 
+/* Every raw format round-trips; the orders put (a, b) where axnn/axmul.h says. */
+static void test_raw_orders(void **state)
+{
+    char *dir = tu_tmpdir(), p[512];
+    axnn_mul *m = get("mitchell"), *r;
+    const axnn_mul_raw_format twos = {AXNN_MUL_ORDER_TWOS, false};
+    const char *const ext[] = {"bin", "csv"};
+    for (int e = 0; e < 2; e++)
+        for (int o = 0; o < 2; o++) {
+            const axnn_mul_raw_format f = {o ? AXNN_MUL_ORDER_TWOS : AXNN_MUL_ORDER_OFFSET, false};
+            snprintf(p, sizeof p, "%s/t%d.%s", dir, o, ext[e]);
+            assert_int_equal(axnn_mul_export_raw(m, p, &f), AXNN_OK);
+            assert_int_equal(axnn_mul_import_raw(p, "r", &f, &r), AXNN_OK);
+            assert_same_table(m, r);
+            assert_null(r->utable);
+            axnn_mul_free(r);
+        }
+    /* twos order: (a, b) = (-1, 3) at index 255 * 256 + 3; (0, -128) at 128 */
+    snprintf(p, sizeof p, "%s/t1.bin", dir);
+    size_t len;
+    unsigned char *b = (unsigned char *)slurp(p, &len);
+    int i = 255 * 256 + 3;
+    assert_int_equal((int16_t)(b[2 * i] | b[2 * i + 1] << 8), axnn_mul_at(m, -1, 3));
+    i = 128;
+    assert_int_equal((int16_t)(b[2 * i] | b[2 * i + 1] << 8), axnn_mul_at(m, 0, -128));
+    free(b);
+    /* reading a twos file as offset gives another table */
+    assert_int_equal(axnn_mul_import_raw(p, "r", NULL, &r), AXNN_OK);
+    assert_int_not_equal(axnn_mul_at(r, -1, 3), axnn_mul_at(m, -1, 3));
+    axnn_mul_free(r);
+    /* CSV twos order: line 1 is a = 0, its first value b = 0 */
+    snprintf(p, sizeof p, "%s/t1.csv", dir);
+    assert_int_equal(axnn_mul_export_raw(m, p, &twos), AXNN_OK);
+    char *text = slurp(p, &len);
+    assert_int_equal(atoi(text), axnn_mul_at(m, 0, 0));
+    free(text);
+    axnn_mul_free(m);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* An unsigned multiplier: its own table, metrics on uint8 operands, sign-magnitude use. */
+static void test_raw_unsigned(void **state)
+{
+    char *dir = tu_tmpdir(), p[512];
+    int32_t *u = malloc(AXNN_MUL_ENTRIES * sizeof *u);
+    for (int a = 0; a < 256; a++)
+        for (int b = 0; b < 256; b++) u[a * 256 + b] = (a * b) & ~7;
+    axnn_mul *m, *r;
+    assert_int_equal(axnn_mul_from_unsigned("u3", "test", u, &m), AXNN_OK);
+    /* e = -(ab mod 8): for a, b = 0..255 mean 2.75, EP 68.75% (as tests/gen/gen_axmul.py) */
+    assert_true(m->metrics.mae == 2.75 && m->metrics.wce == 7 && m->metrics.ep_pct == 68.75);
+    assert_true(m->metrics.wcre_pct == 100 && m->metrics.mse == 13.25);
+    assert_true(fabs(m->metrics.mre_pct - 0.17187769813434609) < 1e-12);
+    assert_int_equal(axnn_mul_at(m, -3, 5), -8);
+    assert_int_equal(axnn_mul_at(m, -128, -128), 16384);
+    assert_int_equal(axnn_mul_at(m, 127, -9), -(127 * 9 & ~7));
+    const axnn_mul_raw_format uf = {AXNN_MUL_ORDER_OFFSET, true};
+    const char *const ext[] = {"bin", "csv", "axmul"};
+    for (int e = 0; e < 3; e++) {
+        snprintf(p, sizeof p, "%s/u.%s", dir, ext[e]);
+        if (e < 2) {
+            assert_int_equal(axnn_mul_export_raw(m, p, &uf), AXNN_OK);
+            assert_int_equal(axnn_mul_import_raw(p, "u", &uf, &r), AXNN_OK);
+        } else {
+            assert_int_equal(axnn_mul_save(m, p), AXNN_OK);
+            assert_int_equal(axnn_mul_load(p, &r), AXNN_OK);
+        }
+        assert_non_null(r->utable);
+        assert_memory_equal(r->utable, u, AXNN_MUL_ENTRIES * sizeof *u);
+        assert_same_table(m, r);
+        assert_true(memcmp(&r->metrics, &m->metrics, sizeof m->metrics) == 0);
+        axnn_mul_free(r);
+    }
+    /* the same .bin read as signed (the default) is a signed table: no utable */
+    snprintf(p, sizeof p, "%s/u.bin", dir);
+    assert_int_equal(axnn_mul_import_raw(p, "s", NULL, &r), AXNN_OK);
+    assert_null(r->utable);
+    axnn_mul_free(r);
+    /* a signed multiplier has no unsigned table to export */
+    axnn_mul *s = get("trunc:2");
+    assert_int_equal(axnn_mul_export_raw(s, p, &uf), AXNN_ERR_ARG);
+    assert_error_has("is signed");
+    axnn_mul_free(s);
+    /* an unsigned value above 65535 does not fit .bin */
+    m->utable[7] = 70000;
+    assert_int_equal(axnn_mul_export_raw(m, p, &uf), AXNN_ERR_ARG);
+    assert_error_has("outside uint16");
+    axnn_mul_free(m);
+    free(u);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* The C header export compiles (when a compiler is there) and holds the table. */
+static void test_export_header(void **state)
+{
+    char *dir = tu_tmpdir(), p[512];
+    axnn_mul *m = get("drum:4");
+    const axnn_mul_raw_format twos = {AXNN_MUL_ORDER_TWOS, false};
+    snprintf(p, sizeof p, "%s/t.h", dir);
+    assert_int_equal(axnn_mul_export_raw(m, p, &twos), AXNN_OK);
+    size_t len;
+    char *text = slurp(p, &len);
+    assert_non_null(strstr(text, "static const int16_t T[256][256] = {"));
+    assert_non_null(strstr(text, "x = (uint8_t)a, y = (uint8_t)b"));
+    /* row 0 = a = 0: all zeros; row 255 = a = -1 */
+    char want[64];
+    snprintf(want, sizeof want, "{%d,%d,", axnn_mul_at(m, -1, 0), axnn_mul_at(m, -1, 1));
+    assert_non_null(strstr(text, want));
+    free(text);
+    axnn_mul_free(m);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void expect_raw_error(const char *dir, const char *fname, const void *data, size_t len,
                              const char *needle)
 {
@@ -372,7 +654,7 @@ static void expect_raw_error(const char *dir, const char *fname, const void *dat
     snprintf(p, sizeof p, "%s/%s", dir, fname);
     tu_write_file(p, data, len);
     axnn_mul *m = (axnn_mul *)1;
-    assert_int_not_equal(axnn_mul_import_raw(p, "x", &m), AXNN_OK);
+    assert_int_not_equal(axnn_mul_import_raw(p, "x", NULL, &m), AXNN_OK);
     assert_null(m);
     assert_error_has(fname);
     assert_error_has(needle);
@@ -413,7 +695,7 @@ static void test_raw_bad(void **state)
     expect_raw_error(dir, "wide.csv", s, strlen(s), "more than 256 values");
     free(s);
     axnn_mul *m = (axnn_mul *)1;
-    assert_int_equal(axnn_mul_import_raw("/nonexistent/t.bin", "x", &m), AXNN_ERR_IO);
+    assert_int_equal(axnn_mul_import_raw("/nonexistent/t.bin", "x", NULL, &m), AXNN_ERR_IO);
     assert_error_has("/nonexistent/t.bin");
     /* a table with a value outside int16 exports to .csv but not to .bin */
     int32_t *t = calloc(AXNN_MUL_ENTRIES, sizeof *t);
@@ -421,12 +703,12 @@ static void test_raw_bad(void **state)
     assert_int_equal(axnn_mul_from_table("big", "test", t, &m), AXNN_OK);
     char p[512];
     snprintf(p, sizeof p, "%s/big.bin", dir);
-    assert_int_equal(axnn_mul_export_raw(m, p), AXNN_ERR_ARG);
+    assert_int_equal(axnn_mul_export_raw(m, p, NULL), AXNN_ERR_ARG);
     assert_error_has("outside int16");
     snprintf(p, sizeof p, "%s/big.csv", dir);
-    assert_int_equal(axnn_mul_export_raw(m, p), AXNN_OK);
+    assert_int_equal(axnn_mul_export_raw(m, p, NULL), AXNN_OK);
     axnn_mul *r;
-    assert_int_equal(axnn_mul_import_raw(p, "big", &r), AXNN_OK);
+    assert_int_equal(axnn_mul_import_raw(p, "big", NULL, &r), AXNN_OK);
     assert_int_equal(r->table[5], 40000);
     axnn_mul_free(r);
     axnn_mul_free(m);
@@ -443,7 +725,7 @@ static axnn_mul *import(const char *file, double timeout)
     char path[1024];
     snprintf(path, sizeof path, "%s", tu_data_path(file));
     axnn_mul *m = NULL;
-    axnn_status st = axnn_mul_import_c(path, timeout, &m);
+    axnn_status st = axnn_mul_import_c(path, timeout, AXNN_MUL_SIGNEDNESS_AUTO, &m);
     if (st) fprintf(stderr, "%s\n", axnn_last_error());
     assert_int_equal(st, AXNN_OK);
     return m;
@@ -488,6 +770,40 @@ static void test_import_exact_and_u8(void **state)
     axnn_mul_free(m);
 }
 
+/* Circuits whose metrics are known by hand (tests/gen/gen_axmul.py writes their headers). */
+static void test_import_hand_metrics(void **state)
+{
+    axnn_mul *m = import("axmul/tc_zeroerr.c", 5); /* f(0, b) = 7 */
+    const axnn_mul_metrics *x = &m->metrics;
+    assert_true(x->mae == 7.0 * 256 / 65536 && x->wce == 7 && x->mse == 49.0 * 256 / 65536);
+    assert_true(x->ep_pct == 256.0 / 65536 * 100 && x->mre_pct == 0 && x->wcre_pct == 0);
+    assert_claims_agree(m);
+    axnn_mul_free(m);
+    m = import("axmul/tc_bigrel.c", 5); /* f(1, 1) = 100, f(0, 5) = -3 */
+    x = &m->metrics;
+    assert_true(x->mae == 102.0 / 65536 && x->wce == 99 && x->mse == (99.0 * 99 + 9) / 65536);
+    assert_true(x->wcre_pct == 9900 && fabs(x->mre_pct - 9900.0 / 65025) < 1e-12);
+    assert_true(x->ep_pct == 2.0 / 65536 * 100);
+    assert_claims_agree(m);
+    axnn_mul_free(m);
+    m = import("axmul/tc_umul.c", 5); /* uint64_t f(const uint64_t B, const uint64_t A) */
+    assert_non_null(m->utable);
+    assert_non_null(strstr(m->source, "unsigned"));
+    for (int a = 0; a < 256; a++)
+        for (int b = 0; b < 256; b++) assert_int_equal(m->utable[a * 256 + b], (a * b) & ~7);
+    assert_true(m->metrics.mae == 2.75 && m->metrics.ep_pct == 68.75);
+    assert_claims_agree(m);
+    axnn_mul_free(m);
+    /* read as signed on request: two's-complement bits of the same results */
+    char path[1024];
+    snprintf(path, sizeof path, "%s", tu_data_path("axmul/tc_umul.c"));
+    assert_int_equal(axnn_mul_import_c(path, 5, AXNN_MUL_SIGNEDNESS_SIGNED, &m), AXNN_OK);
+    assert_null(m->utable);
+    assert_int_equal(axnn_mul_at(m, 3, 5), 8);
+    assert_int_equal(axnn_mul_at(m, -1, 1), (int16_t)(255 & ~7));
+    axnn_mul_free(m);
+}
+
 static void test_import_bad_header(void **state)
 {
     axnn_mul *m = import("axmul/tc_badheader.c", 5);
@@ -506,7 +822,7 @@ static void expect_import_error(const char *file, double timeout, const char *ne
     snprintf(path, sizeof path, "%s", tu_data_path(file));
     axnn_mul *m = (axnn_mul *)1;
     double t0 = axnn_now();
-    assert_int_not_equal(axnn_mul_import_c(path, timeout, &m), AXNN_OK);
+    assert_int_not_equal(axnn_mul_import_c(path, timeout, AXNN_MUL_SIGNEDNESS_AUTO, &m), AXNN_OK);
     assert_null(m);
     assert_error_has(path);
     assert_error_has(needle);
@@ -522,9 +838,45 @@ static void test_import_broken(void **state)
     expect_import_error("axmul/tc_loop.c", 1, "did not finish within 1 s");
     expect_import_error("axmul/tc_nofunc.c", 5, "no multiplier function");
     expect_import_error("axmul/missing.c", 5, "cannot open");
+    expect_import_error("axmul/tc_arity.c", 5, "'int16_t tc_arity(int8_t A)' has the wrong arity");
+    expect_import_error("axmul/tc_types.c", 5, "'int16_t tc_types(float A, float B)' has the");
     /* still alive, and imports still work */
     axnn_mul *m = import("axmul/tc_trunc3.c", 5);
     axnn_mul_free(m);
+}
+
+/* Escape attempts: each stopped and reported; what it tried is not there afterwards. */
+static void test_import_escapes(void **state)
+{
+    char *dir = tu_tmpdir();
+    setenv("AXNN_ESCAPE", dir, 1);
+    static const struct {
+        const char *file, *needle, *trace;
+    } cases[] = {
+        {"axmul/esc_write.c", "forbidden system call (openat)", "written"},
+        {"axmul/esc_ctor.c", "forbidden system call (openat)", "constructed"},
+        {"axmul/esc_fork.c", "forbidden system call (clone)", "forked"},
+        {"axmul/esc_exec.c", "forbidden system call (execve)", "executed"},
+        {"axmul/esc_kill.c", "forbidden system call (kill)", NULL},
+        /* a crash when malloc returns NULL; under ASan, its report's system calls stop it */
+        {"axmul/esc_malloc.c", "esc_malloc() ", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        expect_import_error(cases[i].file, 5, cases[i].needle);
+        const char *e = axnn_last_error();
+        assert_true(strstr(e, "memory is limited to 256 MiB") || strstr(e, "was stopped"));
+        if (!cases[i].trace) continue;
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", dir, cases[i].trace);
+        assert_int_not_equal(access(p, F_OK), 0);
+    }
+    sleep(3); /* esc_fork's child would write after 2 s */
+    char p[600];
+    snprintf(p, sizeof p, "%s/forked", dir);
+    assert_int_not_equal(access(p, F_OK), 0);
+    unsetenv("AXNN_ESCAPE");
+    tu_rmtree(dir);
+    free(dir);
 }
 
 static void test_import_no_compiler(void **state)
@@ -645,7 +997,9 @@ int main(void)
         cmocka_unit_test(test_metrics_exact),
         cmocka_unit_test(test_metrics_trunc3),
         cmocka_unit_test(test_metrics_from_table),
+        cmocka_unit_test(test_metrics_extreme),
         cmocka_unit_test(test_claims_precision),
+        cmocka_unit_test(test_claims_derived_pct),
         cmocka_unit_test(test_trunc_entries),
         cmocka_unit_test(test_bam_entries),
         cmocka_unit_test(test_drum),
@@ -653,12 +1007,18 @@ int main(void)
         cmocka_unit_test(test_udm),
         cmocka_unit_test(test_bad_names),
         cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_integrity),
         cmocka_unit_test(test_store_and_list),
         cmocka_unit_test(test_raw_roundtrip),
+        cmocka_unit_test(test_raw_orders),
+        cmocka_unit_test(test_raw_unsigned),
+        cmocka_unit_test(test_export_header),
         cmocka_unit_test(test_raw_bad),
         cmocka_unit_test(test_import_trunc3),
         cmocka_unit_test(test_import_exact_and_u8),
+        cmocka_unit_test(test_import_hand_metrics),
         cmocka_unit_test(test_import_bad_header),
+        cmocka_unit_test(test_import_escapes),
         cmocka_unit_test(test_import_broken),
         cmocka_unit_test(test_import_no_compiler),
         cmocka_unit_test(test_decomp_exact),

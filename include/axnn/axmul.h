@@ -44,12 +44,14 @@ extern "C" {
 
 #define AXNN_MUL_ENTRIES 65536
 
-/* EvoApproxLib's error metrics, over all 65,536 operand pairs, e = approx - exact. */
+/* EvoApproxLib's error metrics (src/axmul/metrics.c), e = approx - exact: over all 65,536
+ * operand pairs, except WCRE and MRE, which are over the pairs whose exact product is non-zero.
+ * Operands are int8 for signed multipliers and uint8 for unsigned ones. */
 typedef struct axnn_mul_metrics {
     double mae, mae_pct; /* mean |e|; as % of 2^16 */
     double wce, wce_pct; /* max |e|; as % of 2^16 */
-    double wcre_pct;     /* max |e| / max(1, |exact|), in % */
-    double mre_pct;      /* mean |e| / max(1, |exact|), in % */
+    double wcre_pct;     /* max |e| / |exact| over exact != 0, in % */
+    double mre_pct;      /* mean |e| / |exact| over exact != 0, in % */
     double ep_pct;       /* % of pairs with e != 0 */
     double mse;          /* mean e^2 */
     double bias;         /* mean e (not in EvoApproxLib's headers) */
@@ -66,7 +68,14 @@ typedef struct axnn_mul {
     /* One unit in the last printed digit of each claimed value ("4.2" -> 0.1, "34" -> 1), NaN
      * when absent: the precision at which a claim is checked (axnn_mul_check_claims). */
     axnn_mul_metrics claimed_unit;
-    int32_t *table; /* AXNN_MUL_ENTRIES */
+    int32_t *table; /* AXNN_MUL_ENTRIES, signed operands: what inference uses */
+    /* Unsigned multipliers (uint8 x uint8 -> uint16, e.g. EvoApproxLib's mul8u): utable[a * 256
+     * + b] for a, b = 0..255, NULL for signed ones. `table` is then derived by sign-magnitude,
+     * T(a, b) = sgn(a) sgn(b) U(|a|, |b|), and `metrics` are those of utable (unsigned operands,
+     * as the EvoApproxLib header states them). */
+    int32_t *utable;
+    /* Loaded from a .axmul file without a checksum (written before axnn-multiplier-2). */
+    bool unverified;
 } axnn_mul;
 
 static inline int32_t axnn_mul_at(const axnn_mul *m, int a, int b)
@@ -82,6 +91,12 @@ void axnn_mul_free(axnn_mul *m);
 axnn_status axnn_mul_from_table(const char *name, const char *source, const int32_t *table,
                                 axnn_mul **out);
 void axnn_mul_compute_metrics(const int32_t *table, axnn_mul_metrics *out);
+/* The same metrics for an unsigned table utable[a * 256 + b], a, b = 0..255. */
+void axnn_mul_compute_metrics_unsigned(const int32_t *utable, axnn_mul_metrics *out);
+/* Builds an unsigned multiplier from utable (copied): derives the signed table, computes the
+ * metrics of utable. */
+axnn_status axnn_mul_from_unsigned(const char *name, const char *source, const int32_t *utable,
+                                   axnn_mul **out);
 bool axnn_mul_is_exact(const axnn_mul *m);
 
 /* Compares each claimed metric with the computed one at the claim's printed precision: with u
@@ -106,31 +121,66 @@ const char *const *axnn_mul_families(void);
  * not starting with '.', not ending in ".axmul", and not a built-in name. */
 bool axnn_mul_name_ok(const char *name);
 
-/* .axmul files (a safetensors file: tensor "table" I32 [256, 256] plus string metadata:
- * format "axnn-multiplier-1", name, source, power_mw, power_estimated, area_um2, delay_ns, and
- * per claimed metric claimed_<key> and claimed_<key>_unit). Metrics are recomputed on load. */
+/* .axmul files: a safetensors file with tensor "table" I32 [256, 256] (offset order), for
+ * unsigned multipliers also "utable" I32 [256, 256] (a * 256 + b), and string metadata: format
+ * "axnn-multiplier-2", name, source, signedness ("signed"/"unsigned"), power_mw,
+ * power_estimated ("true"/"false"), area_um2, delay_ns, per claimed metric claimed_<key> and
+ * claimed_<key>_unit, and crc32: zlib's CRC-32 (8 hex digits) of the tensor data followed by
+ * "key=value\n" for every other metadata key in sorted order. Load verifies the checksum (a
+ * mismatch is AXNN_ERR_FORMAT naming the file), rejects non-finite numbers, and recomputes the
+ * metrics. Files of format "axnn-multiplier-1" (no checksum) still load, with `unverified` set
+ * and a warning logged. */
 axnn_status axnn_mul_save(const axnn_mul *m, const char *path);
 axnn_status axnn_mul_load(const char *path, axnn_mul **out);
 /* Saves m as <axnn_mul_dir()>/<m->name>.axmul (creating the directory; the name must pass
- * axnn_mul_name_ok); `path` (may be NULL) gets the file written. */
+ * axnn_mul_name_ok); `path` (may be NULL) gets the file written. Replaces an existing file:
+ * callers that must not, check axnn_mul_stored first. */
 axnn_status axnn_mul_store(const axnn_mul *m, char *path, size_t path_size);
+/* Whether a multiplier NAME.axmul exists in axnn_mul_dir(); `path` (may be NULL) gets its path. */
+bool axnn_mul_stored(const char *name, char *path, size_t path_size);
 
-/* EvoApproxLib C import: compiles `c_path` with the system C compiler ($CC, else "cc"; flags
- * -O1 -shared -fPIC) into a temporary shared object (in a mkdtemp directory under $TMPDIR or
- * /tmp, removed afterwards), finds the multiplier function (int16_t f(int8_t, int8_t) or
- * uint16_t f(uint8_t, uint8_t), the latter read as two's-complement bits; when several are
- * defined, the one named like the file's stem, else the first), and tabulates all pairs in a
- * forked child process (dlopen there, CPU limit and a wall-clock deadline of timeout_s seconds,
- * 10 when timeout_s <= 0; results through a pipe), so a circuit that does not compile, crashes
- * or hangs gives a one-line error naming the file and never harms the caller. The name is the
- * function's; the header comment's metrics go to `claimed`/`claimed_unit` and its PDK45 figures
- * to power/area/delay. Check the claims with axnn_mul_check_claims. */
-axnn_status axnn_mul_import_c(const char *c_path, double timeout_s, axnn_mul **out);
-/* Raw tables: binary little-endian int16 [256][256] in the same indexing (exactly 131072
- * bytes), or CSV (256 lines of 256 comma-separated integers, row a = -128 first); chosen by the
- * extension .bin / .csv. Export to .bin fails if a value does not fit int16. */
-axnn_status axnn_mul_import_raw(const char *path, const char *name, axnn_mul **out);
-axnn_status axnn_mul_export_raw(const axnn_mul *m, const char *path);
+/* EvoApproxLib C import: compiles `c_path` with the system C compiler ($CC, else "cc") into a
+ * temporary shared object and tabulates it in a sandboxed child process (src/axmul/sandbox.c:
+ * seccomp filter entered before the object is loaded, rlimits, own process group, deadline of
+ * timeout_s seconds, 10 when timeout_s <= 0). The function must be int16_t f(int8_t, int8_t) or
+ * uint16_t f(uint8_t, uint8_t) (const allowed; exactly two operands); when several are
+ * defined, the one named like the file's stem, else the first. `signedness` says how to read
+ * it: AXNN_MUL_SIGNEDNESS_AUTO (EvoApproxLib's naming: mulNu_* unsigned, mulNs_* signed;
+ * other names: uint64_t operands unsigned, int8_t signed, uint8_t operands two's-complement
+ * bits of a signed multiplier, as some mul8s files are written), _SIGNED or _UNSIGNED.
+ * uint64_t NAME(const uint64_t, const uint64_t), the form of most mul8u files, is accepted too. A
+ * circuit that does not compile, crashes, hangs, calls a forbidden system call (files, processes,
+ * signals) or exceeds its memory gives a one-line error naming the file; the temporary folder is
+ * removed on every path, also when the caller gets SIGINT, SIGTERM or SIGHUP meanwhile (the
+ * handlers are replaced during the call, then the signal is re-raised with the caller's
+ * disposition). The name is the function's; the header comment's metrics go to
+ * `claimed`/`claimed_unit` and its PDK45 figures to power/area/delay. */
+typedef enum {
+    AXNN_MUL_SIGNEDNESS_AUTO,
+    AXNN_MUL_SIGNEDNESS_SIGNED,
+    AXNN_MUL_SIGNEDNESS_UNSIGNED
+} axnn_mul_signedness;
+axnn_status axnn_mul_import_c(const char *c_path, double timeout_s, axnn_mul_signedness signedness,
+                              axnn_mul **out);
+
+/* Raw tables. Formats by extension: .bin (little-endian 16-bit values, exactly 131072 bytes:
+ * int16 for signed tables, uint16 for unsigned ones), .csv (256 lines of 256 comma-separated
+ * integers, one line per a) and, for export only, .h (a C header: `static const int16_t
+ * T[256][256]`, uint16_t for unsigned, indexed as the order says). Signed tables come in two
+ * orders: AXNN_MUL_ORDER_OFFSET, index (a + 128) * 256 + (b + 128) (axnn's own; row a = -128
+ * first), or AXNN_MUL_ORDER_TWOS, index (uint8_t)a * 256 + (uint8_t)b (EvoApproxLib-style dumps;
+ * row a = 0 first, a = -1 last). Unsigned tables have one order, a * 256 + b. Export of a
+ * value that does not fit the 16-bit type fails (use .csv or .axmul); export as unsigned needs
+ * an unsigned multiplier. */
+typedef enum { AXNN_MUL_ORDER_OFFSET, AXNN_MUL_ORDER_TWOS } axnn_mul_order;
+typedef struct axnn_mul_raw_format {
+    axnn_mul_order order; /* signed tables only */
+    bool is_unsigned;
+} axnn_mul_raw_format; /* {0} = signed, offset order: the default */
+axnn_status axnn_mul_import_raw(const char *path, const char *name, const axnn_mul_raw_format *fmt,
+                                axnn_mul **out);
+axnn_status axnn_mul_export_raw(const axnn_mul *m, const char *path,
+                                const axnn_mul_raw_format *fmt);
 
 /* ---- decomposition: E(a, b) = T(a, b) - a*b as an exact sum of separable integer terms ----
  * E(a, b) = sum_i f_i(a) * g_i(b) for all 65,536 pairs, with integer-valued f_i, g_i.

@@ -39,7 +39,44 @@ void axnn_mul_free(axnn_mul *m)
 {
     if (!m) return;
     axnn_free(m->table);
+    axnn_free(m->utable);
     free(m);
+}
+
+axnn_status axmul_make_unsigned(axnn_mul *m)
+{
+    if (!m->utable) m->utable = axnn_calloc(AXNN_MUL_ENTRIES * sizeof *m->utable);
+    return m->utable ? AXNN_OK
+                     : axnn_error(AXNN_ERR_NOMEM, "out of memory for multiplier '%s'", m->name);
+}
+
+void axmul_finish(axnn_mul *m)
+{
+    if (!m->utable) {
+        axnn_mul_compute_metrics(m->table, &m->metrics);
+        return;
+    }
+    for (int a = -128; a < 128; a++)
+        for (int b = -128; b < 128; b++) {
+            int64_t p = m->utable[abs(a) * 256 + abs(b)];
+            m->table[AXMUL_IDX(a, b)] = (int32_t)((a < 0) != (b < 0) ? -p : p);
+        }
+    axnn_mul_compute_metrics_unsigned(m->utable, &m->metrics);
+}
+
+axnn_status axnn_mul_from_unsigned(const char *name, const char *source, const int32_t *utable,
+                                   axnn_mul **out)
+{
+    axnn_status st = axmul_new(name, source, out);
+    if (!st) st = axmul_make_unsigned(*out);
+    if (st) {
+        axnn_mul_free(*out);
+        *out = NULL;
+        return st;
+    }
+    memcpy((*out)->utable, utable, AXNN_MUL_ENTRIES * sizeof *utable);
+    axmul_finish(*out);
+    return AXNN_OK;
 }
 
 axnn_status axnn_mul_from_table(const char *name, const char *source, const int32_t *table,
@@ -140,6 +177,15 @@ static bool file_exists(const char *p)
 {
     struct stat sb;
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+bool axnn_mul_stored(const char *name, char *path, size_t path_size)
+{
+    char p[4200];
+    if (!axnn_mul_name_ok(name) || !axmul_store_path(name, p, sizeof p) || !file_exists(p))
+        return false;
+    if (path) snprintf(path, path_size, "%s", p);
+    return true;
 }
 
 static axnn_status unknown_name(const char *name)

@@ -1,39 +1,39 @@
-/* EvoApproxLib C import: compile a multiplier's C file, tabulate it safely, read its header.
+/* EvoApproxLib C import: compile a multiplier's C file, tabulate it in a sandbox, read its header.
  *
  * EvoApproxLib publishes each approximate multiplier as a C file: a comment header of error
  * metrics and PDK45 figures ("// MAE% = 0.0064 %", ..., "// PDK45_PWR = 0.410 mW"), then one
  * function, int16_t NAME(int8_t A, int8_t B) for signed circuits or uint16_t NAME(uint8_t,
- * uint8_t) for the ones that take and return raw bits. To get its table we must run foreign
- * code, so the work is split in three steps, each of which can fail without harming the caller:
+ * uint8_t) for unsigned ones (mul8u). To get its table we must run foreign code, so the work is
+ * split in three steps, each of which can fail without harming the caller:
  *
- *  1. Parse. The function is found by scanning the comment-free token stream for
- *     `[u]int16_t NAME ( [const] [u]int8_t` (not preceded by `static`, which dlsym cannot see);
- *     the one named like the file's stem wins, else the first. The header lines are read as
- *     LABEL = NUMBER, and each number's printed precision is kept (claimed_unit) so that
- *     axnn_mul_check_claims can compare at that precision.
+ *  1. Parse. Function definitions and declarations are found in the comment-free token stream
+ *     as `TYPE NAME ( PARAMS )` with TYPE an integer type; candidates are those named like the
+ *     file's stem and those returning [u]int16_t with a first [u]int8_t parameter (not
+ *     `static`: dlsym cannot see those). The stem's wins, else the first. Its signature must be
+ *     exactly [u]int16_t NAME([const] T [A], [const] T [B]) with T int8_t for both or uint8_t
+ *     for both, or uint64_t NAME([const] uint64_t, [const] uint64_t), the form of most of
+ *     EvoApproxLib's mul8u files (an unsigned multiplier, operands 0..255 passed in the order
+ *     of the parameters; the result must fit 16 bits); anything else (one operand, three, int,
+ * float, mixed) is rejected in one line that quotes the signature. The header lines are read as
+ * LABEL = NUMBER, and each number's printed precision is kept (claimed_unit) for
+ * axnn_mul_check_claims.
  *  2. Compile. $CC (split on spaces; default "cc") -O1 -shared -fPIC -o DIR/circuit.so FILE,
  *     in a fresh mkdtemp directory, with the compiler's output captured to a log whose first
- *     "error" line goes into the message. The compiler runs under a deadline too.
- *  3. Tabulate in a forked child. The child resets the fatal-signal handlers to their defaults
- *     (a sanitizer runtime in the parent would otherwise catch a crash and print a report),
- *     silences stdio, sets RLIMIT_CPU, RLIMIT_CORE = 0 and an alarm, dlopens the object,
- *     calls the function on all 65,536 pairs, writes the int16 results to a pipe and _exits
- *     (no atexit handlers, no leak check, no double-flushed stdio). The parent reads the pipe
- *     with poll() against a wall-clock deadline, kills the child (and its process group) with
- *     SIGKILL when it passes, and reaps it. A crash, a hang, a short read or a non-zero exit
- *     each become one line naming the file.
+ *     "error" line goes into the message. The compiler runs in its own process group under a
+ *     deadline, with TMPDIR set to that directory, so that its own temporary files go there too
+ *     and a compiler killed on timeout or interruption leaves nothing elsewhere; the directory
+ *     and everything in it is removed on every path. (The compiler is the user's own tool; only the
+ * circuit is untrusted.)
+ *  3. Tabulate in the sandbox of sandbox.c: a child that enters a seccomp filter before the
+ *     object is loaded, so no code of the circuit (constructors included) runs outside it.
  *
- * The object is loaded only in the child: the parent never maps foreign code, so it does not
- * matter whether it was built with sanitizers. Besides dlopen/dlsym and the circuit itself,
- * the child calls only async-signal-safe functions, so fork() from a multi-threaded caller is
- * acceptable; should dlopen deadlock on a loader lock another thread held at fork time, the
- * deadline still ends the child.
- * The temporary directory is always removed.
+ * Everything runs under the guard of sandbox.c, so SIGINT, SIGTERM or SIGHUP during an import
+ * kill the children's process groups, remove the temporary directory, and then take effect.
  */
 #define _GNU_SOURCE
 #include "axmul_impl.h"
 
-#include <dlfcn.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -49,14 +49,6 @@
 #include <unistd.h>
 
 #define SOURCE_MAX (64u << 20)
-#define TABLE_BYTES (AXNN_MUL_ENTRIES * 2)
-#define CHILD_LOAD_FAILED 3
-#define CHILD_NO_SYMBOL 4
-
-typedef struct cfunc {
-    char name[128];
-    bool in_unsigned, out_unsigned;
-} cfunc;
 
 static const char *base_name(const char *path)
 {
@@ -168,37 +160,126 @@ static bool tok_eq(const token *t, const char *w)
     return tok_is(t->s, t->n, w);
 }
 
-/* Matches `[u]int16_t NAME ( [const] [u]int8_t` at t[0] (t holds at least `left` tokens). */
-static bool match_signature(const token *t, int left, cfunc *f)
+static bool is_int_type(const token *t)
 {
-    if (left < 4) return false;
-    bool out_u = tok_eq(&t[0], "uint16_t");
+    static const char *const types[] = {"int8_t",   "uint8_t", "int16_t",  "uint16_t", "int32_t",
+                                        "uint32_t", "int64_t", "uint64_t", "int",      "unsigned",
+                                        "signed",   "short",   "long",     "char",     "float",
+                                        "double",   "void"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (tok_eq(t, types[i])) return true;
+    return false;
+}
+
+/* A function `TYPE NAME ( PARAMS )` found at some token. */
+typedef struct candidate {
+    int at, close; /* index of TYPE and of the closing parenthesis */
+    bool named;    /* NAME is the file's stem */
+} candidate;
+
+/* Whether t[0..] starts `TYPE NAME (` with a balanced `)` at *close. */
+static bool function_at(const token *t, int left, int *close)
+{
+    if (left < 4 || !is_int_type(&t[0]) || !is_id0(t[1].s[0]) || !tok_eq(&t[2], "(")) return false;
+    int depth = 0;
+    for (int k = 2; k < left; k++) {
+        depth += tok_eq(&t[k], "(") - tok_eq(&t[k], ")");
+        if (depth == 0) {
+            *close = k;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One parameter t[lo..hi): `[const] T [NAME]`; *type = T's token. */
+static bool param_ok(const token *t, int lo, int hi, const token **type)
+{
+    if (lo < hi && tok_eq(&t[lo], "const")) lo++;
+    if (lo >= hi || hi - lo > 2) return false;
+    *type = &t[lo];
+    return hi - lo == 1 || (is_id0(t[lo + 1].s[0]) && !is_int_type(&t[lo + 1]));
+}
+
+/* Checks the full signature of the candidate at t[0], close at t[c]; fills f when valid. */
+static bool signature_ok(const token *t, int c, axmul_cfunc *f)
+{
+    bool wide = tok_eq(&t[0], "uint64_t");
+    bool out_u = wide || tok_eq(&t[0], "uint16_t");
     if (!out_u && !tok_eq(&t[0], "int16_t")) return false;
-    if (!is_id0(t[1].s[0]) || t[1].n >= (int)sizeof f->name || !tok_eq(&t[2], "(")) return false;
-    int k = tok_eq(&t[3], "const") && left > 4 ? 4 : 3;
-    bool in_u = tok_eq(&t[k], "uint8_t");
-    if (!in_u && !tok_eq(&t[k], "int8_t")) return false;
-    snprintf(f->name, sizeof f->name, "%.*s", t[1].n, t[1].s);
-    f->in_unsigned = in_u;
+    int comma = -1;
+    for (int k = 3; k < c; k++)
+        if (tok_eq(&t[k], ",")) {
+            if (comma >= 0) return false; /* three or more parameters */
+            comma = k;
+        }
+    const token *ta, *tb;
+    if (comma < 0 || !param_ok(t, 3, comma, &ta) || !param_ok(t, comma + 1, c, &tb)) return false;
+    const char *want = wide ? "uint64_t" : tok_eq(ta, "uint8_t") ? "uint8_t" : "int8_t";
+    if (!tok_is(ta->s, ta->n, want) || !tok_is(tb->s, tb->n, want)) return false;
+    f->wide = wide;
+    f->in_unsigned = strcmp(want, "int8_t") != 0;
     f->out_unsigned = out_u;
     return true;
 }
 
-/* Finds the multiplier function in comment-free code (not `static`: dlsym cannot see those);
- * prefers the one named `stem`, else the first. */
-static bool find_function(const char *code, const char *stem, cfunc *out)
+/* The chosen candidate (stem's first, else the first) among the top-level functions. */
+static bool choose_candidate(const token *t, int n, const char *stem, candidate *out)
+{
+    bool found = false;
+    out->named = false;
+    for (int i = 0; i < n; i++) {
+        int c;
+        if ((i > 0 && tok_eq(&t[i - 1], "static")) || !function_at(t + i, n - i, &c)) continue;
+        c += i;
+        bool named = tok_is(t[i + 1].s, t[i + 1].n, stem);
+        int p = c > i + 4 && tok_eq(&t[i + 3], "const") ? i + 4 : i + 3;
+        bool looks =
+            c > p &&
+            (tok_eq(&t[i], "int16_t") || tok_eq(&t[i], "uint16_t") || tok_eq(&t[i], "uint64_t")) &&
+            (tok_eq(&t[p], "int8_t") || tok_eq(&t[p], "uint8_t") || tok_eq(&t[p], "uint64_t"));
+        if (!named && !looks) continue;
+        if (!found || (named && !out->named)) *out = (candidate){i, c, named};
+        found = true;
+        i = c;
+    }
+    return found;
+}
+
+/* Finds the multiplier function in comment-free code. AXNN_OK with *f filled; otherwise an
+ * error naming the file (none found, or the chosen one has the wrong signature). */
+static axnn_status find_function(const char *path, const char *code, const char *stem,
+                                 axmul_cfunc *f)
 {
     int n;
     token *t = tokenize(code, &n);
-    bool found = false;
-    for (int i = 0; t && i < n; i++) {
-        cfunc f;
-        if ((i > 0 && tok_eq(&t[i - 1], "static")) || !match_signature(t + i, n - i, &f)) continue;
-        if (!found || (strcmp(out->name, stem) && !strcmp(f.name, stem))) *out = f;
-        found = true;
-    }
+    if (!t) return axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", path);
+    candidate c = {0, 0, false};
+    axnn_status st = AXNN_OK;
+    if (!choose_candidate(t, n, stem, &c))
+        st = axnn_error(AXNN_ERR_FORMAT,
+                        "%s: no multiplier function found (expected 'int16_t NAME(int8_t A, "
+                        "int8_t B)', 'uint16_t NAME(uint8_t A, uint8_t B)' or 'uint64_t "
+                        "NAME(const uint64_t B, const uint64_t A)')",
+                        path);
+    else if (t[c.at + 1].n >= (int)sizeof f->name || !signature_ok(t + c.at, c.close - c.at, f)) {
+        char sig[300] = "";
+        size_t used = 0;
+        for (int k = c.at; k <= c.close && used + 40 < sizeof sig; k++) {
+            bool space = k > c.at && is_id0(t[k].s[0]) && !tok_eq(&t[k - 1], "(");
+            used += (size_t)snprintf(sig + used, sizeof sig - used, "%s%.*s", space ? " " : "",
+                                     t[k].n > 32 ? 32 : t[k].n, t[k].s);
+        }
+        st = axnn_error(AXNN_ERR_FORMAT,
+                        "%s: no multiplier function: '%s' has the wrong arity or types "
+                        "(expected 'int16_t NAME(int8_t A, int8_t B)', 'uint16_t "
+                        "NAME(uint8_t A, uint8_t B)' or 'uint64_t NAME(const uint64_t B, const "
+                        "uint64_t A)')",
+                        path, sig);
+    } else
+        snprintf(f->name, sizeof f->name, "%.*s", t[c.at + 1].n, t[c.at + 1].s);
     free(t);
-    return found;
+    return st;
 }
 
 /* One unit in the last digit of a number as printed: "4.2" -> 0.1, "34" -> 1, "1.5e2" -> 10. */
@@ -250,41 +331,7 @@ static void parse_header(const char *text, axnn_mul *m)
     }
 }
 
-/* ---------------------------------------------------------------- processes ---- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Kills a child and its process group (the child calls setpgid(0, 0) first thing, so its own
- * children, e.g. cc1 under the compiler driver, go too; the second kill covers the moment
- * before setpgid). */
-static void kill_child(pid_t pid)
-{
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
-}
-
-/* Reaps pid, killing it once `deadline` (monotonic seconds) passes unless *killed already;
- * *killed says whether it was killed. */
-static int reap(pid_t pid, double deadline, bool *killed)
-{
-    int status = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) return status;
-        if (r < 0 && errno != EINTR) return -1;
-        if (now_s() >= deadline && !*killed) {
-            kill_child(pid);
-            *killed = true;
-        }
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-}
+/* ---------------------------------------------------------------- compiling ---- */
 
 static void first_error_line(const char *log_path, char *buf, size_t n)
 {
@@ -316,7 +363,10 @@ static int compiler_argv(char *cc, char **argv, const char *so, const char *src)
     return n;
 }
 
-static axnn_status compile(const char *path, const char *so, const char *log, double limit)
+/* Compiles path into so, the compiler's output into log; its own temporary files go to `dir`
+ * (TMPDIR), so that a compiler killed on timeout or interruption leaves nothing elsewhere. */
+static axnn_status compile(const char *path, const char *dir, const char *so, const char *log,
+                           double limit)
 {
     const char *env = getenv("CC");
     char cc[512];
@@ -332,13 +382,16 @@ static axnn_status compile(const char *path, const char *so, const char *log, do
         setpgid(0, 0);
         dup2(fd, 1);
         dup2(fd, 2);
+        setenv("TMPDIR", dir, 1);
         execvp(argv[0], argv);
         _exit(127);
     }
     close(fd);
     if (pid < 0) return axnn_error(AXNN_ERR_IO, "%s: fork failed: %s", path, strerror(errno));
     bool killed = false;
-    int status = reap(pid, now_s() + limit, &killed);
+    int status = axmul_reap(pid, axmul_now() + limit, &killed);
+    if (axmul_guard_interrupted())
+        return axnn_error(AXNN_ERR_IO, "%s: interrupted while compiling", path);
     if (killed)
         return axnn_error(AXNN_ERR_FORMAT, "%s: the C compiler '%s' did not finish within %.0f s",
                           path, argv[0], limit);
@@ -354,166 +407,6 @@ static axnn_status compile(const char *path, const char *so, const char *log, do
                       first[0] ? first : "(no compiler output)");
 }
 
-typedef int16_t (*fn_ss)(int8_t, int8_t);
-typedef int16_t (*fn_us)(uint8_t, uint8_t);
-typedef uint16_t (*fn_su)(int8_t, int8_t);
-typedef uint16_t (*fn_uu)(uint8_t, uint8_t);
-
-static int16_t call_circuit(void *sym, const cfunc *f, int a, int b)
-{
-    if (!f->in_unsigned && !f->out_unsigned) {
-        fn_ss p;
-        memcpy(&p, &sym, sizeof p);
-        return p((int8_t)a, (int8_t)b);
-    }
-    if (f->in_unsigned && !f->out_unsigned) {
-        fn_us p;
-        memcpy(&p, &sym, sizeof p);
-        return p((uint8_t)a, (uint8_t)b);
-    }
-    if (!f->in_unsigned) {
-        fn_su p;
-        memcpy(&p, &sym, sizeof p);
-        return (int16_t)p((int8_t)a, (int8_t)b);
-    }
-    fn_uu p;
-    memcpy(&p, &sym, sizeof p);
-    return (int16_t)p((uint8_t)a, (uint8_t)b);
-}
-
-static void write_all(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return;
-        p += k;
-        n -= (size_t)k;
-    }
-}
-
-/* The child: never returns. */
-static void child_tabulate(int wfd, const char *so, const cfunc *f, double limit)
-{
-    static int16_t out[AXNN_MUL_ENTRIES];
-    const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGALRM, SIGXCPU, SIGPIPE};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
-    int nul = open("/dev/null", O_RDWR);
-    if (nul >= 0) {
-        dup2(nul, 0);
-        dup2(nul, 1);
-        dup2(nul, 2);
-    }
-    rlim_t secs = (rlim_t)ceil(limit) + 1;
-    struct rlimit rl = {secs, secs + 1}, nocore = {0, 0};
-    setrlimit(RLIMIT_CPU, &rl);
-    setrlimit(RLIMIT_CORE, &nocore); /* a crash should not leave a core file behind */
-    alarm((unsigned)secs + 1);
-    void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *e = dlerror();
-        write_all(wfd, e, strlen(e));
-        _exit(CHILD_LOAD_FAILED);
-    }
-    void *sym = dlsym(h, f->name);
-    if (!sym) _exit(CHILD_NO_SYMBOL);
-    for (int a = -128; a < 128; a++)
-        for (int b = -128; b < 128; b++) out[AXMUL_IDX(a, b)] = call_circuit(sym, f, a, b);
-    write_all(wfd, out, sizeof out);
-    _exit(0);
-}
-
-/* Reads up to cap bytes from fd until EOF or the deadline; returns the count. */
-static size_t read_until(int fd, char *buf, size_t cap, double deadline)
-{
-    size_t n = 0;
-    for (;;) {
-        double left = deadline - now_s();
-        if (left <= 0) return n;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int r = poll(&pfd, 1, (int)(left * 1000) + 1);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return n;
-        char scratch[4096];
-        bool room = n < cap;
-        ssize_t k = read(fd, room ? buf + n : scratch, room ? cap - n : sizeof scratch);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return n;
-        if (room) n += (size_t)k;
-    }
-}
-
-static axnn_status child_error(const char *path, const cfunc *f, int status, bool killed,
-                               double limit, const char *got, size_t n)
-{
-    if (killed ||
-        (WIFSIGNALED(status) && (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGALRM)))
-        return axnn_error(
-            AXNN_ERR_FORMAT,
-            "%s: %s() did not finish within %g s (does it loop forever? see --timeout)", path,
-            f->name, limit);
-    if (WIFSIGNALED(status))
-        return axnn_error(AXNN_ERR_FORMAT,
-                          "%s: %s() crashed with signal %d (%s) while being tabulated", path,
-                          f->name, WTERMSIG(status), strsignal(WTERMSIG(status)));
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (code == CHILD_LOAD_FAILED)
-        return axnn_error(AXNN_ERR_FORMAT, "%s: cannot load the compiled circuit: %.*s", path,
-                          (int)(n > 300 ? 300 : n), got);
-    if (code == CHILD_NO_SYMBOL)
-        return axnn_error(AXNN_ERR_FORMAT, "%s: %s() is not exported by the compiled circuit", path,
-                          f->name);
-    if (code != 0)
-        return axnn_error(AXNN_ERR_FORMAT,
-                          "%s: %s() ended the tabulation process with exit status %d", path,
-                          f->name, code);
-    return axnn_error(AXNN_ERR_FORMAT, "%s: the tabulation returned %zu of %d bytes", path, n,
-                      TABLE_BYTES);
-}
-
-static axnn_status tabulate(const char *path, const char *so, const cfunc *f, double limit,
-                            int32_t *table)
-{
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return axnn_error(AXNN_ERR_IO, "%s: pipe failed: %s", path, strerror(errno));
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setpgid(0, 0);
-        close(fds[0]);
-        child_tabulate(fds[1], so, f, limit);
-    }
-    close(fds[1]);
-    if (pid < 0) {
-        close(fds[0]);
-        return axnn_error(AXNN_ERR_IO, "%s: fork failed: %s", path, strerror(errno));
-    }
-    char *buf = malloc(TABLE_BYTES);
-    double deadline = now_s() + limit;
-    size_t n = buf ? read_until(fds[0], buf, TABLE_BYTES, deadline) : 0;
-    /* Past the deadline without a full table: kill before closing the pipe, so that a slow
-     * child is reported as too slow, not as dying of SIGPIPE. */
-    bool killed = n < TABLE_BYTES && now_s() >= deadline;
-    if (killed) kill_child(pid);
-    close(fds[0]);
-    int status = reap(pid, deadline, &killed);
-    axnn_status st = AXNN_OK;
-    if (!buf)
-        st = axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", path);
-    else if (killed || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || n != TABLE_BYTES)
-        st = child_error(path, f, status, killed, limit, buf, n);
-    else
-        for (int i = 0; i < AXNN_MUL_ENTRIES; i++) {
-            int16_t v;
-            memcpy(&v, buf + 2 * i, 2);
-            table[i] = v;
-        }
-    free(buf);
-    return st;
-}
-
 /* ---------------------------------------------------------------- import ---- */
 
 static axnn_status make_tmpdir(const char *path, char *dir, size_t n)
@@ -526,19 +419,66 @@ static axnn_status make_tmpdir(const char *path, char *dir, size_t n)
     return AXNN_OK;
 }
 
-static axnn_status build_and_run(const char *path, const cfunc *f, double limit, int32_t *table)
+/* EvoApproxLib's names say the signedness: mulNs_* signed, mulNu_* unsigned (some signed
+ * circuits are written uint16_t f(uint8_t, uint8_t)). Other names: uint64_t operands mean
+ * unsigned, uint8_t operands two's-complement bits of a signed multiplier. */
+static bool auto_unsigned(const axmul_cfunc *f)
+{
+    const char *p = f->name;
+    if (!strncmp(p, "mul", 3)) {
+        p += 3;
+        while (*p >= '0' && *p <= '9') p++;
+        if (p > f->name + 3 && (*p == 'u' || *p == 's') && p[1] == '_') return *p == 'u';
+    }
+    return f->wide;
+}
+
+/* Removes dir and the files in it (the compiler's and ours; nothing makes subfolders). */
+static void remove_flat_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[4400];
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    if (d) closedir(d);
+    rmdir(dir);
+}
+
+/* Compiles and tabulates under the guard; the temporary directory is removed on every path. */
+static axnn_status build_and_run(const char *path, const axmul_cfunc *f, double limit,
+                                 uint16_t *bits)
 {
     char dir[4096], so[4200], log[4200];
+    axmul_guard_begin();
     axnn_status st = make_tmpdir(path, dir, sizeof dir);
-    if (st) return st;
-    snprintf(so, sizeof so, "%s/circuit.so", dir);
-    snprintf(log, sizeof log, "%s/cc.log", dir);
-    st = compile(path, so, log, fmax(120.0, limit));
-    if (!st) st = tabulate(path, so, f, limit, table);
-    unlink(so);
-    unlink(log);
-    rmdir(dir);
+    if (!st) {
+        snprintf(so, sizeof so, "%s/circuit.so", dir);
+        snprintf(log, sizeof log, "%s/cc.log", dir);
+        st = compile(path, dir, so, log, fmax(120.0, limit));
+        if (!st) st = axmul_sandbox_tabulate(path, so, f, limit, bits);
+        remove_flat_dir(dir);
+    }
+    axmul_guard_end();
     return st;
+}
+
+/* Fills m's table (signed) or utable (unsigned) from the twos-order result bits. */
+static axnn_status fill_table(axnn_mul *m, bool as_unsigned, const uint16_t *bits)
+{
+    if (as_unsigned) {
+        axnn_status st = axmul_make_unsigned(m);
+        if (st) return st;
+        for (int i = 0; i < AXNN_MUL_ENTRIES; i++) m->utable[i] = bits[i];
+    } else
+        for (int x = 0; x < 256; x++)
+            for (int y = 0; y < 256; y++)
+                m->table[AXMUL_IDX((int8_t)x, (int8_t)y)] = (int16_t)bits[x * 256 + y];
+    axmul_finish(m);
+    return AXNN_OK;
 }
 
 static void file_stem(const char *path, char *stem, size_t n)
@@ -548,7 +488,8 @@ static void file_stem(const char *path, char *stem, size_t n)
     if (k > 2 && !strcmp(stem + k - 2, ".c")) stem[k - 2] = 0;
 }
 
-axnn_status axnn_mul_import_c(const char *c_path, double timeout_s, axnn_mul **out)
+axnn_status axnn_mul_import_c(const char *c_path, double timeout_s, axnn_mul_signedness signedness,
+                              axnn_mul **out)
 {
     *out = NULL;
     double limit = timeout_s > 0 ? timeout_s : 10.0;
@@ -556,30 +497,34 @@ axnn_status axnn_mul_import_c(const char *c_path, double timeout_s, axnn_mul **o
     axnn_status st = read_source(c_path, &text);
     if (st) return st;
     char *code = strdup(text);
-    cfunc f;
+    axmul_cfunc f;
     char stem[256];
     file_stem(c_path, stem, sizeof stem);
     if (code) blank_comments(code);
-    bool found = code && find_function(code, stem, &f);
+    st = code ? find_function(c_path, code, stem, &f)
+              : axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", c_path);
     free(code);
-    axnn_mul *m = NULL;
-    if (!found)
-        st = axnn_error(AXNN_ERR_FORMAT,
-                        "%s: no multiplier function found (expected 'int16_t NAME(int8_t A, int8_t "
-                        "B)' or 'uint16_t NAME(uint8_t A, uint8_t B)')",
-                        c_path);
+    bool as_unsigned = signedness == AXNN_MUL_SIGNEDNESS_UNSIGNED ||
+                       (signedness == AXNN_MUL_SIGNEDNESS_AUTO && !st && auto_unsigned(&f));
     char src[256];
     snprintf(src, sizeof src, "EvoApproxLib C file %s%s", base_name(c_path),
-             found && f.in_unsigned ? " (uint8_t operands read as two's-complement bits)" : "");
+             as_unsigned            ? " (unsigned multiplier)"
+             : !st && f.in_unsigned ? " (uint8_t operands read as two's-complement bits)"
+                                    : "");
+    axnn_mul *m = NULL;
+    uint16_t *bits = NULL;
     if (!st) st = axmul_new(f.name, src, &m);
     if (!st) parse_header(text, m);
     free(text);
-    if (!st) st = build_and_run(c_path, &f, limit, m->table);
+    if (!st && !(bits = malloc(AXNN_MUL_ENTRIES * sizeof *bits)))
+        st = axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", c_path);
+    if (!st) st = build_and_run(c_path, &f, limit, bits);
+    if (!st) st = fill_table(m, as_unsigned, bits);
+    free(bits);
     if (st) {
         axnn_mul_free(m);
         return st;
     }
-    axnn_mul_compute_metrics(m->table, &m->metrics);
     *out = m;
     return AXNN_OK;
 }

@@ -14,6 +14,15 @@ Outputs go to tests/data/axmul/:
   tc_segv.c        writes through a null pointer for one operand pair
   tc_loop.c        spins forever for one operand pair
   tc_nofunc.c      a header and C code, but no multiplier function
+  tc_zeroerr.c     exact except f(0, b) = 7: errors only where the exact product is zero
+  tc_bigrel.c      exact except f(1, 1) = 100 (relative error 9900%) and f(0, 5) = -3
+  tc_umul.c        an unsigned multiplier in EvoApproxLib's mul8u form, uint64_t f(const
+                   uint64_t B, const uint64_t A), with the 3 low product bits cleared
+  tc_arity.c       int16_t tc_arity(int8_t A): one operand (rejected)
+  tc_types.c       int16_t tc_types(float A, float B): wrong types (rejected)
+  esc_*.c          escape attempts for the sandbox (tests/cli/mul.sh): write a file, fork, exec,
+                   kill the parent, a constructor that writes a file, a huge malloc; each would
+                   leave a file or process under $AXNN_ESCAPE if it got through
 
 The circuits are generated here as gate-level C in the layout EvoApproxLib uses (a comment header
 of error metrics and PDK45 figures, then one function of AND/XOR/OR expressions on single bits).
@@ -28,8 +37,9 @@ Before a circuit is written, a Python simulation of its netlist is checked again
 arithmetic model over all 65,536 operand pairs. The header metrics are computed from the
 arithmetic model with EvoApproxLib's definitions (e = approx - exact over all pairs):
 MAE = mean|e|, MAE% = MAE / 2^16 * 100, WCE = max|e|, WCE% = WCE / 2^16 * 100,
-WCRE% = max |e| / max(1, |exact|) * 100, MRE% = mean |e| / max(1, |exact|) * 100,
-EP% = % of pairs with e != 0, MSE = mean e^2. They are printed with two or three significant
+EP% = % of pairs with e != 0, MSE = mean e^2, and over the pairs whose exact product is
+non-zero only: WCRE% = max |e| / |exact| * 100, MRE% = mean |e| / |exact| * 100 (checked
+against the headers of EvoApproxLib's own files; see src/axmul/metrics.c). They are printed with two or three significant
 digits, as in EvoApproxLib's headers. The PDK45 lines of these test circuits are not synthesis
 results: power and area scale EvoApproxLib's exact multiplier (0.425 mW, 729.8 um2) by the
 fraction of the 64 partial-product cells kept, which is also axnn's power model for built-ins.
@@ -61,25 +71,28 @@ def array_product(a, b, keep):
     return s
 
 
-def metrics(f):
+def metrics(f, operands=OPERANDS):
     n = 65536
     sae = sse = ep = 0
     wce = 0
     sre = wcre = 0.0
-    for a in OPERANDS:
-        for b in OPERANDS:
+    nrel = 0
+    for a in operands:
+        for b in operands:
             x = a * b
             e = f(a, b) - x
             sae += abs(e)
             sse += e * e
             ep += e != 0
             wce = max(wce, abs(e))
-            r = abs(e) / max(1, abs(x))
-            sre += r
-            wcre = max(wcre, r)
+            if x != 0:
+                r = abs(e) / abs(x)
+                sre += r
+                wcre = max(wcre, r)
+                nrel += 1
     mae = sae / n
     return {"MAE%": mae / n * 100, "MAE": mae, "WCE%": wce / n * 100, "WCE": wce,
-            "WCRE%": wcre * 100, "EP%": ep / n * 100, "MRE%": sre / n * 100, "MSE": sse / n}
+            "WCRE%": wcre * 100, "EP%": ep / n * 100, "MRE%": sre / nrel * 100, "MSE": sse / n}
 
 
 # -------------------------------------------------------------------------------- netlist ----
@@ -290,6 +303,110 @@ int tc_nofunc(int A, int B)
 }
 
 
+def simple_circuit(fname, model, body, signature, note, operands=OPERANDS):
+    """A behavioural circuit (C expressions, not gates) under a header computed from model."""
+    m = metrics(model, operands)
+    write(fname, header(m, 64, note) + "\n" + signature + "\n{\n" + body + "}\n")
+    return m
+
+
+ESCAPE_HEAD = BROKEN_HEAD.replace("#include <stdlib.h>\n", """#include <stdlib.h>
+#include <stdio.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Where an escape would leave its trace: $AXNN_ESCAPE/NAME (tests/cli/mul.sh checks it stays
+ * empty). */
+static void escape_path(char *buf, size_t n, const char *name)
+{
+    const char *d = getenv("AXNN_ESCAPE");
+    snprintf(buf, n, "%s/%s", d ? d : "/tmp", name);
+}
+""")
+
+ESCAPES = {
+    "esc_write.c": """/* Escape attempt: creates a file when first called. */
+int16_t esc_write(int8_t A, int8_t B)
+{
+    static int done;
+    if (!done) {
+        char p[4096];
+        escape_path(p, sizeof p, "written");
+        FILE *f = fopen(p, "w");
+        if (f) {
+            fputs("escaped", f);
+            fclose(f);
+        }
+        done = 1;
+    }
+    return (int16_t)(A * B);
+}
+""",
+    "esc_fork.c": """/* Escape attempt: forks a process that creates a file and outlives the import. */
+int16_t esc_fork(int8_t A, int8_t B)
+{
+    static int done;
+    if (!done) {
+        done = 1;
+        if (fork() == 0) {
+            char p[4096];
+            escape_path(p, sizeof p, "forked");
+            sleep(2);
+            FILE *f = fopen(p, "w");
+            if (f) fclose(f);
+            _exit(0);
+        }
+    }
+    return (int16_t)(A * B);
+}
+""",
+    "esc_exec.c": """/* Escape attempt: replaces the process by a shell that creates a file. */
+int16_t esc_exec(int8_t A, int8_t B)
+{
+    char p[4096], cmd[4200];
+    escape_path(p, sizeof p, "executed");
+    snprintf(cmd, sizeof cmd, "touch '%s'", p);
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    return (int16_t)(A * B);
+}
+""",
+    "esc_kill.c": """/* Escape attempt: kills the importing process (the parent of the tabulation). */
+int16_t esc_kill(int8_t A, int8_t B)
+{
+    kill(getppid(), SIGKILL);
+    return (int16_t)(A * B);
+}
+""",
+    "esc_ctor.c": """/* Escape attempt: a constructor, run when the object is loaded, creates a file. */
+__attribute__((constructor)) static void esc_ctor_init(void)
+{
+    char p[4096];
+    escape_path(p, sizeof p, "constructed");
+    FILE *f = fopen(p, "w");
+    if (f) fclose(f);
+}
+
+int16_t esc_ctor(int8_t A, int8_t B)
+{
+    return (int16_t)(A * B);
+}
+""",
+    "esc_malloc.c": """/* Escape attempt: allocates and touches 64 GiB. */
+int16_t esc_malloc(int8_t A, int8_t B)
+{
+    static char *p;
+    size_t n = (size_t)64 << 30;
+    if (!p) {
+        p = malloc(n);
+        memset(p, 1, n);
+    }
+    return (int16_t)(A * B + p[0] - 1);
+}
+""",
+}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     m = gate_circuit("tc_exact.c", "tc_exact", lambda i, j: True, True,
@@ -306,6 +423,37 @@ def main():
                      lie={"MAE": 3.1, "MSE": 80.0})
     for name, text in BROKEN.items():
         write(name, BROKEN_HEAD + text)
+    for name, text in ESCAPES.items():
+        write(name, ESCAPE_HEAD + text)
+    m = simple_circuit(
+        "tc_zeroerr.c", lambda a, b: 7 if a == 0 else a * b,
+        "    return A == 0 ? 7 : (int16_t)(A * B);\n", "int16_t tc_zeroerr(int8_t A, int8_t B)",
+        "Exact except f(0, b) = 7: every error is on a zero product (MRE = WCRE = 0).")
+    print("tc_zeroerr", m)
+    m = simple_circuit(
+        "tc_bigrel.c",
+        lambda a, b: 100 if (a, b) == (1, 1) else -3 if (a, b) == (0, 5) else a * b,
+        "    if (A == 1 && B == 1) return 100;\n    if (A == 0 && B == 5) return -3;\n"
+        "    return (int16_t)(A * B);\n", "int16_t tc_bigrel(int8_t A, int8_t B)",
+        "Exact except f(1, 1) = 100 (relative error 9900%) and f(0, 5) = -3.")
+    print("tc_bigrel", m)
+    m = simple_circuit(
+        "tc_umul.c", lambda a, b: (a * b) & ~7,
+        "    return (A * B) & ~(uint64_t)7;\n", "uint64_t tc_umul(const uint64_t B, const uint64_t A)",
+        "Unsigned 8x8 multiplier, the 3 low product bits cleared (mul8u form).", range(256))
+    print("tc_umul", m)
+    write("tc_arity.c", BROKEN_HEAD + """/* Broken on purpose: one operand. */
+int16_t tc_arity(int8_t A)
+{
+    return (int16_t)(A * A);
+}
+""")
+    write("tc_types.c", BROKEN_HEAD + """/* Broken on purpose: float operands. */
+int16_t tc_types(float A, float B)
+{
+    return (int16_t)(A * B);
+}
+""")
 
 
 if __name__ == "__main__":

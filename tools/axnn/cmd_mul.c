@@ -2,13 +2,15 @@
  *
  *   axnn mul list
  *   axnn mul show NAME [--plot FILE.png] [--max-rank N]
- *   axnn mul import FILE.c... [--timeout S] [--name NAME]
- *   axnn mul import --raw FILE.bin|FILE.csv --name NAME
- *   axnn mul export NAME FILE.bin|FILE.csv|FILE.axmul
+ *   axnn mul import FILE.c... [--timeout S] [--name NAME] [--signedness S] [--force]
+ *   axnn mul import --raw FILE.bin|FILE.csv --name NAME [--order O] [--signedness S] [--force]
+ *   axnn mul export NAME FILE.bin|FILE.csv|FILE.h|FILE.axmul [--order O] [--signedness S]
  *
  * Imports are stored as NAME.axmul in the multiplier directory ($AXNN_MUL_PATH, see
- * axnn/axmul.h), where every other command finds them by name. The error heat map of `show
- * --plot` is drawn by gnuplot from a temporary data file; the library does the rest.
+ * axnn/axmul.h), where every other command finds them by name; replacing one needs --force,
+ * which prints the old and the new metrics. Table orders and signedness are described in
+ * docs/multipliers.md and `axnn mul --help`. The error heat map of `show --plot` is drawn by
+ * gnuplot from a temporary data file; the library does the rest.
  */
 #define _GNU_SOURCE
 #include "cli.h"
@@ -30,10 +32,24 @@ static void usage(FILE *f)
             "subcommands:\n"
             "  list                               built-in families and imported multipliers\n"
             "  show NAME [--plot FILE.png]        metadata, error metrics, decomposition\n"
-            "  import FILE.c... [--timeout S]     import EvoApproxLib C files\n"
-            "  import --raw FILE --name NAME      import a raw table (.bin int16 LE or .csv)\n"
-            "  export NAME FILE                   write a table as .bin, .csv or .axmul\n"
-            "\nmultiplier directory: %s (set AXNN_MUL_PATH to change it)\n",
+            "  import FILE.c... [--timeout S]     import EvoApproxLib C files (sandboxed)\n"
+            "  import --raw FILE --name NAME      import a raw table (.bin or .csv)\n"
+            "  export NAME FILE                   write a table as .bin, .csv, .h or .axmul\n"
+            "\nraw tables (import --raw, export):\n"
+            "  .bin  65536 little-endian 16-bit values (int16; uint16 with --signedness unsigned)\n"
+            "  .csv  256 lines of 256 comma-separated integers, one line per operand a\n"
+            "  .h    (export only) C header: static const int16_t T[256][256] (uint16_t unsigned)\n"
+            "  --order offset  index (a+128)*256 + (b+128), rows a = -128..127 (the default)\n"
+            "  --order twos    index (uint8)a*256 + (uint8)b, rows a = 0..127, -128..-1\n"
+            "                  (EvoApproxLib-style dumps)\n"
+            "  --signedness unsigned  an unsigned multiplier U(a, b), a, b = 0..255, index\n"
+            "                  a*256 + b; axnn uses it on int8 operands by sign-magnitude,\n"
+            "                  T(a, b) = sgn(a) sgn(b) U(|a|, |b|). For C files the default\n"
+            "                  comes from the name (mul8u_* unsigned, mul8s_* signed), else\n"
+            "                  from the signature (uint64_t operands unsigned).\n"
+            "  a = activation operand, b = weight operand; T(a, b) = approx(a * b)\n"
+            "\nmultiplier directory: %s (set AXNN_MUL_PATH to change it)\n"
+            "details: docs/multipliers.md\n",
             axnn_mul_dir());
 }
 
@@ -291,6 +307,9 @@ static int cmd_show(int argc, char **argv)
     axnn_status st = axnn_mul_get(pos[0], &m);
     if (st) return cli_fail_status(st);
     printf("%-10s %s\n%-10s %s\n", "name", m->name, "source", m->source);
+    printf("%-10s %s\n", "operands",
+           m->utable ? "unsigned 8x8 (metrics on uint8 operands; int8 use by sign-magnitude)"
+                     : "signed 8x8");
     print_figure("power", m->power_mw, "mW", m->power_estimated);
     print_figure("area", m->area_um2, "um2", false);
     print_figure("delay", m->delay_ns, "ns", false);
@@ -303,8 +322,48 @@ static int cmd_show(int argc, char **argv)
     return rc;
 }
 
-static int store_and_report(axnn_mul *m, const char *from)
+/* Parses --order and --signedness for raw tables; returns 0 or the exit code of an error. */
+static int raw_format(const char *order, const char *sign, axnn_mul_raw_format *fmt)
 {
+    *fmt = (axnn_mul_raw_format){AXNN_MUL_ORDER_OFFSET, false};
+    if (sign && strcmp(sign, "signed") && strcmp(sign, "unsigned"))
+        return cli_fail("--signedness: '%s' is neither signed nor unsigned", sign);
+    fmt->is_unsigned = sign && !strcmp(sign, "unsigned");
+    if (order && strcmp(order, "offset") && strcmp(order, "twos"))
+        return cli_fail("--order: '%s' is neither offset nor twos", order);
+    if (order && fmt->is_unsigned)
+        return cli_fail("--order applies to signed tables: an unsigned table has one order, "
+                        "a*256 + b (drop --order or --signedness unsigned)");
+    if (order && !strcmp(order, "twos")) fmt->order = AXNN_MUL_ORDER_TWOS;
+    return 0;
+}
+
+/* Refuses to replace a stored multiplier without --force; with it, prints the old metrics. */
+static int check_replace(const axnn_mul *m, bool force)
+{
+    char path[4300];
+    if (!axnn_mul_stored(m->name, path, sizeof path)) return 0;
+    if (!force)
+        return cli_fail("mul import: '%s' is already imported (%s); use --force to replace it, "
+                        "or --name to import it under another name",
+                        m->name, path);
+    axnn_mul *old;
+    if (axnn_mul_load(path, &old)) {
+        printf("replacing %s (%s, unreadable: %s)\n", m->name, path, axnn_last_error());
+        axnn_clear_error();
+        return 0;
+    }
+    printf("replacing %s (was: %s)\n", m->name, old->source);
+    print_summary(old, "  old: ");
+    print_summary(m, "  new: ");
+    axnn_mul_free(old);
+    return 0;
+}
+
+static int store_and_report(axnn_mul *m, const char *from, bool force)
+{
+    int rc = check_replace(m, force);
+    if (rc) return rc;
     char path[4300];
     axnn_status st = axnn_mul_store(m, path, sizeof path);
     if (st) return cli_fail_status(st);
@@ -317,7 +376,8 @@ static int store_and_report(axnn_mul *m, const char *from)
     return 0;
 }
 
-static int import_raw(const char *file, const char *name)
+static int import_raw(const char *file, const char *name, const axnn_mul_raw_format *fmt,
+                      bool force)
 {
     if (!name) return cli_fail("mul import: --raw %s needs --name NAME", file);
     if (!axnn_mul_name_ok(name))
@@ -325,71 +385,106 @@ static int import_raw(const char *file, const char *name)
             "mul import: bad name '%s' (1-100 characters of [A-Za-z0-9_.+-], not a built-in)",
             name);
     axnn_mul *m;
-    axnn_status st = axnn_mul_import_raw(file, name, &m);
+    axnn_status st = axnn_mul_import_raw(file, name, fmt, &m);
     if (st) return cli_fail_status(st);
-    int rc = store_and_report(m, file);
+    int rc = store_and_report(m, file, force);
     axnn_mul_free(m);
     return rc;
 }
 
-static int import_one(const char *file, const char *name, float timeout)
+static int import_one(const char *file, const char *name, float timeout, axnn_mul_signedness sg,
+                      bool force)
 {
     axnn_mul *m;
-    axnn_status st = axnn_mul_import_c(file, timeout, &m);
+    axnn_status st = axnn_mul_import_c(file, timeout, sg, &m);
     if (st) return cli_fail_status(st);
     if (name) snprintf(m->name, sizeof m->name, "%s", name);
-    int rc = store_and_report(m, file);
+    int rc = store_and_report(m, file, force);
     axnn_mul_free(m);
     return rc;
 }
 
-static int cmd_import(int argc, char **argv)
+static int import_c_files(const char **files, int n, const char *name, float timeout,
+                          const char *sign, bool force)
 {
-    const char *raw = NULL, *name = NULL;
-    float timeout = 10.0f;
-    cli_flag flags[] = {
-        {"timeout", FLAG_FLOAT, &timeout, "S",
-         "seconds allowed to tabulate each circuit (default 10)", 0.1, 3600},
-        {"raw", FLAG_STR, &raw, "FILE", "import a raw table (.bin int16 LE [256][256], or .csv)"},
-        {"name", FLAG_STR, &name, "NAME",
-         "name to store it under (default: the C function's name)"},
-    };
-    const char *pos[256];
-    int npos;
-    int rc = cli_parse("mul import", "FILE.c... [--timeout S] | --raw FILE --name NAME", argc, argv,
-                       flags, 3, pos, 256, &npos);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (raw)
-        return npos ? cli_fail("mul import: give either C files or --raw FILE, not both")
-                    : import_raw(raw, name);
-    if (npos == 0)
+    if (n == 0)
         return cli_fail(
             "mul import: give one or more EvoApproxLib C files (see 'axnn mul --help')");
-    if (name && npos > 1) return cli_fail("mul import: --name needs exactly one file");
+    if (name && n > 1) return cli_fail("mul import: --name needs exactly one file");
     if (name && !axnn_mul_name_ok(name))
         return cli_fail(
             "mul import: bad name '%s' (1-100 characters of [A-Za-z0-9_.+-], not a built-in)",
             name);
+    axnn_mul_signedness sg = AXNN_MUL_SIGNEDNESS_AUTO;
+    if (sign && !strcmp(sign, "signed"))
+        sg = AXNN_MUL_SIGNEDNESS_SIGNED;
+    else if (sign && !strcmp(sign, "unsigned"))
+        sg = AXNN_MUL_SIGNEDNESS_UNSIGNED;
+    else if (sign)
+        return cli_fail("--signedness: '%s' is neither signed nor unsigned", sign);
     int failed = 0;
-    for (int i = 0; i < npos; i++) failed += import_one(pos[i], name, timeout) != 0;
+    for (int i = 0; i < n; i++) failed += import_one(files[i], name, timeout, sg, force) != 0;
     return failed ? 1 : 0;
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    const char *raw = NULL, *name = NULL, *order = NULL, *sign = NULL;
+    float timeout = 10.0f;
+    bool force = false;
+    cli_flag flags[] = {
+        {"timeout", FLAG_FLOAT, &timeout, "S",
+         "seconds allowed to tabulate each circuit (default 10)", 0.1, 3600},
+        {"raw", FLAG_STR, &raw, "FILE", "import a raw table (.bin or .csv; see 'axnn mul --help')"},
+        {"name", FLAG_STR, &name, "NAME",
+         "name to store it under (default: the C function's name)"},
+        {"order", FLAG_STR, &order, "offset|twos", "order of a raw signed table (default offset)"},
+        {"signedness", FLAG_STR, &sign, "signed|unsigned",
+         "raw: the table's (default signed); C: the circuit's (default from its name)"},
+        {"force", FLAG_BOOL, &force, NULL, "replace a multiplier of the same name"},
+    };
+    const char *pos[256];
+    int npos;
+    int rc = cli_parse("mul import", "FILE.c... [--timeout S] | --raw FILE --name NAME", argc, argv,
+                       flags, 6, pos, 256, &npos);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (!raw) {
+        if (order) return cli_fail("mul import: --order applies to --raw tables only");
+        return import_c_files(pos, npos, name, timeout, sign, force);
+    }
+    if (npos) return cli_fail("mul import: give either C files or --raw FILE, not both");
+    axnn_mul_raw_format fmt;
+    rc = raw_format(order, sign, &fmt);
+    return rc ? rc : import_raw(raw, name, &fmt, force);
 }
 
 static int cmd_export(int argc, char **argv)
 {
+    const char *order = NULL, *sign = NULL;
+    cli_flag flags[] = {
+        {"order", FLAG_STR, &order, "offset|twos",
+         "order of a signed .bin/.csv/.h table (default offset)"},
+        {"signedness", FLAG_STR, &sign, "signed|unsigned",
+         "unsigned: write an unsigned multiplier's own table (default signed)"},
+    };
     const char *pos[2];
     int npos;
-    int rc = cli_parse("mul export", "NAME FILE.bin|FILE.csv|FILE.axmul", argc, argv, NULL, 0, pos,
-                       2, &npos);
+    int rc = cli_parse("mul export", "NAME FILE.bin|FILE.csv|FILE.h|FILE.axmul", argc, argv, flags,
+                       2, pos, 2, &npos);
     if (rc) return rc < 0 ? 0 : rc;
     if (npos != 2) return cli_fail("mul export: give a multiplier name and an output file");
     const char *ext = strrchr(pos[1], '.');
-    if (!ext || (strcmp(ext, ".bin") && strcmp(ext, ".csv") && strcmp(ext, ".axmul")))
-        return cli_fail("%s: unknown output format (use .bin, .csv or .axmul)", pos[1]);
+    if (!ext ||
+        (strcmp(ext, ".bin") && strcmp(ext, ".csv") && strcmp(ext, ".h") && strcmp(ext, ".axmul")))
+        return cli_fail("%s: unknown output format (use .bin, .csv, .h or .axmul)", pos[1]);
+    bool axmul = !strcmp(ext, ".axmul");
+    if (axmul && (order || sign))
+        return cli_fail("%s: --order and --signedness apply to .bin, .csv and .h tables", pos[1]);
+    axnn_mul_raw_format fmt;
+    if ((rc = raw_format(order, sign, &fmt))) return rc;
     axnn_mul *m;
     axnn_status st = axnn_mul_get(pos[0], &m);
-    if (!st)
-        st = !strcmp(ext, ".axmul") ? axnn_mul_save(m, pos[1]) : axnn_mul_export_raw(m, pos[1]);
+    if (!st) st = axmul ? axnn_mul_save(m, pos[1]) : axnn_mul_export_raw(m, pos[1], &fmt);
     if (!st) printf("wrote %s (%s)\n", pos[1], m->name);
     axnn_mul_free(m);
     return st ? cli_fail_status(st) : 0;
