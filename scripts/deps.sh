@@ -5,4 +5,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
     build-essential cmake pkg-config zlib1g-dev libjpeg62-turbo-dev libcjson-dev libcmocka-dev \
-    gnuplot-nox dataset-fashion-mnist >/dev/null
+    gnuplot-nox dataset-fashion-mnist \
+    protobuf-c-compiler libprotobuf-c-dev libonnx-dev >/dev/null
