@@ -13,11 +13,7 @@
 #include <string.h>
 
 /* ---- a string -> int map (open addressing; keys are borrowed) ---- */
-typedef struct smap {
-    const char **keys;
-    int *vals;
-    size_t cap;
-} smap;
+typedef axnn_onnx_smap smap;
 
 static uint64_t hash_str(const char *s)
 {
@@ -26,7 +22,7 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-static bool smap_init(smap *m, size_t n)
+bool axnn_onnx_smap_init(smap *m, size_t n)
 {
     m->cap = 16;
     while (m->cap < 2 * n + 16) m->cap *= 2;
@@ -35,7 +31,7 @@ static bool smap_init(smap *m, size_t n)
     return m->keys && m->vals;
 }
 
-static void smap_free(smap *m)
+void axnn_onnx_smap_free(smap *m)
 {
     free(m->keys);
     free(m->vals);
@@ -49,13 +45,13 @@ static size_t smap_slot(const smap *m, const char *key)
     return i;
 }
 
-static int smap_get(const smap *m, const char *key)
+int axnn_onnx_smap_get(const smap *m, const char *key)
 {
     size_t i = smap_slot(m, key);
     return m->keys[i] ? m->vals[i] : -1;
 }
 
-static void smap_put(smap *m, const char *key, int v)
+void axnn_onnx_smap_put(smap *m, const char *key, int v)
 {
     size_t i = smap_slot(m, key);
     m->keys[i] = key;
@@ -68,15 +64,15 @@ static void smap_put(smap *m, const char *key, int v)
 
 static axnn_status define_values(const axnn_onnx_model *m, smap *prod)
 {
-    for (int k = 0; k < m->ninits; k++) smap_put(prod, m->inits[k].name, EXTERNAL_VALUE);
-    for (int k = 0; k < m->ninputs; k++) smap_put(prod, m->inputs[k].name, EXTERNAL_VALUE);
+    for (int k = 0; k < m->ninits; k++) axnn_onnx_smap_put(prod, m->inits[k].name, EXTERNAL_VALUE);
+    for (int k = 0; k < m->ninputs; k++) axnn_onnx_smap_put(prod, m->inputs[k].name, EXTERNAL_VALUE);
     for (int k = 0; k < m->nnodes; k++) {
         const axnn_onnx_node *n = &m->nodes[k];
         for (int j = 0; j < n->noutputs; j++) {
             if (!n->outputs[j][0]) continue;
-            if (smap_get(prod, n->outputs[j]) != -1)
+            if (axnn_onnx_smap_get(prod, n->outputs[j]) != -1)
                 return axnn_error(AXNN_ERR_FORMAT, "%s: node '%s' (%s): output '%s' is already defined", m->path, n->name, n->op_type, n->outputs[j]);
-            smap_put(prod, n->outputs[j], k);
+            axnn_onnx_smap_put(prod, n->outputs[j], k);
         }
     }
     return AXNN_OK;
@@ -89,14 +85,14 @@ static axnn_status count_deps(const axnn_onnx_model *m, const smap *prod, int *p
         const axnn_onnx_node *n = &m->nodes[k];
         for (int j = 0; j < n->ninputs; j++) {
             if (!n->inputs[j][0]) continue;
-            int p = smap_get(prod, n->inputs[j]);
+            int p = axnn_onnx_smap_get(prod, n->inputs[j]);
             if (p == -1)
                 return axnn_error(AXNN_ERR_FORMAT, "%s: node '%s' (%s): input '%s' is defined by no node, input or initializer", m->path, n->name, n->op_type, n->inputs[j]);
             if (p >= 0) pending[k]++;
         }
     }
     for (int k = 0; k < m->noutputs; k++)
-        if (smap_get(prod, m->outputs[k].name) == -1)
+        if (axnn_onnx_smap_get(prod, m->outputs[k].name) == -1)
             return axnn_error(AXNN_ERR_FORMAT, "%s: graph output '%s' is produced by no node", m->path, m->outputs[k].name);
     return AXNN_OK;
 }
@@ -112,7 +108,7 @@ static axnn_status kahn(axnn_onnx_model *m, const smap *prod, int *pending, int 
     if (!start) return axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", m->path);
     for (int k = 0; k < m->nnodes; k++)
         for (int j = 0; j < m->nodes[k].ninputs; j++) {
-            int p = m->nodes[k].inputs[j][0] ? smap_get(prod, m->nodes[k].inputs[j]) : -1;
+            int p = m->nodes[k].inputs[j][0] ? axnn_onnx_smap_get(prod, m->nodes[k].inputs[j]) : -1;
             if (p >= 0) start[p + 1]++, nedges++;
         }
     for (int k = 0; k < m->nnodes; k++) start[k + 1] += start[k];
@@ -123,7 +119,7 @@ static axnn_status kahn(axnn_onnx_model *m, const smap *prod, int *pending, int 
     }
     for (int k = 0; k < m->nnodes; k++)
         for (int j = 0; j < m->nodes[k].ninputs; j++) {
-            int p = m->nodes[k].inputs[j][0] ? smap_get(prod, m->nodes[k].inputs[j]) : -1;
+            int p = m->nodes[k].inputs[j][0] ? axnn_onnx_smap_get(prod, m->nodes[k].inputs[j]) : -1;
             if (p >= 0) edge[start[p] + fill[p]++] = k;
         }
     while (head < tail) {
@@ -147,7 +143,7 @@ axnn_status axnn_onnx_toposort(axnn_onnx_model *m)
     int *pending = calloc((size_t)n + 1, sizeof(int)), *order = calloc((size_t)n + 1, sizeof(int));
     axnn_onnx_node *sorted = calloc((size_t)n + 1, sizeof *sorted);
     axnn_status s = AXNN_OK;
-    if (!smap_init(&prod, (size_t)(m->ninits + m->ninputs + 4 * n)) || !pending || !order || !sorted)
+    if (!axnn_onnx_smap_init(&prod, (size_t)(m->ninits + m->ninputs + 4 * n)) || !pending || !order || !sorted)
         s = axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", m->path);
     if (!s) s = define_values(m, &prod);
     if (!s) s = count_deps(m, &prod, pending);
@@ -156,7 +152,7 @@ axnn_status axnn_onnx_toposort(axnn_onnx_model *m)
         for (int k = 0; k < n; k++) sorted[k] = m->nodes[order[k]];
         memcpy(m->nodes, sorted, (size_t)n * sizeof *sorted);
     }
-    smap_free(&prod);
+    axnn_onnx_smap_free(&prod);
     free(pending), free(order), free(sorted);
     return s;
 }
@@ -186,7 +182,7 @@ static const op_spec OPS[] = {
     {"Gemm", "alpha:f beta:f transA:i transB:i", 1}, {"MatMul", "", 1}, {"Softmax", "axis:i", 1},
     {"LayerNormalization", "axis:i epsilon:f stash_type:i", 1},
     {"Dropout", "seed:i", 1}, {"Identity", "", 1}, {"ReduceMean", "axes:I keepdims:i", 1},
-    {"Pad", "mode:s", 1}, {"Squeeze", "", 1}, {"Unsqueeze", "", 1},
+    {"Pad", "mode:s", 1}, {"Squeeze", "axes:I", 1}, {"Unsqueeze", "axes:I", 1}, /* axes: opsets 11-12 */
     /* shape subgraphs (folded to constants by axnn_onnx_fix_inputs) */
     {"Shape", "start:i end:i", 1}, {"Gather", "axis:i", 1}, {"Slice", "", 1},
     {"Cast", "to:i", 1}, {"Constant", "value:t value_float:f value_floats:F value_int:i value_ints:I", 1},
