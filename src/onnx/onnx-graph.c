@@ -180,8 +180,10 @@ static const op_spec OPS[] = {
     {"GlobalAveragePool", "", 1}, {"GlobalMaxPool", "", 1}, {"Flatten", "axis:i", 1},
     {"Reshape", "allowzero:i", 1}, {"Transpose", "perm:I", 1},
     {"Gemm", "alpha:f beta:f transA:i transB:i", 1}, {"MatMul", "", 1}, {"Softmax", "axis:i", 1},
-    {"LayerNormalization", "axis:i epsilon:f stash_type:i", 1},
-    {"Dropout", "seed:i", 1}, {"Identity", "", 1}, {"ReduceMean", "axes:I keepdims:i", 1},
+    /* LayerNormalization's Mean and InvStdDev and Dropout's mask (all true in inference) are
+     * optional outputs that the ops must produce when a model names them */
+    {"LayerNormalization", "axis:i epsilon:f stash_type:i", 3},
+    {"Dropout", "seed:i", 2}, {"Identity", "", 1}, {"ReduceMean", "axes:I keepdims:i", 1},
     {"Pad", "mode:s", 1}, {"Squeeze", "axes:I", 1}, {"Unsqueeze", "axes:I", 1}, /* axes: opsets 11-12 */
     /* shape subgraphs (folded to constants by axnn_onnx_fix_inputs) */
     {"Shape", "start:i end:i", 1}, {"Gather", "axis:i", 1}, {"Slice", "", 1},
