@@ -54,22 +54,44 @@ static axnn_gconv_shape random_conv(axnn_rng *r)
     axnn_gconv_shape s;
     for (;;) {
         int64_t g = 1 + axnn_rng_below(r, 3);
-        s = (axnn_gconv_shape){.n = 1 + axnn_rng_below(r, 2), .c = g * (1 + axnn_rng_below(r, 3)),
-                               .h = 1 + axnn_rng_below(r, 9), .w = 1 + axnn_rng_below(r, 9),
-                               .m = g * (1 + axnn_rng_below(r, 3)), .groups = g,
-                               .kh = 1 + axnn_rng_below(r, 3), .kw = 1 + axnn_rng_below(r, 3),
-                               .sh = 1 + axnn_rng_below(r, 2), .sw = 1 + axnn_rng_below(r, 3),
-                               .dh = 1 + axnn_rng_below(r, 2), .dw = 1 + axnn_rng_below(r, 2),
-                               .pt = axnn_rng_below(r, 3), .pl = axnn_rng_below(r, 2),
-                               .pb = axnn_rng_below(r, 2), .pr = axnn_rng_below(r, 3)};
+        s = (axnn_gconv_shape){.n = 1 + axnn_rng_below(r, 2),
+                               .c = g * (1 + axnn_rng_below(r, 3)),
+                               .h = 1 + axnn_rng_below(r, 9),
+                               .w = 1 + axnn_rng_below(r, 9),
+                               .m = g * (1 + axnn_rng_below(r, 3)),
+                               .groups = g,
+                               .kh = 1 + axnn_rng_below(r, 3),
+                               .kw = 1 + axnn_rng_below(r, 3),
+                               .sh = 1 + axnn_rng_below(r, 2),
+                               .sw = 1 + axnn_rng_below(r, 3),
+                               .dh = 1 + axnn_rng_below(r, 2),
+                               .dw = 1 + axnn_rng_below(r, 2),
+                               .pt = axnn_rng_below(r, 3),
+                               .pl = axnn_rng_below(r, 2),
+                               .pb = axnn_rng_below(r, 2),
+                               .pr = axnn_rng_below(r, 3)};
         if (axnn_gconv_shape_init(&s)) return s;
     }
 }
 
 static void test_gconv_shape(void **state)
 {
-    axnn_gconv_shape s = {.n = 1, .c = 4, .h = 7, .w = 8, .m = 6, .groups = 2, .kh = 3, .kw = 3,
-                          .sh = 2, .sw = 1, .dh = 2, .dw = 1, .pt = 1, .pl = 0, .pb = 2, .pr = 1};
+    axnn_gconv_shape s = {.n = 1,
+                          .c = 4,
+                          .h = 7,
+                          .w = 8,
+                          .m = 6,
+                          .groups = 2,
+                          .kh = 3,
+                          .kw = 3,
+                          .sh = 2,
+                          .sw = 1,
+                          .dh = 2,
+                          .dw = 1,
+                          .pt = 1,
+                          .pl = 0,
+                          .pb = 2,
+                          .pr = 1};
     assert_true(axnn_gconv_shape_init(&s));
     assert_int_equal(s.oh, (7 + 3 - 5) / 2 + 1);
     assert_int_equal(s.ow, (8 + 1 - 3) / 1 + 1);
@@ -109,8 +131,18 @@ static void test_gconv_adjoint(void **state)
 /* A 1x1 identity conv per group and the bias land where the definition puts them. */
 static void test_gconv_facts(void **state)
 {
-    axnn_gconv_shape s = {.n = 2, .c = 4, .h = 3, .w = 5, .m = 4, .groups = 2, .kh = 1, .kw = 1,
-                          .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+    axnn_gconv_shape s = {.n = 2,
+                          .c = 4,
+                          .h = 3,
+                          .w = 5,
+                          .m = 4,
+                          .groups = 2,
+                          .kh = 1,
+                          .kw = 1,
+                          .sh = 1,
+                          .sw = 1,
+                          .dh = 1,
+                          .dw = 1};
     assert_true(axnn_gconv_shape_init(&s));
     float w[8] = {1, 0, 0, 1, 0, 1, 1, 0}; /* group 0: identity, group 1: swap */
     float b[4] = {10, 20, 30, 40}, x[120], y[120];
@@ -142,8 +174,22 @@ static void test_dw3x3(void **state)
         tu_fill_uniform(k, 9, -1, 1, &r);
         float *ref = rnd(oh * ow, &r), *y = rnd(oh * ow, &r);
         /* the reference is the grouped conv with one channel per group */
-        axnn_gconv_shape s = {.n = 1, .c = 1, .h = h, .w = w, .m = 1, .groups = 1, .kh = 3, .kw = 3,
-                              .sh = stride, .sw = stride, .dh = 1, .dw = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1};
+        axnn_gconv_shape s = {.n = 1,
+                              .c = 1,
+                              .h = h,
+                              .w = w,
+                              .m = 1,
+                              .groups = 1,
+                              .kh = 3,
+                              .kw = 3,
+                              .sh = stride,
+                              .sw = stride,
+                              .dh = 1,
+                              .dw = 1,
+                              .pt = 1,
+                              .pl = 1,
+                              .pb = 1,
+                              .pr = 1};
         assert_true(axnn_gconv_shape_init(&s));
         assert_int_equal(s.oh, oh);
         assert_int_equal(s.ow, ow);
@@ -164,9 +210,20 @@ static void test_gconv1x1(void **state)
     float *ws = malloc((size_t)axnn_sgemm_ws_floats() * sizeof(float));
     for (int it = 0; it < 40; it++) {
         int64_t g = 1 + axnn_rng_below(&r, 4), c = g * (1 + axnn_rng_below(&r, 24));
-        int64_t m = g * (1 + axnn_rng_below(&r, 24)), h = 1 + axnn_rng_below(&r, 12), w = 1 + axnn_rng_below(&r, 12), n = 2;
-        axnn_gconv_shape s = {.n = n, .c = c, .h = h, .w = w, .m = m, .groups = g, .kh = 1, .kw = 1,
-                              .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+        int64_t m = g * (1 + axnn_rng_below(&r, 24)), h = 1 + axnn_rng_below(&r, 12),
+                w = 1 + axnn_rng_below(&r, 12), n = 2;
+        axnn_gconv_shape s = {.n = n,
+                              .c = c,
+                              .h = h,
+                              .w = w,
+                              .m = m,
+                              .groups = g,
+                              .kh = 1,
+                              .kw = 1,
+                              .sh = 1,
+                              .sw = 1,
+                              .dh = 1,
+                              .dw = 1};
         assert_true(axnn_gconv_shape_init(&s));
         float *x = rnd(n * c * h * w, &r), *wt = rnd(m * (c / g), &r), *b = rnd(m, &r);
         float *ref = rnd(n * m * h * w, &r), *y = rnd(n * m * h * w, &r);
@@ -186,32 +243,66 @@ static void test_gconv1x1(void **state)
 static void test_pool_shapes(void **state)
 {
     /* 8 wide, kernel 3, stride 2, pad 1: floor (8+2-3)/2+1 = 4, ceil 5 */
-    axnn_pool_shape p = {.h = 8, .w = 8, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .dh = 1, .dw = 1,
-                         .pt = 1, .pl = 1, .pb = 1, .pr = 1};
+    axnn_pool_shape p = {.h = 8,
+                         .w = 8,
+                         .kh = 3,
+                         .kw = 3,
+                         .sh = 2,
+                         .sw = 2,
+                         .dh = 1,
+                         .dw = 1,
+                         .pt = 1,
+                         .pl = 1,
+                         .pb = 1,
+                         .pr = 1};
     assert_true(axnn_pool_shape_init(&p));
     assert_int_equal(p.oh, 4);
     p.ceil_mode = true;
     assert_true(axnn_pool_shape_init(&p));
     assert_int_equal(p.oh, 5);
     /* 6 wide, kernel 2, stride 2, no pad, ceil: (6-2)/2+1 = 3 exactly; 5 wide: ceil(3/2)+1 = 3 */
-    p = (axnn_pool_shape){.h = 5, .w = 6, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1, .ceil_mode = true};
+    p = (axnn_pool_shape){
+        .h = 5, .w = 6, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1, .ceil_mode = true};
     assert_true(axnn_pool_shape_init(&p));
     assert_int_equal(p.oh, 3);
     assert_int_equal(p.ow, 3);
     /* the dropped window: 4 wide, k 2, s 2, pad 1 each side, ceil: (4+2-2)/2+1 = 3, last start
      * 2*2-1 = 3 < 4 + 1 kept */
-    p = (axnn_pool_shape){.h = 4, .w = 4, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1,
-                          .pt = 1, .pl = 1, .pb = 1, .pr = 1, .ceil_mode = true};
+    p = (axnn_pool_shape){.h = 4,
+                          .w = 4,
+                          .kh = 2,
+                          .kw = 2,
+                          .sh = 2,
+                          .sw = 2,
+                          .dh = 1,
+                          .dw = 1,
+                          .pt = 1,
+                          .pl = 1,
+                          .pb = 1,
+                          .pr = 1,
+                          .ceil_mode = true};
     assert_true(axnn_pool_shape_init(&p));
     assert_int_equal(p.oh, 3);
     /* 5 wide, k 2, s 3, pad 1/1, ceil: ceil((5+2-2)/3)+1 = 3, but window 2 would start at
      * 2*3 - 1 = 5, past the input (0..4): dropped -> 2 */
-    p = (axnn_pool_shape){.h = 5, .w = 5, .kh = 2, .kw = 2, .sh = 3, .sw = 3, .dh = 1, .dw = 1,
-                          .pt = 1, .pl = 1, .pb = 1, .pr = 1, .ceil_mode = true};
+    p = (axnn_pool_shape){.h = 5,
+                          .w = 5,
+                          .kh = 2,
+                          .kw = 2,
+                          .sh = 3,
+                          .sw = 3,
+                          .dh = 1,
+                          .dw = 1,
+                          .pt = 1,
+                          .pl = 1,
+                          .pb = 1,
+                          .pr = 1,
+                          .ceil_mode = true};
     assert_true(axnn_pool_shape_init(&p));
     assert_int_equal(p.oh, 2);
     /* padding as wide as the kernel: refused */
-    p = (axnn_pool_shape){.h = 3, .w = 3, .kh = 1, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pb = 1};
+    p = (axnn_pool_shape){
+        .h = 3, .w = 3, .kh = 1, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pb = 1};
     assert_false(axnn_pool_shape_init(&p));
 }
 
@@ -220,8 +311,18 @@ static void test_avgpool_hand(void **state)
     /* 3x3 input 1..9, kernel 2, stride 2, pad 1 all round, ceil off: 2x2 windows
      * (0,0) covers x[0] only: include_pad -> 1/4, exclude -> 1 */
     float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, y[4];
-    axnn_pool_shape p = {.h = 3, .w = 3, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1,
-                         .pt = 1, .pl = 1, .pb = 1, .pr = 1};
+    axnn_pool_shape p = {.h = 3,
+                         .w = 3,
+                         .kh = 2,
+                         .kw = 2,
+                         .sh = 2,
+                         .sw = 2,
+                         .dh = 1,
+                         .dw = 1,
+                         .pt = 1,
+                         .pl = 1,
+                         .pb = 1,
+                         .pr = 1};
     assert_true(axnn_pool_shape_init(&p));
     assert_int_equal(p.oh, 2);
     axnn_avgpool_ref(&p, x, y);
@@ -234,8 +335,16 @@ static void test_avgpool_hand(void **state)
     /* ceil mode window past the padding: 4 wide, k 3, s 2, no pad, ceil -> 2 windows, the second
      * [2, 5) clipped to [2, 4): divisor 2 either way (no padding to count) */
     float x4[4] = {1, 2, 3, 4}, y2[2];
-    p = (axnn_pool_shape){.h = 1, .w = 4, .kh = 1, .kw = 3, .sh = 1, .sw = 2, .dh = 1, .dw = 1,
-                          .ceil_mode = true, .count_include_pad = true};
+    p = (axnn_pool_shape){.h = 1,
+                          .w = 4,
+                          .kh = 1,
+                          .kw = 3,
+                          .sh = 1,
+                          .sw = 2,
+                          .dh = 1,
+                          .dw = 1,
+                          .ceil_mode = true,
+                          .count_include_pad = true};
     assert_true(axnn_pool_shape_init(&p));
     assert_int_equal(p.ow, 2);
     axnn_avgpool_ref(&p, x4, y2);
@@ -263,7 +372,8 @@ static void test_maxpool_hand(void **state)
     axnn_maxpool_ref(&p, z, yz, idx);
     assert_true(yz[0] == -5 && idx[0] == 0);
     assert_true(isnan(yz[1]) && idx[1] == 2);
-    p = (axnn_pool_shape){.h = 1, .w = 2, .kh = 1, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pl = 1, .pr = 1};
+    p = (axnn_pool_shape){
+        .h = 1, .w = 2, .kh = 1, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pl = 1, .pr = 1};
     assert_true(axnn_pool_shape_init(&p));
     axnn_maxpool_ref(&p, z, yz, idx);
     assert_true(yz[0] == -5 && yz[1] == -5 && idx[1] == 0);
@@ -272,12 +382,20 @@ static void test_maxpool_hand(void **state)
 static axnn_pool_shape random_pool(axnn_rng *r)
 {
     for (;;) {
-        axnn_pool_shape p = {.h = 1 + axnn_rng_below(r, 10), .w = 1 + axnn_rng_below(r, 10),
-                             .kh = 1 + axnn_rng_below(r, 4), .kw = 1 + axnn_rng_below(r, 4),
-                             .sh = 1 + axnn_rng_below(r, 3), .sw = 1 + axnn_rng_below(r, 3),
-                             .dh = 1, .dw = 1, .pt = axnn_rng_below(r, 2), .pl = axnn_rng_below(r, 2),
-                             .pb = axnn_rng_below(r, 3), .pr = axnn_rng_below(r, 2),
-                             .ceil_mode = axnn_rng_below(r, 2), .count_include_pad = axnn_rng_below(r, 2)};
+        axnn_pool_shape p = {.h = 1 + axnn_rng_below(r, 10),
+                             .w = 1 + axnn_rng_below(r, 10),
+                             .kh = 1 + axnn_rng_below(r, 4),
+                             .kw = 1 + axnn_rng_below(r, 4),
+                             .sh = 1 + axnn_rng_below(r, 3),
+                             .sw = 1 + axnn_rng_below(r, 3),
+                             .dh = 1,
+                             .dw = 1,
+                             .pt = axnn_rng_below(r, 2),
+                             .pl = axnn_rng_below(r, 2),
+                             .pb = axnn_rng_below(r, 3),
+                             .pr = axnn_rng_below(r, 2),
+                             .ceil_mode = axnn_rng_below(r, 2),
+                             .count_include_pad = axnn_rng_below(r, 2)};
         if (axnn_pool_shape_init(&p)) return p;
     }
 }
@@ -289,12 +407,14 @@ static void test_pool_backward(void **state)
     for (int it = 0; it < 300; it++) {
         axnn_pool_shape p = random_pool(&r);
         int64_t nx = p.h * p.w, ny = p.oh * p.ow;
-        float *x = rnd(nx, &r), *y = rnd(ny, &r), *g = rnd(ny, &r), *dx = calloc((size_t)nx, sizeof(float));
+        float *x = rnd(nx, &r), *y = rnd(ny, &r), *g = rnd(ny, &r),
+              *dx = calloc((size_t)nx, sizeof(float));
         /* average: linear, so <avg(x), g> = <x, avg'(g)> */
         axnn_avgpool_ref(&p, x, y);
         axnn_avgpool_bwd_ref(&p, g, dx);
         double a = dot(y, g, ny), b = dot(x, dx, nx);
-        if (fabs(a - b) > 1e-5 * (1 + sum_abs_prod(y, g, ny))) fail_msg("avg pool adjoint: %g vs %g", a, b);
+        if (fabs(a - b) > 1e-5 * (1 + sum_abs_prod(y, g, ny)))
+            fail_msg("avg pool adjoint: %g vs %g", a, b);
         /* every average lies within its window's range; max pool dominates it */
         float *mx = rnd(ny, &r);
         int32_t *idx = malloc((size_t)ny * sizeof(int32_t));
@@ -365,7 +485,8 @@ static void test_shuffle_concat_split(void **state)
         axnn_channel_shuffle(y, back, n, c, cg, hw);
         assert_memory_equal(back, x, (size_t)t * sizeof(float));
         /* concat along channels of parts of c1, c2, c3 channels, then split back */
-        int64_t cs[3] = {1 + axnn_rng_below(&r, 3), 1 + axnn_rng_below(&r, 3), 1 + axnn_rng_below(&r, 3)};
+        int64_t cs[3] = {1 + axnn_rng_below(&r, 3), 1 + axnn_rng_below(&r, 3),
+                         1 + axnn_rng_below(&r, 3)};
         int64_t len[3], total = 0;
         float *parts[3], *out[3];
         for (int k = 0; k < 3; k++) {
@@ -378,7 +499,8 @@ static void test_shuffle_concat_split(void **state)
         for (int64_t i = 0; i < n; i++)
             for (int64_t ch = 0; ch < cs[1]; ch++)
                 for (int64_t q = 0; q < hw; q++)
-                    assert_true(cat[i * total + (cs[0] + ch) * hw + q] == parts[1][(i * cs[1] + ch) * hw + q]);
+                    assert_true(cat[i * total + (cs[0] + ch) * hw + q] ==
+                                parts[1][(i * cs[1] + ch) * hw + q]);
         axnn_tensor_split(cat, 3, out, len, n);
         for (int k = 0; k < 3; k++) {
             assert_memory_equal(out[k], parts[k], (size_t)(n * len[k]) * sizeof(float));
@@ -424,7 +546,8 @@ static void test_binary(void **state)
         axnn_binary(op, a, na, ad, b, nb, bd, y2);
         assert_memory_equal(y1, y2, (size_t)n * sizeof(float));
         /* backward against central differences of sum(y * g) at a few elements */
-        float *g = rnd(n, &r), *da = rnd(an, &r), *db = rnd(bn, &r), *yp = rnd(n, &r), *ym = rnd(n, &r);
+        float *g = rnd(n, &r), *da = rnd(an, &r), *db = rnd(bn, &r), *yp = rnd(n, &r),
+              *ym = rnd(n, &r);
         axnn_binary_bwd_ref(op, a, na, ad, b, nb, bd, g, da, db);
         for (int q = 0; q < 4; q++) {
             bool on_a = q & 1;
@@ -437,7 +560,9 @@ static void test_binary(void **state)
             axnn_binary_ref(op, a, na, ad, b, nb, bd, ym);
             v[j] = keep;
             double num = (dot(yp, g, n) - dot(ym, g, n)) / (2.0 * e);
-            if (fabs(num - dv[j]) > 2e-2 * (1 + fabs(num))) fail_msg("op %d: d%s[%lld] %g vs numeric %g", op, on_a ? "a" : "b", (long long)j, dv[j], num);
+            if (fabs(num - dv[j]) > 2e-2 * (1 + fabs(num)))
+                fail_msg("op %d: d%s[%lld] %g vs numeric %g", op, on_a ? "a" : "b", (long long)j,
+                         dv[j], num);
         }
         free(a), free(b), free(y1), free(y2), free(g), free(da), free(db), free(yp), free(ym);
     }
@@ -452,7 +577,8 @@ static void test_matmul(void **state)
         int na, nb, nd;
         int64_t ad[6], bd[6], od[6];
         random_bcast(&r, 4, &na, ad, &nb, bd);
-        int64_t M = 1 + axnn_rng_below(&r, 20), K = 1 + axnn_rng_below(&r, 30), N = 1 + axnn_rng_below(&r, 20);
+        int64_t M = 1 + axnn_rng_below(&r, 20), K = 1 + axnn_rng_below(&r, 30),
+                N = 1 + axnn_rng_below(&r, 20);
         ad[na] = M, ad[na + 1] = K, bd[nb] = K, bd[nb + 1] = N;
         na += 2, nb += 2;
         assert_true(axnn_broadcast_shape(na - 2, ad, nb - 2, bd, &nd, od));
@@ -493,9 +619,12 @@ static void test_act_variants(void **state)
     axnn_rng r;
     axnn_rng_seed(&r, 9);
     int64_t n = 4099;
-    float *x = malloc((size_t)n * sizeof(float)), *ref = malloc((size_t)n * sizeof(float)), *y = malloc((size_t)n * sizeof(float));
+    float *x = malloc((size_t)n * sizeof(float)), *ref = malloc((size_t)n * sizeof(float)),
+          *y = malloc((size_t)n * sizeof(float));
     tu_fill_uniform(x, n, -12.0f, 12.0f, &r);
-    float specials[] = {0.0f, -0.0f, 3.0f, -3.0f, 6.0f, 0.5f, -0.5f, 0.4999999f, 1e-30f, -1e-7f, 88.0f, -88.0f, 100.0f, -100.0f, INFINITY, -INFINITY, NAN};
+    float specials[] = {0.0f,   -0.0f,      3.0f,     -3.0f,     6.0f,  0.5f,
+                        -0.5f,  0.4999999f, 1e-30f,   -1e-7f,    88.0f, -88.0f,
+                        100.0f, -100.0f,    INFINITY, -INFINITY, NAN};
     memcpy(x, specials, sizeof specials);
     for (int64_t i = 20; i < 600; i++) x[i] = (float)(i - 310) * 1e-3f; /* near 0 */
     for (size_t a = 0; a < sizeof ACTS / sizeof ACTS[0]; a++) {
@@ -510,8 +639,11 @@ static void test_act_variants(void **state)
                 }
                 for (int64_t i = 0; i < n - off; i++) {
                     double want = ref[i + off], got = y[i];
-                    bool ok = (isnan(want) && isnan(got)) || want == got || fabs(got - want) <= 1e-6 * fabs(want) + 1e-37;
-                    if (!ok) fail_msg("%s act %d: x %.9g: %.9g vs %.9g", v[q]->name, p->kind, x[i + off], got, want);
+                    bool ok = (isnan(want) && isnan(got)) || want == got ||
+                              fabs(got - want) <= 1e-6 * fabs(want) + 1e-37;
+                    if (!ok)
+                        fail_msg("%s act %d: x %.9g: %.9g vs %.9g", v[q]->name, p->kind, x[i + off],
+                                 got, want);
                 }
             }
         }
@@ -547,7 +679,8 @@ static void test_act_reference(void **state)
             axnn_act_portable.fwd(p, &v, &y0, 1);
             axnn_act_bwd_ref(p, &v, &y0, &g, &dx, 1);
             double num = ((double)yp - ym) / (2.0 * e);
-            if (fabs(num - dx) > 1e-2 * (1 + fabs(num))) fail_msg("act %d at %g: grad %g vs numeric %g", p->kind, v, dx, num);
+            if (fabs(num - dx) > 1e-2 * (1 + fabs(num)))
+                fail_msg("act %d at %g: grad %g vs numeric %g", p->kind, v, dx, num);
         }
     }
 }
@@ -555,13 +688,20 @@ static void test_act_reference(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gconv_shape),    cmocka_unit_test(test_gconv_adjoint),
-        cmocka_unit_test(test_gconv_facts),    cmocka_unit_test(test_dw3x3),
-        cmocka_unit_test(test_gconv1x1),       cmocka_unit_test(test_pool_shapes),
-        cmocka_unit_test(test_avgpool_hand),   cmocka_unit_test(test_maxpool_hand),
-        cmocka_unit_test(test_pool_backward),  cmocka_unit_test(test_transpose),
-        cmocka_unit_test(test_shuffle_concat_split), cmocka_unit_test(test_binary),
-        cmocka_unit_test(test_matmul),         cmocka_unit_test(test_act_variants),
+        cmocka_unit_test(test_gconv_shape),
+        cmocka_unit_test(test_gconv_adjoint),
+        cmocka_unit_test(test_gconv_facts),
+        cmocka_unit_test(test_dw3x3),
+        cmocka_unit_test(test_gconv1x1),
+        cmocka_unit_test(test_pool_shapes),
+        cmocka_unit_test(test_avgpool_hand),
+        cmocka_unit_test(test_maxpool_hand),
+        cmocka_unit_test(test_pool_backward),
+        cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_shuffle_concat_split),
+        cmocka_unit_test(test_binary),
+        cmocka_unit_test(test_matmul),
+        cmocka_unit_test(test_act_variants),
         cmocka_unit_test(test_act_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

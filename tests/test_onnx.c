@@ -70,10 +70,12 @@ static void check_folded(axnn_onnx_model *m, int64_t batch)
     assert_int_equal(y->dims[1], 10);
     /* every Reshape reads a constant shape */
     for (int k = 0; k < m->nnodes; k++)
-        if (!strcmp(m->nodes[k].op_type, "Reshape")) assert_non_null(axnn_onnx_find_init(m, m->nodes[k].inputs[1]));
+        if (!strcmp(m->nodes[k].op_type, "Reshape"))
+            assert_non_null(axnn_onnx_find_init(m, m->nodes[k].inputs[1]));
     for (int k = 0; k < m->nnodes; k++)
         for (int j = 0; j < m->nodes[k].noutputs; j++)
-            if (!axnn_onnx_find_shape(m, m->nodes[k].outputs[j])) fail_msg("%s: no shape for %s", m->path, m->nodes[k].outputs[j]);
+            if (!axnn_onnx_find_shape(m, m->nodes[k].outputs[j]))
+                fail_msg("%s: no shape for %s", m->path, m->nodes[k].outputs[j]);
 }
 
 static void test_tiny_resnet(void **state)
@@ -114,8 +116,10 @@ static void test_external_data(void **state)
         const axnn_onnx_tensor *x = &a->inits[k], *y = axnn_onnx_find_init(b, x->name);
         assert_non_null(y);
         assert_int_equal(x->numel, y->numel);
-        if (x->f) assert_memory_equal(x->f, y->f, (size_t)x->numel * sizeof(float));
-        else assert_memory_equal(x->i, y->i, (size_t)x->numel * sizeof(int64_t));
+        if (x->f)
+            assert_memory_equal(x->f, y->f, (size_t)x->numel * sizeof(float));
+        else
+            assert_memory_equal(x->i, y->i, (size_t)x->numel * sizeof(int64_t));
         big += x->numel * 4 >= 64;
     }
     assert_true(big > 5);
@@ -217,7 +221,8 @@ static void test_tiny_attention(void **state)
 
 static void test_golden_tensors(void **state)
 {
-    static const char *const nets[] = {"tiny_resnet", "tiny_mobilenetv2", "tiny_shufflenet", "tiny_attention"};
+    static const char *const nets[] = {"tiny_resnet", "tiny_mobilenetv2", "tiny_shufflenet",
+                                       "tiny_attention"};
     for (int k = 0; k < 4; k++) {
         char name[256];
         axnn_onnx_tensor x, y;
@@ -255,12 +260,14 @@ static void test_batch_and_dynamic_dims(void **state)
 }
 
 /* A bad file must fail with status `want` and a message holding every needle. */
-static void expect_bad(const char *name, axnn_status want, const char *n1, const char *n2, const char *n3)
+static void expect_bad(const char *name, axnn_status want, const char *n1, const char *n2,
+                       const char *n3)
 {
     axnn_onnx_model *m = (axnn_onnx_model *)0x1;
     axnn_status s = axnn_onnx_load(data(name), 0, &m);
     const char *e = axnn_last_error();
-    if (s != want || (n1 && !strstr(e, n1)) || (n2 && !strstr(e, n2)) || (n3 && !strstr(e, n3)) || !strstr(e, name))
+    if (s != want || (n1 && !strstr(e, n1)) || (n2 && !strstr(e, n2)) || (n3 && !strstr(e, n3)) ||
+        !strstr(e, name))
         fail_msg("%s: status %d (want %d): \"%s\"", name, s, want, e);
     assert_null(m);
     assert_null(strchr(e, '\n'));
@@ -270,11 +277,14 @@ static void test_bad_files(void **state)
 {
     expect_bad("bad_short_init.onnx", AXNN_ERR_FORMAT, "tensor 'w'", "10 values", "needs 16");
     expect_bad("bad_cycle.onnx", AXNN_ERR_FORMAT, "cycle", "node '", NULL);
-    expect_bad("bad_unknown_op.onnx", AXNN_ERR_UNSUPPORTED, "node 'frob'", "(FrobnicateV2)", "unknown op");
+    expect_bad("bad_unknown_op.onnx", AXNN_ERR_UNSUPPORTED, "node 'frob'", "(FrobnicateV2)",
+               "unknown op");
     expect_bad("bad_no_producer.onnx", AXNN_ERR_FORMAT, "graph output 'z'", "no node", NULL);
     expect_bad("bad_huge_dim.onnx", AXNN_ERR_FORMAT, "'x'", "1099511627776", NULL);
-    expect_bad("bad_attr.onnx", AXNN_ERR_UNSUPPORTED, "node 'conv1' (Conv)", "unsupported attribute 'frobnicate'", NULL);
-    expect_bad("bad_ext_escape.onnx", AXNN_ERR_FORMAT, "'../secret.bin'", "leaves the model's folder", NULL);
+    expect_bad("bad_attr.onnx", AXNN_ERR_UNSUPPORTED, "node 'conv1' (Conv)",
+               "unsupported attribute 'frobnicate'", NULL);
+    expect_bad("bad_ext_escape.onnx", AXNN_ERR_FORMAT, "'../secret.bin'",
+               "leaves the model's folder", NULL);
     expect_bad("bad_opset.onnx", AXNN_ERR_UNSUPPORTED, "opset 9", NULL, NULL);
     expect_bad("missing.onnx", AXNN_ERR_IO, NULL, NULL, NULL);
     /* the unknown op is accepted by the any-op load (the node-test harness's mode) */
@@ -324,13 +334,15 @@ static void test_mutations(void **state)
     for (int it = 0; it < 300; it++) {
         memcpy(c, b, len);
         int flips = 1 + (int)axnn_rng_below(&r, 4);
-        for (int k = 0; k < flips; k++) c[axnn_rng_below(&r, (uint32_t)len)] = (uint8_t)axnn_rng_u64(&r);
+        for (int k = 0; k < flips; k++)
+            c[axnn_rng_below(&r, (uint32_t)len)] = (uint8_t)axnn_rng_u64(&r);
         axnn_onnx_model *m = NULL;
         if (axnn_onnx_load_mem(c, len, NULL, "mut.onnx", 0, &m) == AXNN_OK) {
             ok++;
             axnn_onnx_fix_inputs(m, 2); /* must not crash either */
             axnn_onnx_free(m);
-        } else assert_null(m);
+        } else
+            assert_null(m);
     }
     print_message("mutations: %d of 300 still load\n", ok);
     free(b);
@@ -340,11 +352,16 @@ static void test_mutations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tiny_resnet),       cmocka_unit_test(test_external_data),
-        cmocka_unit_test(test_tiny_mobilenetv2),  cmocka_unit_test(test_tiny_shufflenet),
-        cmocka_unit_test(test_tiny_attention),    cmocka_unit_test(test_golden_tensors),
-        cmocka_unit_test(test_batch_and_dynamic_dims), cmocka_unit_test(test_bad_files),
-        cmocka_unit_test(test_truncated),         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_tiny_resnet),
+        cmocka_unit_test(test_external_data),
+        cmocka_unit_test(test_tiny_mobilenetv2),
+        cmocka_unit_test(test_tiny_shufflenet),
+        cmocka_unit_test(test_tiny_attention),
+        cmocka_unit_test(test_golden_tensors),
+        cmocka_unit_test(test_batch_and_dynamic_dims),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,8 +76,10 @@ static void axis_pads(const axnn_onnx_node *n, int axis, int sp, int64_t in, int
         if (total < 0) total = 0;
         *pb = !strcmp(ap, "SAME_UPPER") ? total / 2 : total - total / 2;
         *pe = total - *pb;
-    } else if (!strcmp(ap, "VALID")) *pb = *pe = 0;
-    else *pb = ints_at(n, "pads", axis, 0), *pe = ints_at(n, "pads", sp + axis, 0);
+    } else if (!strcmp(ap, "VALID"))
+        *pb = *pe = 0;
+    else
+        *pb = ints_at(n, "pads", axis, 0), *pe = ints_at(n, "pads", sp + axis, 0);
 }
 
 static int expect_shape(run *r, int k, int nd, const int64_t *dims)
@@ -95,9 +97,14 @@ static int run_conv(run *r)
     if (r->nin < 2 || w->nd != x->nd) return SKIP;
     if (x->nd != 4 && x->nd != 3) return SKIP;
     bool one = x->nd == 3; /* 1-d: h = 1 */
-    axnn_gconv_shape s = {.n = x->dims[0], .c = x->dims[1], .h = one ? 1 : x->dims[2],
-                          .w = x->dims[x->nd - 1], .m = w->dims[0], .groups = iattr(r->n, "group", 1),
-                          .kh = one ? 1 : w->dims[2], .kw = w->dims[w->nd - 1]};
+    axnn_gconv_shape s = {.n = x->dims[0],
+                          .c = x->dims[1],
+                          .h = one ? 1 : x->dims[2],
+                          .w = x->dims[x->nd - 1],
+                          .m = w->dims[0],
+                          .groups = iattr(r->n, "group", 1),
+                          .kh = one ? 1 : w->dims[2],
+                          .kw = w->dims[w->nd - 1]};
     int sp = one ? 1 : 2, ax = one ? -1 : 0;
     s.sh = one ? 1 : ints_at(r->n, "strides", 0, 1), s.sw = ints_at(r->n, "strides", sp - 1, 1);
     s.dh = one ? 1 : ints_at(r->n, "dilations", 0, 1), s.dw = ints_at(r->n, "dilations", sp - 1, 1);
@@ -120,12 +127,16 @@ static int run_pool(run *r, bool max)
     if ((x->nd != 4 && x->nd != 3) || r->nout != 1 || iattr(r->n, "storage_order", 0)) return SKIP;
     bool one = x->nd == 3;
     int sp = one ? 1 : 2;
-    axnn_pool_shape p = {.h = one ? 1 : x->dims[2], .w = x->dims[x->nd - 1],
+    axnn_pool_shape p = {.h = one ? 1 : x->dims[2],
+                         .w = x->dims[x->nd - 1],
                          .kh = one ? 1 : ints_at(r->n, "kernel_shape", 0, 1),
                          .kw = ints_at(r->n, "kernel_shape", sp - 1, 1),
-                         .sh = one ? 1 : ints_at(r->n, "strides", 0, 1), .sw = ints_at(r->n, "strides", sp - 1, 1),
-                         .dh = one ? 1 : ints_at(r->n, "dilations", 0, 1), .dw = ints_at(r->n, "dilations", sp - 1, 1),
-                         .ceil_mode = iattr(r->n, "ceil_mode", 0), .count_include_pad = iattr(r->n, "count_include_pad", 0)};
+                         .sh = one ? 1 : ints_at(r->n, "strides", 0, 1),
+                         .sw = ints_at(r->n, "strides", sp - 1, 1),
+                         .dh = one ? 1 : ints_at(r->n, "dilations", 0, 1),
+                         .dw = ints_at(r->n, "dilations", sp - 1, 1),
+                         .ceil_mode = iattr(r->n, "ceil_mode", 0),
+                         .count_include_pad = iattr(r->n, "count_include_pad", 0)};
     if (!one) axis_pads(r->n, 0, sp, p.h, p.kh, p.sh, p.dh, &p.pt, &p.pb);
     axis_pads(r->n, sp - 1, sp, p.w, p.kw, p.sw, p.dw, &p.pl, &p.pr);
     if (!axnn_pool_shape_init(&p)) {
@@ -137,8 +148,10 @@ static int run_pool(run *r, bool max)
     if (e >= 0) return e;
     int64_t planes = x->dims[0] * x->dims[1];
     for (int64_t q = 0; q < planes; q++) {
-        if (max) axnn_maxpool_ref(&p, x->f + q * p.h * p.w, r->out[0] + q * p.oh * p.ow, NULL);
-        else axnn_avgpool_ref(&p, x->f + q * p.h * p.w, r->out[0] + q * p.oh * p.ow);
+        if (max)
+            axnn_maxpool_ref(&p, x->f + q * p.h * p.w, r->out[0] + q * p.oh * p.ow, NULL);
+        else
+            axnn_avgpool_ref(&p, x->f + q * p.h * p.w, r->out[0] + q * p.oh * p.ow);
     }
     return RAN;
 }
@@ -146,7 +159,8 @@ static int run_pool(run *r, bool max)
 static int run_act(run *r, axnn_act_kind kind)
 {
     axnn_act p = {.kind = kind, .alpha = 0, .beta = 0, .lo = -INFINITY, .hi = INFINITY};
-    if (kind == AXNN_ACT_HARDSIGMOID) p.alpha = fattr(r->n, "alpha", 0.2f), p.beta = fattr(r->n, "beta", 0.5f);
+    if (kind == AXNN_ACT_HARDSIGMOID)
+        p.alpha = fattr(r->n, "alpha", 0.2f), p.beta = fattr(r->n, "beta", 0.5f);
     if (kind == AXNN_ACT_LEAKYRELU) p.alpha = fattr(r->n, "alpha", 0.01f);
     if (kind == AXNN_ACT_CLIP) {
         p.lo = fattr(r->n, "min", -INFINITY), p.hi = fattr(r->n, "max", INFINITY); /* opset < 11 */
@@ -157,11 +171,13 @@ static int run_act(run *r, axnn_act_kind kind)
     int nv = axnn_act_variants(v, 4);
     float *tmp = malloc((size_t)(r->in[0]->numel + 1) * sizeof(float));
     v[0]->fwd(&p, r->in[0]->f, r->out[0], r->in[0]->numel);
-    for (int q = 1; q < nv; q++) { /* the SIMD variants stay within their own bound of the reference */
+    for (int q = 1; q < nv;
+         q++) { /* the SIMD variants stay within their own bound of the reference */
         v[q]->fwd(&p, r->in[0]->f, tmp, r->in[0]->numel);
         for (int64_t i = 0; i < r->in[0]->numel; i++)
             if (fabsf(tmp[i] - r->out[0][i]) > 1e-6f * fabsf(r->out[0][i]) + 1e-37f)
-                snprintf(r->why, sizeof r->why, "%s variant differs at %lld", v[q]->name, (long long)i);
+                snprintf(r->why, sizeof r->why, "%s variant differs at %lld", v[q]->name,
+                         (long long)i);
     }
     free(tmp);
     return RAN;
@@ -178,7 +194,8 @@ static int run_binary(run *r, axnn_binop op)
     axnn_binary(op, a->f, a->nd, a->dims, b->f, b->nd, b->dims, r->out[0]);
     float *ref = malloc((size_t)(r->want[0].numel + 1) * sizeof(float));
     axnn_binary_ref(op, a->f, a->nd, a->dims, b->f, b->nd, b->dims, ref);
-    if (memcmp(ref, r->out[0], (size_t)r->want[0].numel * sizeof(float))) snprintf(r->why, sizeof r->why, "fast path differs from the reference");
+    if (memcmp(ref, r->out[0], (size_t)r->want[0].numel * sizeof(float)))
+        snprintf(r->why, sizeof r->why, "fast path differs from the reference");
     free(ref);
     return RAN;
 }
@@ -189,7 +206,8 @@ static int run_transpose(run *r)
     int perm[8];
     int64_t od[8];
     if (x->nd > AXNN_TENSOR_MAX_DIMS) return SKIP;
-    for (int k = 0; k < x->nd; k++) perm[k] = (int)ints_at(r->n, "perm", k, x->nd - 1 - k), od[k] = x->dims[perm[k]];
+    for (int k = 0; k < x->nd; k++)
+        perm[k] = (int)ints_at(r->n, "perm", k, x->nd - 1 - k), od[k] = x->dims[perm[k]];
     int e = expect_shape(r, 0, x->nd, od);
     if (e >= 0) return e;
     axnn_transpose(x->f, x->nd, x->dims, perm, r->out[0]);
@@ -227,9 +245,11 @@ static int run_split(run *r)
     int64_t inner, len[8], sum = 0;
     int64_t outer = blocks(x->nd, x->dims, axis, &inner);
     for (int k = 0; k < r->nout; k++) {
-        int64_t c = r->nin > 1 ? r->in[1]->i[k] : ints_at(r->n, "split", k, x->dims[axis] / r->nout);
+        int64_t c =
+            r->nin > 1 ? r->in[1]->i[k] : ints_at(r->n, "split", k, x->dims[axis] / r->nout);
         if (r->want[k].dims[axis] != c) {
-            snprintf(r->why, sizeof r->why, "split %d: size %lld, ONNX %lld", k, (long long)c, (long long)r->want[k].dims[axis]);
+            snprintf(r->why, sizeof r->why, "split %d: size %lld, ONNX %lld", k, (long long)c,
+                     (long long)r->want[k].dims[axis]);
             return RAN;
         }
         len[k] = c * inner, sum += c;
@@ -255,9 +275,9 @@ typedef struct op_entry {
 } op_entry;
 
 static op_entry OPS[] = {
-    {"Conv"}, {"AveragePool"}, {"MaxPool"}, {"HardSigmoid"}, {"HardSwish"}, {"Clip"},
-    {"LeakyRelu"}, {"Sigmoid"}, {"Tanh"}, {"Add"}, {"Sub"}, {"Mul"}, {"Div"}, {"Transpose"},
-    {"Concat"}, {"Split"}, {"MatMul"},
+    {"Conv"},      {"AveragePool"}, {"MaxPool"}, {"HardSigmoid"}, {"HardSwish"}, {"Clip"},
+    {"LeakyRelu"}, {"Sigmoid"},     {"Tanh"},    {"Add"},         {"Sub"},       {"Mul"},
+    {"Div"},       {"Transpose"},   {"Concat"},  {"Split"},       {"MatMul"},
 };
 #define NOPS (int)(sizeof OPS / sizeof OPS[0])
 
@@ -291,7 +311,8 @@ static void compare(run *r)
         for (int64_t i = 0; i < r->want[k].numel; i++) {
             double g = r->out[k][i], w = r->want[k].f[i];
             if (!(g == w || fabs(g - w) <= 1e-7 + 1e-3 * fabs(w)) && !(isnan(g) && isnan(w))) {
-                snprintf(r->why, sizeof r->why, "output %d element %lld: %.9g, ONNX %.9g", k, (long long)i, g, w);
+                snprintf(r->why, sizeof r->why, "output %d element %lld: %.9g, ONNX %.9g", k,
+                         (long long)i, g, w);
                 break;
             }
         }
@@ -302,7 +323,8 @@ static int run_set(const axnn_onnx_case *c, const axnn_onnx_model *m, int set, r
 {
     memset(r, 0, sizeof *r);
     r->n = &m->nodes[0];
-    assert_int_equal(axnn_onnx_read_case_set(c, set, &r->data, &r->ndata, &r->want, &r->nout), AXNN_OK);
+    assert_int_equal(axnn_onnx_read_case_set(c, set, &r->data, &r->ndata, &r->want, &r->nout),
+                     AXNN_OK);
     int st = SKIP;
     bool resolved = r->n->ninputs <= 16;
     for (int k = 0; resolved && k < r->n->ninputs; k++) {
@@ -315,7 +337,8 @@ static int run_set(const axnn_onnx_case *c, const axnn_onnx_model *m, int set, r
         r->nin = k + 1;
     }
     if (resolved && r->nout <= 8) {
-        for (int k = 0; k < r->nout; k++) r->out[k] = calloc((size_t)(r->want[k].numel + 1), sizeof(float));
+        for (int k = 0; k < r->nout; k++)
+            r->out[k] = calloc((size_t)(r->want[k].numel + 1), sizeof(float));
         st = dispatch(r);
         if (st == RAN && !r->why[0]) compare(r);
         for (int k = 0; k < r->nout; k++) free(r->out[k]);
@@ -343,7 +366,8 @@ static void run_case(const axnn_onnx_case *c)
         if (r.why[0]) {
             e->failed++;
             print_message("FAIL %s set %d: %s\n", c->name, set, r.why);
-        } else e->passed++;
+        } else
+            e->passed++;
     }
     axnn_onnx_free(m);
 }
@@ -370,7 +394,8 @@ static void test_node_kernels(void **state)
     }
     int failed = 0;
     for (int k = 0; k < NOPS; k++) {
-        print_message("  %-12s passed %3d failed %d skipped %d\n", OPS[k].op, OPS[k].passed, OPS[k].failed, OPS[k].skipped);
+        print_message("  %-12s passed %3d failed %d skipped %d\n", OPS[k].op, OPS[k].passed,
+                      OPS[k].failed, OPS[k].skipped);
         failed += OPS[k].failed;
         if (!OPS[k].passed) fail_msg("%s: no case ran", OPS[k].op);
     }

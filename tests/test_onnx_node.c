@@ -43,9 +43,10 @@ static op_count *count_for(tally *t, const char *op)
 static bool documented_refusal(const char *msg)
 {
     static const char *const reasons[] = {
-        "(axnn reads opsets 11 to 17)", "is not a tensor (sequence", "has data type string", "has data type complex",
-        "has data type undefined", "model-local functions", "sparse initializers",
-        "not a valid TensorProto", /* a sequence or optional test value, not a tensor */
+        "(axnn reads opsets 11 to 17)", "is not a tensor (sequence", "has data type string",
+        "has data type complex",        "has data type undefined",   "model-local functions",
+        "sparse initializers",          "not a valid TensorProto", /* a sequence or optional test
+                                                                      value, not a tensor */
     };
     for (size_t k = 0; k < sizeof reasons / sizeof reasons[0]; k++)
         if (strstr(msg, reasons[k])) return true;
@@ -63,9 +64,12 @@ static bool data_known_bad(const char *name)
 /* The op a case tests: its only node's op, or "<op>(expanded)" for function expansions. */
 static void case_op(const axnn_onnx_model *m, const char *name, char *op, size_t n)
 {
-    if (m && m->nnodes == 1) snprintf(op, n, "%s", m->nodes[0].op_type);
-    else if (m && m->nnodes > 1) snprintf(op, n, "(graph of %s...)", m->nodes[m->nnodes - 1].op_type);
-    else snprintf(op, n, "(unparsed:%s)", name);
+    if (m && m->nnodes == 1)
+        snprintf(op, n, "%s", m->nodes[0].op_type);
+    else if (m && m->nnodes > 1)
+        snprintf(op, n, "(graph of %s...)", m->nodes[m->nnodes - 1].op_type);
+    else
+        snprintf(op, n, "(unparsed:%s)", name);
 }
 
 static bool tensor_matches(const axnn_onnx_tensor *t, const axnn_onnx_value_info *v)
@@ -81,7 +85,8 @@ static bool tensor_matches(const axnn_onnx_tensor *t, const axnn_onnx_value_info
 }
 
 /* Reads every data set of c and checks it against m; returns the first problem or NULL. */
-static const char *check_sets(const axnn_onnx_case *c, const axnn_onnx_model *m, char *why, size_t n)
+static const char *check_sets(const axnn_onnx_case *c, const axnn_onnx_model *m, char *why,
+                              size_t n)
 {
     for (int s = 0; s < c->nsets; s++) {
         axnn_onnx_tensor *in, *out;
@@ -113,8 +118,10 @@ static void run_case(tally *t, const axnn_onnx_case *c)
     op_count *oc = count_for(t, op);
     oc->cases++, t->cases++;
     if (st) {
-        if (getenv("AXNN_ONNX_VERBOSE")) print_message("refused %s: %s\n", c->name, axnn_last_error());
-        if (documented_refusal(axnn_last_error())) t->refused_documented++;
+        if (getenv("AXNN_ONNX_VERBOSE"))
+            print_message("refused %s: %s\n", c->name, axnn_last_error());
+        if (documented_refusal(axnn_last_error()))
+            t->refused_documented++;
         else {
             t->unexpected++;
             print_message("UNEXPECTED %s: %s\n", c->name, axnn_last_error());
@@ -123,16 +130,21 @@ static void run_case(tally *t, const axnn_onnx_case *c)
     }
     oc->parsed++, t->parsed++;
     const char *bad = check_sets(c, m, why, sizeof why);
-    if (!bad) oc->data_ok++, t->data_ok++;
-    else if (data_known_bad(c->name)) t->refused_documented++;
-    else if (documented_refusal(bad)) t->refused_documented++;
+    if (!bad)
+        oc->data_ok++, t->data_ok++;
+    else if (data_known_bad(c->name))
+        t->refused_documented++;
+    else if (documented_refusal(bad))
+        t->refused_documented++;
     else {
         t->unexpected++;
         print_message("UNEXPECTED %s: %s\n", c->name, bad);
     }
     axnn_onnx_free(m);
-    if (axnn_onnx_load(path, AXNN_ONNX_ANY_OPSET, &m) == AXNN_OK) oc->strict_ok++, t->strict_ok++;
-    else if (getenv("AXNN_ONNX_VERBOSE")) print_message("op table refuses %s: %s\n", c->name, axnn_last_error());
+    if (axnn_onnx_load(path, AXNN_ONNX_ANY_OPSET, &m) == AXNN_OK)
+        oc->strict_ok++, t->strict_ok++;
+    else if (getenv("AXNN_ONNX_VERBOSE"))
+        print_message("op table refuses %s: %s\n", c->name, axnn_last_error());
     axnn_onnx_free(m);
 }
 
@@ -144,12 +156,15 @@ static void run_root(const char *root)
     assert_true(n > 0);
     tally *t = calloc(1, sizeof *t);
     for (int k = 0; k < n; k++) run_case(t, &cases[k]);
-    print_message("%s: %d cases, %d parsed, %d with matching data, %d pass the op table, %d refused for documented reasons, %d unexpected\n",
-                  root, t->cases, t->parsed, t->data_ok, t->strict_ok, t->refused_documented, t->unexpected);
+    print_message("%s: %d cases, %d parsed, %d with matching data, %d pass the op table, %d "
+                  "refused for documented reasons, %d unexpected\n",
+                  root, t->cases, t->parsed, t->data_ok, t->strict_ok, t->refused_documented,
+                  t->unexpected);
     if (getenv("AXNN_ONNX_VERBOSE"))
         for (int k = 0; k < t->nops; k++)
             print_message("  %-28s cases %3d parsed %3d data %3d strict %3d\n", t->ops[k].op,
-                          t->ops[k].cases, t->ops[k].parsed, t->ops[k].data_ok, t->ops[k].strict_ok);
+                          t->ops[k].cases, t->ops[k].parsed, t->ops[k].data_ok,
+                          t->ops[k].strict_ok);
     int unexpected = t->unexpected;
     free(t);
     axnn_onnx_free_cases(cases, n);
@@ -174,10 +189,22 @@ static void run_named(const char *sub)
     run_root(root);
 }
 
-static void test_node(void **state) { run_named("node"); }
-static void test_pytorch_converted(void **state) { run_named("pytorch-converted"); }
-static void test_pytorch_operator(void **state) { run_named("pytorch-operator"); }
-static void test_simple(void **state) { run_named("simple"); }
+static void test_node(void **state)
+{
+    run_named("node");
+}
+static void test_pytorch_converted(void **state)
+{
+    run_named("pytorch-converted");
+}
+static void test_pytorch_operator(void **state)
+{
+    run_named("pytorch-operator");
+}
+static void test_simple(void **state)
+{
+    run_named("simple");
+}
 
 int main(void)
 {

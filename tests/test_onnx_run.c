@@ -81,30 +81,45 @@ static void op_conv(interp *it, const axnn_onnx_node *n)
     const axnn_onnx_tensor *x = get(it, n->inputs[0]), *w = get(it, n->inputs[1]);
     const axnn_onnx_tensor *b = n->ninputs > 2 ? get(it, n->inputs[2]) : NULL;
     axnn_onnx_tensor *y = out_tensor(it, n->outputs[0]);
-    axnn_gconv_shape s = {.n = x->dims[0], .c = x->dims[1], .h = x->dims[2], .w = x->dims[3],
-                          .m = w->dims[0], .groups = ia(n, "group", 1), .kh = w->dims[2], .kw = w->dims[3],
-                          .sh = ints(n, "strides", 0, 1), .sw = ints(n, "strides", 1, 1),
-                          .dh = ints(n, "dilations", 0, 1), .dw = ints(n, "dilations", 1, 1),
-                          .pt = ints(n, "pads", 0, 0), .pl = ints(n, "pads", 1, 0),
-                          .pb = ints(n, "pads", 2, 0), .pr = ints(n, "pads", 3, 0)};
+    axnn_gconv_shape s = {.n = x->dims[0],
+                          .c = x->dims[1],
+                          .h = x->dims[2],
+                          .w = x->dims[3],
+                          .m = w->dims[0],
+                          .groups = ia(n, "group", 1),
+                          .kh = w->dims[2],
+                          .kw = w->dims[3],
+                          .sh = ints(n, "strides", 0, 1),
+                          .sw = ints(n, "strides", 1, 1),
+                          .dh = ints(n, "dilations", 0, 1),
+                          .dw = ints(n, "dilations", 1, 1),
+                          .pt = ints(n, "pads", 0, 0),
+                          .pl = ints(n, "pads", 1, 0),
+                          .pb = ints(n, "pads", 2, 0),
+                          .pr = ints(n, "pads", 3, 0)};
     assert_true(axnn_gconv_shape_init(&s));
     assert_int_equal(s.oh, y->dims[2]);
     assert_int_equal(s.ow, y->dims[3]);
     bool dw3 = s.groups == s.c && s.m == s.c && s.kh == 3 && s.kw == 3 && s.sh == s.sw &&
-               s.sh <= 2 && s.dh == 1 && s.dw == 1 && s.pt == 1 && s.pl == 1 && s.pb == 1 && s.pr == 1;
+               s.sh <= 2 && s.dh == 1 && s.dw == 1 && s.pt == 1 && s.pl == 1 && s.pb == 1 &&
+               s.pr == 1;
     bool pw = s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && !s.pt && !s.pl && !s.pb && !s.pr;
     if (dw3) {
         const axnn_dw3x3 *k = axnn_dw3x3_get();
         for (int64_t p = 0; p < s.n * s.c; p++)
             k->plane(x->f + p * s.h * s.w, s.h, s.w, w->f + (p % s.c) * 9, b ? b->f[p % s.c] : 0.0f,
                      y->f + p * s.oh * s.ow, (int)s.sh);
-    } else if (pw) axnn_gconv1x1(0, s.n, s.c, s.h * s.w, s.m, s.groups, x->f, w->f, b ? b->f : NULL, y->f, it->ws);
-    else axnn_gconv_fwd_ref(&s, x->f, w->f, b ? b->f : NULL, y->f);
+    } else if (pw)
+        axnn_gconv1x1(0, s.n, s.c, s.h * s.w, s.m, s.groups, x->f, w->f, b ? b->f : NULL, y->f,
+                      it->ws);
+    else
+        axnn_gconv_fwd_ref(&s, x->f, w->f, b ? b->f : NULL, y->f);
 }
 
 static void op_bn(interp *it, const axnn_onnx_node *n)
 {
-    const axnn_onnx_tensor *x = get(it, n->inputs[0]), *sc = get(it, n->inputs[1]), *bi = get(it, n->inputs[2]);
+    const axnn_onnx_tensor *x = get(it, n->inputs[0]), *sc = get(it, n->inputs[1]),
+                           *bi = get(it, n->inputs[2]);
     const axnn_onnx_tensor *mean = get(it, n->inputs[3]), *var = get(it, n->inputs[4]);
     axnn_onnx_tensor *y = out_tensor(it, n->outputs[0]);
     float eps = fa(n, "epsilon", 1e-5f);
@@ -158,17 +173,27 @@ static void op_pool(interp *it, const axnn_onnx_node *n, bool max)
 {
     const axnn_onnx_tensor *x = get(it, n->inputs[0]);
     axnn_onnx_tensor *y = out_tensor(it, n->outputs[0]);
-    axnn_pool_shape p = {.h = x->dims[2], .w = x->dims[3], .kh = ints(n, "kernel_shape", 0, 1),
-                         .kw = ints(n, "kernel_shape", 1, 1), .sh = ints(n, "strides", 0, 1),
-                         .sw = ints(n, "strides", 1, 1), .dh = ints(n, "dilations", 0, 1),
-                         .dw = ints(n, "dilations", 1, 1), .pt = ints(n, "pads", 0, 0),
-                         .pl = ints(n, "pads", 1, 0), .pb = ints(n, "pads", 2, 0), .pr = ints(n, "pads", 3, 0),
-                         .ceil_mode = ia(n, "ceil_mode", 0), .count_include_pad = ia(n, "count_include_pad", 0)};
+    axnn_pool_shape p = {.h = x->dims[2],
+                         .w = x->dims[3],
+                         .kh = ints(n, "kernel_shape", 0, 1),
+                         .kw = ints(n, "kernel_shape", 1, 1),
+                         .sh = ints(n, "strides", 0, 1),
+                         .sw = ints(n, "strides", 1, 1),
+                         .dh = ints(n, "dilations", 0, 1),
+                         .dw = ints(n, "dilations", 1, 1),
+                         .pt = ints(n, "pads", 0, 0),
+                         .pl = ints(n, "pads", 1, 0),
+                         .pb = ints(n, "pads", 2, 0),
+                         .pr = ints(n, "pads", 3, 0),
+                         .ceil_mode = ia(n, "ceil_mode", 0),
+                         .count_include_pad = ia(n, "count_include_pad", 0)};
     assert_true(axnn_pool_shape_init(&p));
     assert_int_equal(p.oh, y->dims[2]);
     for (int64_t q = 0; q < x->dims[0] * x->dims[1]; q++) {
-        if (max) axnn_maxpool_ref(&p, x->f + q * p.h * p.w, y->f + q * p.oh * p.ow, NULL);
-        else axnn_avgpool_ref(&p, x->f + q * p.h * p.w, y->f + q * p.oh * p.ow);
+        if (max)
+            axnn_maxpool_ref(&p, x->f + q * p.h * p.w, y->f + q * p.oh * p.ow, NULL);
+        else
+            axnn_avgpool_ref(&p, x->f + q * p.h * p.w, y->f + q * p.oh * p.ow);
     }
 }
 
@@ -196,7 +221,8 @@ static void op_reduce_mean(interp *it, const axnn_onnx_node *n)
     axnn_onnx_tensor *y = out_tensor(it, n->outputs[0]);
     const axnn_onnx_attr *a = axnn_onnx_find_attr(n, "axes");
     unsigned red = 0;
-    for (int k = 0; a && k < a->n; k++) red |= 1u << (a->ints[k] < 0 ? a->ints[k] + x->nd : a->ints[k]);
+    for (int k = 0; a && k < a->n; k++)
+        red |= 1u << (a->ints[k] < 0 ? a->ints[k] + x->nd : a->ints[k]);
     if (!a) red = (1u << x->nd) - 1;
     reduce_mean(x, red, y);
 }
@@ -295,15 +321,18 @@ static void op_gemm(interp *it, const axnn_onnx_node *n)
     bool ta = ia(n, "transA", 0), tb = ia(n, "transB", 0);
     int64_t M = y->dims[0], N = y->dims[1], K = ta ? a->dims[0] : a->dims[1];
     float alpha = fa(n, "alpha", 1.0f), beta = fa(n, "beta", 1.0f);
-    for (int64_t i = 0; c && i < M * N; i++) y->f[i] = c->numel == N ? c->f[i % N] : c->numel == 1 ? c->f[0] : c->f[i];
-    axnn_sgemm(ta, tb, M, N, K, alpha, a->f, a->dims[1], b->f, b->dims[1], c ? beta : 0.0f, y->f, N, it->ws);
+    for (int64_t i = 0; c && i < M * N; i++)
+        y->f[i] = c->numel == N ? c->f[i % N] : c->numel == 1 ? c->f[0] : c->f[i];
+    axnn_sgemm(ta, tb, M, N, K, alpha, a->f, a->dims[1], b->f, b->dims[1], c ? beta : 0.0f, y->f, N,
+               it->ws);
 }
 
 static void op_matmul(interp *it, const axnn_onnx_node *n)
 {
     const axnn_onnx_tensor *a = get(it, n->inputs[0]), *b = get(it, n->inputs[1]);
     assert_true(a->nd >= 2 && b->nd >= 2);
-    axnn_matmul(a->f, a->nd, a->dims, b->f, b->nd, b->dims, out_tensor(it, n->outputs[0])->f, it->ws);
+    axnn_matmul(a->f, a->nd, a->dims, b->f, b->nd, b->dims, out_tensor(it, n->outputs[0])->f,
+                it->ws);
 }
 
 static void op_softmax(interp *it, const axnn_onnx_node *n)
@@ -342,45 +371,81 @@ static void op_layernorm(interp *it, const axnn_onnx_node *n)
         for (int64_t k = 0; k < len; k++) var += (p[k] - mu) * (p[k] - mu);
         var /= (double)len;
         double inv = 1.0 / sqrt(var + eps);
-        for (int64_t k = 0; k < len; k++) y->f[r * len + k] = (float)((p[k] - mu) * inv) * g->f[k] + (b ? b->f[k] : 0.0f);
+        for (int64_t k = 0; k < len; k++)
+            y->f[r * len + k] = (float)((p[k] - mu) * inv) * g->f[k] + (b ? b->f[k] : 0.0f);
     }
 }
 
-static float relu_f(float v) { return v > 0 ? v : 0; }
+static float relu_f(float v)
+{
+    return v > 0 ? v : 0;
+}
 
 static void step(interp *it, const axnn_onnx_node *n)
 {
     const char *op = n->op_type;
-    if (!strcmp(op, "Conv")) op_conv(it, n);
-    else if (!strcmp(op, "BatchNormalization")) op_bn(it, n);
-    else if (!strcmp(op, "Relu")) op_unary(it, n, relu_f);
-    else if (!strcmp(op, "Erf")) op_unary(it, n, erff);
-    else if (!strcmp(op, "Sqrt")) op_unary(it, n, sqrtf);
-    else if (!strcmp(op, "Clip")) op_clip(it, n);
-    else if (!strcmp(op, "HardSwish")) op_act(it, n, (axnn_act){.kind = AXNN_ACT_HARDSWISH});
-    else if (!strcmp(op, "HardSigmoid")) op_act(it, n, (axnn_act){.kind = AXNN_ACT_HARDSIGMOID, .alpha = fa(n, "alpha", 0.2f), .beta = fa(n, "beta", 0.5f)});
-    else if (!strcmp(op, "Sigmoid")) op_act(it, n, (axnn_act){.kind = AXNN_ACT_SIGMOID});
-    else if (!strcmp(op, "Tanh")) op_act(it, n, (axnn_act){.kind = AXNN_ACT_TANH});
-    else if (!strcmp(op, "Add")) op_binary(it, n, AXNN_BIN_ADD);
-    else if (!strcmp(op, "Sub")) op_binary(it, n, AXNN_BIN_SUB);
-    else if (!strcmp(op, "Mul")) op_binary(it, n, AXNN_BIN_MUL);
-    else if (!strcmp(op, "Div")) op_binary(it, n, AXNN_BIN_DIV);
-    else if (!strcmp(op, "Pow")) op_pow(it, n);
-    else if (!strcmp(op, "MaxPool")) op_pool(it, n, true);
-    else if (!strcmp(op, "AveragePool")) op_pool(it, n, false);
-    else if (!strcmp(op, "GlobalAveragePool")) op_gap(it, n);
-    else if (!strcmp(op, "ReduceMean")) op_reduce_mean(it, n);
+    if (!strcmp(op, "Conv"))
+        op_conv(it, n);
+    else if (!strcmp(op, "BatchNormalization"))
+        op_bn(it, n);
+    else if (!strcmp(op, "Relu"))
+        op_unary(it, n, relu_f);
+    else if (!strcmp(op, "Erf"))
+        op_unary(it, n, erff);
+    else if (!strcmp(op, "Sqrt"))
+        op_unary(it, n, sqrtf);
+    else if (!strcmp(op, "Clip"))
+        op_clip(it, n);
+    else if (!strcmp(op, "HardSwish"))
+        op_act(it, n, (axnn_act){.kind = AXNN_ACT_HARDSWISH});
+    else if (!strcmp(op, "HardSigmoid"))
+        op_act(it, n,
+               (axnn_act){.kind = AXNN_ACT_HARDSIGMOID,
+                          .alpha = fa(n, "alpha", 0.2f),
+                          .beta = fa(n, "beta", 0.5f)});
+    else if (!strcmp(op, "Sigmoid"))
+        op_act(it, n, (axnn_act){.kind = AXNN_ACT_SIGMOID});
+    else if (!strcmp(op, "Tanh"))
+        op_act(it, n, (axnn_act){.kind = AXNN_ACT_TANH});
+    else if (!strcmp(op, "Add"))
+        op_binary(it, n, AXNN_BIN_ADD);
+    else if (!strcmp(op, "Sub"))
+        op_binary(it, n, AXNN_BIN_SUB);
+    else if (!strcmp(op, "Mul"))
+        op_binary(it, n, AXNN_BIN_MUL);
+    else if (!strcmp(op, "Div"))
+        op_binary(it, n, AXNN_BIN_DIV);
+    else if (!strcmp(op, "Pow"))
+        op_pow(it, n);
+    else if (!strcmp(op, "MaxPool"))
+        op_pool(it, n, true);
+    else if (!strcmp(op, "AveragePool"))
+        op_pool(it, n, false);
+    else if (!strcmp(op, "GlobalAveragePool"))
+        op_gap(it, n);
+    else if (!strcmp(op, "ReduceMean"))
+        op_reduce_mean(it, n);
     else if (!strcmp(op, "Flatten") || !strcmp(op, "Reshape") || !strcmp(op, "Squeeze") ||
-             !strcmp(op, "Unsqueeze") || !strcmp(op, "Identity") || !strcmp(op, "Dropout")) op_copy(it, n);
-    else if (!strcmp(op, "Transpose")) op_transpose(it, n);
-    else if (!strcmp(op, "Concat")) op_concat(it, n);
-    else if (!strcmp(op, "Split")) op_split(it, n);
-    else if (!strcmp(op, "Slice")) op_slice(it, n);
-    else if (!strcmp(op, "Gemm")) op_gemm(it, n);
-    else if (!strcmp(op, "MatMul")) op_matmul(it, n);
-    else if (!strcmp(op, "Softmax")) op_softmax(it, n);
-    else if (!strcmp(op, "LayerNormalization")) op_layernorm(it, n);
-    else fail_msg("%s: op %s has no interpreter step", n->name, op);
+             !strcmp(op, "Unsqueeze") || !strcmp(op, "Identity") || !strcmp(op, "Dropout"))
+        op_copy(it, n);
+    else if (!strcmp(op, "Transpose"))
+        op_transpose(it, n);
+    else if (!strcmp(op, "Concat"))
+        op_concat(it, n);
+    else if (!strcmp(op, "Split"))
+        op_split(it, n);
+    else if (!strcmp(op, "Slice"))
+        op_slice(it, n);
+    else if (!strcmp(op, "Gemm"))
+        op_gemm(it, n);
+    else if (!strcmp(op, "MatMul"))
+        op_matmul(it, n);
+    else if (!strcmp(op, "Softmax"))
+        op_softmax(it, n);
+    else if (!strcmp(op, "LayerNormalization"))
+        op_layernorm(it, n);
+    else
+        fail_msg("%s: op %s has no interpreter step", n->name, op);
 }
 
 static void run_net(const char *net, const char *io)
@@ -398,14 +463,16 @@ static void run_net(const char *net, const char *io)
     if (axnn_onnx_fix_inputs(m, x.dims[0])) fail_msg("%s", axnn_last_error());
     int nv = 0;
     for (int k = 0; k < m->nnodes; k++) nv += m->nodes[k].noutputs;
-    interp it = {.m = m, .v = calloc((size_t)nv + 2, sizeof(value)),
+    interp it = {.m = m,
+                 .v = calloc((size_t)nv + 2, sizeof(value)),
                  .ws = malloc((size_t)axnn_sgemm_ws_floats() * sizeof(float))};
     it.v[it.nv++] = (value){.name = m->inputs[0].name, .t = &x};
     for (int k = 0; k < m->nnodes; k++) step(&it, &m->nodes[k]);
     const axnn_onnx_tensor *y = get(&it, m->outputs[0].name);
     assert_int_equal(y->numel, want.numel);
     double e = tu_max_rel_err(y->f, want.f, want.numel, 1e-3);
-    print_message("%s: %d nodes, %d after folding, max rel error vs PyTorch %.2e\n", net, before, m->nnodes, e);
+    print_message("%s: %d nodes, %d after folding, max rel error vs PyTorch %.2e\n", net, before,
+                  m->nnodes, e);
     if (e > 1e-4) fail_msg("%s: logits differ from PyTorch's by %g relative", net, e);
     for (int k = 1; k < it.nv; k++) axnn_onnx_tensor_clear(&it.v[k].own);
     free(it.v);
@@ -415,11 +482,26 @@ static void run_net(const char *net, const char *io)
     axnn_onnx_free(m);
 }
 
-static void test_tiny_resnet(void **state) { run_net("tiny_resnet", "tiny_resnet"); }
-static void test_tiny_resnet_ext(void **state) { run_net("tiny_resnet_ext", "tiny_resnet"); }
-static void test_tiny_mobilenetv2(void **state) { run_net("tiny_mobilenetv2", "tiny_mobilenetv2"); }
-static void test_tiny_shufflenet(void **state) { run_net("tiny_shufflenet", "tiny_shufflenet"); }
-static void test_tiny_attention(void **state) { run_net("tiny_attention", "tiny_attention"); }
+static void test_tiny_resnet(void **state)
+{
+    run_net("tiny_resnet", "tiny_resnet");
+}
+static void test_tiny_resnet_ext(void **state)
+{
+    run_net("tiny_resnet_ext", "tiny_resnet");
+}
+static void test_tiny_mobilenetv2(void **state)
+{
+    run_net("tiny_mobilenetv2", "tiny_mobilenetv2");
+}
+static void test_tiny_shufflenet(void **state)
+{
+    run_net("tiny_shufflenet", "tiny_shufflenet");
+}
+static void test_tiny_attention(void **state)
+{
+    run_net("tiny_attention", "tiny_attention");
+}
 
 int main(void)
 {

@@ -36,10 +36,20 @@ extern "C" {
 
 /* ONNX TensorProto.DataType codes (the subset that axnn converts). */
 enum {
-    AXNN_ONNX_FLOAT = 1, AXNN_ONNX_UINT8 = 2, AXNN_ONNX_INT8 = 3, AXNN_ONNX_UINT16 = 4,
-    AXNN_ONNX_INT16 = 5, AXNN_ONNX_INT32 = 6, AXNN_ONNX_INT64 = 7, AXNN_ONNX_STRING = 8,
-    AXNN_ONNX_BOOL = 9, AXNN_ONNX_FLOAT16 = 10, AXNN_ONNX_DOUBLE = 11, AXNN_ONNX_UINT32 = 12,
-    AXNN_ONNX_UINT64 = 13, AXNN_ONNX_BFLOAT16 = 16,
+    AXNN_ONNX_FLOAT = 1,
+    AXNN_ONNX_UINT8 = 2,
+    AXNN_ONNX_INT8 = 3,
+    AXNN_ONNX_UINT16 = 4,
+    AXNN_ONNX_INT16 = 5,
+    AXNN_ONNX_INT32 = 6,
+    AXNN_ONNX_INT64 = 7,
+    AXNN_ONNX_STRING = 8,
+    AXNN_ONNX_BOOL = 9,
+    AXNN_ONNX_FLOAT16 = 10,
+    AXNN_ONNX_DOUBLE = 11,
+    AXNN_ONNX_UINT32 = 12,
+    AXNN_ONNX_UINT64 = 13,
+    AXNN_ONNX_BFLOAT16 = 16,
 };
 /* True for the types stored as float (f), false for those stored as int64 (i). */
 bool axnn_onnx_is_float_type(int32_t elem_type);
@@ -58,9 +68,14 @@ typedef struct axnn_onnx_tensor {
 } axnn_onnx_tensor;
 
 typedef enum axnn_onnx_attr_type {
-    AXNN_ONNX_ATTR_FLOAT = 1, AXNN_ONNX_ATTR_INT = 2, AXNN_ONNX_ATTR_STRING = 3,
-    AXNN_ONNX_ATTR_TENSOR = 4, AXNN_ONNX_ATTR_GRAPH = 5, AXNN_ONNX_ATTR_FLOATS = 6,
-    AXNN_ONNX_ATTR_INTS = 7, AXNN_ONNX_ATTR_STRINGS = 8,
+    AXNN_ONNX_ATTR_FLOAT = 1,
+    AXNN_ONNX_ATTR_INT = 2,
+    AXNN_ONNX_ATTR_STRING = 3,
+    AXNN_ONNX_ATTR_TENSOR = 4,
+    AXNN_ONNX_ATTR_GRAPH = 5,
+    AXNN_ONNX_ATTR_FLOATS = 6,
+    AXNN_ONNX_ATTR_INTS = 7,
+    AXNN_ONNX_ATTR_STRINGS = 8,
 } axnn_onnx_attr_type;
 
 /* An attribute; the fields of its type are set (n counts floats, ints or strings). Graph

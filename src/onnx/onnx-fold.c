@@ -85,8 +85,10 @@ static axnn_onnx_tensor *new_tensor(int32_t type, int nd, const int64_t *dims)
     t->numel = 1;
     for (int k = 0; k < nd; k++) t->numel *= (t->dims[k] = dims[k]);
     size_t n = (size_t)(t->numel ? t->numel : 1);
-    if (axnn_onnx_is_float_type(type)) t->f = calloc(n, sizeof(float));
-    else t->i = calloc(n, sizeof(int64_t));
+    if (axnn_onnx_is_float_type(type))
+        t->f = calloc(n, sizeof(float));
+    else
+        t->i = calloc(n, sizeof(int64_t));
     if (!t->f && !t->i) {
         free(t);
         return NULL;
@@ -101,10 +103,19 @@ static void free_tensor(axnn_onnx_tensor *t)
     free(t);
 }
 
-static int64_t ival(const axnn_onnx_tensor *t, int64_t k) { return t->i ? t->i[k] : (int64_t)t->f[k]; }
-static double fval(const axnn_onnx_tensor *t, int64_t k) { return t->f ? t->f[k] : (double)t->i[k]; }
+static int64_t ival(const axnn_onnx_tensor *t, int64_t k)
+{
+    return t->i ? t->i[k] : (int64_t)t->f[k];
+}
+static double fval(const axnn_onnx_tensor *t, int64_t k)
+{
+    return t->f ? t->f[k] : (double)t->i[k];
+}
 
-static int64_t norm_axis(int64_t a, int rank) { return a < 0 ? a + rank : a; }
+static int64_t norm_axis(int64_t a, int rank)
+{
+    return a < 0 ? a + rank : a;
+}
 
 /* Axes of a node: the `axes` input at index `in` (opset 13+) or the attribute (before). */
 static int get_axes(const nctx *c, int in, int64_t *axes, int rank)
@@ -113,7 +124,8 @@ static int get_axes(const nctx *c, int in, int64_t *axes, int rank)
     int n = -1;
     if (in < c->nin && c->in[in] && c->in[in]->c) {
         n = (int)c->in[in]->c->numel;
-        for (int k = 0; k < n && k < AXNN_ONNX_MAX_DIMS; k++) axes[k] = norm_axis(ival(c->in[in]->c, k), rank);
+        for (int k = 0; k < n && k < AXNN_ONNX_MAX_DIMS; k++)
+            axes[k] = norm_axis(ival(c->in[in]->c, k), rank);
     } else if (a && a->type == AXNN_ONNX_ATTR_INTS) {
         n = a->n;
         for (int k = 0; k < n && k < AXNN_ONNX_MAX_DIMS; k++) axes[k] = norm_axis(a->ints[k], rank);
@@ -141,7 +153,8 @@ static void strides_of(int nd, const int64_t *dims, int64_t *st)
     for (int k = nd - 1; k >= 0; k--) st[k] = s, s *= dims[k];
 }
 
-static bool broadcast_shape(int na, const int64_t *a, int nb, const int64_t *b, int *nd, int64_t *out)
+static bool broadcast_shape(int na, const int64_t *a, int nb, const int64_t *b, int *nd,
+                            int64_t *out)
 {
     *nd = na > nb ? na : nb;
     for (int k = 0; k < *nd; k++) {
@@ -168,25 +181,37 @@ static int64_t bcast_offset(const int64_t *idx, int out_nd, int n, const int64_t
 static double binop_f(const char *op, double x, double y)
 {
     switch (op[0]) {
-    case 'A': return x + y;
-    case 'S': return x - y;
-    case 'M': return x * y;
-    case 'D': return x / y;
-    default: return pow(x, y);
+    case 'A':
+        return x + y;
+    case 'S':
+        return x - y;
+    case 'M':
+        return x * y;
+    case 'D':
+        return x / y;
+    default:
+        return pow(x, y);
     }
 }
 
 static bool binop_i(const char *op, int64_t x, int64_t y, int64_t *r)
 {
     switch (op[0]) {
-    case 'A': *r = (int64_t)((uint64_t)x + (uint64_t)y); return true;
-    case 'S': *r = (int64_t)((uint64_t)x - (uint64_t)y); return true;
-    case 'M': *r = (int64_t)((uint64_t)x * (uint64_t)y); return true;
+    case 'A':
+        *r = (int64_t)((uint64_t)x + (uint64_t)y);
+        return true;
+    case 'S':
+        *r = (int64_t)((uint64_t)x - (uint64_t)y);
+        return true;
+    case 'M':
+        *r = (int64_t)((uint64_t)x * (uint64_t)y);
+        return true;
     case 'D':
         if (!y || (x == INT64_MIN && y == -1)) return false;
         *r = x / y;
         return true;
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -195,12 +220,14 @@ static axnn_status eval_binary(nctx *c, axnn_onnx_tensor **out)
     const axnn_onnx_tensor *a = c->in[0]->c, *b = c->in[1]->c;
     int nd;
     int64_t dims[AXNN_ONNX_MAX_DIMS], idx[AXNN_ONNX_MAX_DIMS] = {0};
-    if (!broadcast_shape(a->nd, a->dims, b->nd, b->dims, &nd, dims)) return err_node(c, "shapes do not broadcast");
+    if (!broadcast_shape(a->nd, a->dims, b->nd, b->dims, &nd, dims))
+        return err_node(c, "shapes do not broadcast");
     bool ints = a->i && b->i;
     axnn_onnx_tensor *t = new_tensor(ints ? AXNN_ONNX_INT64 : AXNN_ONNX_FLOAT, nd, dims);
     if (!t) return err_node(c, "out of memory");
     for (int64_t k = 0; k < t->numel; k++) {
-        int64_t ia = bcast_offset(idx, nd, a->nd, a->dims), ib = bcast_offset(idx, nd, b->nd, b->dims);
+        int64_t ia = bcast_offset(idx, nd, a->nd, a->dims),
+                ib = bcast_offset(idx, nd, b->nd, b->dims);
         if (ints && !binop_i(c->n->op_type, a->i[ia], b->i[ib], &t->i[k])) {
             free_tensor(t);
             return err_node(c, "integer division by zero");
@@ -217,8 +244,10 @@ static axnn_onnx_tensor *copy_tensor(const axnn_onnx_tensor *s, int nd, const in
 {
     axnn_onnx_tensor *t = new_tensor(s->elem_type, nd, dims);
     if (!t) return NULL;
-    if (s->f) memcpy(t->f, s->f, (size_t)s->numel * sizeof(float));
-    else memcpy(t->i, s->i, (size_t)s->numel * sizeof(int64_t));
+    if (s->f)
+        memcpy(t->f, s->f, (size_t)s->numel * sizeof(float));
+    else
+        memcpy(t->i, s->i, (size_t)s->numel * sizeof(int64_t));
     return t;
 }
 
@@ -227,16 +256,18 @@ static axnn_status eval_constant(nctx *c, axnn_onnx_tensor **out)
     const axnn_onnx_node *n = c->n;
     if (n->nattrs != 1) return err_node(c, "needs exactly one value attribute");
     const axnn_onnx_attr *a = &n->attrs[0];
-    int64_t one = 1, cnt = a->n;
+    int64_t cnt = a->n;
     axnn_onnx_tensor *t = NULL;
-    if (!strcmp(a->name, "value")) t = copy_tensor(a->t, a->t->nd, a->t->dims);
-    else if (!strcmp(a->name, "value_float") && (t = new_tensor(AXNN_ONNX_FLOAT, 0, NULL))) t->f[0] = a->f;
-    else if (!strcmp(a->name, "value_int") && (t = new_tensor(AXNN_ONNX_INT64, 0, NULL))) t->i[0] = a->i;
+    if (!strcmp(a->name, "value"))
+        t = copy_tensor(a->t, a->t->nd, a->t->dims);
+    else if (!strcmp(a->name, "value_float") && (t = new_tensor(AXNN_ONNX_FLOAT, 0, NULL)))
+        t->f[0] = a->f;
+    else if (!strcmp(a->name, "value_int") && (t = new_tensor(AXNN_ONNX_INT64, 0, NULL)))
+        t->i[0] = a->i;
     else if (!strcmp(a->name, "value_floats") && (t = new_tensor(AXNN_ONNX_FLOAT, 1, &cnt)))
         memcpy(t->f, a->floats, (size_t)cnt * sizeof(float));
     else if (!strcmp(a->name, "value_ints") && (t = new_tensor(AXNN_ONNX_INT64, 1, &cnt)))
         memcpy(t->i, a->ints, (size_t)cnt * sizeof(int64_t));
-    (void)one;
     if (!t) return err_node(c, "cannot make its value");
     *out = t;
     return AXNN_OK;
@@ -245,7 +276,8 @@ static axnn_status eval_constant(nctx *c, axnn_onnx_tensor **out)
 static axnn_status eval_shape(nctx *c, axnn_onnx_tensor **out)
 {
     const val *v = c->in[0];
-    int64_t r = v->nd, s = norm_axis(attr_i(c->n, "start", 0), v->nd), e = norm_axis(attr_i(c->n, "end", r), v->nd);
+    int64_t r = v->nd, s = norm_axis(attr_i(c->n, "start", 0), v->nd),
+            e = norm_axis(attr_i(c->n, "end", r), v->nd);
     s = s < 0 ? 0 : s > r ? r : s;
     e = e < 0 ? 0 : e > r ? r : e;
     int64_t len = e > s ? e - s : 0;
@@ -280,8 +312,10 @@ static axnn_status eval_gather(nctx *c, axnn_onnx_tensor **out)
             }
             for (int64_t b = 0; b < inner; b++, o++) {
                 int64_t src = (a * n + i) * inner + b;
-                if (t->f) t->f[o] = d->f[src];
-                else t->i[o] = d->i[src];
+                if (t->f)
+                    t->f[o] = d->f[src];
+                else
+                    t->i[o] = d->i[src];
             }
         }
     *out = t;
@@ -313,8 +347,10 @@ static axnn_status eval_concat(nctx *c, axnn_onnx_tensor **out)
             const axnn_onnx_tensor *s = c->in[k]->c;
             int64_t chunk = s->numel / (outer ? outer : 1);
             for (int64_t j = 0; j < chunk; j++, o++) {
-                if (t->i) t->i[o] = s->i[a * chunk + j];
-                else t->f[o] = (float)fval(s, a * chunk + j);
+                if (t->i)
+                    t->i[o] = s->i[a * chunk + j];
+                else
+                    t->f[o] = (float)fval(s, a * chunk + j);
             }
         }
     *out = t;
@@ -328,13 +364,17 @@ static axnn_status eval_cast(nctx *c, axnn_onnx_tensor **out)
     axnn_onnx_tensor *t = new_tensor(to, s->nd, s->dims);
     if (!t) return err_node(c, "out of memory");
     for (int64_t k = 0; k < s->numel; k++) {
-        if (t->f) t->f[k] = (float)fval(s, k);
-        else if (to == AXNN_ONNX_BOOL) t->i[k] = s->i ? s->i[k] != 0 : s->f[k] != 0.0f;
-        else if (s->i) t->i[k] = s->i[k];
+        if (t->f)
+            t->f[k] = (float)fval(s, k);
+        else if (to == AXNN_ONNX_BOOL)
+            t->i[k] = s->i ? s->i[k] != 0 : s->f[k] != 0.0f;
+        else if (s->i)
+            t->i[k] = s->i[k];
         else if (!(fabsf(s->f[k]) < 9.2e18f)) {
             free_tensor(t);
             return err_node(c, "float value out of the integer range");
-        } else t->i[k] = (int64_t)s->f[k];
+        } else
+            t->i[k] = (int64_t)s->f[k];
     }
     *out = t;
     return AXNN_OK;
@@ -404,8 +444,10 @@ static axnn_status eval_slice(nctx *c, axnn_onnx_tensor **out)
     for (int64_t k = 0; k < t->numel; k++) {
         int64_t off = 0;
         for (int a = 0; a < d->nd; a++) off += (p.start[a] + idx[a] * p.step[a]) * st[a];
-        if (t->f) t->f[k] = d->f[off];
-        else t->i[k] = d->i[off];
+        if (t->f)
+            t->f[k] = d->f[off];
+        else
+            t->i[k] = d->i[off];
         for (int a = d->nd - 1; a >= 0 && ++idx[a] == p.len[a]; a--) idx[a] = 0;
     }
     *out = t;
@@ -420,8 +462,10 @@ static axnn_status eval_unary(nctx *c, axnn_onnx_tensor **out)
     axnn_onnx_tensor *t = copy_tensor(s, s->nd, s->dims);
     if (!t) return err_node(c, "out of memory");
     for (int64_t k = 0; k < t->numel; k++) {
-        if (t->i) t->i[k] = -t->i[k];
-        else t->f[k] = neg ? -t->f[k] : sqrtf(t->f[k]);
+        if (t->i)
+            t->i[k] = -t->i[k];
+        else
+            t->f[k] = neg ? -t->f[k] : sqrtf(t->f[k]);
     }
     *out = t;
     return AXNN_OK;
@@ -434,12 +478,15 @@ static axnn_status eval_constant_of_shape(nctx *c, axnn_onnx_tensor **out)
     int64_t dims[AXNN_ONNX_MAX_DIMS], numel;
     if (sh->numel > AXNN_ONNX_MAX_DIMS || !sh->i) return err_node(c, "bad shape input");
     for (int k = 0; k < sh->numel; k++) dims[k] = sh->i[k];
-    if (axnn_onnx_check_dims(dims, (size_t)sh->numel, c->f->m->path, c->n->name, &numel)) return AXNN_ERR_SHAPE;
+    if (axnn_onnx_check_dims(dims, (size_t)sh->numel, c->f->m->path, c->n->name, &numel))
+        return AXNN_ERR_SHAPE;
     axnn_onnx_tensor *t = new_tensor(a ? a->t->elem_type : AXNN_ONNX_FLOAT, (int)sh->numel, dims);
     if (!t) return err_node(c, "out of memory");
     for (int64_t k = 0; k < t->numel; k++) {
-        if (t->f) t->f[k] = a ? a->t->f[0] : 0.0f;
-        else t->i[k] = a->t->i[0];
+        if (t->f)
+            t->f[k] = a ? a->t->f[0] : 0.0f;
+        else
+            t->i[k] = a->t->i[0];
     }
     *out = t;
     return AXNN_OK;
@@ -448,7 +495,8 @@ static axnn_status eval_constant_of_shape(nctx *c, axnn_onnx_tensor **out)
 static axnn_status eval_range(nctx *c, axnn_onnx_tensor **out)
 {
     const axnn_onnx_tensor *s = c->in[0]->c, *l = c->in[1]->c, *d = c->in[2]->c;
-    if (!s->i || !l->i || !d->i || !d->i[0]) return err_node(c, "needs integer start, limit and a non-zero delta");
+    if (!s->i || !l->i || !d->i || !d->i[0])
+        return err_node(c, "needs integer start, limit and a non-zero delta");
     int64_t n = (l->i[0] - s->i[0] + d->i[0] + (d->i[0] > 0 ? -1 : 1)) / d->i[0];
     if (n < 0) n = 0;
     if (n > AXNN_ONNX_MAX_DIM) return err_node(c, "too many values");
@@ -466,7 +514,10 @@ typedef struct oshape {
     int64_t d[AXNN_ONNX_MAX_DIMS];
 } oshape;
 
-static bool in_known(const nctx *c, int k) { return k < c->nin && c->in[k] && c->in[k]->known; }
+static bool in_known(const nctx *c, int k)
+{
+    return k < c->nin && c->in[k] && c->in[k]->known;
+}
 
 static axnn_status infer_reshape(nctx *c, oshape *o)
 {
@@ -497,7 +548,8 @@ static axnn_status infer_reshape(nctx *c, oshape *o)
     if (neg >= 0) {
         if (!known || total % known) return err_node(c, "shape does not divide the input");
         o->d[neg] = total / known;
-    } else if (known != total) return err_node(c, "shape has a different element count");
+    } else if (known != total)
+        return err_node(c, "shape has a different element count");
     return AXNN_OK;
 }
 
@@ -519,7 +571,8 @@ static int64_t window_out(const char *auto_pad, int64_t in, int64_t k, int64_t s
 static void ints_attr(const axnn_onnx_node *n, const char *name, int64_t *v, int count, int64_t def)
 {
     const axnn_onnx_attr *a = axnn_onnx_find_attr(n, name);
-    for (int k = 0; k < count; k++) v[k] = a && a->type == AXNN_ONNX_ATTR_INTS && k < a->n ? a->ints[k] : def;
+    for (int k = 0; k < count; k++)
+        v[k] = a && a->type == AXNN_ONNX_ATTR_INTS && k < a->n ? a->ints[k] : def;
 }
 
 static axnn_status infer_window(nctx *c, oshape *o)
@@ -528,12 +581,14 @@ static axnn_status infer_window(nctx *c, oshape *o)
     bool conv = !strcmp(c->n->op_type, "Conv");
     int sp = x->nd - 2;
     if (sp < 1) return err_node(c, "input of rank below 3");
-    int64_t k[AXNN_ONNX_MAX_DIMS], s[AXNN_ONNX_MAX_DIMS], d[AXNN_ONNX_MAX_DIMS], p[2 * AXNN_ONNX_MAX_DIMS];
+    int64_t k[AXNN_ONNX_MAX_DIMS], s[AXNN_ONNX_MAX_DIMS], d[AXNN_ONNX_MAX_DIMS],
+        p[2 * AXNN_ONNX_MAX_DIMS];
     const axnn_onnx_attr *ks = axnn_onnx_find_attr(c->n, "kernel_shape");
     if (conv && !ks) {
         if (!in_known(c, 1) || c->in[1]->nd != x->nd) return AXNN_ERR_UNSUPPORTED;
         for (int j = 0; j < sp; j++) k[j] = c->in[1]->dims[2 + j];
-    } else ints_attr(c->n, "kernel_shape", k, sp, 1);
+    } else
+        ints_attr(c->n, "kernel_shape", k, sp, 1);
     ints_attr(c->n, "strides", s, sp, 1);
     ints_attr(c->n, "dilations", d, sp, 1);
     ints_attr(c->n, "pads", p, 2 * sp, 0);
@@ -547,8 +602,10 @@ static axnn_status infer_window(nctx *c, oshape *o)
         o->d[1] = c->in[1]->dims[0];
     }
     for (int j = 0; j < sp; j++) {
-        if (s[j] < 1 || d[j] < 1 || k[j] < 1) return err_node(c, "non-positive kernel, stride or dilation");
-        o->d[2 + j] = window_out(ap ? ap->s : "NOTSET", x->dims[2 + j], k[j], s[j], d[j], p[j], p[sp + j], ceil_mode);
+        if (s[j] < 1 || d[j] < 1 || k[j] < 1)
+            return err_node(c, "non-positive kernel, stride or dilation");
+        o->d[2 + j] = window_out(ap ? ap->s : "NOTSET", x->dims[2 + j], k[j], s[j], d[j], p[j],
+                                 p[sp + j], ceil_mode);
     }
     return AXNN_OK;
 }
@@ -566,7 +623,8 @@ static axnn_status infer_matmul(nctx *c, oshape *o)
     if (b1) bd[1] = 1, nb = 2;
     if (ad[na - 1] != bd[nb - 2]) return err_node(c, "inner dimensions differ");
     int nd;
-    if (!broadcast_shape(na - 2, ad, nb - 2, bd, &nd, o->d)) return err_node(c, "batch dimensions do not broadcast");
+    if (!broadcast_shape(na - 2, ad, nb - 2, bd, &nd, o->d))
+        return err_node(c, "batch dimensions do not broadcast");
     if (!a1) o->d[nd++] = ad[na - 2];
     if (!b1) o->d[nd++] = bd[nb - 1];
     o->nd = nd;
@@ -610,8 +668,10 @@ static axnn_status infer_reduce(nctx *c, oshape *o)
     o->nd = 0;
     for (int k = 0; k < x->nd; k++) {
         bool red = na < 0 || has_axis(axes, na, k);
-        if (!red) o->d[o->nd++] = x->dims[k];
-        else if (keep) o->d[o->nd++] = 1;
+        if (!red)
+            o->d[o->nd++] = x->dims[k];
+        else if (keep)
+            o->d[o->nd++] = 1;
     }
     return AXNN_OK;
 }
@@ -639,10 +699,14 @@ static axnn_status infer_split(nctx *c, oshape *o)
     for (int k = 0; k < n; k++) {
         o[k].nd = x->nd;
         memcpy(o[k].d, x->dims, sizeof o[k].d);
-        if (sp && sp->numel == n) o[k].d[axis] = ival(sp, k);
-        else if (sa && sa->n == n) o[k].d[axis] = sa->ints[k];
-        else if (sp || sa) return err_node(c, "split sizes do not match the outputs");
-        else o[k].d[axis] = (x->dims[axis] + n - 1) / n;
+        if (sp && sp->numel == n)
+            o[k].d[axis] = ival(sp, k);
+        else if (sa && sa->n == n)
+            o[k].d[axis] = sa->ints[k];
+        else if (sp || sa)
+            return err_node(c, "split sizes do not match the outputs");
+        else
+            o[k].d[axis] = (x->dims[axis] + n - 1) / n;
         if (!sp && !sa && k == n - 1) o[k].d[axis] = x->dims[axis] - sum;
         sum += o[k].d[axis];
     }
@@ -662,7 +726,8 @@ static axnn_status infer_concat(nctx *c, oshape *o)
         if (!in_known(c, k)) return AXNN_ERR_UNSUPPORTED;
         if (c->in[k]->nd != x->nd) return err_node(c, "inputs of different ranks");
         for (int d = 0; d < x->nd; d++)
-            if (d != axis && c->in[k]->dims[d] != x->dims[d]) return err_node(c, "input shapes differ off the axis");
+            if (d != axis && c->in[k]->dims[d] != x->dims[d])
+                return err_node(c, "input shapes differ off the axis");
         o->d[axis] += c->in[k]->dims[axis];
     }
     return AXNN_OK;
@@ -690,9 +755,11 @@ static bool is_op(const nctx *c, const char *const *set)
 /* Infers c's output shapes into o (one per output). AXNN_ERR_UNSUPPORTED: unknown. */
 static axnn_status infer(nctx *c, oshape *o)
 {
-    static const char *const same[] = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid",
-        "HardSwish", "Tanh", "Erf", "Sqrt", "Neg", "Exp", "BatchNormalization", "Dropout",
-        "Identity", "Softmax", "LayerNormalization", "Cast", NULL};
+    static const char *const same[] = {"Relu",        "LeakyRelu", "Clip",    "Sigmoid",
+                                       "HardSigmoid", "HardSwish", "Tanh",    "Erf",
+                                       "Sqrt",        "Neg",       "Exp",     "BatchNormalization",
+                                       "Dropout",     "Identity",  "Softmax", "LayerNormalization",
+                                       "Cast",        NULL};
     static const char *const bin[] = {"Add", "Sub", "Mul", "Div", "Pow", NULL};
     static const char *const win[] = {"Conv", "MaxPool", "AveragePool", NULL};
     const char *op = c->n->op_type;
@@ -703,7 +770,8 @@ static axnn_status infer(nctx *c, oshape *o)
     if (is_op(c, same)) return AXNN_OK;
     if (is_op(c, bin)) {
         if (!in_known(c, 1)) return AXNN_ERR_UNSUPPORTED;
-        if (!broadcast_shape(x->nd, x->dims, c->in[1]->nd, c->in[1]->dims, &o->nd, o->d)) return err_node(c, "shapes do not broadcast");
+        if (!broadcast_shape(x->nd, x->dims, c->in[1]->nd, c->in[1]->dims, &o->nd, o->d))
+            return err_node(c, "shapes do not broadcast");
         return AXNN_OK;
     }
     if (is_op(c, win)) return infer_window(c, o);
@@ -817,8 +885,10 @@ static axnn_status visit(fctx *f, int k, bool *folded)
     for (int j = 0; j < nout; j++) {
         int64_t numel;
         char what[300];
-        snprintf(what, sizeof what, "node '%s' (%s) output '%s'", n->name, n->op_type, n->outputs[j]);
-        if (axnn_onnx_check_dims(o[j].d, (size_t)o[j].nd, f->m->path, what, &numel)) return AXNN_ERR_SHAPE;
+        snprintf(what, sizeof what, "node '%s' (%s) output '%s'", n->name, n->op_type,
+                 n->outputs[j]);
+        if (axnn_onnx_check_dims(o[j].d, (size_t)o[j].nd, f->m->path, what, &numel))
+            return AXNN_ERR_SHAPE;
         if (n->outputs[j][0]) set_shape(&f->vals[add_val(f, n->outputs[j])], o[j].nd, o[j].d);
     }
     return AXNN_OK;
@@ -826,13 +896,20 @@ static axnn_status visit(fctx *f, int k, bool *folded)
 
 static axnn_status fix_graph_inputs(axnn_onnx_model *m, int64_t batch)
 {
-    if (batch < 1 || batch > AXNN_ONNX_MAX_DIM) return axnn_error(AXNN_ERR_ARG, "%s: batch %lld", m->path, (long long)batch);
+    if (batch < 1 || batch > AXNN_ONNX_MAX_DIM)
+        return axnn_error(AXNN_ERR_ARG, "%s: batch %lld", m->path, (long long)batch);
     for (int k = 0; k < m->ninputs; k++) {
         axnn_onnx_value_info *v = &m->inputs[k];
-        if (v->nd < 0) return axnn_error(AXNN_ERR_SHAPE, "%s: graph input '%s' has no shape", m->path, v->name);
+        if (v->nd < 0)
+            return axnn_error(AXNN_ERR_SHAPE, "%s: graph input '%s' has no shape", m->path,
+                              v->name);
         for (int d = 0; d < v->nd; d++) {
             if (v->dims[d] >= 0) continue;
-            if (d != 0) return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: graph input '%s': dimension %d is dynamic (only the batch, dimension 0, may be)", m->path, v->name, d);
+            if (d != 0)
+                return axnn_error(AXNN_ERR_UNSUPPORTED,
+                                  "%s: graph input '%s': dimension %d is dynamic (only the batch, "
+                                  "dimension 0, may be)",
+                                  m->path, v->name, d);
             v->dims[d] = batch;
         }
     }
@@ -876,7 +953,8 @@ static axnn_status keep_constants(fctx *f, const bool *folded)
             int v = in[0] ? axnn_onnx_smap_get(&f->map, in) : -1;
             if (v < 0 || !f->owned[v]) continue;
             axnn_onnx_tensor *t = f->owned[v];
-            if (!(t->name = axnn_onnx_strdup(in))) return axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", m->path);
+            if (!(t->name = axnn_onnx_strdup(in)))
+                return axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", m->path);
             m->inits[m->ninits++] = *t;
             free(t);
             f->owned[v] = NULL;
@@ -892,11 +970,13 @@ static axnn_status compact(fctx *f, const bool *folded)
     for (int k = 0; k < m->nshapes; k++) free(m->shapes[k].name);
     free(m->shapes);
     m->nshapes = 0;
-    if (!(m->shapes = calloc((size_t)f->nvals + 1, sizeof *m->shapes))) return axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", m->path);
+    if (!(m->shapes = calloc((size_t)f->nvals + 1, sizeof *m->shapes)))
+        return axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", m->path);
     for (int v = 0; v < f->nvals; v++) {
         if (!f->vals[v].known) continue;
         axnn_onnx_value_info *s = &m->shapes[m->nshapes];
-        if (!(s->name = axnn_onnx_strdup(f->names[v]))) return axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", m->path);
+        if (!(s->name = axnn_onnx_strdup(f->names[v])))
+            return axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", m->path);
         s->elem_type = f->vals[v].type;
         s->nd = f->vals[v].nd;
         memcpy(s->dims, f->vals[v].dims, sizeof s->dims);
@@ -905,8 +985,10 @@ static axnn_status compact(fctx *f, const bool *folded)
     /* then drop the folded nodes (f->names borrows their strings) */
     int q = 0;
     for (int k = 0; k < m->nnodes; k++) {
-        if (folded[k]) axnn_onnx_node_clear(&m->nodes[k]);
-        else m->nodes[q++] = m->nodes[k];
+        if (folded[k])
+            axnn_onnx_node_clear(&m->nodes[k]);
+        else
+            m->nodes[q++] = m->nodes[k];
     }
     m->nnodes = q;
     return AXNN_OK;

@@ -65,13 +65,16 @@ void axnn_onnx_smap_put(smap *m, const char *key, int v)
 static axnn_status define_values(const axnn_onnx_model *m, smap *prod)
 {
     for (int k = 0; k < m->ninits; k++) axnn_onnx_smap_put(prod, m->inits[k].name, EXTERNAL_VALUE);
-    for (int k = 0; k < m->ninputs; k++) axnn_onnx_smap_put(prod, m->inputs[k].name, EXTERNAL_VALUE);
+    for (int k = 0; k < m->ninputs; k++)
+        axnn_onnx_smap_put(prod, m->inputs[k].name, EXTERNAL_VALUE);
     for (int k = 0; k < m->nnodes; k++) {
         const axnn_onnx_node *n = &m->nodes[k];
         for (int j = 0; j < n->noutputs; j++) {
             if (!n->outputs[j][0]) continue;
             if (axnn_onnx_smap_get(prod, n->outputs[j]) != -1)
-                return axnn_error(AXNN_ERR_FORMAT, "%s: node '%s' (%s): output '%s' is already defined", m->path, n->name, n->op_type, n->outputs[j]);
+                return axnn_error(AXNN_ERR_FORMAT,
+                                  "%s: node '%s' (%s): output '%s' is already defined", m->path,
+                                  n->name, n->op_type, n->outputs[j]);
             axnn_onnx_smap_put(prod, n->outputs[j], k);
         }
     }
@@ -87,13 +90,17 @@ static axnn_status count_deps(const axnn_onnx_model *m, const smap *prod, int *p
             if (!n->inputs[j][0]) continue;
             int p = axnn_onnx_smap_get(prod, n->inputs[j]);
             if (p == -1)
-                return axnn_error(AXNN_ERR_FORMAT, "%s: node '%s' (%s): input '%s' is defined by no node, input or initializer", m->path, n->name, n->op_type, n->inputs[j]);
+                return axnn_error(
+                    AXNN_ERR_FORMAT,
+                    "%s: node '%s' (%s): input '%s' is defined by no node, input or initializer",
+                    m->path, n->name, n->op_type, n->inputs[j]);
             if (p >= 0) pending[k]++;
         }
     }
     for (int k = 0; k < m->noutputs; k++)
         if (axnn_onnx_smap_get(prod, m->outputs[k].name) == -1)
-            return axnn_error(AXNN_ERR_FORMAT, "%s: graph output '%s' is produced by no node", m->path, m->outputs[k].name);
+            return axnn_error(AXNN_ERR_FORMAT, "%s: graph output '%s' is produced by no node",
+                              m->path, m->outputs[k].name);
     return AXNN_OK;
 }
 
@@ -112,7 +119,8 @@ static axnn_status kahn(axnn_onnx_model *m, const smap *prod, int *pending, int 
             if (p >= 0) start[p + 1]++, nedges++;
         }
     for (int k = 0; k < m->nnodes; k++) start[k + 1] += start[k];
-    int *fill = calloc((size_t)m->nnodes + 1, sizeof(int)), *edge = malloc(((size_t)nedges + 1) * sizeof(int));
+    int *fill = calloc((size_t)m->nnodes + 1, sizeof(int)),
+        *edge = malloc(((size_t)nedges + 1) * sizeof(int));
     if (!fill || !edge) {
         free(start), free(fill), free(edge);
         return axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", m->path);
@@ -131,7 +139,9 @@ static axnn_status kahn(axnn_onnx_model *m, const smap *prod, int *pending, int 
     if (tail < m->nnodes) {
         for (int k = 0; k < m->nnodes; k++)
             if (pending[k])
-                return axnn_error(AXNN_ERR_FORMAT, "%s: the graph has a cycle through node '%s' (%s)", m->path, m->nodes[k].name, m->nodes[k].op_type);
+                return axnn_error(AXNN_ERR_FORMAT,
+                                  "%s: the graph has a cycle through node '%s' (%s)", m->path,
+                                  m->nodes[k].name, m->nodes[k].op_type);
     }
     return AXNN_OK;
 }
@@ -143,7 +153,8 @@ axnn_status axnn_onnx_toposort(axnn_onnx_model *m)
     int *pending = calloc((size_t)n + 1, sizeof(int)), *order = calloc((size_t)n + 1, sizeof(int));
     axnn_onnx_node *sorted = calloc((size_t)n + 1, sizeof *sorted);
     axnn_status s = AXNN_OK;
-    if (!axnn_onnx_smap_init(&prod, (size_t)(m->ninits + m->ninputs + 4 * n)) || !pending || !order || !sorted)
+    if (!axnn_onnx_smap_init(&prod, (size_t)(m->ninits + m->ninputs + 4 * n)) || !pending ||
+        !order || !sorted)
         s = axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", m->path);
     if (!s) s = define_values(m, &prod);
     if (!s) s = count_deps(m, &prod, pending);
@@ -168,27 +179,57 @@ typedef struct op_spec {
 #define POOL "auto_pad:s kernel_shape:I pads:I strides:I ceil_mode:i"
 static const op_spec OPS[] = {
     {"Conv", "auto_pad:s dilations:I group:i kernel_shape:I pads:I strides:I", 1},
-    {"ConvTranspose", "auto_pad:s dilations:I group:i kernel_shape:I output_padding:I output_shape:I pads:I strides:I", 1},
+    {"ConvTranspose",
+     "auto_pad:s dilations:I group:i kernel_shape:I output_padding:I output_shape:I pads:I "
+     "strides:I",
+     1},
     {"BatchNormalization", "epsilon:f momentum:f training_mode:i", 1},
-    {"Relu", "", 1}, {"LeakyRelu", "alpha:f", 1}, {"Clip", "", 1}, {"Sigmoid", "", 1},
-    {"HardSigmoid", "alpha:f beta:f", 1}, {"HardSwish", "", 1}, {"Tanh", "", 1}, {"Erf", "", 1},
-    {"Add", "", 1}, {"Sub", "", 1}, {"Mul", "", 1}, {"Div", "", 1}, {"Pow", "", 1},
-    {"Sqrt", "", 1}, {"Neg", "", 1}, {"Exp", "", 1},
-    {"Concat", "axis:i", 1}, {"Split", "axis:i split:I", 64},
+    {"Relu", "", 1},
+    {"LeakyRelu", "alpha:f", 1},
+    {"Clip", "", 1},
+    {"Sigmoid", "", 1},
+    {"HardSigmoid", "alpha:f beta:f", 1},
+    {"HardSwish", "", 1},
+    {"Tanh", "", 1},
+    {"Erf", "", 1},
+    {"Add", "", 1},
+    {"Sub", "", 1},
+    {"Mul", "", 1},
+    {"Div", "", 1},
+    {"Pow", "", 1},
+    {"Sqrt", "", 1},
+    {"Neg", "", 1},
+    {"Exp", "", 1},
+    {"Concat", "axis:i", 1},
+    {"Split", "axis:i split:I", 64},
     {"MaxPool", POOL " dilations:I storage_order:i", 1},
     {"AveragePool", POOL " count_include_pad:i", 1},
-    {"GlobalAveragePool", "", 1}, {"GlobalMaxPool", "", 1}, {"Flatten", "axis:i", 1},
-    {"Reshape", "allowzero:i", 1}, {"Transpose", "perm:I", 1},
-    {"Gemm", "alpha:f beta:f transA:i transB:i", 1}, {"MatMul", "", 1}, {"Softmax", "axis:i", 1},
+    {"GlobalAveragePool", "", 1},
+    {"GlobalMaxPool", "", 1},
+    {"Flatten", "axis:i", 1},
+    {"Reshape", "allowzero:i", 1},
+    {"Transpose", "perm:I", 1},
+    {"Gemm", "alpha:f beta:f transA:i transB:i", 1},
+    {"MatMul", "", 1},
+    {"Softmax", "axis:i", 1},
     /* LayerNormalization's Mean and InvStdDev and Dropout's mask (all true in inference) are
      * optional outputs that the ops must produce when a model names them */
     {"LayerNormalization", "axis:i epsilon:f stash_type:i", 3},
-    {"Dropout", "seed:i", 2}, {"Identity", "", 1}, {"ReduceMean", "axes:I keepdims:i", 1},
-    {"Pad", "mode:s", 1}, {"Squeeze", "axes:I", 1}, {"Unsqueeze", "axes:I", 1}, /* axes: opsets 11-12 */
+    {"Dropout", "seed:i", 2},
+    {"Identity", "", 1},
+    {"ReduceMean", "axes:I keepdims:i", 1},
+    {"Pad", "mode:s", 1},
+    {"Squeeze", "axes:I", 1},
+    {"Unsqueeze", "axes:I", 1}, /* axes: opsets 11-12 */
     /* shape subgraphs (folded to constants by axnn_onnx_fix_inputs) */
-    {"Shape", "start:i end:i", 1}, {"Gather", "axis:i", 1}, {"Slice", "", 1},
-    {"Cast", "to:i", 1}, {"Constant", "value:t value_float:f value_floats:F value_int:i value_ints:I", 1},
-    {"ConstantOfShape", "value:t", 1}, {"Range", "", 1}, {"Expand", "", 1},
+    {"Shape", "start:i end:i", 1},
+    {"Gather", "axis:i", 1},
+    {"Slice", "", 1},
+    {"Cast", "to:i", 1},
+    {"Constant", "value:t value_float:f value_floats:F value_int:i value_ints:I", 1},
+    {"ConstantOfShape", "value:t", 1},
+    {"Range", "", 1},
+    {"Expand", "", 1},
 };
 
 static const op_spec *find_op(const char *op)
@@ -198,18 +239,28 @@ static const op_spec *find_op(const char *op)
     return NULL;
 }
 
-bool axnn_onnx_op_known(const char *op) { return find_op(op) != NULL; }
+bool axnn_onnx_op_known(const char *op)
+{
+    return find_op(op) != NULL;
+}
 
 static char type_letter(axnn_onnx_attr_type t)
 {
     switch (t) {
-    case AXNN_ONNX_ATTR_FLOAT: return 'f';
-    case AXNN_ONNX_ATTR_INT: return 'i';
-    case AXNN_ONNX_ATTR_STRING: return 's';
-    case AXNN_ONNX_ATTR_FLOATS: return 'F';
-    case AXNN_ONNX_ATTR_INTS: return 'I';
-    case AXNN_ONNX_ATTR_TENSOR: return 't';
-    default: return '?';
+    case AXNN_ONNX_ATTR_FLOAT:
+        return 'f';
+    case AXNN_ONNX_ATTR_INT:
+        return 'i';
+    case AXNN_ONNX_ATTR_STRING:
+        return 's';
+    case AXNN_ONNX_ATTR_FLOATS:
+        return 'F';
+    case AXNN_ONNX_ATTR_INTS:
+        return 'I';
+    case AXNN_ONNX_ATTR_TENSOR:
+        return 't';
+    default:
+        return '?';
     }
 }
 
@@ -234,12 +285,16 @@ static const char *bad_value(const axnn_onnx_node *n, const axnn_onnx_attr *a)
 {
     static const char *const auto_pad[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", NULL};
     static const char *const pad_modes[] = {"constant", "reflect", "edge", NULL};
-    if (!strcmp(a->name, "auto_pad") && !one_of(a->s, auto_pad)) return "is not NOTSET, SAME_UPPER, SAME_LOWER or VALID";
-    if (!strcmp(n->op_type, "Pad") && !strcmp(a->name, "mode") && !one_of(a->s, pad_modes)) return "is not constant, reflect or edge";
+    if (!strcmp(a->name, "auto_pad") && !one_of(a->s, auto_pad))
+        return "is not NOTSET, SAME_UPPER, SAME_LOWER or VALID";
+    if (!strcmp(n->op_type, "Pad") && !strcmp(a->name, "mode") && !one_of(a->s, pad_modes))
+        return "is not constant, reflect or edge";
     if (!strcmp(a->name, "storage_order") && a->i != 0) return "is not 0 (row-major)";
-    if (!strcmp(a->name, "training_mode") && a->i != 0) return "is not 0 (axnn imports inference graphs)";
+    if (!strcmp(a->name, "training_mode") && a->i != 0)
+        return "is not 0 (axnn imports inference graphs)";
     if (!strcmp(a->name, "group") && a->i < 1) return "is below 1";
-    if (!strcmp(a->name, "to") && (a->i == AXNN_ONNX_STRING || a->i == 14 || a->i == 15 || !a->i)) return "is not a numeric type";
+    if (!strcmp(a->name, "to") && (a->i == AXNN_ONNX_STRING || a->i == 14 || a->i == 15 || !a->i))
+        return "is not a numeric type";
     return NULL;
 }
 
@@ -248,24 +303,34 @@ axnn_status axnn_onnx_check_node(const axnn_onnx_model *m, const axnn_onnx_node 
     const op_spec *sp = n->domain[0] ? NULL : find_op(n->op_type);
     if (!sp) {
         if (n->domain[0])
-            return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: node '%s' (%s): op of domain '%s' is not supported", m->path, n->name, n->op_type, n->domain);
-        return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: node '%s' (%s): unknown op", m->path, n->name, n->op_type);
+            return axnn_error(AXNN_ERR_UNSUPPORTED,
+                              "%s: node '%s' (%s): op of domain '%s' is not supported", m->path,
+                              n->name, n->op_type, n->domain);
+        return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: node '%s' (%s): unknown op", m->path, n->name,
+                          n->op_type);
     }
     for (int k = 0; k < n->nattrs; k++) {
         const axnn_onnx_attr *a = &n->attrs[k];
         char t = spec_type(sp, a->name);
         if (!t)
-            return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: node '%s' (%s): unsupported attribute '%s'", m->path, n->name, n->op_type, a->name);
+            return axnn_error(AXNN_ERR_UNSUPPORTED,
+                              "%s: node '%s' (%s): unsupported attribute '%s'", m->path, n->name,
+                              n->op_type, a->name);
         if (t != type_letter(a->type))
-            return axnn_error(AXNN_ERR_FORMAT, "%s: node '%s' (%s): attribute '%s' has the wrong type", m->path, n->name, n->op_type, a->name);
+            return axnn_error(AXNN_ERR_FORMAT,
+                              "%s: node '%s' (%s): attribute '%s' has the wrong type", m->path,
+                              n->name, n->op_type, a->name);
         const char *why = bad_value(n, a);
         if (why)
-            return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: node '%s' (%s): attribute '%s' %s", m->path, n->name, n->op_type, a->name, why);
+            return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: node '%s' (%s): attribute '%s' %s",
+                              m->path, n->name, n->op_type, a->name, why);
     }
     int used = 0;
     for (int k = 0; k < n->noutputs; k++)
         if (n->outputs[k][0]) used = k + 1;
     if (used > sp->max_outputs)
-        return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: node '%s' (%s): output %d ('%s') is not supported", m->path, n->name, n->op_type, used - 1, n->outputs[used - 1]);
+        return axnn_error(AXNN_ERR_UNSUPPORTED,
+                          "%s: node '%s' (%s): output %d ('%s') is not supported", m->path, n->name,
+                          n->op_type, used - 1, n->outputs[used - 1]);
     return AXNN_OK;
 }

@@ -9,11 +9,11 @@
 
 /* Converts t into out (owned copies). `dir` is the folder for external data (NULL: external
  * data is an error); `what` names the file for messages. */
-axnn_status axnn_onnx_convert_tensor(const Onnx__TensorProto *t, const char *dir,
-                                     const char *what, axnn_onnx_tensor *out);
+axnn_status axnn_onnx_convert_tensor(const Onnx__TensorProto *t, const char *dir, const char *what,
+                                     axnn_onnx_tensor *out);
 /* Checks a shape and returns its element count in *numel; `ctx` names the tensor. */
-axnn_status axnn_onnx_check_dims(const int64_t *dims, size_t nd, const char *what,
-                                 const char *ctx, int64_t *numel);
+axnn_status axnn_onnx_check_dims(const int64_t *dims, size_t nd, const char *what, const char *ctx,
+                                 int64_t *numel);
 /* Reads a whole file into a new buffer. */
 axnn_status axnn_onnx_slurp(const char *path, uint8_t **buf, size_t *len);
 char *axnn_onnx_strdup(const char *s);

@@ -33,9 +33,9 @@ bool axnn_onnx_is_float_type(int32_t t)
 
 const char *axnn_onnx_type_name(int32_t t)
 {
-    static const char *names[] = {"undefined", "float",  "uint8",     "int8",      "uint16",
-                                  "int16",     "int32",  "int64",     "string",    "bool",
-                                  "float16",   "double", "uint32",    "uint64",    "complex64",
+    static const char *names[] = {"undefined",  "float",   "uint8",  "int8",   "uint16",
+                                  "int16",      "int32",   "int64",  "string", "bool",
+                                  "float16",    "double",  "uint32", "uint64", "complex64",
                                   "complex128", "bfloat16"};
     return t >= 0 && t <= 16 ? names[t] : "unknown";
 }
@@ -44,12 +44,25 @@ const char *axnn_onnx_type_name(int32_t t)
 static size_t elem_size(int32_t t)
 {
     switch (t) {
-    case AXNN_ONNX_FLOAT: case AXNN_ONNX_INT32: case AXNN_ONNX_UINT32: return 4;
-    case AXNN_ONNX_DOUBLE: case AXNN_ONNX_INT64: case AXNN_ONNX_UINT64: return 8;
-    case AXNN_ONNX_FLOAT16: case AXNN_ONNX_BFLOAT16: case AXNN_ONNX_INT16:
-    case AXNN_ONNX_UINT16: return 2;
-    case AXNN_ONNX_INT8: case AXNN_ONNX_UINT8: case AXNN_ONNX_BOOL: return 1;
-    default: return 0;
+    case AXNN_ONNX_FLOAT:
+    case AXNN_ONNX_INT32:
+    case AXNN_ONNX_UINT32:
+        return 4;
+    case AXNN_ONNX_DOUBLE:
+    case AXNN_ONNX_INT64:
+    case AXNN_ONNX_UINT64:
+        return 8;
+    case AXNN_ONNX_FLOAT16:
+    case AXNN_ONNX_BFLOAT16:
+    case AXNN_ONNX_INT16:
+    case AXNN_ONNX_UINT16:
+        return 2;
+    case AXNN_ONNX_INT8:
+    case AXNN_ONNX_UINT8:
+    case AXNN_ONNX_BOOL:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -57,9 +70,12 @@ static float half_to_float(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023;
     float v;
-    if (e == 0) v = ldexpf((float)m, -24);
-    else if (e == 31) v = m ? NAN : INFINITY;
-    else v = ldexpf((float)(m | 1024), (int)e - 25);
+    if (e == 0)
+        v = ldexpf((float)m, -24);
+    else if (e == 31)
+        v = m ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(m | 1024), (int)e - 25);
     return sign ? -v : v;
 }
 
@@ -71,17 +87,17 @@ static float bf16_to_float(uint16_t b)
     return v;
 }
 
-axnn_status axnn_onnx_check_dims(const int64_t *dims, size_t nd, const char *what,
-                                 const char *ctx, int64_t *numel)
+axnn_status axnn_onnx_check_dims(const int64_t *dims, size_t nd, const char *what, const char *ctx,
+                                 int64_t *numel)
 {
     if (nd > AXNN_ONNX_MAX_DIMS)
-        return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: %s has rank %zu (at most %d)", what, ctx,
-                          nd, AXNN_ONNX_MAX_DIMS);
+        return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: %s has rank %zu (at most %d)", what, ctx, nd,
+                          AXNN_ONNX_MAX_DIMS);
     int64_t n = 1;
     for (size_t k = 0; k < nd; k++) {
         if (dims[k] < 0 || dims[k] > AXNN_ONNX_MAX_DIM)
-            return axnn_error(AXNN_ERR_FORMAT, "%s: %s has dimension %zu of size %lld", what,
-                              ctx, k, (long long)dims[k]);
+            return axnn_error(AXNN_ERR_FORMAT, "%s: %s has dimension %zu of size %lld", what, ctx,
+                              k, (long long)dims[k]);
         if (dims[k] && n > AXNN_ONNX_MAX_NUMEL / dims[k])
             return axnn_error(AXNN_ERR_FORMAT, "%s: %s has more than %lld elements", what, ctx,
                               (long long)AXNN_ONNX_MAX_NUMEL);
@@ -98,19 +114,55 @@ static void raw_elem(const uint8_t *p, int32_t t, float *f, int64_t *i)
     uint32_t u32;
     uint64_t u64;
     switch (t) {
-    case AXNN_ONNX_FLOAT: memcpy(f, p, 4); break;
-    case AXNN_ONNX_DOUBLE: { double d; memcpy(&d, p, 8); *f = (float)d; } break;
-    case AXNN_ONNX_FLOAT16: memcpy(&u16, p, 2); *f = half_to_float(u16); break;
-    case AXNN_ONNX_BFLOAT16: memcpy(&u16, p, 2); *f = bf16_to_float(u16); break;
-    case AXNN_ONNX_INT64: memcpy(&u64, p, 8); *i = (int64_t)u64; break;
-    case AXNN_ONNX_UINT64: memcpy(&u64, p, 8); *i = (int64_t)u64; break;
-    case AXNN_ONNX_INT32: memcpy(&u32, p, 4); *i = (int32_t)u32; break;
-    case AXNN_ONNX_UINT32: memcpy(&u32, p, 4); *i = u32; break;
-    case AXNN_ONNX_INT16: memcpy(&u16, p, 2); *i = (int16_t)u16; break;
-    case AXNN_ONNX_UINT16: memcpy(&u16, p, 2); *i = u16; break;
-    case AXNN_ONNX_INT8: *i = (int8_t)p[0]; break;
-    case AXNN_ONNX_UINT8: *i = p[0]; break;
-    case AXNN_ONNX_BOOL: *i = p[0] != 0; break;
+    case AXNN_ONNX_FLOAT:
+        memcpy(f, p, 4);
+        break;
+    case AXNN_ONNX_DOUBLE: {
+        double d;
+        memcpy(&d, p, 8);
+        *f = (float)d;
+    } break;
+    case AXNN_ONNX_FLOAT16:
+        memcpy(&u16, p, 2);
+        *f = half_to_float(u16);
+        break;
+    case AXNN_ONNX_BFLOAT16:
+        memcpy(&u16, p, 2);
+        *f = bf16_to_float(u16);
+        break;
+    case AXNN_ONNX_INT64:
+        memcpy(&u64, p, 8);
+        *i = (int64_t)u64;
+        break;
+    case AXNN_ONNX_UINT64:
+        memcpy(&u64, p, 8);
+        *i = (int64_t)u64;
+        break;
+    case AXNN_ONNX_INT32:
+        memcpy(&u32, p, 4);
+        *i = (int32_t)u32;
+        break;
+    case AXNN_ONNX_UINT32:
+        memcpy(&u32, p, 4);
+        *i = u32;
+        break;
+    case AXNN_ONNX_INT16:
+        memcpy(&u16, p, 2);
+        *i = (int16_t)u16;
+        break;
+    case AXNN_ONNX_UINT16:
+        memcpy(&u16, p, 2);
+        *i = u16;
+        break;
+    case AXNN_ONNX_INT8:
+        *i = (int8_t)p[0];
+        break;
+    case AXNN_ONNX_UINT8:
+        *i = p[0];
+        break;
+    case AXNN_ONNX_BOOL:
+        *i = p[0] != 0;
+        break;
     }
 }
 
@@ -121,8 +173,10 @@ static void from_raw(const uint8_t *p, axnn_onnx_tensor *o)
     int64_t iv = 0;
     for (int64_t k = 0; k < o->numel; k++) {
         raw_elem(p + (size_t)k * es, o->elem_type, &f, &iv);
-        if (o->f) o->f[k] = f;
-        else o->i[k] = iv;
+        if (o->f)
+            o->f[k] = f;
+        else
+            o->i[k] = iv;
     }
 }
 
@@ -130,11 +184,17 @@ static void from_raw(const uint8_t *p, axnn_onnx_tensor *o)
 static size_t typed_count(const Onnx__TensorProto *t, int32_t type)
 {
     switch (type) {
-    case AXNN_ONNX_FLOAT: return t->n_float_data;
-    case AXNN_ONNX_DOUBLE: return t->n_double_data;
-    case AXNN_ONNX_INT64: return t->n_int64_data;
-    case AXNN_ONNX_UINT32: case AXNN_ONNX_UINT64: return t->n_uint64_data;
-    default: return t->n_int32_data;
+    case AXNN_ONNX_FLOAT:
+        return t->n_float_data;
+    case AXNN_ONNX_DOUBLE:
+        return t->n_double_data;
+    case AXNN_ONNX_INT64:
+        return t->n_int64_data;
+    case AXNN_ONNX_UINT32:
+    case AXNN_ONNX_UINT64:
+        return t->n_uint64_data;
+    default:
+        return t->n_int32_data;
     }
 }
 
@@ -142,14 +202,31 @@ static void from_typed(const Onnx__TensorProto *t, axnn_onnx_tensor *o)
 {
     for (int64_t k = 0; k < o->numel; k++) {
         switch (o->elem_type) {
-        case AXNN_ONNX_FLOAT: o->f[k] = t->float_data[k]; break;
-        case AXNN_ONNX_DOUBLE: o->f[k] = (float)t->double_data[k]; break;
-        case AXNN_ONNX_FLOAT16: o->f[k] = half_to_float((uint16_t)t->int32_data[k]); break;
-        case AXNN_ONNX_BFLOAT16: o->f[k] = bf16_to_float((uint16_t)t->int32_data[k]); break;
-        case AXNN_ONNX_INT64: o->i[k] = t->int64_data[k]; break;
-        case AXNN_ONNX_UINT32: case AXNN_ONNX_UINT64: o->i[k] = (int64_t)t->uint64_data[k]; break;
-        case AXNN_ONNX_BOOL: o->i[k] = t->int32_data[k] != 0; break;
-        default: o->i[k] = t->int32_data[k]; break;
+        case AXNN_ONNX_FLOAT:
+            o->f[k] = t->float_data[k];
+            break;
+        case AXNN_ONNX_DOUBLE:
+            o->f[k] = (float)t->double_data[k];
+            break;
+        case AXNN_ONNX_FLOAT16:
+            o->f[k] = half_to_float((uint16_t)t->int32_data[k]);
+            break;
+        case AXNN_ONNX_BFLOAT16:
+            o->f[k] = bf16_to_float((uint16_t)t->int32_data[k]);
+            break;
+        case AXNN_ONNX_INT64:
+            o->i[k] = t->int64_data[k];
+            break;
+        case AXNN_ONNX_UINT32:
+        case AXNN_ONNX_UINT64:
+            o->i[k] = (int64_t)t->uint64_data[k];
+            break;
+        case AXNN_ONNX_BOOL:
+            o->i[k] = t->int32_data[k] != 0;
+            break;
+        default:
+            o->i[k] = t->int32_data[k];
+            break;
         }
     }
 }
@@ -174,8 +251,8 @@ static axnn_status parse_i64(const char *s, const char *what, const char *ctx, c
     errno = 0;
     long long x = strtoll(s, &end, 10);
     if (errno || end == s || *end || x < 0)
-        return axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s': bad external-data %s '%s'", what,
-                          ctx, key, s);
+        return axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s': bad external-data %s '%s'", what, ctx,
+                          key, s);
     *v = x;
     return AXNN_OK;
 }
@@ -190,27 +267,41 @@ static axnn_status read_external(const Onnx__TensorProto *t, const char *dir, co
         const char *key = t->external_data[k]->key, *val = t->external_data[k]->value;
         if (!key || !val) continue;
         axnn_status s = AXNN_OK;
-        if (!strcmp(key, "location")) loc = val;
-        else if (!strcmp(key, "offset")) s = parse_i64(val, what, t->name, key, &off);
-        else if (!strcmp(key, "length")) s = parse_i64(val, what, t->name, key, &n);
+        if (!strcmp(key, "location"))
+            loc = val;
+        else if (!strcmp(key, "offset"))
+            s = parse_i64(val, what, t->name, key, &off);
+        else if (!strcmp(key, "length"))
+            s = parse_i64(val, what, t->name, key, &n);
         if (s) return s;
     }
-    if (!loc) return axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s': external data without location", what, t->name);
-    if (!dir) return axnn_error(AXNN_ERR_ARG, "%s: tensor '%s': external data, but no model folder", what, t->name);
+    if (!loc)
+        return axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s': external data without location", what,
+                          t->name);
+    if (!dir)
+        return axnn_error(AXNN_ERR_ARG, "%s: tensor '%s': external data, but no model folder", what,
+                          t->name);
     if (!safe_relative(loc))
-        return axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s': external-data location '%s' leaves the model's folder", what, t->name, loc);
+        return axnn_error(AXNN_ERR_FORMAT,
+                          "%s: tensor '%s': external-data location '%s' leaves the model's folder",
+                          what, t->name, loc);
     if (n >= 0 && (size_t)n != len)
-        return axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s': external-data length %lld, its shape needs %zu bytes", what, t->name, (long long)n, len);
+        return axnn_error(AXNN_ERR_FORMAT,
+                          "%s: tensor '%s': external-data length %lld, its shape needs %zu bytes",
+                          what, t->name, (long long)n, len);
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, loc) >= (int)sizeof path)
-        return axnn_error(AXNN_ERR_ARG, "%s: tensor '%s': external-data path too long", what, t->name);
+        return axnn_error(AXNN_ERR_ARG, "%s: tensor '%s': external-data path too long", what,
+                          t->name);
     FILE *f = fopen(path, "rb");
     if (!f) return axnn_error(AXNN_ERR_IO, "%s: cannot open %s: %s", what, path, strerror(errno));
     *buf = malloc(len ? len : 1);
     axnn_status s = AXNN_OK;
-    if (!*buf) s = axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", what);
+    if (!*buf)
+        s = axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", what);
     else if (fseeko(f, off, SEEK_SET) || fread(*buf, 1, len, f) != len)
-        s = axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s': %s has fewer than %lld + %zu bytes", what, t->name, path, (long long)off, len);
+        s = axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s': %s has fewer than %lld + %zu bytes", what,
+                       t->name, path, (long long)off, len);
     fclose(f);
     if (s) {
         free(*buf);
@@ -234,19 +325,22 @@ static axnn_status fill_data(const Onnx__TensorProto *t, const char *dir, const 
     }
     if (t->has_raw_data) {
         if (t->raw_data.len != need)
-            return axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s' holds %zu bytes, its shape needs %zu", what, name, t->raw_data.len, need);
+            return axnn_error(AXNN_ERR_FORMAT,
+                              "%s: tensor '%s' holds %zu bytes, its shape needs %zu", what, name,
+                              t->raw_data.len, need);
         from_raw(t->raw_data.data, o);
         return AXNN_OK;
     }
     size_t have = typed_count(t, o->elem_type);
     if (have != (size_t)o->numel)
-        return axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s' holds %zu values, its shape needs %lld", what, name, have, (long long)o->numel);
+        return axnn_error(AXNN_ERR_FORMAT, "%s: tensor '%s' holds %zu values, its shape needs %lld",
+                          what, name, have, (long long)o->numel);
     from_typed(t, o);
     return AXNN_OK;
 }
 
-axnn_status axnn_onnx_convert_tensor(const Onnx__TensorProto *t, const char *dir,
-                                     const char *what, axnn_onnx_tensor *o)
+axnn_status axnn_onnx_convert_tensor(const Onnx__TensorProto *t, const char *dir, const char *what,
+                                     axnn_onnx_tensor *o)
 {
     memset(o, 0, sizeof *o);
     o->name = axnn_onnx_strdup(t->name);
@@ -268,8 +362,10 @@ axnn_status axnn_onnx_convert_tensor(const Onnx__TensorProto *t, const char *dir
     o->nd = (int)t->n_dims;
     for (int k = 0; k < o->nd; k++) o->dims[k] = t->dims[k];
     size_t n = (size_t)(o->numel ? o->numel : 1);
-    if (axnn_onnx_is_float_type(o->elem_type)) o->f = malloc(n * sizeof(float));
-    else o->i = malloc(n * sizeof(int64_t));
+    if (axnn_onnx_is_float_type(o->elem_type))
+        o->f = malloc(n * sizeof(float));
+    else
+        o->i = malloc(n * sizeof(int64_t));
     if (!o->f && !o->i) {
         s = axnn_error(AXNN_ERR_NOMEM, "%s: out of memory for tensor '%s'", what, o->name);
         goto fail;
@@ -309,7 +405,8 @@ static axnn_status slurp(const char *path, uint8_t **buf, size_t *len)
     if (!s) {
         rewind(f);
         *buf = malloc((size_t)n + 1);
-        if (!*buf) s = axnn_error(AXNN_ERR_NOMEM, "%s: out of memory (%lld bytes)", path, (long long)n);
+        if (!*buf)
+            s = axnn_error(AXNN_ERR_NOMEM, "%s: out of memory (%lld bytes)", path, (long long)n);
         else if (fread(*buf, 1, (size_t)n, f) != (size_t)n) {
             s = axnn_error(AXNN_ERR_IO, "%s: read failed", path);
             free(*buf);
@@ -334,13 +431,17 @@ axnn_status axnn_onnx_read_tensor(const char *path, axnn_onnx_tensor *out)
     if (s) return s;
     Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, len, buf);
     free(buf);
-    if (!t) return axnn_error(AXNN_ERR_FORMAT, "%s: not a valid TensorProto (truncated or corrupt protobuf)", path);
+    if (!t)
+        return axnn_error(AXNN_ERR_FORMAT,
+                          "%s: not a valid TensorProto (truncated or corrupt protobuf)", path);
     /* External data of a test tensor is relative to the file's folder. */
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
     s = axnn_onnx_convert_tensor(t, dir, path, out);
     onnx__tensor_proto__free_unpacked(t, NULL);
     return s;

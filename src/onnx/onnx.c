@@ -68,7 +68,10 @@ static char *bytes_dup(ProtobufCBinaryData b)
     return s;
 }
 
-static axnn_status nomem(const char *what) { return axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", what); }
+static axnn_status nomem(const char *what)
+{
+    return axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", what);
+}
 
 static axnn_status convert_attr(const Onnx__AttributeProto *p, const axnn_onnx_node *n,
                                 const char *dir, const char *what, axnn_onnx_attr *a)
@@ -76,11 +79,16 @@ static axnn_status convert_attr(const Onnx__AttributeProto *p, const axnn_onnx_n
     a->name = axnn_onnx_strdup(p->name);
     if (!a->name) return nomem(what);
     if (!p->has_type)
-        return axnn_error(AXNN_ERR_FORMAT, "%s: node '%s' (%s): attribute '%s' has no type", what, n->name, n->op_type, a->name);
+        return axnn_error(AXNN_ERR_FORMAT, "%s: node '%s' (%s): attribute '%s' has no type", what,
+                          n->name, n->op_type, a->name);
     a->type = (axnn_onnx_attr_type)p->type;
     switch (p->type) {
-    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT: a->f = p->f; break;
-    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT: a->i = p->i; break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT:
+        a->f = p->f;
+        break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT:
+        a->i = p->i;
+        break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING:
         if (!(a->s = bytes_dup(p->s))) return nomem(what);
         break;
@@ -100,12 +108,17 @@ static axnn_status convert_attr(const Onnx__AttributeProto *p, const axnn_onnx_n
             if (!(a->strings[k] = bytes_dup(p->strings[k]))) return nomem(what);
         break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR:
-        if (!p->t) return axnn_error(AXNN_ERR_FORMAT, "%s: node '%s' (%s): tensor attribute '%s' is empty", what, n->name, n->op_type, a->name);
+        if (!p->t)
+            return axnn_error(AXNN_ERR_FORMAT, "%s: node '%s' (%s): tensor attribute '%s' is empty",
+                              what, n->name, n->op_type, a->name);
         if (!(a->t = calloc(1, sizeof *a->t))) return nomem(what);
         return axnn_onnx_convert_tensor(p->t, dir, what, a->t);
-    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH: break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH:
+        break;
     default:
-        return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: node '%s' (%s): attribute '%s' has unsupported type %d", what, n->name, n->op_type, a->name, (int)p->type);
+        return axnn_error(AXNN_ERR_UNSUPPORTED,
+                          "%s: node '%s' (%s): attribute '%s' has unsupported type %d", what,
+                          n->name, n->op_type, a->name, (int)p->type);
     }
     return AXNN_OK;
 }
@@ -127,11 +140,13 @@ static axnn_status convert_node(const Onnx__NodeProto *p, int index, const char 
 {
     n->op_type = axnn_onnx_strdup(p->op_type);
     n->domain = axnn_onnx_strdup(p->domain && strcmp(p->domain, "ai.onnx") ? p->domain : "");
-    if (p->name && p->name[0]) n->name = axnn_onnx_strdup(p->name);
+    if (p->name && p->name[0])
+        n->name = axnn_onnx_strdup(p->name);
     else if ((n->name = malloc(strlen(n->op_type ? n->op_type : "") + 24)))
         sprintf(n->name, "%s_%d", n->op_type ? n->op_type : "", index);
     if (!n->op_type || !n->domain || !n->name) return nomem(what);
-    if (!n->op_type[0]) return axnn_error(AXNN_ERR_FORMAT, "%s: node '%s' has no op_type", what, n->name);
+    if (!n->op_type[0])
+        return axnn_error(AXNN_ERR_FORMAT, "%s: node '%s' has no op_type", what, n->name);
     if (!(n->inputs = dup_strings(p->input, p->n_input))) return nomem(what);
     n->ninputs = (int)p->n_input;
     if (!(n->outputs = dup_strings(p->output, p->n_output))) return nomem(what);
@@ -153,19 +168,24 @@ static axnn_status convert_value_info(const Onnx__ValueInfoProto *p, const char 
     const Onnx__TypeProto *tp = p->type;
     if (!tp) return AXNN_OK;
     if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE)
-        return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: graph value '%s' is not a tensor (sequence, map or optional)", what, v->name);
+        return axnn_error(AXNN_ERR_UNSUPPORTED,
+                          "%s: graph value '%s' is not a tensor (sequence, map or optional)", what,
+                          v->name);
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
     v->elem_type = tt->has_elem_type ? tt->elem_type : 0;
     if (!tt->shape) return AXNN_OK;
     if (tt->shape->n_dim > AXNN_ONNX_MAX_DIMS)
-        return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: graph value '%s' has rank %zu (at most %d)", what, v->name, tt->shape->n_dim, AXNN_ONNX_MAX_DIMS);
+        return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: graph value '%s' has rank %zu (at most %d)",
+                          what, v->name, tt->shape->n_dim, AXNN_ONNX_MAX_DIMS);
     v->nd = (int)tt->shape->n_dim;
     for (int k = 0; k < v->nd; k++) {
         const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[k];
         v->dims[k] = -1;
         if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
             if (d->dim_value < 0 || d->dim_value > AXNN_ONNX_MAX_DIM)
-                return axnn_error(AXNN_ERR_FORMAT, "%s: graph value '%s' declares dimension %d of size %lld", what, v->name, k, (long long)d->dim_value);
+                return axnn_error(AXNN_ERR_FORMAT,
+                                  "%s: graph value '%s' declares dimension %d of size %lld", what,
+                                  v->name, k, (long long)d->dim_value);
             v->dims[k] = d->dim_value;
         } else if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM) {
             if (!(v->dim_param[k] = axnn_onnx_strdup(d->dim_param))) return nomem(what);
@@ -183,9 +203,11 @@ static axnn_status check_opset(const Onnx__ModelProto *mp, const char *what, uns
         if (!o->domain || !o->domain[0] || !strcmp(o->domain, "ai.onnx")) m->opset = o->version;
     }
     if (flags & AXNN_ONNX_ANY_OPSET) return AXNN_OK;
-    if (m->opset < 0) return axnn_error(AXNN_ERR_FORMAT, "%s: no opset import for the default domain", what);
+    if (m->opset < 0)
+        return axnn_error(AXNN_ERR_FORMAT, "%s: no opset import for the default domain", what);
     if (m->opset < 11 || m->opset > 17)
-        return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: opset %lld (axnn reads opsets 11 to 17)", what, (long long)m->opset);
+        return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: opset %lld (axnn reads opsets 11 to 17)", what,
+                          (long long)m->opset);
     return AXNN_OK;
 }
 
@@ -236,7 +258,9 @@ axnn_status axnn_onnx_load_mem(const void *buf, size_t len, const char *dir, con
 {
     *out = NULL;
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
-    if (!mp) return axnn_error(AXNN_ERR_FORMAT, "%s: not a valid ONNX model (truncated or corrupt protobuf)", what);
+    if (!mp)
+        return axnn_error(AXNN_ERR_FORMAT,
+                          "%s: not a valid ONNX model (truncated or corrupt protobuf)", what);
     axnn_onnx_model *m = calloc(1, sizeof *m);
     axnn_status s = m ? AXNN_OK : nomem(what);
     if (!s && !(m->path = axnn_onnx_strdup(what))) s = nomem(what);
@@ -260,8 +284,10 @@ axnn_status axnn_onnx_load(const char *path, unsigned flags, axnn_onnx_model **o
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
     s = axnn_onnx_load_mem(buf, len, dir, path, flags, out);
     free(buf);
     return s;

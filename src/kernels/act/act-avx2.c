@@ -27,13 +27,15 @@ static inline __m256i tail_mask(int64_t n)
 /* p * 2^n for integral n in [-126, 127] (the clamp in vexp keeps it there) */
 static inline V scale2n(V p, V n)
 {
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 #define VSCALE2N scale2n
 #define VABS(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x)
 #define VCOPYSIGN(m, s) _mm256_or_ps(VABS(m), _mm256_and_ps(_mm256_set1_ps(-0.0f), s))
 #define VSELECT_LT(a, b, t, f) _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_LT_OQ))
-#define VSELECT_GE0(x, t, f) _mm256_blendv_ps(f, t, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ))
+#define VSELECT_GE0(x, t, f)                                                                       \
+    _mm256_blendv_ps(f, t, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ))
 
 #include "kernels/act/act-simd.h"

@@ -22,7 +22,8 @@ typedef __m512 V;
 #define VSCALE2N _mm512_scalef_ps
 static inline V vabs(V x)
 {
-    return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)));
+    return _mm512_castsi512_ps(
+        _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)));
 }
 static inline V vcopysign(V m, V s)
 {
@@ -32,6 +33,7 @@ static inline V vcopysign(V m, V s)
 #define VABS vabs
 #define VCOPYSIGN vcopysign
 #define VSELECT_LT(a, b, t, f) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), f, t)
-#define VSELECT_GE0(x, t, f) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ), f, t)
+#define VSELECT_GE0(x, t, f)                                                                       \
+    _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ), f, t)
 
 #include "kernels/act/act-simd.h"

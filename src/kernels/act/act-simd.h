@@ -30,10 +30,9 @@ static inline V vsigmoid(V x)
 static inline V vtanh(V x)
 {
     V a = VABS(x), z = VMUL(a, a);
-    static const float c[7] = {-929569.0f / 638512875.0f, 21844.0f / 6081075.0f,
-                               -1382.0f / 155925.0f,      62.0f / 2835.0f,
-                               -17.0f / 315.0f,           2.0f / 15.0f,
-                               -1.0f / 3.0f};
+    static const float c[7] = {
+        -929569.0f / 638512875.0f, 21844.0f / 6081075.0f, -1382.0f / 155925.0f, 62.0f / 2835.0f,
+        -17.0f / 315.0f,           2.0f / 15.0f,          -1.0f / 3.0f};
     V p = VSET1(c[0]);
     for (int k = 1; k < 7; k++) p = VADD(VMUL(p, z), VSET1(c[k]));
     V small = VADD(a, VMUL(VMUL(p, z), a));
@@ -48,11 +47,16 @@ static inline V apply(const axnn_act *p, V x)
     case AXNN_ACT_HARDSIGMOID:
         return VMAX(VSET1(0.0f), VMIN(VSET1(1.0f), VADD(VMUL(VSET1(p->alpha), x), VSET1(p->beta))));
     case AXNN_ACT_HARDSWISH:
-        return VMUL(x, VMAX(VSET1(0.0f), VMIN(VSET1(1.0f), VADD(VMUL(VSET1(1.0f / 6.0f), x), VSET1(0.5f)))));
-    case AXNN_ACT_CLIP: return VMIN(VSET1(p->hi), VMAX(VSET1(p->lo), x));
-    case AXNN_ACT_LEAKYRELU: return VSELECT_GE0(x, x, VMUL(VSET1(p->alpha), x));
-    case AXNN_ACT_SIGMOID: return vsigmoid(x);
-    default: return vtanh(x);
+        return VMUL(x, VMAX(VSET1(0.0f),
+                            VMIN(VSET1(1.0f), VADD(VMUL(VSET1(1.0f / 6.0f), x), VSET1(0.5f)))));
+    case AXNN_ACT_CLIP:
+        return VMIN(VSET1(p->hi), VMAX(VSET1(p->lo), x));
+    case AXNN_ACT_LEAKYRELU:
+        return VSELECT_GE0(x, x, VMUL(VSET1(p->alpha), x));
+    case AXNN_ACT_SIGMOID:
+        return vsigmoid(x);
+    default:
+        return vtanh(x);
     }
 }
 

@@ -5,8 +5,14 @@
 
 #include <math.h>
 
-static inline float min_(float a, float b) { return a < b ? a : b; }
-static inline float max_(float a, float b) { return a > b ? a : b; }
+static inline float min_(float a, float b)
+{
+    return a < b ? a : b;
+}
+static inline float max_(float a, float b)
+{
+    return a > b ? a : b;
+}
 
 static void fwd_c(const axnn_act *p, const float *x, float *y, int64_t n)
 {
@@ -40,11 +46,16 @@ static float grad(const axnn_act *p, float x, float y)
         float t = p->alpha * x + p->beta;
         return t > 0.0f && t < 1.0f ? p->alpha : 0.0f;
     }
-    case AXNN_ACT_HARDSWISH: return x < -3.0f ? 0.0f : x <= 3.0f ? (2.0f * x + 3.0f) / 6.0f : 1.0f;
-    case AXNN_ACT_CLIP: return x >= p->lo && x <= p->hi ? 1.0f : 0.0f;
-    case AXNN_ACT_LEAKYRELU: return x > 0.0f ? 1.0f : p->alpha;
-    case AXNN_ACT_SIGMOID: return y * (1.0f - y);
-    default: return 1.0f - y * y;
+    case AXNN_ACT_HARDSWISH:
+        return x < -3.0f ? 0.0f : x <= 3.0f ? (2.0f * x + 3.0f) / 6.0f : 1.0f;
+    case AXNN_ACT_CLIP:
+        return x >= p->lo && x <= p->hi ? 1.0f : 0.0f;
+    case AXNN_ACT_LEAKYRELU:
+        return x > 0.0f ? 1.0f : p->alpha;
+    case AXNN_ACT_SIGMOID:
+        return y * (1.0f - y);
+    default:
+        return 1.0f - y * y;
     }
 }
 
@@ -56,8 +67,8 @@ static void bwd_c(const axnn_act *p, const float *x, const float *y, const float
 
 const axnn_act_kernels axnn_act_portable = {"portable", fwd_c, bwd_c};
 
-void axnn_act_bwd_ref(const axnn_act *p, const float *x, const float *y, const float *dy,
-                      float *dx, int64_t n)
+void axnn_act_bwd_ref(const axnn_act *p, const float *x, const float *y, const float *dy, float *dx,
+                      int64_t n)
 {
     bwd_c(p, x, y, dy, dx, n);
 }

@@ -26,8 +26,12 @@
 #include <stdint.h>
 
 typedef enum axnn_act_kind {
-    AXNN_ACT_HARDSIGMOID, AXNN_ACT_HARDSWISH, AXNN_ACT_CLIP, AXNN_ACT_LEAKYRELU,
-    AXNN_ACT_SIGMOID, AXNN_ACT_TANH,
+    AXNN_ACT_HARDSIGMOID,
+    AXNN_ACT_HARDSWISH,
+    AXNN_ACT_CLIP,
+    AXNN_ACT_LEAKYRELU,
+    AXNN_ACT_SIGMOID,
+    AXNN_ACT_TANH,
 } axnn_act_kind;
 
 typedef struct axnn_act {
@@ -45,8 +49,8 @@ typedef struct axnn_act_kernels {
 } axnn_act_kernels;
 
 /* The reference backward pass (every variant's bwd). */
-void axnn_act_bwd_ref(const axnn_act *p, const float *x, const float *y, const float *dy,
-                      float *dx, int64_t n);
+void axnn_act_bwd_ref(const axnn_act *p, const float *x, const float *y, const float *dy, float *dx,
+                      int64_t n);
 
 const axnn_act_kernels *axnn_act_get(void);
 int axnn_act_variants(const axnn_act_kernels **out, int max); /* portable first */

@@ -52,8 +52,10 @@ static void dw3x3_y(const float *x, int64_t h, int64_t w, const float *k, float 
                 }
             }
             int64_t n = ow - ox < 8 ? ow - ox : 8;
-            if (n == 8) _mm256_storeu_ps(y + oy * ow + ox, acc);
-            else _mm256_maskstore_ps(y + oy * ow + ox, in_row(0, n), acc);
+            if (n == 8)
+                _mm256_storeu_ps(y + oy * ow + ox, acc);
+            else
+                _mm256_maskstore_ps(y + oy * ow + ox, in_row(0, n), acc);
         }
 }
 

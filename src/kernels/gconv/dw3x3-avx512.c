@@ -37,7 +37,8 @@ static void dw3x3_z(const float *x, int64_t h, int64_t w, const float *k, float 
                     int stride)
 {
     int64_t oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     __m512 kv[9];
     for (int t = 0; t < 9; t++) kv[t] = _mm512_set1_ps(k[t]);
     for (int64_t oy = 0; oy < oh; oy++)

@@ -21,7 +21,8 @@ bool axnn_gconv_shape_init(axnn_gconv_shape *s)
 
 /* Index helpers: x (n, c, h, w), W (m, cg, kh, kw), y (n, m, oh, ow). */
 #define XI(s, i, ci, yy, xx) ((((i) * (s)->c + (ci)) * (s)->h + (yy)) * (s)->w + (xx))
-#define WI(s, r, cj, ky, kx) ((((r) * ((s)->c / (s)->groups) + (cj)) * (s)->kh + (ky)) * (s)->kw + (kx))
+#define WI(s, r, cj, ky, kx)                                                                       \
+    ((((r) * ((s)->c / (s)->groups) + (cj)) * (s)->kh + (ky)) * (s)->kw + (kx))
 #define YI(s, i, r, oy, ox) ((((i) * (s)->m + (r)) * (s)->oh + (oy)) * (s)->ow + (ox))
 
 static float out_elem(const axnn_gconv_shape *s, const float *x, const float *wt, float b,
@@ -49,28 +50,29 @@ void axnn_gconv_fwd_ref(const axnn_gconv_shape *s, const float *x, const float *
         for (int64_t r = 0; r < s->m; r++)
             for (int64_t oy = 0; oy < s->oh; oy++)
                 for (int64_t ox = 0; ox < s->ow; ox++)
-                    y[YI(s, i, r, oy, ox)] = out_elem(s, x, wt, bias ? bias[r] : 0.0f, i, r, oy, ox);
+                    y[YI(s, i, r, oy, ox)] =
+                        out_elem(s, x, wt, bias ? bias[r] : 0.0f, i, r, oy, ox);
 }
 
 /* Calls f for every (output, tap) pair that reads an input pixel. */
-#define FOR_TAPS(s, BODY)                                                                     \
-    for (int64_t i = 0; i < (s)->n; i++)                                                      \
-        for (int64_t r = 0; r < (s)->m; r++) {                                                \
-            int64_t cg = (s)->c / (s)->groups, g = r / ((s)->m / (s)->groups);                \
-            for (int64_t oy = 0; oy < (s)->oh; oy++)                                          \
-                for (int64_t ox = 0; ox < (s)->ow; ox++)                                      \
-                    for (int64_t cj = 0; cj < cg; cj++)                                       \
-                        for (int64_t ky = 0; ky < (s)->kh; ky++) {                            \
-                            int64_t iy = oy * (s)->sh - (s)->pt + ky * (s)->dh;               \
-                            if (iy < 0 || iy >= (s)->h) continue;                             \
-                            for (int64_t kx = 0; kx < (s)->kw; kx++) {                        \
-                                int64_t ix = ox * (s)->sw - (s)->pl + kx * (s)->dw;           \
-                                if (ix < 0 || ix >= (s)->w) continue;                         \
-                                int64_t xi = XI(s, i, g * cg + cj, iy, ix);                   \
-                                int64_t wi = WI(s, r, cj, ky, kx), yi = YI(s, i, r, oy, ox);  \
-                                BODY;                                                         \
-                            }                                                                 \
-                        }                                                                     \
+#define FOR_TAPS(s, BODY)                                                                          \
+    for (int64_t i = 0; i < (s)->n; i++)                                                           \
+        for (int64_t r = 0; r < (s)->m; r++) {                                                     \
+            int64_t cg = (s)->c / (s)->groups, g = r / ((s)->m / (s)->groups);                     \
+            for (int64_t oy = 0; oy < (s)->oh; oy++)                                               \
+                for (int64_t ox = 0; ox < (s)->ow; ox++)                                           \
+                    for (int64_t cj = 0; cj < cg; cj++)                                            \
+                        for (int64_t ky = 0; ky < (s)->kh; ky++) {                                 \
+                            int64_t iy = oy * (s)->sh - (s)->pt + ky * (s)->dh;                    \
+                            if (iy < 0 || iy >= (s)->h) continue;                                  \
+                            for (int64_t kx = 0; kx < (s)->kw; kx++) {                             \
+                                int64_t ix = ox * (s)->sw - (s)->pl + kx * (s)->dw;                \
+                                if (ix < 0 || ix >= (s)->w) continue;                              \
+                                int64_t xi = XI(s, i, g * cg + cj, iy, ix);                        \
+                                int64_t wi = WI(s, r, cj, ky, kx), yi = YI(s, i, r, oy, ox);       \
+                                BODY;                                                              \
+                            }                                                                      \
+                        }                                                                          \
         }
 
 void axnn_gconv_dx_ref(const axnn_gconv_shape *s, const float *dy, const float *wt, float *dx)
@@ -88,7 +90,8 @@ void axnn_gconv_dw_ref(const axnn_gconv_shape *s, const float *x, const float *d
     for (int64_t r = 0; r < s->m; r++) {
         float acc = 0.0f;
         for (int64_t i = 0; i < s->n; i++)
-            for (int64_t p = 0; p < s->oh * s->ow; p++) acc += dy[(i * s->m + r) * s->oh * s->ow + p];
+            for (int64_t p = 0; p < s->oh * s->ow; p++)
+                acc += dy[(i * s->m + r) * s->oh * s->ow + p];
         db[r] = acc;
     }
 }
@@ -134,9 +137,8 @@ const axnn_dw3x3 *axnn_dw3x3_get(void)
 
 /* ---- grouped 1x1 ---- */
 
-void axnn_gconv1x1(int64_t n_lo, int64_t n_hi, int64_t c, int64_t hw, int64_t m,
-                   int64_t groups, const float *x, const float *wt, const float *bias, float *y,
-                   float *ws)
+void axnn_gconv1x1(int64_t n_lo, int64_t n_hi, int64_t c, int64_t hw, int64_t m, int64_t groups,
+                   const float *x, const float *wt, const float *bias, float *y, float *ws)
 {
     int64_t cg = c / groups, mg = m / groups;
     for (int64_t i = n_lo; i < n_hi; i++)

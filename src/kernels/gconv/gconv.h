@@ -63,8 +63,7 @@ extern const axnn_dw3x3 axnn_dw3x3_portable, axnn_dw3x3_avx2, axnn_dw3x3_avx512;
 /* ---- grouped 1x1 convolution (stride 1, no padding): per image and group, a GEMM
  * y_g (m/groups, hw) = W_g (m/groups, c/groups) x_g (c/groups, hw) (+ bias). ws: a
  * workspace of axnn_sgemm_ws_floats() floats. Images [i0, i1) only (threads split images). */
-void axnn_gconv1x1(int64_t n_lo, int64_t n_hi, int64_t c, int64_t hw, int64_t m,
-                   int64_t groups, const float *x, const float *wt, const float *bias, float *y,
-                   float *ws);
+void axnn_gconv1x1(int64_t n_lo, int64_t n_hi, int64_t c, int64_t hw, int64_t m, int64_t groups,
+                   const float *x, const float *wt, const float *bias, float *y, float *ws);
 
 #endif

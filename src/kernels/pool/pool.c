@@ -49,8 +49,7 @@ void axnn_maxpool_ref(const axnn_pool_shape *p, const float *x, float *y, int32_
         }
 }
 
-void axnn_maxpool_bwd_ref(const axnn_pool_shape *p, const int32_t *idx, const float *dy,
-                          float *dx)
+void axnn_maxpool_bwd_ref(const axnn_pool_shape *p, const int32_t *idx, const float *dy, float *dx)
 {
     for (int64_t o = 0; o < p->oh * p->ow; o++)
         if (idx[o] >= 0) dx[idx[o]] += dy[o];

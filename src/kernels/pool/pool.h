@@ -33,8 +33,7 @@ bool axnn_pool_shape_init(axnn_pool_shape *p);
 
 void axnn_maxpool_ref(const axnn_pool_shape *p, const float *x, float *y, int32_t *idx);
 /* dx (h, w) += dy scattered to idx (dx is not cleared: planes may be accumulated). */
-void axnn_maxpool_bwd_ref(const axnn_pool_shape *p, const int32_t *idx, const float *dy,
-                          float *dx);
+void axnn_maxpool_bwd_ref(const axnn_pool_shape *p, const int32_t *idx, const float *dy, float *dx);
 void axnn_avgpool_ref(const axnn_pool_shape *p, const float *x, float *y);
 /* dx (h, w) += each dy spread over its window's input pixels with the forward divisor. */
 void axnn_avgpool_bwd_ref(const axnn_pool_shape *p, const float *dy, float *dx);

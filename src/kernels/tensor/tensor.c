@@ -11,7 +11,8 @@
 
 #define MAXD AXNN_TENSOR_MAX_DIMS
 
-void axnn_tensor_concat(int nparts, const float *const *x, const int64_t *len, int64_t outer, float *y)
+void axnn_tensor_concat(int nparts, const float *const *x, const int64_t *len, int64_t outer,
+                        float *y)
 {
     for (int64_t o = 0; o < outer; o++)
         for (int k = 0; k < nparts; k++) {
@@ -20,7 +21,8 @@ void axnn_tensor_concat(int nparts, const float *const *x, const int64_t *len, i
         }
 }
 
-void axnn_tensor_split(const float *x, int nparts, float *const *y, const int64_t *len, int64_t outer)
+void axnn_tensor_split(const float *x, int nparts, float *const *y, const int64_t *len,
+                       int64_t outer)
 {
     for (int64_t o = 0; o < outer; o++)
         for (int k = 0; k < nparts; k++) {
@@ -78,10 +80,12 @@ static int simplify_perm(int nd, const int64_t *dims, const int *perm, int64_t *
     for (int k = 0; k < nd; k++)
         if (map[perm[k]] >= 0) pk[np++] = map[perm[k]];
     /* merge runs pk[j], pk[j]+1, ... : group input dims */
-    int group_of[MAXD], ng = 0, first[MAXD];
+    int group_of[MAXD], ng = 0;
     for (int j = 0; j < np; j++) {
-        if (j > 0 && pk[j] == pk[j - 1] + 1) group_of[pk[j]] = group_of[pk[j - 1]];
-        else first[ng] = pk[j], group_of[pk[j]] = ng++;
+        if (j > 0 && pk[j] == pk[j - 1] + 1)
+            group_of[pk[j]] = group_of[pk[j - 1]];
+        else
+            group_of[pk[j]] = ng++;
     }
     /* groups in input order get new indices */
     int order[MAXD], rank[MAXD], no = 0;
@@ -91,7 +95,6 @@ static int simplify_perm(int nd, const int64_t *dims, const int *perm, int64_t *
     for (int r = 0; r < no; r++) d2[r] = 1;
     for (int i = 0; i < nk; i++) d2[rank[group_of[i]]] *= dims[keep[i]];
     for (int g = 0; g < ng; g++) p2[g] = rank[g];
-    (void)first;
     return ng;
 }
 
@@ -145,25 +148,30 @@ bool axnn_broadcast_shape(int na, const int64_t *ad, int nb, const int64_t *bd, 
 }
 
 /* Strides of an operand of n dims broadcast to nd dims (0 where it is broadcast). */
-static void bcast_strides(int n, const int64_t *d, int nd, const int64_t *od, int64_t *st)
+static void bcast_strides(int n, const int64_t *d, int nd, int64_t *st)
 {
     int64_t s = 1;
     for (int k = nd - 1; k >= 0; k--) {
         int j = k - (nd - n);
-        if (j < 0 || d[j] == 1) st[k] = 0;
-        else st[k] = s;
+        if (j < 0 || d[j] == 1)
+            st[k] = 0;
+        else
+            st[k] = s;
         if (j >= 0) s *= d[j];
     }
-    (void)od;
 }
 
 static inline float apply(axnn_binop op, float a, float b)
 {
     switch (op) {
-    case AXNN_BIN_ADD: return a + b;
-    case AXNN_BIN_SUB: return a - b;
-    case AXNN_BIN_MUL: return a * b;
-    default: return a / b;
+    case AXNN_BIN_ADD:
+        return a + b;
+    case AXNN_BIN_SUB:
+        return a - b;
+    case AXNN_BIN_MUL:
+        return a * b;
+    default:
+        return a / b;
     }
 }
 
@@ -173,8 +181,8 @@ void axnn_binary_ref(axnn_binop op, const float *a, int na, const int64_t *ad, c
     int nd;
     int64_t od[MAXD], sa[MAXD], sb[MAXD], idx[MAXD] = {0};
     if (!axnn_broadcast_shape(na, ad, nb, bd, &nd, od)) return;
-    bcast_strides(na, ad, nd, od, sa);
-    bcast_strides(nb, bd, nd, od, sb);
+    bcast_strides(na, ad, nd, sa);
+    bcast_strides(nb, bd, nd, sb);
     int64_t n = numel_of(nd, od);
     for (int64_t o = 0; o < n; o++) {
         int64_t oa = 0, ob = 0;
@@ -188,29 +196,52 @@ void axnn_binary_ref(axnn_binop op, const float *a, int na, const int64_t *ad, c
 static void run(axnn_binop op, const float *a, int64_t sa, const float *b, int64_t sb, float *y,
                 int64_t n)
 {
-#define RUN(EXPR)                                                                             \
-    do {                                                                                      \
-        if (sa && sb) for (int64_t j = 0; j < n; j++) { float x = a[j], z = b[j]; y[j] = EXPR; } \
-        else if (sa) { float z = b[0]; for (int64_t j = 0; j < n; j++) { float x = a[j]; y[j] = EXPR; } } \
-        else { float x = a[0]; for (int64_t j = 0; j < n; j++) { float z = b[j]; y[j] = EXPR; } } \
+#define RUN(EXPR)                                                                                  \
+    do {                                                                                           \
+        if (sa && sb)                                                                              \
+            for (int64_t j = 0; j < n; j++) {                                                      \
+                float x = a[j], z = b[j];                                                          \
+                y[j] = EXPR;                                                                       \
+            }                                                                                      \
+        else if (sa) {                                                                             \
+            float z = b[0];                                                                        \
+            for (int64_t j = 0; j < n; j++) {                                                      \
+                float x = a[j];                                                                    \
+                y[j] = EXPR;                                                                       \
+            }                                                                                      \
+        } else {                                                                                   \
+            float x = a[0];                                                                        \
+            for (int64_t j = 0; j < n; j++) {                                                      \
+                float z = b[j];                                                                    \
+                y[j] = EXPR;                                                                       \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
     switch (op) {
-    case AXNN_BIN_ADD: RUN(x + z); break;
-    case AXNN_BIN_SUB: RUN(x - z); break;
-    case AXNN_BIN_MUL: RUN(x * z); break;
-    default: RUN(x / z); break;
+    case AXNN_BIN_ADD:
+        RUN(x + z);
+        break;
+    case AXNN_BIN_SUB:
+        RUN(x - z);
+        break;
+    case AXNN_BIN_MUL:
+        RUN(x * z);
+        break;
+    default:
+        RUN(x / z);
+        break;
     }
 #undef RUN
 }
 
-void axnn_binary(axnn_binop op, const float *a, int na, const int64_t *ad, const float *b,
-                 int nb, const int64_t *bd, float *y)
+void axnn_binary(axnn_binop op, const float *a, int na, const int64_t *ad, const float *b, int nb,
+                 const int64_t *bd, float *y)
 {
     int nd;
     int64_t od[MAXD], sa[MAXD], sb[MAXD];
     if (!axnn_broadcast_shape(na, ad, nb, bd, &nd, od)) return;
-    bcast_strides(na, ad, nd, od, sa);
-    bcast_strides(nb, bd, nd, od, sb);
+    bcast_strides(na, ad, nd, sa);
+    bcast_strides(nb, bd, nd, sb);
     /* merge: drop size-1 output dims; join k into k+1 when both strides chain */
     int64_t d[MAXD], xa[MAXD], xb[MAXD];
     int m = 0;
@@ -243,15 +274,14 @@ void axnn_binary(axnn_binop op, const float *a, int na, const int64_t *ad, const
     }
 }
 
-void axnn_binary_bwd_ref(axnn_binop op, const float *a, int na, const int64_t *ad,
-                         const float *b, int nb, const int64_t *bd, const float *dy, float *da,
-                         float *db)
+void axnn_binary_bwd_ref(axnn_binop op, const float *a, int na, const int64_t *ad, const float *b,
+                         int nb, const int64_t *bd, const float *dy, float *da, float *db)
 {
     int nd;
     int64_t od[MAXD], sa[MAXD], sb[MAXD], idx[MAXD] = {0};
     if (!axnn_broadcast_shape(na, ad, nb, bd, &nd, od)) return;
-    bcast_strides(na, ad, nd, od, sa);
-    bcast_strides(nb, bd, nd, od, sb);
+    bcast_strides(na, ad, nd, sa);
+    bcast_strides(nb, bd, nd, sb);
     if (da) memset(da, 0, (size_t)numel_of(na, ad) * sizeof(float));
     if (db) memset(db, 0, (size_t)numel_of(nb, bd) * sizeof(float));
     int64_t n = numel_of(nd, od);
@@ -260,10 +290,18 @@ void axnn_binary_bwd_ref(axnn_binop op, const float *a, int na, const int64_t *a
         for (int k = 0; k < nd; k++) oa += idx[k] * sa[k], ob += idx[k] * sb[k];
         float g = dy[o], ga, gb;
         switch (op) {
-        case AXNN_BIN_ADD: ga = g, gb = g; break;
-        case AXNN_BIN_SUB: ga = g, gb = -g; break;
-        case AXNN_BIN_MUL: ga = g * b[ob], gb = g * a[oa]; break;
-        default: ga = g / b[ob], gb = -g * a[oa] / (b[ob] * b[ob]); break;
+        case AXNN_BIN_ADD:
+            ga = g, gb = g;
+            break;
+        case AXNN_BIN_SUB:
+            ga = g, gb = -g;
+            break;
+        case AXNN_BIN_MUL:
+            ga = g * b[ob], gb = g * a[oa];
+            break;
+        default:
+            ga = g / b[ob], gb = -g * a[oa] / (b[ob] * b[ob]);
+            break;
         }
         if (da) da[oa] += ga;
         if (db) db[ob] += gb;
@@ -288,15 +326,15 @@ static void mm_fast(int64_t M, int64_t N, int64_t K, const float *a, const float
     axnn_sgemm(false, false, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N, ws);
 }
 
-static void matmul_with(mm_fn f, const float *a, int na, const int64_t *ad, const float *b,
-                        int nb, const int64_t *bd, float *c, float *ws)
+static void matmul_with(mm_fn f, const float *a, int na, const int64_t *ad, const float *b, int nb,
+                        const int64_t *bd, float *c, float *ws)
 {
     int64_t M = ad[na - 2], K = ad[na - 1], N = bd[nb - 1];
     int nd;
     int64_t od[MAXD], sa[MAXD], sb[MAXD], idx[MAXD] = {0};
     if (!axnn_broadcast_shape(na - 2, ad, nb - 2, bd, &nd, od)) return;
-    bcast_strides(na - 2, ad, nd, od, sa);
-    bcast_strides(nb - 2, bd, nd, od, sb);
+    bcast_strides(na - 2, ad, nd, sa);
+    bcast_strides(nb - 2, bd, nd, sb);
     int64_t batches = numel_of(nd, od);
     for (int64_t o = 0; o < batches; o++) {
         int64_t oa = 0, ob = 0;

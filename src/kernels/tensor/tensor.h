@@ -21,8 +21,10 @@
  * Concatenation along axis a of parts of shape (d0..d_{a-1}, c_k, d_{a+1}..): outer =
  * d0*...*d_{a-1}, len[k] = c_k * d_{a+1} * ...; y holds outer blocks of sum(len) floats.
  * Split is the inverse (and each is the other's backward pass). */
-void axnn_tensor_concat(int nparts, const float *const *x, const int64_t *len, int64_t outer, float *y);
-void axnn_tensor_split(const float *x, int nparts, float *const *y, const int64_t *len, int64_t outer);
+void axnn_tensor_concat(int nparts, const float *const *x, const int64_t *len, int64_t outer,
+                        float *y);
+void axnn_tensor_split(const float *x, int nparts, float *const *y, const int64_t *len,
+                       int64_t outer);
 
 /* ---- transpose: y = x.permute(perm); x has shape dims (nd <= 6); y's shape is
  * dims[perm[0]], dims[perm[1]], ... The backward pass is the inverse permutation. */
@@ -47,13 +49,12 @@ void axnn_binary_ref(axnn_binop op, const float *a, int na, const int64_t *ad, c
                      int nb, const int64_t *bd, float *y);
 /* The same on contiguous runs: the shapes are merged into at most 6 dims of three kinds
  * (both vary, only a varies, only b varies), and the innermost run is one vector loop. */
-void axnn_binary(axnn_binop op, const float *a, int na, const int64_t *ad, const float *b,
-                 int nb, const int64_t *bd, float *y);
+void axnn_binary(axnn_binop op, const float *a, int na, const int64_t *ad, const float *b, int nb,
+                 const int64_t *bd, float *y);
 /* Backward: da (shape ad) and db (shape bd) from dy (the broadcast shape), summing over the
  * broadcast dimensions; either may be NULL. Needs a and b for MUL and DIV. Overwrites. */
-void axnn_binary_bwd_ref(axnn_binop op, const float *a, int na, const int64_t *ad,
-                         const float *b, int nb, const int64_t *bd, const float *dy, float *da,
-                         float *db);
+void axnn_binary_bwd_ref(axnn_binop op, const float *a, int na, const int64_t *ad, const float *b,
+                         int nb, const int64_t *bd, const float *dy, float *da, float *db);
 
 /* ---- batched matmul: C[.., M, N] = A[.., M, K] B[.., K, N] with the batch dims of A (na - 2
  * of them) and B (nb - 2) broadcast against each other (na, nb >= 2; ONNX's 1-d operands are
