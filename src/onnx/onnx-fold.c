@@ -118,10 +118,18 @@ static int64_t norm_axis(int64_t a, int rank)
 }
 
 /* Axes of a node: the `axes` input at index `in` (opset 13+) or the attribute (before). */
+/* True when input k is given (not omitted) but its contents are not known here. */
+static bool input_not_const(const nctx *c, int k)
+{
+    return k < c->nin && c->n->inputs[k][0] && !(c->in[k] && c->in[k]->c);
+}
+
+/* Reads axes: -1 none given, -2 too many, -3 given as an input that is not constant. */
 static int get_axes(const nctx *c, int in, int64_t *axes, int rank)
 {
     const axnn_onnx_attr *a = axnn_onnx_find_attr(c->n, "axes");
     int n = -1;
+    if (input_not_const(c, in)) return -3;
     if (in < c->nin && c->in[in] && c->in[in]->c) {
         n = (int)c->in[in]->c->numel;
         for (int k = 0; k < n && k < AXNN_ONNX_MAX_DIMS; k++)
@@ -258,6 +266,14 @@ static axnn_status eval_constant(nctx *c, axnn_onnx_tensor **out)
     const axnn_onnx_attr *a = &n->attrs[0];
     int64_t cnt = a->n;
     axnn_onnx_tensor *t = NULL;
+    static const axnn_onnx_attr_type want[5] = {AXNN_ONNX_ATTR_TENSOR, AXNN_ONNX_ATTR_FLOAT,
+                                                AXNN_ONNX_ATTR_INT, AXNN_ONNX_ATTR_FLOATS,
+                                                AXNN_ONNX_ATTR_INTS};
+    static const char *const names[5] = {"value", "value_float", "value_int", "value_floats",
+                                         "value_ints"};
+    for (int k = 0; k < 5; k++)
+        if (!strcmp(a->name, names[k]) && a->type != want[k])
+            return err_node(c, "value attribute of the wrong type");
     if (!strcmp(a->name, "value"))
         t = copy_tensor(a->t, a->t->nd, a->t->dims);
     else if (!strcmp(a->name, "value_float") && (t = new_tensor(AXNN_ONNX_FLOAT, 0, NULL)))
@@ -415,8 +431,8 @@ static axnn_status plan_slice(nctx *c, int nd, const int64_t *dims, slice_plan *
     p->nd = nd;
     for (int k = 0; k < nd; k++) p->start[k] = 0, p->step[k] = 1, p->len[k] = dims[k];
     for (int k = 1; k < c->nin && k < 5; k++)
-        if (c->in[k] && !c->in[k]->c) return AXNN_ERR_UNSUPPORTED;
-    if (c->nin < 3) return err_node(c, "needs starts and ends inputs");
+        if (input_not_const(c, k)) return AXNN_ERR_UNSUPPORTED;
+    if (c->nin < 3 || !c->in[1] || !c->in[2]) return err_node(c, "needs starts and ends inputs");
     const axnn_onnx_tensor *st = c->in[1]->c, *en = c->in[2]->c;
     const axnn_onnx_tensor *ax = c->nin > 3 && c->in[3] ? c->in[3]->c : NULL;
     const axnn_onnx_tensor *sp = c->nin > 4 && c->in[4] ? c->in[4]->c : NULL;
@@ -475,6 +491,8 @@ static axnn_status eval_constant_of_shape(nctx *c, axnn_onnx_tensor **out)
 {
     const axnn_onnx_tensor *sh = c->in[0]->c;
     const axnn_onnx_attr *a = axnn_onnx_find_attr(c->n, "value");
+    if (a && (a->type != AXNN_ONNX_ATTR_TENSOR || a->t->numel < 1))
+        return err_node(c, "bad value attribute");
     int64_t dims[AXNN_ONNX_MAX_DIMS], numel;
     if (sh->numel > AXNN_ONNX_MAX_DIMS || !sh->i) return err_node(c, "bad shape input");
     for (int k = 0; k < sh->numel; k++) dims[k] = sh->i[k];
@@ -638,6 +656,7 @@ static axnn_status infer_squeeze(nctx *c, bool unsq, oshape *o)
     int rank = unsq ? x->nd : x->nd, na;
     if (unsq) {
         na = get_axes(c, 1, axes, AXNN_ONNX_MAX_DIMS); /* normalized below */
+        if (na == -3) return AXNN_ERR_UNSUPPORTED;
         if (na < 0) return na == -1 ? err_node(c, "no axes") : err_node(c, "too many axes");
         rank = x->nd + na;
         if (rank > AXNN_ONNX_MAX_DIMS) return err_node(c, "rank too high");
@@ -649,6 +668,7 @@ static axnn_status infer_squeeze(nctx *c, bool unsq, oshape *o)
         return AXNN_OK;
     }
     na = get_axes(c, 1, axes, rank);
+    if (na == -3) return AXNN_ERR_UNSUPPORTED;
     if (na == -2) return err_node(c, "too many axes");
     o->nd = 0;
     for (int k = 0; k < x->nd; k++) {
@@ -664,6 +684,8 @@ static axnn_status infer_reduce(nctx *c, oshape *o)
     const val *x = c->in[0];
     int64_t axes[AXNN_ONNX_MAX_DIMS];
     int na = get_axes(c, 1, axes, x->nd);
+    if (na == -3) return AXNN_ERR_UNSUPPORTED;
+    if (na == -2) return err_node(c, "too many axes");
     bool keep = attr_i(c->n, "keepdims", 1) != 0;
     o->nd = 0;
     for (int k = 0; k < x->nd; k++) {
@@ -693,6 +715,7 @@ static axnn_status infer_split(nctx *c, oshape *o)
     int64_t axis = norm_axis(attr_i(c->n, "axis", 0), x->nd);
     if (axis < 0 || axis >= x->nd) return err_node(c, "bad axis");
     int n = c->n->noutputs;
+    if (input_not_const(c, 1)) return AXNN_ERR_UNSUPPORTED;
     const axnn_onnx_tensor *sp = c->nin > 1 && c->in[1] ? c->in[1]->c : NULL;
     const axnn_onnx_attr *sa = axnn_onnx_find_attr(c->n, "split");
     int64_t sum = 0;
@@ -819,8 +842,8 @@ static axnn_status infer(nctx *c, oshape *o)
 static bool all_const(const nctx *c)
 {
     for (int k = 0; k < c->nin; k++)
-        if (c->in[k] && !c->in[k]->c) return false;
-    return c->nin > 0;
+        if (input_not_const(c, k)) return false;
+    return c->nin > 0 && c->in[0];
 }
 
 /* Evaluates a foldable node with constant inputs (AXNN_ERR_UNSUPPORTED: not foldable). */
@@ -831,6 +854,13 @@ static axnn_status evaluate(nctx *c, axnn_onnx_tensor **out)
     if (!strcmp(op, "Constant")) return eval_constant(c, out);
     if (!strcmp(op, "Shape")) return in_known(c, 0) ? eval_shape(c, out) : AXNN_ERR_UNSUPPORTED;
     if (!all_const(c) || c->n->noutputs != 1) return AXNN_ERR_UNSUPPORTED;
+    int need = !strcmp(op, "Concat")                    ? c->nin
+               : !strcmp(op, "Range")                   ? 3
+               : is_op(c, bin) || !strcmp(op, "Gather") ? 2
+                                                        : 1;
+    if (c->nin < need) return err_node(c, "too few inputs");
+    for (int k = 0; k < need; k++)
+        if (!c->in[k]) return err_node(c, "a required input is empty");
     if (!strcmp(op, "Gather")) return eval_gather(c, out);
     if (!strcmp(op, "Concat")) return eval_concat(c, out);
     if (!strcmp(op, "Cast")) return eval_cast(c, out);
