@@ -228,10 +228,11 @@ static axnn_status convert_graph(const Onnx__GraphProto *g, const char *dir, con
         if (axnn_onnx_find_init(m, g->input[k]->name)) continue;
         if ((s = convert_value_info(g->input[k], what, &m->inputs[m->ninputs++]))) return s;
     }
-    for (size_t k = 0; k < g->n_output; k++, m->noutputs++)
-        if ((s = convert_value_info(g->output[k], what, &m->outputs[k]))) return s;
-    for (size_t k = 0; k < g->n_node; k++, m->nnodes++)
-        if ((s = convert_node(g->node[k], (int)k, dir, what, &m->nodes[k]))) return s;
+    /* counted before conversion, so a half-converted entry is freed with the model */
+    for (size_t k = 0; k < g->n_output; k++)
+        if ((s = convert_value_info(g->output[k], what, &m->outputs[m->noutputs++]))) return s;
+    for (size_t k = 0; k < g->n_node; k++)
+        if ((s = convert_node(g->node[k], (int)k, dir, what, &m->nodes[m->nnodes++]))) return s;
     return AXNN_OK;
 }
 
