@@ -194,9 +194,14 @@ static void test_dw3x3(void **state)
         assert_int_equal(s.oh, oh);
         assert_int_equal(s.ow, ow);
         axnn_gconv_fwd_ref(&s, x, k, &bias, ref);
+        /* the clamp epilogue: none, ReLU or ReLU6-like bounds */
+        float lo = -INFINITY, hi = INFINITY;
+        if (it % 3 == 1) lo = 0.0f;
+        if (it % 3 == 2) lo = -0.5f, hi = 0.5f;
+        for (int64_t i = 0; i < oh * ow; i++) ref[i] = fminf(hi, fmaxf(lo, ref[i]));
         for (int q = 0; q < nv; q++) {
             for (int64_t i = 0; i < oh * ow; i++) y[i] = NAN;
-            v[q]->plane(x, h, w, k, bias, y, stride);
+            v[q]->plane(x, h, w, k, bias, lo, hi, y, stride);
             assert_same(y, ref, oh * ow, v[q]->name);
         }
         free(x), free(ref), free(y);

@@ -108,7 +108,7 @@ static void op_conv(interp *it, const axnn_onnx_node *n)
         const axnn_dw3x3 *k = axnn_dw3x3_get();
         for (int64_t p = 0; p < s.n * s.c; p++)
             k->plane(x->f + p * s.h * s.w, s.h, s.w, w->f + (p % s.c) * 9, b ? b->f[p % s.c] : 0.0f,
-                     y->f + p * s.oh * s.ow, (int)s.sh);
+                     -INFINITY, INFINITY, y->f + p * s.oh * s.ow, (int)s.sh);
     } else if (pw)
         axnn_gconv1x1(0, s.n, s.c, s.h * s.w, s.m, s.groups, x->f, w->f, b ? b->f : NULL, y->f,
                       it->ws);

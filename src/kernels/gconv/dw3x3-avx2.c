@@ -32,8 +32,8 @@ static inline __m256 load_s2(const float *row, int64_t start, int64_t w)
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-static void dw3x3_y(const float *x, int64_t h, int64_t w, const float *k, float bias, float *y,
-                    int stride)
+static void dw3x3_y(const float *x, int64_t h, int64_t w, const float *k, float bias, float lo,
+                    float hi, float *y, int stride)
 {
     int64_t oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
     __m256 kv[9];
@@ -51,6 +51,7 @@ static void dw3x3_y(const float *x, int64_t h, int64_t w, const float *k, float 
                     acc = _mm256_add_ps(acc, _mm256_mul_ps(v, kv[ky * 3 + kx]));
                 }
             }
+            acc = _mm256_min_ps(_mm256_set1_ps(hi), _mm256_max_ps(_mm256_set1_ps(lo), acc));
             int64_t n = ow - ox < 8 ? ow - ox : 8;
             if (n == 8)
                 _mm256_storeu_ps(y + oy * ow + ox, acc);

@@ -33,8 +33,8 @@ static inline __m512 load_s2(const float *row, int64_t start, int64_t w, __m512i
     return _mm512_permutex2var_ps(lo, even, hi);
 }
 
-static void dw3x3_z(const float *x, int64_t h, int64_t w, const float *k, float bias, float *y,
-                    int stride)
+static void dw3x3_z(const float *x, int64_t h, int64_t w, const float *k, float bias, float lo,
+                    float hi, float *y, int stride)
 {
     int64_t oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
     const __m512i even =
@@ -54,6 +54,7 @@ static void dw3x3_z(const float *x, int64_t h, int64_t w, const float *k, float 
                     acc = _mm512_add_ps(acc, _mm512_mul_ps(v, kv[ky * 3 + kx]));
                 }
             }
+            acc = _mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), acc));
             int64_t n = ow - ox < 16 ? ow - ox : 16;
             _mm512_mask_storeu_ps(y + oy * ow + ox, (__mmask16)((1u << n) - 1), acc);
         }

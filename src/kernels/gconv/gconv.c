@@ -98,8 +98,8 @@ void axnn_gconv_dw_ref(const axnn_gconv_shape *s, const float *x, const float *d
 
 /* ---- depthwise 3x3 ---- */
 
-static void dw3x3_c(const float *x, int64_t h, int64_t w, const float *k, float bias, float *y,
-                    int stride)
+static void dw3x3_c(const float *x, int64_t h, int64_t w, const float *k, float bias, float lo,
+                    float hi, float *y, int stride)
 {
     int64_t oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
     for (int64_t oy = 0; oy < oh; oy++)
@@ -113,7 +113,8 @@ static void dw3x3_c(const float *x, int64_t h, int64_t w, const float *k, float 
                     if (ix >= 0 && ix < w) acc += x[iy * w + ix] * k[ky * 3 + kx];
                 }
             }
-            y[oy * ow + ox] = acc;
+            acc = lo > acc ? lo : acc; /* x86 maxps/minps order: NaN in acc propagates */
+            y[oy * ow + ox] = hi < acc ? hi : acc;
         }
 }
 

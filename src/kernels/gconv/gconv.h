@@ -45,10 +45,11 @@ void axnn_gconv_dw_ref(const axnn_gconv_shape *s, const float *x, const float *d
 
 /* ---- depthwise 3x3, padding 1, stride 1 or 2, one plane at a time ----
  * x is one (h, w) plane, k its 9 weights (row-major), y the (oh, ow) plane with
- * oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1. The op splits the n*c planes over
- * threads. */
+ * oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1. Each output is clamped to [lo, hi]
+ * as min(hi, max(lo, v)) (a folded BatchNorm's ReLU or ReLU6; -INFINITY and INFINITY for
+ * none; NaN propagates). The op splits the n*c planes over threads. */
 typedef void (*axnn_dw3x3_fn)(const float *x, int64_t h, int64_t w, const float *k, float bias,
-                              float *y, int stride);
+                              float lo, float hi, float *y, int stride);
 typedef struct axnn_dw3x3 {
     const char *name;
     axnn_dw3x3_fn plane;
