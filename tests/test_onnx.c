@@ -285,6 +285,7 @@ static void test_bad_files(void **state)
                "unsupported attribute 'frobnicate'", NULL);
     expect_bad("bad_ext_escape.onnx", AXNN_ERR_FORMAT, "'../secret.bin'",
                "leaves the model's folder", NULL);
+    expect_bad("bad_ext_short.onnx", AXNN_ERR_FORMAT, "tensor 'w'", "tiny_resnet_ext.data has fewer than 1073741824 + 16 bytes", NULL);
     expect_bad("bad_opset.onnx", AXNN_ERR_UNSUPPORTED, "opset 9", NULL, NULL);
     expect_bad("missing.onnx", AXNN_ERR_IO, NULL, NULL, NULL);
     /* the unknown op is accepted by the any-op load (the node-test harness's mode) */

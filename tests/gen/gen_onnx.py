@@ -38,6 +38,7 @@ Outputs go to tests/data/onnx/ (each file well under 200 KB):
         bad_huge_dim     a graph input dimension of 2^40
         bad_attr         a Conv with attribute "frobnicate"
         bad_ext_escape   an initializer whose external data location is "../secret.bin"
+        bad_ext_short    one whose external data lies past the end of its file
         bad_opset        a model of opset 9
   (truncated protobufs are made by the C test, by cutting tiny_resnet.onnx)
 """
@@ -222,6 +223,9 @@ def export(name, model, opset=13, ext=False, fold=True):
     write_tensor(os.path.join(OUT, name + ".input.pb"), x.numpy())
     write_tensor(os.path.join(OUT, name + ".output.pb"), y)
     if ext:
+        data = os.path.join(OUT, name + "_ext.data")
+        if os.path.exists(data):
+            os.remove(data)  # onnx appends to an existing external-data file
         m = onnx.load(path)
         onnx.save_model(m, os.path.join(OUT, name + "_ext.onnx"), save_as_external_data=True,
                         all_tensors_to_one_file=True, location=name + "_ext.data",
@@ -268,6 +272,9 @@ def bad_files():
         entry = e.external_data.add()
         entry.key, entry.value = k, v
     save_raw("bad_ext_escape", helper.make_graph([add], "g", [vi("x", [4])], [vi("y", [4])], [e]))
+    e.external_data[0].value = "tiny_resnet_ext.data"  # a real file, read past its end
+    e.external_data[1].value = str(1 << 30)
+    save_raw("bad_ext_short", helper.make_graph([add], "g", [vi("x", [4])], [vi("y", [4])], [e]))
     save_raw("bad_opset", helper.make_graph([relu], "g", [vi("x", [4])], [vi("y", [4])]), opset=9)
 
 
