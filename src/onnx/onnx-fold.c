@@ -653,7 +653,7 @@ static axnn_status infer_squeeze(nctx *c, bool unsq, oshape *o)
 {
     const val *x = c->in[0];
     int64_t axes[AXNN_ONNX_MAX_DIMS];
-    int rank = unsq ? x->nd : x->nd, na;
+    int rank = x->nd, na;
     if (unsq) {
         na = get_axes(c, 1, axes, AXNN_ONNX_MAX_DIMS); /* normalized below */
         if (na == -3) return AXNN_ERR_UNSUPPORTED;
