@@ -41,8 +41,14 @@ Outputs go to tests/data/onnx/ (each file well under 200 KB):
         bad_ext_short    one whose external data lies past the end of its file
         bad_opset        a model of opset 9
   (truncated protobufs are made by the C test, by cutting tiny_resnet.onnx)
+
+With --zoo DIR it instead exports torchvision's resnet18, resnet50, mobilenet_v2,
+squeezenet1_1, shufflenet_v2_x1_0 and googlenet (random weights, ImageNet shapes, batch 1,
+dynamic batch) with PyTorch's logits to DIR/<net>.onnx, .input.pb, .output.pb: too large to
+commit (5-100 MB); tests/test_onnx_run.c runs them when AXNN_ONNX_ZOO=DIR is set.
 """
 import os
+import sys
 
 import numpy as np
 import onnx
@@ -206,22 +212,23 @@ def write_tensor(path, arr):
         f.write(numpy_helper.from_array(arr).SerializeToString())
 
 
-def export(name, model, opset=13, ext=False, fold=True):
+def export(name, model, opset=13, ext=False, fold=True, out=None, shape=(2, 3, 32, 32)):
+    out = out or OUT
     g = torch.Generator().manual_seed(1234)
     for p in model.parameters():
         p.data.copy_(torch.randn(p.shape, generator=g) * (1.0 / max(1, p[0].numel()) ** 0.5))
     randomize_bn(model, g)
     model.eval()
-    x = torch.randn(2, 3, 32, 32, generator=g)
-    path = os.path.join(OUT, name + ".onnx")
+    x = torch.randn(*shape, generator=g)
+    path = os.path.join(out, name + ".onnx")
     torch.onnx.export(model, x, path, opset_version=opset, input_names=["input"],
                       do_constant_folding=fold,
                       output_names=["logits"], dynamic_axes={"input": {0: "batch"},
                                                              "logits": {0: "batch"}})
     with torch.no_grad():
         y = model(x).numpy()
-    write_tensor(os.path.join(OUT, name + ".input.pb"), x.numpy())
-    write_tensor(os.path.join(OUT, name + ".output.pb"), y)
+    write_tensor(os.path.join(out, name + ".input.pb"), x.numpy())
+    write_tensor(os.path.join(out, name + ".output.pb"), y)
     if ext:
         data = os.path.join(OUT, name + "_ext.data")
         if os.path.exists(data):
@@ -278,7 +285,22 @@ def bad_files():
     save_raw("bad_opset", helper.make_graph([relu], "g", [vi("x", [4])], [vi("y", [4])]), opset=9)
 
 
+def zoo(out):
+    import torchvision.models as tvm
+    os.makedirs(out, exist_ok=True)
+    nets = {"resnet18": lambda: tvm.resnet18(), "resnet50": lambda: tvm.resnet50(),
+            "mobilenet_v2": lambda: tvm.mobilenet_v2(), "squeezenet1_1": lambda: tvm.squeezenet1_1(),
+            "shufflenet_v2_x1_0": lambda: tvm.shufflenet_v2_x1_0(),
+            "googlenet": lambda: tvm.googlenet(aux_logits=False, transform_input=False,
+                                               init_weights=False)}
+    for name, make in nets.items():
+        export(name, make(), out=out, shape=(1, 3, 224, 224))
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--zoo":
+        zoo(sys.argv[2])
+        return
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
     export("tiny_resnet", TinyResNet(), ext=True)
