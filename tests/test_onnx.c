@@ -100,6 +100,7 @@ static void test_tiny_resnet(void **state)
     assert_int_equal(ks->type, AXNN_ONNX_ATTR_INTS);
     assert_int_equal(ks->n, 2);
     assert_int_equal(ks->ints[0], 3);
+    assert_string_equal(m->nodes[0].op_type, "BatchNormalization"); /* the file's order */
     check_folded(m, 2);
     /* stem at 32x32, max pool 3/2 pad 1 -> 16, block 2 stride 2 -> 8 */
     const axnn_onnx_value_info *p = axnn_onnx_find_shape(m, mp->outputs[0]);
@@ -288,6 +289,11 @@ static void test_bad_files(void **state)
     expect_bad("bad_ext_short.onnx", AXNN_ERR_FORMAT, "tensor 'w'", "tiny_resnet_ext.data has fewer than 1073741824 + 16 bytes", NULL);
     expect_bad("bad_opset.onnx", AXNN_ERR_UNSUPPORTED, "opset 9", NULL, NULL);
     expect_bad("missing.onnx", AXNN_ERR_IO, NULL, NULL, NULL);
+    /* a valid graph stored consumer first is put in order; an ordered one keeps its order */
+    axnn_onnx_model *u = load_ok("unordered.onnx", 0);
+    assert_string_equal(u->nodes[0].name, "first");
+    assert_string_equal(u->nodes[1].name, "second");
+    axnn_onnx_free(u);
     /* the unknown op is accepted by the any-op load (the node-test harness's mode) */
     axnn_onnx_model *m = load_ok("bad_unknown_op.onnx", AXNN_ONNX_ANY_OP);
     assert_int_equal(m->nnodes, 1);

@@ -1,6 +1,6 @@
-/* Graph checks of the ONNX reader: topological order (Kahn's algorithm over a hash map of
- * value names; a cycle, an undefined input, a value defined twice or a graph output that
- * nothing produces is an error) and the table of ops that axnn supports, with the name and
+/* Graph checks of the ONNX reader: topological order (the file's own when it is one, else
+ * Kahn's algorithm over a hash map of value names; a cycle, an undefined input, a value
+ * defined twice or a graph output that nothing produces is an error) and the table of ops that axnn supports, with the name and
  * type of each attribute it accepts and the values it accepts where it accepts only some.
  *
  * The table is the contract with the op implementations (src/ops): an op or attribute missing
@@ -146,22 +146,37 @@ static axnn_status kahn(axnn_onnx_model *m, const smap *prod, int *pending, int 
     return AXNN_OK;
 }
 
+/* True when every node's inputs come from earlier nodes (the usual case for exports): then
+ * the file's order is kept as it is. */
+static bool in_order(const axnn_onnx_model *m, const smap *prod)
+{
+    for (int k = 0; k < m->nnodes; k++)
+        for (int j = 0; j < m->nodes[k].ninputs; j++) {
+            const char *in = m->nodes[k].inputs[j];
+            if (in[0] && axnn_onnx_smap_get(prod, in) >= k) return false;
+        }
+    return true;
+}
+
 axnn_status axnn_onnx_toposort(axnn_onnx_model *m)
 {
     smap prod;
     int n = m->nnodes;
+    size_t keys = (size_t)m->ninits + (size_t)m->ninputs;
+    for (int k = 0; k < n; k++) keys += (size_t)m->nodes[k].noutputs;
     int *pending = calloc((size_t)n + 1, sizeof(int)), *order = calloc((size_t)n + 1, sizeof(int));
     axnn_onnx_node *sorted = calloc((size_t)n + 1, sizeof *sorted);
     axnn_status s = AXNN_OK;
-    if (!axnn_onnx_smap_init(&prod, (size_t)(m->ninits + m->ninputs + 4 * n)) || !pending ||
-        !order || !sorted)
+    if (!axnn_onnx_smap_init(&prod, keys) || !pending || !order || !sorted)
         s = axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", m->path);
     if (!s) s = define_values(m, &prod);
     if (!s) s = count_deps(m, &prod, pending);
-    if (!s) s = kahn(m, &prod, pending, order);
-    if (!s) {
-        for (int k = 0; k < n; k++) sorted[k] = m->nodes[order[k]];
-        memcpy(m->nodes, sorted, (size_t)n * sizeof *sorted);
+    if (!s && !in_order(m, &prod)) {
+        s = kahn(m, &prod, pending, order);
+        if (!s) {
+            for (int k = 0; k < n; k++) sorted[k] = m->nodes[order[k]];
+            memcpy(m->nodes, sorted, (size_t)n * sizeof *sorted);
+        }
     }
     axnn_onnx_smap_free(&prod);
     free(pending), free(order), free(sorted);

@@ -40,6 +40,7 @@ Outputs go to tests/data/onnx/ (each file well under 200 KB):
         bad_ext_escape   an initializer whose external data location is "../secret.bin"
         bad_ext_short    one whose external data lies past the end of its file
         bad_opset        a model of opset 9
+  unordered.onnx        a valid graph whose nodes are stored consumer first
   (truncated protobufs are made by the C test, by cutting tiny_resnet.onnx)
 
 With --zoo DIR it instead exports torchvision's resnet18, resnet50, mobilenet_v2,
@@ -283,6 +284,9 @@ def bad_files():
     e.external_data[1].value = str(1 << 30)
     save_raw("bad_ext_short", helper.make_graph([add], "g", [vi("x", [4])], [vi("y", [4])], [e]))
     save_raw("bad_opset", helper.make_graph([relu], "g", [vi("x", [4])], [vi("y", [4])]), opset=9)
+    second = helper.make_node("Relu", ["t"], ["y"], name="second")
+    first = helper.make_node("Sigmoid", ["x"], ["t"], name="first")
+    save_raw("unordered", helper.make_graph([second, first], "g", [vi("x", [4])], [vi("y", [4])]))
 
 
 def zoo(out):
