@@ -47,6 +47,7 @@ With --zoo DIR it instead exports torchvision's resnet18, resnet50, mobilenet_v2
 squeezenet1_1, shufflenet_v2_x1_0 and googlenet (random weights, ImageNet shapes, batch 1,
 dynamic batch) with PyTorch's logits to DIR/<net>.onnx, .input.pb, .output.pb: too large to
 commit (5-100 MB); tests/test_onnx_run.c runs them when AXNN_ONNX_ZOO=DIR is set.
+With --opset N DIR it exports the tiny nets at opset N (11..17) to DIR, for the same test.
 """
 import os
 import sys
@@ -304,6 +305,16 @@ def zoo(out):
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--zoo":
         zoo(sys.argv[2])
+        return
+    if len(sys.argv) == 4 and sys.argv[1] == "--opset":  # the tiny nets at another opset
+        os.makedirs(sys.argv[3], exist_ok=True)
+        opset = int(sys.argv[2])
+        torch.manual_seed(0)
+        for name, net in (("tiny_resnet", TinyResNet()), ("tiny_mobilenetv2", TinyMobileNetV2()),
+                          ("tiny_shufflenet", TinyShuffleNet())):
+            export(name, net, opset=opset, out=sys.argv[3])
+        if opset >= 17:
+            export("tiny_attention", TinyAttention(), opset=opset, out=sys.argv[3])
         return
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
