@@ -16,5 +16,6 @@
 #include "study.h"
 #include "report.h"
 #include "infer.h"
+#include "onnx.h"
 
 #endif
