@@ -199,7 +199,7 @@ typedef struct axnn_pipe_desc {
 } axnn_pipe_desc;
 
 /* The model's features of a descriptor (its form: src/pipe/predict.c). */
-#define AXNN_PIPE_NFEAT 5
+#define AXNN_PIPE_NFEAT 6
 void axnn_pipe_features(const axnn_pipe_desc *d, double f[AXNN_PIPE_NFEAT]);
 
 /* A fitted predictor: per core configuration and layer kind, non-negative coefficients. */
@@ -258,14 +258,19 @@ void axnn_pipe_machine_id(char *buf, size_t len);
 
 /* ---------------------------------------------------------------- synthetic sweep ---- */
 
-/* A synthetic layer of the calibration sweep (src/pipe/sweep.c defines the sweep). */
+/* A synthetic layer: one node (or one fused conv chain) on an input of the given shape. `op`
+ * names the node: conv, linear, maxpool, avgpool, gap (global average pool), relu, add (x + x),
+ * dropout, gelu, layernorm, attention, flatten, tokens, cls_token, pos_embed, cls_pool. The
+ * input is (c, h, w) images when in_nd = 4, or goes first through a tokens node ((N, h*w, c),
+ * in_nd = 3) or a flatten node ((N, c*h*w), in_nd = 2); that prefix is timed separately and
+ * subtracted. */
 typedef struct axnn_pipe_synth {
-    axnn_pipe_kind kind;
-    int c, h, w;     /* input */
-    int cout, k, stride;
-    bool bn, residual, relu;
-    int pool_global; /* POOL: 1 global average, 0 2x2 max */
-    int heads;       /* ATTENTION */
+    const char *op;
+    int in_nd;
+    int c, h, w;
+    int cout, k, stride, pad; /* conv: output channels, kernel, stride, padding; linear: cout */
+    bool bn, residual, relu;  /* conv: the fused epilogue (residual: + the input) */
+    int heads;                /* attention */
 } axnn_pipe_synth;
 
 /* The sweep: *n layers (quick: a short one for tests and --quick). Static storage. */
@@ -284,12 +289,44 @@ typedef struct axnn_pipe_bench_opts {
  * image over the repeats in *t; fills *d from the built graph. */
 axnn_status axnn_pipe_bench_synth(const axnn_pipe_synth *s, const int *cpus, int threads,
                                   const axnn_pipe_bench_opts *o, axnn_pipe_desc *d, double *t);
-/* The layers of a model as they run after eval-mode fusion, as synthetic layers that rebuild
- * each one alone (names into names[i], 64 bytes each), their descriptors and the bytes each
- * hands on. *n layers; the arrays are malloc'ed (free them). Layers that the synthetic kinds
- * cannot rebuild are AXNN_PK_OTHER and are timed as 0. */
-axnn_status axnn_pipe_model_layers(const char *arch, int size, axnn_pipe_synth **layers,
-                                   axnn_pipe_desc **descs, char (**names)[64], int *n);
+/* The layers of a model (built for channels x size x size inputs, 10 classes) as they run
+ * after eval-mode fusion, in order: descriptors, the synthetic layers that rebuild each alone
+ * (op NULL when no synthetic op fits), names (64 bytes each) and the legal cuts: cut[i] when
+ * exactly one activation crosses the boundary after layer i (so a branch and the residual it
+ * feeds stay in one stage; the graph cut API will replace this). The arrays are malloc'ed. */
+axnn_status axnn_pipe_model_layers(const char *arch, int channels, int size,
+                                   axnn_pipe_synth **layers, axnn_pipe_desc **descs,
+                                   char (**names)[64], bool **cut, int *n);
+/* Median seconds per image of the whole model's eval forward on cpus[0..threads). */
+axnn_status axnn_pipe_bench_model(const char *arch, int channels, int size, const int *cpus,
+                                  int threads, const axnn_pipe_bench_opts *o, double *t);
+
+/* ---------------------------------------------------------------- calibration ---- */
+
+/* The core configurations of a topology: (type, k) for k = 1 .. its largest group (at most
+ * max_threads when > 0). conf holds AXNN_PIPE_MAX_TYPES * AXNN_PIPE_MAX_THREADS entries. */
+axnn_status axnn_pipe_confs(const axnn_pipe_topo *t, int max_threads, axnn_pipe_conf *conf,
+                            int *nconf);
+/* Times the sweep (quick or full) on every configuration of t into p (free it with
+ * axnn_pipe_profile_free). prog may be NULL. */
+axnn_status axnn_pipe_calibrate(const axnn_pipe_topo *t, bool quick, int max_threads,
+                                const axnn_pipe_bench_opts *o, axnn_progress *prog,
+                                axnn_pipe_profile *p);
+/* Times every layer of a network alone on every configuration (with its legal cuts). */
+axnn_status axnn_pipe_profile_network(const axnn_pipe_topo *t, const char *arch, int channels,
+                                      int size, int max_threads, const axnn_pipe_bench_opts *o,
+                                      axnn_pipe_profile *p);
+
+/* Fills a search problem for topology t (groups, types, thread counts up to its largest group)
+ * from L layers' times th[l * hn + c] on the host configurations hc[0..hn) of types
+ * host_types; time receives L x t->ntypes x maxthreads entries (allocate L x
+ * AXNN_PIPE_MAX_TYPES x AXNN_PIPE_MAX_THREADS). Simulated topologies scale the host's first
+ * type by each type's speed (src/pipe/simulate.c); real ones match types by name. The caller
+ * sets out_bytes, cut, hand-off costs and the search options. */
+axnn_status axnn_pipe_problem_build(axnn_pipe_problem *p, const axnn_pipe_topo *t,
+                                    const char (*host_types)[32], int host_ntypes,
+                                    const axnn_pipe_conf *hc, int hn, const double *th, int L,
+                                    double *time);
 
 #ifdef __cplusplus
 }
