@@ -52,6 +52,7 @@ static void known_profile(axnn_pipe_profile *p, const double coef[AXNN_PIPE_NFEA
         d->in_h = d->in_w = d->out_h = d->out_w = 4 << axnn_rng_below(&r, 3);
         d->kh = d->kw = 1 + 2 * (int)axnn_rng_below(&r, 2);
         d->stride = 1;
+        d->residual = axnn_rng_below(&r, 2);
         d->macs = (int64_t)d->in_c * d->out_c * d->kh * d->kw * d->out_h * d->out_w;
         d->in_bytes = d->out_bytes = 4LL * d->in_c * d->in_h * d->in_w;
         d->w_bytes = 4LL * d->in_c * d->out_c * d->kh * d->kw;
@@ -66,7 +67,7 @@ static void known_profile(axnn_pipe_profile *p, const double coef[AXNN_PIPE_NFEA
 static void test_fit_known(void **st)
 {
     (void)st;
-    const double coef[AXNN_PIPE_NFEAT] = {2e-6, 1e-10, 4e-11, 5e-11, 2e-10, 0};
+    const double coef[AXNN_PIPE_NFEAT] = {2e-6, 1e-10, 4e-11, 5e-11, 2e-10, 1e-10, 0, 0, 3e-11};
     axnn_pipe_profile p;
     known_profile(&p, coef);
     axnn_pipe_model *m = calloc(1, sizeof *m);

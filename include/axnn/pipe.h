@@ -176,7 +176,8 @@ typedef enum axnn_pipe_kind {
     AXNN_PK_DWCONV,    /* grouped conv (groups > 1) */
     AXNN_PK_LINEAR,
     AXNN_PK_POOL,      /* max / avg / global average pooling */
-    AXNN_PK_ELTWISE,   /* relu, add, BatchNorm on its own, GELU, ... */
+    AXNN_PK_ELTWISE,   /* relu, add, dropout, BatchNorm on its own */
+    AXNN_PK_GELU,      /* GELU (an erf per element: far costlier per byte) */
     AXNN_PK_NORM,      /* layernorm */
     AXNN_PK_ATTENTION,
     AXNN_PK_OTHER,     /* reshapes and the rest */
@@ -199,7 +200,7 @@ typedef struct axnn_pipe_desc {
 } axnn_pipe_desc;
 
 /* The model's features of a descriptor (its form: src/pipe/predict.c). */
-#define AXNN_PIPE_NFEAT 6
+#define AXNN_PIPE_NFEAT 9
 void axnn_pipe_features(const axnn_pipe_desc *d, double f[AXNN_PIPE_NFEAT]);
 
 /* A fitted predictor: per core configuration and layer kind, non-negative coefficients. */
@@ -282,6 +283,7 @@ typedef struct axnn_pipe_bench_opts {
     int batch;     /* images per call */
     int warmup, repeats;
     double max_s;  /* stop repeating a layer after this long (0 = no limit) */
+    bool best;     /* the fastest call instead of the median (machines shared with other jobs) */
 } axnn_pipe_bench_opts;
 
 /* Times synthetic layer s on `threads` CPUs (cpus[0..threads)): builds a one-layer graph,

@@ -7,8 +7,8 @@
  * configuration (null = not measured); optional "cuts": one boolean per boundary.
  *
  * Model ("format": "axnn-pipe-model-1"): the machine, the form as text, the feature names, the
- * core type names and per configuration {"type", "threads", "kinds": {kind: {"coef": [six
- * numbers], "fit_mape": percent}}}. Readers check every field and name the file.
+ * core type names and per configuration {"type", "threads", "kinds": {kind: {"coef": [one
+ * number per feature], "fit_mape": percent}}}. Readers check every field and name the file.
  */
 #include "axnn/pipe.h"
 #include "axnn/io.h"
@@ -23,7 +23,9 @@
 #define MODEL_FORMAT "axnn-pipe-model-1"
 
 static const char *const feature_names[AXNN_PIPE_NFEAT] = {
-    "1/batch", "macs_direct", "macs_winograd", "macs_tile_waste", "act_bytes", "w_bytes/batch"};
+    "1/batch",         "macs_direct",        "macs_winograd",
+    "macs_tile_waste", "in_bytes",           "out_bytes",
+    "w_bytes_in_l2/batch", "w_bytes_beyond_l2/batch", "macs_residual"};
 
 /* ---------------------------------------------------------------- writing ---- */
 

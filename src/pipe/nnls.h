@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#define PIPE_NNLS_MAX 8
+#define PIPE_NNLS_MAX 12
 
 /* min |A x - b|, x >= 0; A (m x n, row-major, n <= PIPE_NNLS_MAX) is scaled in place. False on
  * bad sizes. */

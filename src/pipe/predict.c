@@ -1,19 +1,24 @@
 /* The per-layer time predictor.
  *
  * Form. For each core configuration c (core type x threads) and layer kind k, the time per
- * image is a non-negative combination of six features of the descriptor:
+ * image is a non-negative combination of nine features of the descriptor:
  *
- *   t = a0 / batch                     per-call cost: dispatch to the pool, barriers
- *     + a1 * MACs (direct)             compute at the GEMM engine's rate
- *     + a2 * MACs (Winograd-shaped)    3x3 stride-1 convs that the engine runs as F(2x2, 3x3)
- *     + a3 * MACs lost to the tile     padding of the 8 x 48 register tile (few channels or
- *                                      pixels, as in 4x4 maps or the first conv)
- *     + a4 * (input + output bytes)    activation traffic
- *     + a5 * weight bytes / batch      weights read once per call
+ *   t = a0 / batch                       per-call cost: dispatch to the pool, barriers
+ *     + a1 * MACs (direct)               compute at the GEMM engine's rate
+ *     + a2 * MACs (Winograd-shaped)      3x3 stride-1 convs that the engine runs as F(2x2, 3x3)
+ *     + a3 * MACs lost to the tile       padding of the 8 x 48 register tile (few channels or
+ *                                        pixels, as in 2x2 maps or the first conv)
+ *     + a4 * input bytes + a5 * output bytes    activation traffic (split, because a pool
+ *                                        reads 4x or h*w x what it writes)
+ *     + a6 * min(weights, L2) / batch    weights read (and packed) once per call, while they
+ *     + a7 * max(weights - L2, 0) / batch   fit in a core's L2 and beyond it (PIPE_L2_BYTES)
+ *     + a8 * MACs of convs with a fused residual   (that epilogue reads a second tensor)
  *
  * Why this form: a layer's time is its compute plus the memory traffic that the compute does not
  * hide, plus a fixed cost per call; a sum of terms is the additive roofline (at batch 1 on small
- * layers the two overlap poorly, so the max of the classic roofline fits worse). It is linear in
+ * layers the two overlap poorly, so the max of the classic roofline fits worse). The weight term
+ * has a knee because at batch 1 the 512-channel 3x3 convs (9.4 MB of weights) run at the speed
+ * of streaming their weights, far slower per byte than weights that stay in L2. It is linear in
  * the coefficients, so a non-negative least-squares fit (src/pipe/nnls.c) is exact and cannot
  * produce negative rates. Each row is divided by the measured time, so the fit minimizes the
  * squared *relative* error, the quantity the MAPE reports. Separate coefficients per
@@ -29,7 +34,11 @@
 #include <string.h>
 
 static const char *const kind_names[AXNN_PK_COUNT] = {
-    "conv", "dwconv", "linear", "pool", "eltwise", "norm", "attention", "other"};
+    "conv", "dwconv", "linear", "pool", "eltwise", "gelu", "norm", "attention", "other"};
+
+/* The knee of the weight term: a core's L2 (512 KiB on this project's x86 hosts and on big
+ * ARM cores; a descriptor-only constant so that one model file means one thing). */
+#define PIPE_L2_BYTES (512.0 * 1024)
 
 const char *axnn_pipe_kind_name(axnn_pipe_kind k)
 {
@@ -71,12 +80,16 @@ void axnn_pipe_features(const axnn_pipe_desc *d, double f[AXNN_PIPE_NFEAT])
 {
     double b = d->batch > 0 ? d->batch : 1, macs = (double)d->macs;
     bool wino = winograd_shaped(d);
+    double w = (double)d->w_bytes;
     f[0] = 1 / b;
     f[1] = wino ? 0 : macs;
     f[2] = wino ? macs : 0;
     f[3] = tile_waste(d);
-    f[4] = (double)(d->in_bytes + d->out_bytes);
-    f[5] = (double)d->w_bytes / b;
+    f[4] = (double)d->in_bytes;
+    f[5] = (double)d->out_bytes;
+    f[6] = (w < PIPE_L2_BYTES ? w : PIPE_L2_BYTES) / b;
+    f[7] = (w > PIPE_L2_BYTES ? w - PIPE_L2_BYTES : 0) / b;
+    f[8] = d->kind == AXNN_PK_CONV && d->residual ? macs : 0;
 }
 
 int axnn_pipe_model_conf(const axnn_pipe_model *m, int type, int threads)
