@@ -356,12 +356,311 @@ static int cmd_calibrate(int argc, char **argv)
     return rc;
 }
 
+/* ---------------------------------------------------------------- search ---- */
+
+/* Per-layer times on the host configurations, from a measured profile or a model's
+ * predictions, with names, hand-off bytes and legal cuts. */
+typedef struct layer_times {
+    int n, nconf, ntypes;
+    axnn_pipe_conf conf[AXNN_PIPE_MAX_TYPES * AXNN_PIPE_MAX_THREADS];
+    char type_name[AXNN_PIPE_MAX_TYPES][32];
+    char machine[256];
+    double *t;     /* n x nconf */
+    double *bytes; /* n */
+    bool *cut;     /* n - 1, or NULL */
+    char (*names)[64];
+    const char *source; /* "measured" or "predicted" */
+    char network[64];
+} layer_times;
+
+static void layer_times_free(layer_times *lt)
+{
+    free(lt->t);
+    free(lt->bytes);
+    free(lt->cut);
+    free(lt->names);
+}
+
+static void warn_machine(const char *path, const char *machine)
+{
+    char here[256];
+    axnn_pipe_machine_id(here, sizeof here);
+    if (strcmp(here, machine))
+        fprintf(stderr, "axnn: warning: %s was measured on another machine ('%s'; this one is "
+                        "'%s')\n", path, machine, here);
+}
+
+static int times_from_profile(const char *path, const char *arch, layer_times *lt)
+{
+    axnn_pipe_profile p;
+    axnn_status s = axnn_pipe_profile_read(path, &p);
+    if (s) return cli_fail_status(s);
+    if (!p.network[0] || (arch && strcmp(arch, p.network))) {
+        int rc = cli_fail("--profile: %s is a profile of '%s', not of %s", path,
+                          p.network[0] ? p.network : "synthetic layers", arch ? arch : "a network");
+        axnn_pipe_profile_free(&p);
+        return rc;
+    }
+    warn_machine(path, p.machine);
+    lt->n = p.nsamples;
+    lt->nconf = p.nconf;
+    lt->ntypes = p.ntypes;
+    memcpy(lt->conf, p.conf, sizeof lt->conf);
+    memcpy(lt->type_name, p.type_name, sizeof lt->type_name);
+    snprintf(lt->machine, sizeof lt->machine, "%s", p.machine);
+    lt->t = malloc((size_t)p.nsamples * p.nconf * sizeof *lt->t);
+    lt->bytes = malloc((size_t)p.nsamples * sizeof *lt->bytes);
+    lt->names = malloc((size_t)p.nsamples * sizeof *lt->names);
+    if (!lt->t || !lt->bytes || !lt->names) {
+        axnn_pipe_profile_free(&p);
+        return cli_fail("out of memory");
+    }
+    for (int i = 0; i < p.nsamples; i++) {
+        for (int c = 0; c < p.nconf; c++) lt->t[(size_t)i * p.nconf + c] = p.samples[i].t[c];
+        lt->bytes[i] = (double)p.samples[i].d.out_bytes;
+        snprintf(lt->names[i], 64, "%s", p.samples[i].name);
+    }
+    lt->cut = p.cut;
+    p.cut = NULL;
+    lt->source = "measured (each layer alone)";
+    snprintf(lt->network, sizeof lt->network, "%s", p.network);
+    axnn_pipe_profile_free(&p);
+    return 0;
+}
+
+static int times_from_model(const char *path, const char *arch, layer_times *lt)
+{
+    axnn_pipe_model *m = calloc(1, sizeof *m);
+    if (!m) return cli_fail("out of memory");
+    axnn_status s = axnn_pipe_model_read(path, m);
+    int ch, size;
+    net_input(arch, &ch, &size);
+    axnn_pipe_synth *L = NULL;
+    axnn_pipe_desc *D = NULL;
+    if (!s) s = axnn_pipe_model_layers(arch, ch, size, &L, &D, &lt->names, &lt->cut, &lt->n);
+    if (s) {
+        free(m);
+        return cli_fail_status(s);
+    }
+    warn_machine(path, m->machine);
+    lt->nconf = m->nconf;
+    lt->ntypes = m->ntypes;
+    memcpy(lt->conf, m->conf, sizeof lt->conf);
+    memcpy(lt->type_name, m->type_name, sizeof lt->type_name);
+    snprintf(lt->machine, sizeof lt->machine, "%s", m->machine);
+    lt->t = malloc((size_t)lt->n * m->nconf * sizeof *lt->t);
+    lt->bytes = malloc((size_t)lt->n * sizeof *lt->bytes);
+    int rc = lt->t && lt->bytes ? 0 : cli_fail("out of memory");
+    for (int i = 0; !rc && i < lt->n; i++) {
+        for (int c = 0; c < m->nconf; c++) lt->t[(size_t)i * m->nconf + c] = axnn_pipe_predict(m, c, &D[i]);
+        lt->bytes[i] = (double)D[i].out_bytes;
+    }
+    lt->source = "predicted from descriptors";
+    free(L);
+    free(D);
+    free(m);
+    return rc;
+}
+
+static void print_plan(const char *title, const axnn_pipe_plan *pl, const axnn_pipe_topo *t,
+                       const layer_times *lt)
+{
+    int first[AXNN_PIPE_MAX_LANES * AXNN_PIPE_MAX_STAGES * 2];
+    bool cpus_ok = axnn_pipe_plan_cpus(pl, t, first) == AXNN_OK;
+    printf("%s: %.1f images/s, latency %.3f ms, %d lane%s\n", title, pl->throughput,
+           1e3 * pl->latency, pl->nlanes, pl->nlanes > 1 ? "s" : "");
+    for (int l = 0; l < pl->nlanes; l++) {
+        const axnn_pipe_lane *ln = &pl->lanes[l];
+        printf("  lane %d: period %.3f ms, latency %.3f ms\n", l, 1e3 * ln->period, 1e3 * ln->latency);
+        for (int s = 0; s < ln->nstages; s++) {
+            const axnn_pipe_stage *st = &ln->stages[s];
+            printf("    stage %d: layers %d-%d (%s .. %s)", s, st->first, st->last, lt->names[st->first],
+                   lt->names[st->last]);
+            for (int r = 0; r < st->nrep; r++) {
+                const axnn_pipe_group *g = &t->groups[st->group[r]];
+                char list[256] = "?";
+                if (cpus_ok)
+                    axnn_pipe_cpulist_str(g->cpus + first[(l * AXNN_PIPE_MAX_STAGES + s) * 2 + r],
+                                          st->threads[r], list, sizeof list);
+                printf("%s %d x %s [CPUs %s] %.3f ms", r ? " +" : ":", st->threads[r],
+                       t->types[g->type].name, list, 1e3 * st->time[r]);
+            }
+            printf("\n");
+        }
+    }
+}
+
+static cJSON *plan_json(const char *name, const axnn_pipe_plan *pl)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON_AddNumberToObject(o, "images_per_s", pl->throughput);
+    cJSON_AddNumberToObject(o, "latency_ms", 1e3 * pl->latency);
+    cJSON *lanes = cJSON_AddArrayToObject(o, "lanes");
+    for (int l = 0; l < pl->nlanes; l++) {
+        cJSON *lo = cJSON_CreateObject(), *st = cJSON_AddArrayToObject(lo, "stages");
+        cJSON_AddNumberToObject(lo, "period_ms", 1e3 * pl->lanes[l].period);
+        for (int s = 0; s < pl->lanes[l].nstages; s++) {
+            const axnn_pipe_stage *x = &pl->lanes[l].stages[s];
+            cJSON *so = cJSON_CreateObject();
+            cJSON_AddNumberToObject(so, "first", x->first);
+            cJSON_AddNumberToObject(so, "last", x->last);
+            cJSON_AddItemToObject(so, "groups", cJSON_CreateIntArray(x->group, x->nrep));
+            cJSON_AddItemToObject(so, "threads", cJSON_CreateIntArray(x->threads, x->nrep));
+            cJSON_AddNumberToObject(so, "period_ms", 1e3 * x->period);
+            cJSON_AddItemToArray(st, so);
+        }
+        cJSON_AddItemToArray(lanes, lo);
+    }
+    return o;
+}
+
+/* Baselines: each group alone on all its CPUs; k-thread streams on every group. */
+static void baselines(const axnn_pipe_problem *p, const axnn_pipe_topo *t, const layer_times *lt,
+                      const axnn_pipe_plan *best, cJSON *jb)
+{
+    axnn_pipe_problem q = *p;
+    q.lanes = true;
+    q.max_stages = 0;
+    axnn_pipe_plan *b = calloc(1, sizeof *b);
+    if (!b) return;
+    printf("\n%-44s %10s %12s %8s\n", "baseline (same times)", "images/s", "latency ms", "best/x");
+    for (int g = 0; g < t->ngroups; g++) {
+        memset(b, 0, sizeof *b);
+        b->nlanes = 1;
+        b->lanes[0].nstages = 1;
+        b->lanes[0].stages[0] = (axnn_pipe_stage){0, p->nlayers - 1, 1, {g}, {t->groups[g].n}};
+        if (axnn_pipe_plan_eval(&q, b)) continue;
+        char name[96];
+        snprintf(name, sizeof name, "group %d (%d x %s), one image at a time", g, t->groups[g].n,
+                 t->types[t->groups[g].type].name);
+        printf("%-44.44s %10.1f %12.3f %8.2f\n", name, b->throughput, 1e3 * b->latency,
+               best->throughput / b->throughput);
+        cJSON_AddItemToArray(jb, plan_json(name, b));
+    }
+    for (int k = 1; k <= p->maxthreads; k++) {
+        memset(b, 0, sizeof *b);
+        for (int g = 0; g < t->ngroups; g++)
+            for (int i = 0; i + k <= t->groups[g].n && b->nlanes < AXNN_PIPE_MAX_LANES; i += k) {
+                axnn_pipe_lane *ln = &b->lanes[b->nlanes++];
+                ln->nstages = 1;
+                ln->stages[0] = (axnn_pipe_stage){0, p->nlayers - 1, 1, {g}, {k}};
+            }
+        if (b->nlanes < 2 || axnn_pipe_plan_eval(&q, b)) continue;
+        char name[96];
+        snprintf(name, sizeof name, "%d streams of %d thread%s", b->nlanes, k, k > 1 ? "s" : "");
+        printf("%-44.44s %10.1f %12.3f %8.2f\n", name, b->throughput, 1e3 * b->latency,
+               best->throughput / b->throughput);
+        cJSON_AddItemToArray(jb, plan_json(name, b));
+    }
+    free(b);
+    (void)lt;
+}
+
+typedef struct search_args {
+    const char *arch, *model, *profile, *sysfs, *groups, *sim, *speeds, *out;
+    int stages;
+    bool lanes, replicas, exhaustive;
+    float handoff_us, handoff_gbs;
+} search_args;
+
+static int run_search(const search_args *a, const axnn_pipe_topo *t, const layer_times *lt)
+{
+    double *time = malloc((size_t)lt->n * AXNN_PIPE_MAX_TYPES * AXNN_PIPE_MAX_THREADS * sizeof *time);
+    axnn_pipe_problem p;
+    axnn_status s = time ? axnn_pipe_problem_build(&p, t, lt->type_name, lt->ntypes, lt->conf,
+                                                   lt->nconf, lt->t, lt->n, time)
+                         : axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    p.out_bytes = lt->bytes;
+    p.cut = lt->cut;
+    p.handoff_s = a->handoff_us * 1e-6;
+    p.handoff_s_per_byte = 1 / (a->handoff_gbs * 1e9);
+    p.max_stages = a->stages;
+    p.lanes = a->lanes;
+    p.stage_replicas = a->replicas;
+    axnn_pipe_plan *plan = NULL, *ex = NULL;
+    if (!s) s = axnn_pipe_search(&p, &plan);
+    if (s) {
+        free(time);
+        return cli_fail_status(s);
+    }
+    printf("%s, %d layers, times %s on %s%s\n", a->arch, lt->n, lt->source, lt->machine,
+           t->simulated ? "; SIMULATED topology (times scaled by the speed factors)" : "");
+    printf("search: %.1f ms, %lld candidate stages\n", 1e3 * plan->search_s, (long long)plan->evaluated);
+    print_plan(t->simulated ? "best plan (SIMULATED)" : "best plan", plan, t, lt);
+    int rc = 0;
+    if (a->exhaustive) {
+        s = axnn_pipe_search_exhaustive(&p, &ex);
+        if (s) rc = cli_fail_status(s);
+        else
+            printf("exhaustive search: %.1f ms, %lld plans: %.6g images/s (%s)\n", 1e3 * ex->search_s,
+                   (long long)ex->evaluated, ex->throughput,
+                   fabs(ex->throughput - plan->throughput) <= 1e-9 * ex->throughput ? "equal" : "DIFFERENT");
+    }
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "network", a->arch);
+    cJSON_AddStringToObject(root, "times", lt->source);
+    cJSON_AddBoolToObject(root, "simulated", t->simulated);
+    cJSON_AddNumberToObject(root, "search_ms", 1e3 * plan->search_s);
+    cJSON_AddItemToObject(root, "best", plan_json("best", plan));
+    baselines(&p, t, lt, plan, cJSON_AddArrayToObject(root, "baselines"));
+    char *js = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!rc && a->out && js && (s = axnn_write_file_atomic(a->out, js, strlen(js)))) rc = cli_fail_status(s);
+    free(js);
+    free(plan);
+    free(ex);
+    free(time);
+    return rc;
+}
+
+static int cmd_search(int argc, char **argv)
+{
+    search_args a = {.arch = "resnet20", .model = "runs/pipe/model.json", .lanes = true,
+                     .replicas = true, .handoff_us = 5, .handoff_gbs = 5};
+    cli_flag flags[] = {
+        {"arch", FLAG_STR, &a.arch, "NAME", "network (default resnet20)"},
+        {"model", FLAG_STR, &a.model, "FILE", "predictor from 'pipe calibrate' (default runs/pipe/model.json)"},
+        {"profile", FLAG_STR, &a.profile, "FILE", "measured per-layer times instead of predictions"},
+        {"sysfs", FLAG_STR, &a.sysfs, "DIR", "sysfs root of the topology (default /sys)"},
+        {"groups", FLAG_STR, &a.groups, "LIST", "core groups by hand: 0-3,4-7"},
+        {"simulate", FLAG_STR, &a.sim, "NAME", "simulated speeds preset (hikey970)"},
+        {"speeds", FLAG_STR, &a.speeds, "T=F,..", "simulated speed factor per core type"},
+        {"stages", FLAG_INT, &a.stages, "N", "at most N stages per pipeline (default any)", 1, 1e6},
+        {"lanes", FLAG_BOOL, &a.lanes, NULL, "allow several pipelines / streams (default true)"},
+        {"replicas", FLAG_BOOL, &a.replicas, NULL, "allow a stage on two core sets (default true)"},
+        {"handoff-us", FLAG_FLOAT, &a.handoff_us, "US", "fixed cost of a hand-off (default 5)", 0, 1e6},
+        {"handoff-gbs", FLAG_FLOAT, &a.handoff_gbs, "GB/S", "hand-off bandwidth (default 5)", 1e-3, 1e4},
+        {"exhaustive", FLAG_BOOL, &a.exhaustive, NULL, "also run the exhaustive search (small cases)"},
+        {"out", FLAG_STR, &a.out, "FILE", "write the plan and the baselines as JSON"},
+    };
+    const char *pos[1];
+    int npos;
+    int nf = (int)(sizeof flags / sizeof flags[0]);
+    int rc = cli_parse("pipe search", "[--arch A] [--model FILE | --profile FILE] [--sysfs DIR] ...",
+                       argc, argv, flags, nf, pos, 0, &npos);
+    if (rc) return rc < 0 ? 0 : rc;
+    axnn_status s = axnn_model_check(a.arch);
+    if (s) return cli_fail_status(s);
+    axnn_pipe_topo *t;
+    if ((rc = pipe_load_topology(a.sysfs, a.groups, a.sim, a.speeds, &t))) return rc;
+    layer_times lt = {0};
+    rc = a.profile ? times_from_profile(a.profile, cli_flag_seen(flags, nf, "arch") ? a.arch : NULL, &lt)
+                   : times_from_model(a.model, a.arch, &lt);
+    if (!rc && a.profile) a.arch = lt.network;
+    if (!rc) rc = run_search(&a, t, &lt);
+    layer_times_free(&lt);
+    free(t);
+    return rc;
+}
+
 int cli_pipe(int argc, char **argv)
 {
     static const struct {
         const char *name;
         int (*run)(int, char **);
-    } subs[] = {{"topology", cmd_topology}, {"calibrate", cmd_calibrate}};
+    } subs[] = {{"topology", cmd_topology}, {"calibrate", cmd_calibrate},
+                {"search", cmd_search}};
     if (argc < 2)
         return cli_fail("pipe: give a subcommand: topology, calibrate or search (see 'axnn pipe "
                         "--help')") +
