@@ -175,7 +175,8 @@ typedef enum axnn_pipe_kind {
     AXNN_PK_CONV,      /* conv2d, with its fused BatchNorm / residual add / ReLU */
     AXNN_PK_DWCONV,    /* grouped conv (groups > 1) */
     AXNN_PK_LINEAR,
-    AXNN_PK_POOL,      /* max / avg / global average pooling */
+    AXNN_PK_POOL,      /* max / average pooling with a window */
+    AXNN_PK_GPOOL,     /* global average pooling */
     AXNN_PK_ELTWISE,   /* relu, add, dropout, BatchNorm on its own */
     AXNN_PK_GELU,      /* GELU (an erf per element: far costlier per byte) */
     AXNN_PK_NORM,      /* layernorm */
@@ -253,6 +254,17 @@ int axnn_pipe_model_conf(const axnn_pipe_model *m, int type, int threads);
 /* Mean absolute percentage error of m on a profile's samples for configuration c (per layer),
  * and of sums over consecutive runs of `stage_len` layers (per stage). */
 double axnn_pipe_mape(const axnn_pipe_model *m, const axnn_pipe_profile *p, int c, int stage_len);
+
+/* Errors of m on a profile for configuration c over groups of stage_len consecutive layers:
+ * the MAPE over all groups, the MAPE over the groups that take at least min_share of the
+ * measured total ("major"), and the weighted absolute percentage error (sum |error| / sum
+ * time), all in percent. */
+typedef struct axnn_pipe_err {
+    double mape, mape_major, wape;
+    int n, n_major;
+} axnn_pipe_err;
+axnn_pipe_err axnn_pipe_error(const axnn_pipe_model *m, const axnn_pipe_profile *p, int c,
+                              int stage_len, double min_share);
 
 /* A string that identifies this machine's CPUs (model name, online CPUs, ISA). */
 void axnn_pipe_machine_id(char *buf, size_t len);

@@ -108,7 +108,7 @@ static axnn_pipe_kind kind_of(const char *op)
         axnn_pipe_kind k;
     } map[] = {{"conv2d", AXNN_PK_CONV},      {"linear", AXNN_PK_LINEAR},
                {"maxpool2d", AXNN_PK_POOL},   {"avgpool2d", AXNN_PK_POOL},
-               {"global_avgpool", AXNN_PK_POOL}, {"relu", AXNN_PK_ELTWISE},
+               {"global_avgpool", AXNN_PK_GPOOL}, {"relu", AXNN_PK_ELTWISE},
                {"add", AXNN_PK_ELTWISE},      {"dropout", AXNN_PK_ELTWISE},
                {"batchnorm2d", AXNN_PK_ELTWISE}, {"gelu", AXNN_PK_GELU},
                {"drop_path", AXNN_PK_ELTWISE}, {"layernorm", AXNN_PK_NORM},

@@ -34,7 +34,8 @@
 #include <string.h>
 
 static const char *const kind_names[AXNN_PK_COUNT] = {
-    "conv", "dwconv", "linear", "pool", "eltwise", "gelu", "norm", "attention", "other"};
+    "conv", "dwconv", "linear", "pool", "global_pool", "eltwise", "gelu", "norm", "attention",
+    "other"};
 
 /* The knee of the weight term: a core's L2 (512 KiB on this project's x86 hosts and on big
  * ARM cores; a descriptor-only constant so that one model file means one thing). */
@@ -185,4 +186,37 @@ double axnn_pipe_mape(const axnn_pipe_model *m, const axnn_pipe_profile *p, int 
         n++;
     }
     return n ? 100 * err / n : NAN;
+}
+
+axnn_pipe_err axnn_pipe_error(const axnn_pipe_model *m, const axnn_pipe_profile *p, int c,
+                              int stage_len, double min_share)
+{
+    axnn_pipe_err e = {NAN, NAN, NAN, 0, 0};
+    if (stage_len < 1) stage_len = 1;
+    double total = 0, abs_err = 0, sum = 0, sum_major = 0;
+    for (int i = 0; i < p->nsamples; i++)
+        if (isfinite(p->samples[i].t[c])) total += p->samples[i].t[c];
+    for (int i = 0; i + stage_len <= p->nsamples; i += stage_len) {
+        double meas = 0, pred = 0;
+        bool ok = true;
+        for (int j = i; j < i + stage_len; j++) {
+            double y = axnn_pipe_predict(m, c, &p->samples[j].d);
+            ok &= isfinite(p->samples[j].t[c]) && isfinite(y);
+            meas += p->samples[j].t[c];
+            pred += y;
+        }
+        if (!ok || !(meas > 0)) continue;
+        double r = fabs(pred - meas) / meas;
+        sum += r;
+        e.n++;
+        abs_err += fabs(pred - meas);
+        if (meas >= min_share * total) {
+            sum_major += r;
+            e.n_major++;
+        }
+    }
+    if (e.n) e.mape = 100 * sum / e.n;
+    if (e.n_major) e.mape_major = 100 * sum_major / e.n_major;
+    if (total > 0) e.wape = 100 * abs_err / total;
+    return e;
 }

@@ -218,21 +218,25 @@ static int eval_network(const axnn_pipe_topo *t, const char *arch, const axnn_pi
             axnn_pipe_profile_free(&p);
             return cli_fail_status(s);
         }
-        double ml = axnn_pipe_mape(m, &p, c, 1), ms = axnn_pipe_mape(m, &p, c, stage);
+        axnn_pipe_err el = axnn_pipe_error(m, &p, c, 1, 0.01), es = axnn_pipe_error(m, &p, c, stage, 0);
         double pw = predicted_sum(m, &p, c), net = 100 * fabs(pw - whole) / whole;
         char cn[64];
         conf_name(m, c, cn, sizeof cn);
-        printf("%-10s %-8s %6d %10.1f %10.1f %12.3f %12.3f %8.1f\n", arch, cn, p.nsamples, ml, ms,
-               1e3 * whole, 1e3 * pw, net);
-        tprintf(md, "| %s | %s | %d | %.1f | %.1f | %.3f | %.3f | %.1f |\n", arch, cn, p.nsamples, ml,
-                ms, 1e3 * whole, 1e3 * pw, net);
+        printf("%-10s %-8s %6d %8.1f %8.1f %8.1f %8.1f %10.3f %10.3f %8.1f\n", arch, cn, p.nsamples,
+               el.mape, el.mape_major, el.wape, es.mape, 1e3 * whole, 1e3 * pw, net);
+        tprintf(md, "| %s | %s | %d | %.1f | %.1f (%d) | %.1f | %.1f | %.3f | %.3f | %.1f |\n", arch, cn,
+                p.nsamples, el.mape, el.mape_major, el.n_major, el.wape, es.mape, 1e3 * whole,
+                1e3 * pw, net);
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "network", arch);
         cJSON_AddStringToObject(j, "config", cn);
         cJSON_AddNumberToObject(j, "layers", p.nsamples);
-        cJSON_AddNumberToObject(j, "mape_layer_pct", ml);
+        cJSON_AddNumberToObject(j, "mape_layer_pct", el.mape);
+        cJSON_AddNumberToObject(j, "mape_major_layer_pct", el.mape_major);
+        cJSON_AddNumberToObject(j, "major_layers", el.n_major);
+        cJSON_AddNumberToObject(j, "wape_layer_pct", el.wape);
         cJSON_AddNumberToObject(j, "stage_layers", stage);
-        cJSON_AddNumberToObject(j, "mape_stage_pct", ms);
+        cJSON_AddNumberToObject(j, "mape_stage_pct", es.mape);
         cJSON_AddNumberToObject(j, "whole_forward_ms", 1e3 * whole);
         cJSON_AddNumberToObject(j, "predicted_sum_ms", 1e3 * pw);
         cJSON_AddNumberToObject(j, "whole_error_pct", net);
@@ -267,11 +271,13 @@ static int calibrate_eval(const axnn_pipe_topo *t, const char *evals, const axnn
     tprintf(md, "\n## Networks left out of the fit\n\nEach layer (as it runs after fusion) is "
                 "rebuilt and timed alone; per stage = sums over runs of a quarter of the layers; "
                 "whole = one forward of the whole network against the sum of the predicted "
-                "layer times.\n\n| network | configuration | layers | MAPE/layer %% | "
-                "MAPE/stage %% | whole ms | predicted ms | whole error %% |\n"
-                "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    printf("%-10s %-8s %6s %10s %10s %12s %12s %8s\n", "network", "config", "layers",
-           "MAPE/layer", "MAPE/stage", "whole ms", "predicted ms", "whole %");
+                "layer times. Major layers: those that take at least 1%% of the network's time; "
+                "WAPE: sum of absolute errors over sum of times.\n\n| network | configuration | "
+                "layers | MAPE/layer %% | MAPE/major layer %% (n) | WAPE/layer %% | MAPE/stage %% | "
+                "whole ms | predicted ms | whole error %% |\n"
+                "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    printf("%-10s %-8s %6s %8s %8s %8s %8s %10s %10s %8s\n", "network", "config", "layers", "MAPE/l",
+           "major/l", "WAPE/l", "MAPE/st", "whole ms", "pred ms", "whole %");
     cJSON *root = cJSON_CreateObject(), *jnets = cJSON_AddArrayToObject(root, "networks");
     cJSON_AddStringToObject(root, "machine", m->machine);
     char *list = strdup(evals), *save = NULL;
