@@ -289,13 +289,49 @@ static void test_search_time(void **st)
     free(time);
 }
 
+/* Plan files: round trip, a plan for another network, a broken file. */
+static void test_plan_file(void **st)
+{
+    (void)st;
+    prob q;
+    init(&q, 4, 2, 1);
+    for (int l = 0; l < 4; l++) {
+        set_time(&q, l, 0, 1, 1.0);
+        set_time(&q, l, 1, 1, 3.0);
+    }
+    q.p.ngroups = 2;
+    q.p.group_type[1] = 1;
+    q.p.group_size[0] = q.p.group_size[1] = 1;
+    q.p.stage_replicas = true;
+    axnn_pipe_plan *p = search(&q), back;
+    char *dir = tu_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/plan.json", dir);
+    assert_int_equal(axnn_pipe_plan_write(p, "resnet20", 4, false, path), AXNN_OK);
+    assert_int_equal(axnn_pipe_plan_read(path, "resnet20", 4, &back), AXNN_OK);
+    assert_int_equal(axnn_pipe_plan_eval(&q.p, &back), AXNN_OK);
+    assert_close(back.throughput, p->throughput);
+    assert_int_equal(back.lanes[0].nstages, p->lanes[0].nstages);
+    assert_int_equal(axnn_pipe_plan_read(path, "vgg11_bn", 4, &back), AXNN_ERR_ARG);
+    assert_non_null(strstr(axnn_last_error(), "a plan for resnet20 (4 layers), not for vgg11_bn"));
+    assert_int_equal(axnn_pipe_plan_read(path, "resnet20", 24, &back), AXNN_ERR_ARG);
+    const char *broken = "{\"format\": \"axnn-pipe-plan-1\", \"network\": \"resnet20\", "
+                         "\"layers\": 4, \"lanes\": [{\"stages\": [{\"first\": 0}]}]}";
+    tu_write_file(path, broken, strlen(broken));
+    assert_int_equal(axnn_pipe_plan_read(path, "resnet20", 4, &back), AXNN_ERR_FORMAT);
+    assert_non_null(strstr(axnn_last_error(), "plan.json"));
+    assert_non_null(strstr(axnn_last_error(), "\"last\""));
+    free(p);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_streams_vs_pipeline), cmocka_unit_test(test_big_little),
         cmocka_unit_test(test_stage_replica),       cmocka_unit_test(test_handoff),
         cmocka_unit_test(test_bad_problems),        cmocka_unit_test(test_exact_equals_exhaustive),
-        cmocka_unit_test(test_search_time),
+        cmocka_unit_test(test_search_time),         cmocka_unit_test(test_plan_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

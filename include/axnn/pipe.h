@@ -169,6 +169,15 @@ axnn_status axnn_pipe_plan_eval(const axnn_pipe_problem *p, axnn_pipe_plan *plan
  * CPUs follow. AXNN_ERR_ARG when the plan needs more CPUs than t's groups have. */
 axnn_status axnn_pipe_plan_cpus(const axnn_pipe_plan *plan, const axnn_pipe_topo *t, int *first);
 
+/* Plan files ("format": "axnn-pipe-plan-1", JSON, written atomically): the network, its layer
+ * count, whether the times were simulated, and the lanes and stages. The reader checks that
+ * the plan is for `network` with `nlayers` layers (AXNN_ERR_ARG naming the file otherwise) and
+ * that every stage is well formed; axnn_pipe_plan_eval then checks it against a problem. */
+axnn_status axnn_pipe_plan_write(const axnn_pipe_plan *plan, const char *network, int nlayers,
+                                 bool simulated, const char *path);
+axnn_status axnn_pipe_plan_read(const char *path, const char *network, int nlayers,
+                                axnn_pipe_plan *plan);
+
 /* ---------------------------------------------------------------- predictor ---- */
 
 typedef enum axnn_pipe_kind {

@@ -21,6 +21,7 @@
 
 #define PROFILE_FORMAT "axnn-pipe-profile-1"
 #define MODEL_FORMAT "axnn-pipe-model-1"
+#define PLAN_FORMAT "axnn-pipe-plan-1"
 
 static const char *const feature_names[AXNN_PIPE_NFEAT] = {
     "1/batch",         "macs_direct",        "macs_winograd",
@@ -390,4 +391,80 @@ void axnn_pipe_profile_free(axnn_pipe_profile *p)
     p->samples = NULL;
     p->cut = NULL;
     p->nsamples = 0;
+}
+
+/* ---------------------------------------------------------------- plans ---- */
+
+axnn_status axnn_pipe_plan_write(const axnn_pipe_plan *plan, const char *network, int nlayers,
+                                 bool simulated, const char *path)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "format", PLAN_FORMAT);
+    cJSON_AddStringToObject(root, "network", network);
+    cJSON_AddNumberToObject(root, "layers", nlayers);
+    cJSON_AddBoolToObject(root, "simulated", simulated);
+    cJSON_AddNumberToObject(root, "images_per_s", plan->throughput);
+    cJSON_AddNumberToObject(root, "latency_ms", 1e3 * plan->latency);
+    cJSON *lanes = cJSON_AddArrayToObject(root, "lanes");
+    for (int l = 0; l < plan->nlanes; l++) {
+        cJSON *lo = cJSON_CreateObject(), *st = cJSON_AddArrayToObject(lo, "stages");
+        for (int s = 0; s < plan->lanes[l].nstages; s++) {
+            const axnn_pipe_stage *x = &plan->lanes[l].stages[s];
+            cJSON *so = cJSON_CreateObject();
+            cJSON_AddNumberToObject(so, "first", x->first);
+            cJSON_AddNumberToObject(so, "last", x->last);
+            cJSON_AddItemToObject(so, "groups", cJSON_CreateIntArray(x->group, x->nrep));
+            cJSON_AddItemToObject(so, "threads", cJSON_CreateIntArray(x->threads, x->nrep));
+            cJSON_AddItemToArray(st, so);
+        }
+        cJSON_AddItemToArray(lanes, lo);
+    }
+    return write_json(root, path);
+}
+
+static void read_stage(rd *r, const cJSON *o, int nlayers, axnn_pipe_stage *st)
+{
+    memset(st, 0, sizeof *st);
+    st->first = (int)num(r, o, "first", 0, nlayers - 1);
+    st->last = (int)num(r, o, "last", 0, nlayers - 1);
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "groups");
+    st->nrep = cJSON_GetArraySize(g);
+    if (!cJSON_IsArray(g) || st->nrep < 1 || st->nrep > 2) {
+        bad(r, "a stage needs \"groups\" of one or two entries");
+        return;
+    }
+    ints(r, o, "groups", st->group, st->nrep);
+    ints(r, o, "threads", st->threads, st->nrep);
+}
+
+axnn_status axnn_pipe_plan_read(const char *path, const char *network, int nlayers,
+                                axnn_pipe_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    rd r = {path, AXNN_OK};
+    cJSON *root = load(&r, PLAN_FORMAT);
+    if (!root) return r.s;
+    char net[64] = "";
+    str(&r, root, "network", net, sizeof net);
+    int n = (int)num(&r, root, "layers", 1, 1 << 20);
+    if (!r.s && (strcmp(net, network) || n != nlayers))
+        r.s = axnn_error(AXNN_ERR_ARG, "%s: a plan for %s (%d layers), not for %s (%d layers)", path,
+                         net, n, network, nlayers);
+    const cJSON *lanes = cJSON_GetObjectItemCaseSensitive(root, "lanes");
+    plan->nlanes = cJSON_GetArraySize(lanes);
+    if (!r.s && (!cJSON_IsArray(lanes) || plan->nlanes < 1 || plan->nlanes > AXNN_PIPE_MAX_LANES))
+        bad(&r, "\"lanes\" missing, empty or too many");
+    for (int l = 0; !r.s && l < plan->nlanes; l++) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(lanes, l), "stages");
+        int ns = cJSON_GetArraySize(st);
+        if (!cJSON_IsArray(st) || ns < 1 || ns > AXNN_PIPE_MAX_STAGES) {
+            bad(&r, "a lane needs \"stages\"");
+            break;
+        }
+        plan->lanes[l].nstages = ns;
+        for (int s = 0; !r.s && s < ns; s++)
+            read_stage(&r, cJSON_GetArrayItem(st, s), nlayers, &plan->lanes[l].stages[s]);
+    }
+    cJSON_Delete(root);
+    return r.s;
 }

@@ -564,7 +564,7 @@ static void baselines(const axnn_pipe_problem *p, const axnn_pipe_topo *t, const
 }
 
 typedef struct search_args {
-    const char *arch, *model, *profile, *sysfs, *groups, *sim, *speeds, *out;
+    const char *arch, *model, *profile, *sysfs, *groups, *sim, *speeds, *out, *plan_out;
     int stages;
     bool lanes, replicas, exhaustive;
     float handoff_us, handoff_gbs;
@@ -613,6 +613,8 @@ static int run_search(const search_args *a, const axnn_pipe_topo *t, const layer
     char *js = cJSON_Print(root);
     cJSON_Delete(root);
     if (!rc && a->out && js && (s = axnn_write_file_atomic(a->out, js, strlen(js)))) rc = cli_fail_status(s);
+    if (!rc && a->plan_out && (s = axnn_pipe_plan_write(plan, a->arch, lt->n, t->simulated, a->plan_out)))
+        rc = cli_fail_status(s);
     free(js);
     free(plan);
     free(ex);
@@ -639,6 +641,7 @@ static int cmd_search(int argc, char **argv)
         {"handoff-gbs", FLAG_FLOAT, &a.handoff_gbs, "GB/S", "hand-off bandwidth (default 5)", 1e-3, 1e4},
         {"exhaustive", FLAG_BOOL, &a.exhaustive, NULL, "also run the exhaustive search (small cases)"},
         {"out", FLAG_STR, &a.out, "FILE", "write the plan and the baselines as JSON"},
+        {"plan", FLAG_STR, &a.plan_out, "FILE", "write the plan file (for the pipelined runtime)"},
     };
     const char *pos[1];
     int npos;
