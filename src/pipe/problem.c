@@ -106,13 +106,13 @@ axnn_status pipe_space_init(pipe_space *sp, const axnn_pipe_problem *p)
     /* singles (g, k), then pairs (g1, k1) <= (g2, k2) in that order */
     for (int g = 0; g < p->ngroups && !s; g++)
         for (int k = 1; k <= sp->size[g] && k <= p->maxthreads && !s; k++)
-            s = add_assign(sp, &cap, (pipe_assign){1, {g, g}, {k, k}});
+            s = add_assign(sp, &cap, (pipe_assign){1, {g, g}, {k, k}, {-1, -1}});
     int nsingle = sp->nassign;
     for (int a = 0; a < nsingle && p->stage_replicas && !s; a++)
         for (int b = a; b < nsingle && !s; b++) {
             pipe_assign x = sp->assign[a], y = sp->assign[b];
             if (x.g[0] == y.g[0] && x.k[0] + y.k[0] > sp->size[x.g[0]]) continue;
-            s = add_assign(sp, &cap, (pipe_assign){2, {x.g[0], y.g[0]}, {x.k[0], y.k[0]}});
+            s = add_assign(sp, &cap, (pipe_assign){2, {x.g[0], y.g[0]}, {x.k[0], y.k[0]}, {a, b}});
         }
     if (s) pipe_space_free(sp);
     return s;

@@ -90,17 +90,30 @@ static int state_index(const dp *d, int pos, int s, int u)
     return (pos * d->ns + s) * d->sp.nres + u;
 }
 
-/* Stage [i, j] on every assignment: t (per replica) and the stage's period / latency. */
+/* Stage [i, j] on every assignment: the stage's period and latency; infinite for assignments
+ * that another one beats with fewer CPUs. A single (g, k) is beaten when (g, k') with k' < k is
+ * at least as fast (the extra threads buy nothing), and a pair when one of its replicas is
+ * beaten: swapping in the better placement gives a stage no slower on a subset of the CPUs,
+ * which leaves every plan at least as good, so the optimum is kept. */
 static void stage_costs(const dp *d, const double *acc, int j, double *period, double *lat)
 {
     const axnn_pipe_problem *p = d->p;
     double h = j < p->nlayers - 1 ? pipe_handoff(p, j) : 0;
+    double best = INFINITY;
+    int group = -1;
     for (int a = 0; a < d->sp.nassign; a++) {
         const pipe_assign *as = &d->sp.assign[a];
         double t[2];
         for (int r = 0; r < as->nrep; r++)
             t[r] = acc[p->group_type[as->g[r]] * p->maxthreads + as->k[r] - 1] + h;
         pipe_stage_period(t, as->nrep, &period[a], &lat[a]);
+        if (as->nrep == 1) { /* singles come first, by group and then k */
+            if (as->g[0] != group) group = as->g[0], best = INFINITY;
+            if (pipe_le(best, period[a])) period[a] = INFINITY;
+            else best = period[a];
+        } else if (!isfinite(period[as->single[0]]) || !isfinite(period[as->single[1]])) {
+            period[a] = INFINITY;
+        }
     }
 }
 

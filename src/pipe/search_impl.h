@@ -20,6 +20,7 @@ static inline bool pipe_better(double thr, double w, double thr2, double w2)
 /* A stage's placement: nrep (1 or 2) replicas, each k[r] CPUs of group g[r]. */
 typedef struct pipe_assign {
     int nrep, g[2], k[2];
+    int single[2]; /* a pair: the indices of its two single assignments */
 } pipe_assign;
 
 /* CPU vectors u (u_g CPUs used in group g) as mixed-radix indices, and the assignments. */
