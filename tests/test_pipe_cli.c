@@ -51,7 +51,8 @@ static void expect_error(const char *args, const char *what)
     const char *e = strstr(r.err, "axnn: error: ");
     if (r.rc == 0 || !e || strstr(e + 1, "axnn: error: ") || !strstr(e, what) ||
         strchr(e, '\n') != e + strlen(e) - 1)
-        fail_msg("axnn %s: rc %d, stderr '%s' (wanted one line with '%s')", args, r.rc, r.err, what);
+        fail_msg("axnn %s: rc %d, stderr '%s' (wanted one line with '%s')", args, r.rc, r.err,
+                 what);
 }
 
 static void test_topology_output(void **st)
@@ -85,11 +86,14 @@ static void test_bad_groups(void **st)
     snprintf(args, sizeof args, "pipe topology --sysfs %s --groups 0-3,4-5",
              tu_data_path("sysfs/offline"));
     expect_error(args, "--groups: CPU 3 is offline");
-    snprintf(args, sizeof args, "pipe topology --sysfs %s --groups 0-2,1", tu_data_path("sysfs/offline"));
+    snprintf(args, sizeof args, "pipe topology --sysfs %s --groups 0-2,1",
+             tu_data_path("sysfs/offline"));
     expect_error(args, "--groups: CPU 1 appears twice");
-    snprintf(args, sizeof args, "pipe topology --sysfs %s --groups 0-5", tu_data_path("sysfs/hikey970"));
+    snprintf(args, sizeof args, "pipe topology --sysfs %s --groups 0-5",
+             tu_data_path("sysfs/hikey970"));
     expect_error(args, "mixes core types");
-    expect_error("pipe topology --sysfs /nonexistent/sys", "/nonexistent/sys/devices/system/cpu/online");
+    expect_error("pipe topology --sysfs /nonexistent/sys",
+                 "/nonexistent/sys/devices/system/cpu/online");
     expect_error("pipe topology --simulate nosuch", "--simulate");
     expect_error("pipe frobnicate", "unknown subcommand");
 }
@@ -111,10 +115,20 @@ static void write_inputs(char *model, char *profile, size_t n)
     for (int i = 0; i < 3; i++) {
         axnn_pipe_sample *s = &p.samples[i];
         snprintf(s->name, sizeof s->name, "l%d", i);
-        s->d = (axnn_pipe_desc){.kind = i == 2 ? AXNN_PK_LINEAR : AXNN_PK_CONV, .batch = 1,
-                                .in_c = 16, .in_h = 8 >> i, .in_w = 8 >> i, .out_c = 16,
-                                .out_h = 8 >> i, .out_w = 8 >> i, .kh = 3, .kw = 3, .stride = 1,
-                                .macs = 100000 >> i, .in_bytes = 4096, .out_bytes = 4096,
+        s->d = (axnn_pipe_desc){.kind = i == 2 ? AXNN_PK_LINEAR : AXNN_PK_CONV,
+                                .batch = 1,
+                                .in_c = 16,
+                                .in_h = 8 >> i,
+                                .in_w = 8 >> i,
+                                .out_c = 16,
+                                .out_h = 8 >> i,
+                                .out_w = 8 >> i,
+                                .kh = 3,
+                                .kw = 3,
+                                .stride = 1,
+                                .macs = 100000 >> i,
+                                .in_bytes = 4096,
+                                .out_bytes = 4096,
                                 .w_bytes = 9216};
         s->t[0] = 1e-4 * (i + 1);
         s->t[1] = 0.6e-4 * (i + 1);
@@ -170,8 +184,9 @@ static void test_search(void **st)
              tu_data_path("sysfs/intel-8p8e"));
     expect_error(args, "no core type 'P-core'");
     /* predictions on a simulated big.LITTLE */
-    snprintf(args, sizeof args, "pipe search --model %s --sysfs %s --simulate hikey970 --out %s/plan.json",
-             model, tu_data_path("sysfs/hikey970"), dir);
+    snprintf(args, sizeof args,
+             "pipe search --model %s --sysfs %s --simulate hikey970 --out %s/plan.json", model,
+             tu_data_path("sysfs/hikey970"), dir);
     run(&r, args);
     if (r.rc) fail_msg("%s: %s", args, r.err);
     assert_non_null(strstr(r.out, "SIMULATED"));
@@ -208,8 +223,10 @@ static int teardown(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_topology_output), cmocka_unit_test(test_bad_groups),
-        cmocka_unit_test(test_search), cmocka_unit_test(test_calibrate_bad),
+        cmocka_unit_test(test_topology_output),
+        cmocka_unit_test(test_bad_groups),
+        cmocka_unit_test(test_search),
+        cmocka_unit_test(test_calibrate_bad),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

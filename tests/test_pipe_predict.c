@@ -99,7 +99,8 @@ static void test_fit_known(void **st)
     axnn_pipe_model *m2 = calloc(1, sizeof *m2);
     assert_int_equal(axnn_pipe_model_read(mpath, m2), AXNN_OK);
     for (int i = 0; i < 40; i++)
-        if (fabs(axnn_pipe_predict(m2, 0, &q.samples[i].d) / axnn_pipe_predict(m, 0, &p.samples[i].d) -
+        if (fabs(axnn_pipe_predict(m2, 0, &q.samples[i].d) /
+                     axnn_pipe_predict(m, 0, &p.samples[i].d) -
                  1) > 1e-13) /* cJSON prints 15 digits when they read back within a few ulps */
             fail_msg("layer %d: %.17g after reading, %.17g before", i,
                      axnn_pipe_predict(m2, 0, &q.samples[i].d),
@@ -233,8 +234,10 @@ static void test_problem_simulated(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_nnls),         cmocka_unit_test(test_fit_known),
-        cmocka_unit_test(test_bench_synth),  cmocka_unit_test(test_model_layers),
+        cmocka_unit_test(test_nnls),
+        cmocka_unit_test(test_fit_known),
+        cmocka_unit_test(test_bench_synth),
+        cmocka_unit_test(test_model_layers),
         cmocka_unit_test(test_problem_simulated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -267,9 +267,16 @@ static void test_search_time(void **st)
     (void)st;
     int L = 24, T = 8;
     double *time = malloc((size_t)L * 2 * T * sizeof *time), bytes[24];
-    axnn_pipe_problem p = {.nlayers = L, .ntypes = 2, .maxthreads = T, .time = time,
-                           .out_bytes = bytes, .ngroups = 2, .group_type = {0, 1},
-                           .group_size = {8, 8}, .lanes = true, .stage_replicas = true,
+    axnn_pipe_problem p = {.nlayers = L,
+                           .ntypes = 2,
+                           .maxthreads = T,
+                           .time = time,
+                           .out_bytes = bytes,
+                           .ngroups = 2,
+                           .group_type = {0, 1},
+                           .group_size = {8, 8},
+                           .lanes = true,
+                           .stage_replicas = true,
                            .handoff_s_per_byte = 1e-10};
     axnn_rng r;
     axnn_rng_seed(&r, 3);

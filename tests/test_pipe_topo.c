@@ -182,10 +182,10 @@ static void test_real_sys(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hikey970),    cmocka_unit_test(test_intel_hybrid),
-        cmocka_unit_test(test_homogeneous), cmocka_unit_test(test_offline),
+        cmocka_unit_test(test_hikey970),     cmocka_unit_test(test_intel_hybrid),
+        cmocka_unit_test(test_homogeneous),  cmocka_unit_test(test_offline),
         cmocka_unit_test(test_groups_types), cmocka_unit_test(test_simulate),
-        cmocka_unit_test(test_cpulist),     cmocka_unit_test(test_missing_root),
+        cmocka_unit_test(test_cpulist),      cmocka_unit_test(test_missing_root),
         cmocka_unit_test(test_real_sys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,33 +48,33 @@ typedef struct axnn_pipe_cpu {
 } axnn_pipe_cpu;
 
 typedef struct axnn_pipe_type {
-    char name[32];     /* "A73", "P-core", "E-core", "core" ... */
-    int capacity;      /* as axnn_pipe_cpu */
+    char name[32]; /* "A73", "P-core", "E-core", "core" ... */
+    int capacity;  /* as axnn_pipe_cpu */
     int64_t max_khz;
-    double speed;      /* simulated relative speed (axnn_pipe_topo_simulate); 1 = as measured */
+    double speed; /* simulated relative speed (axnn_pipe_topo_simulate); 1 = as measured */
 } axnn_pipe_type;
 
 typedef struct axnn_pipe_group {
     int type;
-    int n;                         /* CPUs */
-    int cpus[AXNN_PIPE_MAX_CPUS];  /* ascending */
-    char shares[16];               /* "L3", "L2", "package", "none", "--groups" */
+    int n;                        /* CPUs */
+    int cpus[AXNN_PIPE_MAX_CPUS]; /* ascending */
+    char shares[16];              /* "L3", "L2", "package", "none", "--groups" */
 } axnn_pipe_group;
 
 typedef struct axnn_pipe_topo {
-    char root[512];                       /* the sysfs root read */
-    int ncpus;                            /* online CPUs */
+    char root[512]; /* the sysfs root read */
+    int ncpus;      /* online CPUs */
     axnn_pipe_cpu cpus[AXNN_PIPE_MAX_CPUS];
-    int noffline;                         /* possible but offline CPUs */
+    int noffline; /* possible but offline CPUs */
     int offline[AXNN_PIPE_MAX_CPUS];
     int ntypes;
     axnn_pipe_type types[AXNN_PIPE_MAX_TYPES];
     int ngroups;
     axnn_pipe_group groups[AXNN_PIPE_MAX_GROUPS];
-    bool hybrid;           /* Intel hybrid (cpu_core / cpu_atom) */
-    bool smt;              /* some CPUs have SMT siblings */
+    bool hybrid; /* Intel hybrid (cpu_core / cpu_atom) */
+    bool smt;    /* some CPUs have SMT siblings */
     bool groups_overridden;
-    bool simulated;        /* speeds set by axnn_pipe_topo_simulate */
+    bool simulated; /* speeds set by axnn_pipe_topo_simulate */
     char sim_name[64];
 } axnn_pipe_topo;
 
@@ -130,8 +130,8 @@ typedef struct axnn_pipe_stage {
     int first, last; /* layers [first, last] */
     int nrep;        /* 1, or 2 when replicated */
     int group[2], threads[2];
-    double time[2];  /* seconds per image on each replica, hand-off included */
-    double period;   /* effective seconds per image: time[0], or 1 / (1/t0 + 1/t1) */
+    double time[2]; /* seconds per image on each replica, hand-off included */
+    double period;  /* effective seconds per image: time[0], or 1 / (1/t0 + 1/t1) */
 } axnn_pipe_stage;
 
 typedef struct axnn_pipe_lane {
@@ -159,8 +159,7 @@ axnn_status axnn_pipe_search_exhaustive(const axnn_pipe_problem *p, axnn_pipe_pl
 /* The time of layer l on `threads` CPUs of `type` (a lookup in p->time). */
 double axnn_pipe_time(const axnn_pipe_problem *p, int l, int type, int threads);
 /* Seconds of stage [first, last] on (type, threads), with the hand-off when it is not last. */
-double axnn_pipe_stage_time(const axnn_pipe_problem *p, int first, int last, int type,
-                            int threads);
+double axnn_pipe_stage_time(const axnn_pipe_problem *p, int first, int last, int type, int threads);
 /* Recomputes the periods, latencies and throughput of a plan from the problem (used by the
  * tests and to evaluate baselines); AXNN_ERR_ARG when the plan is not legal for p. */
 axnn_status axnn_pipe_plan_eval(const axnn_pipe_problem *p, axnn_pipe_plan *plan);
@@ -181,16 +180,16 @@ axnn_status axnn_pipe_plan_read(const char *path, const char *network, int nlaye
 /* ---------------------------------------------------------------- predictor ---- */
 
 typedef enum axnn_pipe_kind {
-    AXNN_PK_CONV,      /* conv2d, with its fused BatchNorm / residual add / ReLU */
-    AXNN_PK_DWCONV,    /* grouped conv (groups > 1) */
+    AXNN_PK_CONV,   /* conv2d, with its fused BatchNorm / residual add / ReLU */
+    AXNN_PK_DWCONV, /* grouped conv (groups > 1) */
     AXNN_PK_LINEAR,
-    AXNN_PK_POOL,      /* max / average pooling with a window */
-    AXNN_PK_GPOOL,     /* global average pooling */
-    AXNN_PK_ELTWISE,   /* relu, add, dropout, BatchNorm on its own */
-    AXNN_PK_GELU,      /* GELU (an erf per element: far costlier per byte) */
-    AXNN_PK_NORM,      /* layernorm */
+    AXNN_PK_POOL,    /* max / average pooling with a window */
+    AXNN_PK_GPOOL,   /* global average pooling */
+    AXNN_PK_ELTWISE, /* relu, add, dropout, BatchNorm on its own */
+    AXNN_PK_GELU,    /* GELU (an erf per element: far costlier per byte) */
+    AXNN_PK_NORM,    /* layernorm */
     AXNN_PK_ATTENTION,
-    AXNN_PK_OTHER,     /* reshapes and the rest */
+    AXNN_PK_OTHER, /* reshapes and the rest */
     AXNN_PK_COUNT
 } axnn_pipe_kind;
 const char *axnn_pipe_kind_name(axnn_pipe_kind k);
@@ -200,12 +199,12 @@ axnn_status axnn_pipe_kind_parse(const char *name, axnn_pipe_kind *k);
 /* What the predictor sees of a layer, per image: never a time. */
 typedef struct axnn_pipe_desc {
     axnn_pipe_kind kind;
-    int batch;                  /* images per call */
-    int in_c, in_h, in_w;       /* input (C, H, W); tokens (N, T, D) as (D, T, 1) */
+    int batch;            /* images per call */
+    int in_c, in_h, in_w; /* input (C, H, W); tokens (N, T, D) as (D, T, 1) */
     int out_c, out_h, out_w;
     int kh, kw, stride, groups;
-    bool bn, residual, relu;    /* fused epilogue of a conv */
-    int64_t macs;               /* per image */
+    bool bn, residual, relu;              /* fused epilogue of a conv */
+    int64_t macs;                         /* per image */
     int64_t in_bytes, out_bytes, w_bytes; /* per image (weights: once) */
 } axnn_pipe_desc;
 
@@ -215,7 +214,7 @@ void axnn_pipe_features(const axnn_pipe_desc *d, double f[AXNN_PIPE_NFEAT]);
 
 /* A fitted predictor: per core configuration and layer kind, non-negative coefficients. */
 typedef struct axnn_pipe_model {
-    char machine[256];   /* where it was calibrated (axnn_pipe_machine_id) */
+    char machine[256]; /* where it was calibrated (axnn_pipe_machine_id) */
     int nconf;
     axnn_pipe_conf conf[AXNN_PIPE_MAX_TYPES * AXNN_PIPE_MAX_THREADS];
     char type_name[AXNN_PIPE_MAX_TYPES][32];
@@ -301,10 +300,10 @@ const axnn_pipe_synth *axnn_pipe_sweep(bool quick, int *n);
 /* ---------------------------------------------------------------- timing (bench_run.c) ---- */
 
 typedef struct axnn_pipe_bench_opts {
-    int batch;     /* images per call */
+    int batch; /* images per call */
     int warmup, repeats;
-    double max_s;  /* stop repeating a layer after this long (0 = no limit) */
-    bool best;     /* the fastest call instead of the median (machines shared with other jobs) */
+    double max_s; /* stop repeating a layer after this long (0 = no limit) */
+    bool best;    /* the fastest call instead of the median (machines shared with other jobs) */
 } axnn_pipe_bench_opts;
 
 /* Times synthetic layer s on `threads` CPUs (cpus[0..threads)): builds a one-layer graph,

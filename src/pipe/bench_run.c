@@ -9,8 +9,8 @@
  *     into descriptors, and into synthetic layers that rebuild each one alone.
  *
  * Timing: `warmup` untimed calls, then `repeats` timed calls (fewer when max_s runs out), the
- * median (or, with `best`, the fastest) call divided by the batch. Layers whose input goes through a tokens or flatten
- * node first time that prefix alone as well and subtract it.
+ * median (or, with `best`, the fastest) call divided by the batch. Layers whose input goes through
+ * a tokens or flatten node first time that prefix alone as well and subtract it.
  */
 #define _GNU_SOURCE
 #include "axnn/pipe.h"
@@ -106,12 +106,12 @@ static axnn_pipe_kind kind_of(const char *op)
     static const struct {
         const char *op;
         axnn_pipe_kind k;
-    } map[] = {{"conv2d", AXNN_PK_CONV},      {"linear", AXNN_PK_LINEAR},
-               {"maxpool2d", AXNN_PK_POOL},   {"avgpool2d", AXNN_PK_POOL},
+    } map[] = {{"conv2d", AXNN_PK_CONV},          {"linear", AXNN_PK_LINEAR},
+               {"maxpool2d", AXNN_PK_POOL},       {"avgpool2d", AXNN_PK_POOL},
                {"global_avgpool", AXNN_PK_GPOOL}, {"relu", AXNN_PK_ELTWISE},
-               {"add", AXNN_PK_ELTWISE},      {"dropout", AXNN_PK_ELTWISE},
-               {"batchnorm2d", AXNN_PK_ELTWISE}, {"gelu", AXNN_PK_GELU},
-               {"drop_path", AXNN_PK_ELTWISE}, {"layernorm", AXNN_PK_NORM},
+               {"add", AXNN_PK_ELTWISE},          {"dropout", AXNN_PK_ELTWISE},
+               {"batchnorm2d", AXNN_PK_ELTWISE},  {"gelu", AXNN_PK_GELU},
+               {"drop_path", AXNN_PK_ELTWISE},    {"layernorm", AXNN_PK_NORM},
                {"attention", AXNN_PK_ATTENTION}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strcmp(op, map[i].op)) return map[i].k;
@@ -264,8 +264,7 @@ axnn_status axnn_pipe_bench_synth(const axnn_pipe_synth *s, const int *cpus, int
 /* ---------------------------------------------------------------- model layers ---- */
 
 /* The synthetic layer that rebuilds layer `head` of g (nodes in mask) alone. */
-static void rebuild_spec(const axnn_graph *g, int head, const axnn_pipe_desc *d,
-                         axnn_pipe_synth *s)
+static void rebuild_spec(const axnn_graph *g, int head, const axnn_pipe_desc *d, axnn_pipe_synth *s)
 {
     const axnn_node *h = &g->nodes[head];
     const char *op = axnn_node_op_name(h);
@@ -275,12 +274,23 @@ static void rebuild_spec(const axnn_graph *g, int head, const axnn_pipe_desc *d,
     s->c = d->in_c, s->h = d->in_h, s->w = d->in_w;
     static const struct {
         const char *graph, *synth;
-    } names[] = {{"conv2d", "conv"},       {"linear", "linear"},   {"maxpool2d", "maxpool"},
-                 {"avgpool2d", "avgpool"}, {"global_avgpool", "gap"}, {"relu", "relu"},
-                 {"add", "add"},           {"dropout", "dropout"}, {"drop_path", "dropout"},
-                 {"batchnorm2d", "batchnorm2d"}, {"gelu", "gelu"}, {"layernorm", "layernorm"},
-                 {"attention", "attention"}, {"flatten", "flatten"}, {"tokens", "tokens"},
-                 {"cls_token", "cls_token"}, {"pos_embed", "pos_embed"},
+    } names[] = {{"conv2d", "conv"},
+                 {"linear", "linear"},
+                 {"maxpool2d", "maxpool"},
+                 {"avgpool2d", "avgpool"},
+                 {"global_avgpool", "gap"},
+                 {"relu", "relu"},
+                 {"add", "add"},
+                 {"dropout", "dropout"},
+                 {"drop_path", "dropout"},
+                 {"batchnorm2d", "batchnorm2d"},
+                 {"gelu", "gelu"},
+                 {"layernorm", "layernorm"},
+                 {"attention", "attention"},
+                 {"flatten", "flatten"},
+                 {"tokens", "tokens"},
+                 {"cls_token", "cls_token"},
+                 {"pos_embed", "pos_embed"},
                  {"cls_pool", "cls_pool"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(op, names[i].graph)) s->op = names[i].synth;
@@ -380,8 +390,8 @@ axnn_status axnn_pipe_model_layers(const char *arch, int channels, int size,
     *names = NULL;
     *cut = NULL;
     *n = 0;
-    axnn_model_cfg cfg = {.in_channels = channels, .height = size, .width = size,
-                          .num_classes = 10, .seed = 1};
+    axnn_model_cfg cfg = {
+        .in_channels = channels, .height = size, .width = size, .num_classes = 10, .seed = 1};
     axnn_graph *g = NULL;
     axnn_status s = axnn_model_build(arch, &cfg, &g);
     if (s) return s;
@@ -415,8 +425,8 @@ axnn_status axnn_pipe_bench_model(const char *arch, int channels, int size, cons
 {
     axnn_status s = check_opts(o, threads);
     if (s) return s;
-    axnn_model_cfg cfg = {.in_channels = channels, .height = size, .width = size,
-                          .num_classes = 10, .seed = 1};
+    axnn_model_cfg cfg = {
+        .in_channels = channels, .height = size, .width = size, .num_classes = 10, .seed = 1};
     axnn_graph *g = NULL;
     if ((s = axnn_model_build(arch, &cfg, &g))) return s;
     cpu_set_t old, one;

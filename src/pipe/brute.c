@@ -141,9 +141,10 @@ static axnn_status brute_check(const axnn_pipe_problem *p)
     int cpus = 0;
     for (int g = 0; g < p->ngroups; g++) cpus += p->group_size[g];
     if (p->nlayers > BRUTE_MAX_LAYERS || cpus > BRUTE_MAX_CPUS)
-        return axnn_error(AXNN_ERR_UNSUPPORTED, "exhaustive search: at most %d layers and %d "
-                          "CPUs (got %d and %d)", BRUTE_MAX_LAYERS, BRUTE_MAX_CPUS, p->nlayers,
-                          cpus);
+        return axnn_error(AXNN_ERR_UNSUPPORTED,
+                          "exhaustive search: at most %d layers and %d "
+                          "CPUs (got %d and %d)",
+                          BRUTE_MAX_LAYERS, BRUTE_MAX_CPUS, p->nlayers, cpus);
     return AXNN_OK;
 }
 

@@ -24,9 +24,8 @@
 #define PLAN_FORMAT "axnn-pipe-plan-1"
 
 static const char *const feature_names[AXNN_PIPE_NFEAT] = {
-    "1/batch",         "macs_direct",        "macs_winograd",
-    "macs_tile_waste", "in_bytes",           "out_bytes",
-    "w_bytes_in_l2/batch", "w_bytes_beyond_l2/batch", "macs_residual"};
+    "1/batch",   "macs_direct",         "macs_winograd",           "macs_tile_waste", "in_bytes",
+    "out_bytes", "w_bytes_in_l2/batch", "w_bytes_beyond_l2/batch", "macs_residual"};
 
 /* ---------------------------------------------------------------- writing ---- */
 
@@ -87,7 +86,8 @@ static cJSON *layer_json(const axnn_pipe_sample *s, int nconf)
     cJSON_AddNumberToObject(o, "w_bytes", (double)d->w_bytes);
     cJSON *t = cJSON_AddArrayToObject(o, "seconds");
     for (int c = 0; c < nconf; c++)
-        cJSON_AddItemToArray(t, isfinite(s->t[c]) ? cJSON_CreateNumber(s->t[c]) : cJSON_CreateNull());
+        cJSON_AddItemToArray(t,
+                             isfinite(s->t[c]) ? cJSON_CreateNumber(s->t[c]) : cJSON_CreateNull());
     return o;
 }
 
@@ -104,7 +104,8 @@ axnn_status axnn_pipe_profile_write(const axnn_pipe_profile *p, const char *path
         cJSON_AddItemToArray(layers, layer_json(&p->samples[i], p->nconf));
     if (p->cut && p->nsamples > 1) {
         cJSON *cuts = cJSON_AddArrayToObject(root, "cuts");
-        for (int i = 0; i < p->nsamples - 1; i++) cJSON_AddItemToArray(cuts, cJSON_CreateBool(p->cut[i]));
+        for (int i = 0; i < p->nsamples - 1; i++)
+            cJSON_AddItemToArray(cuts, cJSON_CreateBool(p->cut[i]));
     }
     return write_json(root, path);
 }
@@ -114,10 +115,12 @@ axnn_status axnn_pipe_model_write(const axnn_pipe_model *m, const char *path)
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", MODEL_FORMAT);
     cJSON_AddStringToObject(root, "machine", m->machine);
-    cJSON_AddStringToObject(root, "form", "seconds per image = sum_j coef[j] * feature[j], "
-                                          "per configuration and layer kind (src/pipe/predict.c)");
+    cJSON_AddStringToObject(root, "form",
+                            "seconds per image = sum_j coef[j] * feature[j], "
+                            "per configuration and layer kind (src/pipe/predict.c)");
     cJSON *f = cJSON_AddArrayToObject(root, "features");
-    for (int j = 0; j < AXNN_PIPE_NFEAT; j++) cJSON_AddItemToArray(f, cJSON_CreateString(feature_names[j]));
+    for (int j = 0; j < AXNN_PIPE_NFEAT; j++)
+        cJSON_AddItemToArray(f, cJSON_CreateString(feature_names[j]));
     cJSON_AddItemToObject(root, "types", types_json(m->ntypes, m->type_name));
     cJSON *confs = cJSON_AddArrayToObject(root, "configs");
     for (int c = 0; c < m->nconf; c++) {
@@ -128,7 +131,8 @@ axnn_status axnn_pipe_model_write(const axnn_pipe_model *m, const char *path)
         for (int k = 0; k < AXNN_PK_COUNT; k++) {
             if (!m->fitted[c][k]) continue;
             cJSON *ko = cJSON_AddObjectToObject(kinds, axnn_pipe_kind_name(k));
-            cJSON_AddItemToObject(ko, "coef", cJSON_CreateDoubleArray(m->coef[c][k], AXNN_PIPE_NFEAT));
+            cJSON_AddItemToObject(ko, "coef",
+                                  cJSON_CreateDoubleArray(m->coef[c][k], AXNN_PIPE_NFEAT));
             cJSON_AddNumberToObject(ko, "fit_mape", m->fit_mape[c][k]);
         }
         cJSON_AddItemToArray(confs, o);
@@ -240,7 +244,8 @@ static int read_types(rd *r, const cJSON *root, char (*names)[32])
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "types");
     int n = cJSON_GetArraySize(a);
-    if (!cJSON_IsArray(a) || n < 1 || n > AXNN_PIPE_MAX_TYPES) return bad(r, "\"types\": 1-8 names");
+    if (!cJSON_IsArray(a) || n < 1 || n > AXNN_PIPE_MAX_TYPES)
+        return bad(r, "\"types\": 1-8 names");
     for (int i = 0; i < n; i++) {
         const cJSON *v = cJSON_GetArrayItem(a, i);
         if (!cJSON_IsString(v)) return bad(r, "\"types\": not strings");
@@ -324,13 +329,16 @@ axnn_status axnn_pipe_profile_read(const char *path, axnn_pipe_profile *p)
     str(&r, root, "machine", p->machine, sizeof p->machine);
     str(&r, root, "network", p->network, sizeof p->network);
     p->ntypes = read_types(&r, root, p->type_name);
-    if (!r.s) p->nconf = read_confs(&r, cJSON_GetObjectItemCaseSensitive(root, "configs"), p->ntypes, p->conf);
+    if (!r.s)
+        p->nconf =
+            read_confs(&r, cJSON_GetObjectItemCaseSensitive(root, "configs"), p->ntypes, p->conf);
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
     int n = cJSON_GetArraySize(layers);
     if (!r.s && (!cJSON_IsArray(layers) || n < 1)) bad(&r, "\"layers\" missing or empty");
     if (!r.s && !(p->samples = calloc((size_t)n, sizeof *p->samples)))
         r.s = axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", path);
-    for (int i = 0; !r.s && i < n; i++) read_layer(&r, cJSON_GetArrayItem(layers, i), p->nconf, &p->samples[i]);
+    for (int i = 0; !r.s && i < n; i++)
+        read_layer(&r, cJSON_GetArrayItem(layers, i), p->nconf, &p->samples[i]);
     if (!r.s) p->nsamples = n;
     if (!r.s) read_cuts(&r, root, p);
     cJSON_Delete(root);
@@ -379,7 +387,8 @@ axnn_status axnn_pipe_model_read(const char *path, axnn_pipe_model *m)
     const cJSON *confs = cJSON_GetObjectItemCaseSensitive(root, "configs");
     if (!r.s) m->nconf = read_confs(&r, confs, m->ntypes, m->conf);
     for (int c = 0; !r.s && c < m->nconf; c++)
-        read_kinds(&r, cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(confs, c), "kinds"), m, c);
+        read_kinds(&r, cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(confs, c), "kinds"), m,
+                   c);
     cJSON_Delete(root);
     return r.s;
 }
@@ -448,8 +457,8 @@ axnn_status axnn_pipe_plan_read(const char *path, const char *network, int nlaye
     str(&r, root, "network", net, sizeof net);
     int n = (int)num(&r, root, "layers", 1, 1 << 20);
     if (!r.s && (strcmp(net, network) || n != nlayers))
-        r.s = axnn_error(AXNN_ERR_ARG, "%s: a plan for %s (%d layers), not for %s (%d layers)", path,
-                         net, n, network, nlayers);
+        r.s = axnn_error(AXNN_ERR_ARG, "%s: a plan for %s (%d layers), not for %s (%d layers)",
+                         path, net, n, network, nlayers);
     const cJSON *lanes = cJSON_GetObjectItemCaseSensitive(root, "lanes");
     plan->nlanes = cJSON_GetArraySize(lanes);
     if (!r.s && (!cJSON_IsArray(lanes) || plan->nlanes < 1 || plan->nlanes > AXNN_PIPE_MAX_LANES))

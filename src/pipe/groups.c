@@ -29,8 +29,7 @@ static axnn_status parse_group(const axnn_pipe_topo *t, const char *item, int gi
     for (char *q = list; *q; q++)
         if (*q == '+') *q = ',';
     bool set[AXNN_PIPE_MAX_CPUS];
-    if (axnn_pipe_cpulist_parse(list, set, AXNN_PIPE_MAX_CPUS, "--groups"))
-        return AXNN_ERR_ARG;
+    if (axnn_pipe_cpulist_parse(list, set, AXNN_PIPE_MAX_CPUS, "--groups")) return AXNN_ERR_ARG;
     g->n = 0;
     g->type = -1;
     for (int c = 0; c < AXNN_PIPE_MAX_CPUS; c++) {
@@ -126,8 +125,10 @@ axnn_status axnn_pipe_plan_cpus(const axnn_pipe_plan *plan, const axnn_pipe_topo
             for (int r = 0; r < st->nrep; r++) {
                 int g = st->group[r];
                 if (g < 0 || g >= t->ngroups || next[g] + st->threads[r] > t->groups[g].n)
-                    return axnn_error(AXNN_ERR_ARG, "plan: needs more CPUs of group %d than the "
-                                      "topology has", g);
+                    return axnn_error(AXNN_ERR_ARG,
+                                      "plan: needs more CPUs of group %d than the "
+                                      "topology has",
+                                      g);
                 first[(l * AXNN_PIPE_MAX_STAGES + s) * 2 + r] = next[g];
                 next[g] += st->threads[r];
             }

@@ -33,9 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[AXNN_PK_COUNT] = {
-    "conv", "dwconv", "linear", "pool", "global_pool", "eltwise", "gelu", "norm", "attention",
-    "other"};
+static const char *const kind_names[AXNN_PK_COUNT] = {"conv",        "dwconv",  "linear", "pool",
+                                                      "global_pool", "eltwise", "gelu",   "norm",
+                                                      "attention",   "other"};
 
 /* The knee of the weight term: a core's L2 (512 KiB on this project's x86 hosts and on big
  * ARM cores; a descriptor-only constant so that one model file means one thing). */
@@ -66,7 +66,10 @@ static bool winograd_shaped(const axnn_pipe_desc *d)
     return d->in_c >= 16 && d->out_c >= 16 && d->in_c <= 128 && d->out_c <= 128;
 }
 
-static double round_up(double x, double m) { return ceil(x / m) * m; }
+static double round_up(double x, double m)
+{
+    return ceil(x / m) * m;
+}
 
 /* MACs the 8 x 48 tile wastes: rows are output channels, columns output pixels of the batch. */
 static double tile_waste(const axnn_pipe_desc *d)
@@ -161,8 +164,7 @@ axnn_status axnn_pipe_fit(const axnn_pipe_profile *p, axnn_pipe_model *m)
             m->fitted[c][k] = fit_one(p, c, k, m->coef[c][k], &m->fit_mape[c][k]);
             fitted += m->fitted[c][k];
         }
-    if (!fitted)
-        return axnn_error(AXNN_ERR_ARG, "fit: no layer kind has two timed samples");
+    if (!fitted) return axnn_error(AXNN_ERR_ARG, "fit: no layer kind has two timed samples");
     return AXNN_OK;
 }
 

@@ -33,8 +33,10 @@ axnn_status axnn_pipe_problem_check(const axnn_pipe_problem *p)
             return axnn_error(AXNN_ERR_ARG, "search: group %d has a bad type or size", g);
         nres *= p->group_size[g] + 1;
         if (nres > MAX_RES)
-            return axnn_error(AXNN_ERR_UNSUPPORTED, "search: too many CPU combinations over %d "
-                              "groups (merge groups with --groups)", p->ngroups);
+            return axnn_error(AXNN_ERR_UNSUPPORTED,
+                              "search: too many CPU combinations over %d "
+                              "groups (merge groups with --groups)",
+                              p->ngroups);
     }
     size_t n = (size_t)p->nlayers * p->ntypes * p->maxthreads;
     for (size_t i = 0; i < n; i++)
@@ -57,8 +59,7 @@ double pipe_handoff(const axnn_pipe_problem *p, int j)
     return p->handoff_s + bytes * p->handoff_s_per_byte;
 }
 
-double axnn_pipe_stage_time(const axnn_pipe_problem *p, int first, int last, int type,
-                            int threads)
+double axnn_pipe_stage_time(const axnn_pipe_problem *p, int first, int last, int type, int threads)
 {
     double t = 0;
     for (int l = first; l <= last; l++) t += axnn_pipe_time(p, l, type, threads);
@@ -156,25 +157,26 @@ static axnn_status eval_lane(const axnn_pipe_problem *p, axnn_pipe_lane *ln, int
     if (ln->nstages < 1 || ln->nstages > AXNN_PIPE_MAX_STAGES)
         return axnn_error(AXNN_ERR_ARG, "plan: lane %d has %d stages", li, ln->nstages);
     if (p->max_stages && ln->nstages > p->max_stages)
-        return axnn_error(AXNN_ERR_ARG, "plan: lane %d has more than %d stages", li,
-                          p->max_stages);
+        return axnn_error(AXNN_ERR_ARG, "plan: lane %d has more than %d stages", li, p->max_stages);
     ln->period = ln->latency = 0;
     for (int s = 0, next = 0; s < ln->nstages; s++) {
         axnn_pipe_stage *st = &ln->stages[s];
         bool last = s == ln->nstages - 1;
         if (st->first != next || st->last < st->first || st->last >= p->nlayers ||
-            (last && st->last != p->nlayers - 1) ||
-            (!last && p->cut && !p->cut[st->last]) || st->nrep < 1 || st->nrep > 2)
-            return axnn_error(AXNN_ERR_ARG, "plan: lane %d stage %d (layers %d-%d) is not a "
-                              "legal contiguous stage", li, s, st->first, st->last);
+            (last && st->last != p->nlayers - 1) || (!last && p->cut && !p->cut[st->last]) ||
+            st->nrep < 1 || st->nrep > 2)
+            return axnn_error(AXNN_ERR_ARG,
+                              "plan: lane %d stage %d (layers %d-%d) is not a "
+                              "legal contiguous stage",
+                              li, s, st->first, st->last);
         next = st->last + 1;
         for (int r = 0; r < st->nrep; r++) {
             int g = st->group[r];
             if (g < 0 || g >= p->ngroups || st->threads[r] < 1)
                 return axnn_error(AXNN_ERR_ARG, "plan: lane %d stage %d: bad group", li, s);
             used[g] += st->threads[r];
-            st->time[r] = axnn_pipe_stage_time(p, st->first, st->last, p->group_type[g],
-                                               st->threads[r]);
+            st->time[r] =
+                axnn_pipe_stage_time(p, st->first, st->last, p->group_type[g], st->threads[r]);
         }
         double lat;
         pipe_stage_period(st->time, st->nrep, &st->period, &lat);
@@ -198,8 +200,8 @@ axnn_status axnn_pipe_plan_eval(const axnn_pipe_problem *p, axnn_pipe_plan *plan
     }
     for (int g = 0; g < p->ngroups; g++)
         if (used[g] > p->group_size[g])
-            return axnn_error(AXNN_ERR_ARG, "plan: uses %d CPUs of group %d, which has %d",
-                              used[g], g, p->group_size[g]);
+            return axnn_error(AXNN_ERR_ARG, "plan: uses %d CPUs of group %d, which has %d", used[g],
+                              g, p->group_size[g]);
     plan->throughput = thr;
     plan->latency = w / thr;
     return AXNN_OK;

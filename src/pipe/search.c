@@ -41,10 +41,10 @@
 
 typedef struct entry {
     double b, lat;
-    int prev;      /* global state of the previous stage's end, -1 at the start */
-    int prev_e;    /* entry index in that state */
-    int assign;    /* stage assignment index */
-    bool dead;     /* dominated by a later entry */
+    int prev;   /* global state of the previous stage's end, -1 at the start */
+    int prev_e; /* entry index in that state */
+    int assign; /* stage assignment index */
+    bool dead;  /* dominated by a later entry */
 } entry;
 
 typedef struct front {
@@ -79,8 +79,8 @@ static bool front_insert(front *f, double b, double lat, int prev, int prev_e, i
 typedef struct dp {
     const axnn_pipe_problem *p;
     pipe_space sp;
-    int ns;        /* stage-count dimension: max_stages + 1, or 1 when unbounded */
-    front *fr;     /* (L + 1) x ns x nres */
+    int ns;    /* stage-count dimension: max_stages + 1, or 1 when unbounded */
+    front *fr; /* (L + 1) x ns x nres */
     int64_t evaluated;
     bool oom;
 } dp;
@@ -109,8 +109,10 @@ static void stage_costs(const dp *d, const double *acc, int j, double *period, d
         pipe_stage_period(t, as->nrep, &period[a], &lat[a]);
         if (as->nrep == 1) { /* singles come first, by group and then k */
             if (as->g[0] != group) group = as->g[0], best = INFINITY;
-            if (pipe_le(best, period[a])) period[a] = INFINITY;
-            else best = period[a];
+            if (pipe_le(best, period[a]))
+                period[a] = INFINITY;
+            else
+                best = period[a];
         } else if (!isfinite(period[as->single[0]]) || !isfinite(period[as->single[1]])) {
             period[a] = INFINITY;
         }
@@ -224,8 +226,8 @@ typedef struct knap {
     bool ok;
 } knap;
 
-static axnn_status lanes_knapsack(const dp *d, const double *lb, const double *ll,
-                                  int *chosen, int *nchosen)
+static axnn_status lanes_knapsack(const dp *d, const double *lb, const double *ll, int *chosen,
+                                  int *nchosen)
 {
     const pipe_space *sp = &d->sp;
     knap *G = calloc((size_t)sp->nres, sizeof *G);
@@ -251,7 +253,7 @@ static axnn_status lanes_knapsack(const dp *d, const double *lb, const double *l
     for (int u = best; u > 0 && G[u].ok; u -= G[u].lane_u) chosen[(*nchosen)++] = G[u].lane_u;
     free(G);
     return best < 0 ? axnn_error(AXNN_ERR_ARG, "search: no feasible plan (no layer time is "
-                                 "finite on the configurations the groups allow)")
+                                               "finite on the configurations the groups allow)")
                     : AXNN_OK;
 }
 

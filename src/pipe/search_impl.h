@@ -8,8 +8,14 @@
 /* Relative tolerance of comparisons between sums of times added in different orders. */
 #define PIPE_EPS 1e-12
 
-static inline bool pipe_le(double a, double b) { return a <= b + PIPE_EPS * (b > 0 ? b : -b); }
-static inline bool pipe_lt(double a, double b) { return !pipe_le(b, a); }
+static inline bool pipe_le(double a, double b)
+{
+    return a <= b + PIPE_EPS * (b > 0 ? b : -b);
+}
+static inline bool pipe_lt(double a, double b)
+{
+    return !pipe_le(b, a);
+}
 /* (throughput, throughput x latency) pairs: higher throughput first, then lower latency. */
 static inline bool pipe_better(double thr, double w, double thr2, double w2)
 {

@@ -51,7 +51,8 @@ axnn_status axnn_pipe_problem_build(axnn_pipe_problem *p, const axnn_pipe_topo *
         for (int h = 0; !t->simulated && h < host_ntypes; h++)
             if (!strcmp(host_types[h], t->types[y].name)) map[y] = h;
         if (map[y] < 0)
-            return axnn_error(AXNN_ERR_ARG, "the times have no core type '%s' (measured on: %s); "
+            return axnn_error(AXNN_ERR_ARG,
+                              "the times have no core type '%s' (measured on: %s); "
                               "give --simulate or --speeds to scale the host's times",
                               t->types[y].name, host_types[0]);
     }

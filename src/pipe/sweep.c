@@ -33,11 +33,11 @@ static void convs(void)
                     int cout = c == 3 ? 16 : st == 2 ? 2 * c : c;
                     if (cout > 512) cout = 512;
                     bool res = st == 1 && cout == c && (ci + si) % 2 == 0;
-                    add((axnn_pipe_synth){"conv", 4, c, hw, hw, cout, k, st, k / 2, true, res,
-                                          true, 0});
+                    add((axnn_pipe_synth){"conv", 4, c, hw, hw, cout, k, st, k / 2, true, res, true,
+                                          0});
                     if (k == 3 && st == 1 && c >= 16 && c <= 128 && cout == c)
-                        add((axnn_pipe_synth){"conv", 4, c, hw, hw, 2 * c > 128 ? c / 2 : 2 * c,
-                                              3, 1, 1, true, false, true, 0});
+                        add((axnn_pipe_synth){"conv", 4, c, hw, hw, 2 * c > 128 ? c / 2 : 2 * c, 3,
+                                              1, 1, true, false, true, 0});
                 }
         }
     /* patch embeddings: kernel = stride */

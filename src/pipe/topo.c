@@ -71,10 +71,10 @@ static const struct {
     int part;
     const char *name;
 } arm_parts[] = {
-    {0xd03, "A53"}, {0xd04, "A35"}, {0xd05, "A55"}, {0xd07, "A57"}, {0xd08, "A72"},
-    {0xd09, "A73"}, {0xd0a, "A75"}, {0xd0b, "A76"}, {0xd0d, "A77"}, {0xd41, "A78"},
-    {0xd44, "X1"},  {0xd46, "A510"}, {0xd47, "A710"}, {0xd48, "X2"}, {0xd4d, "A715"},
-    {0xd4e, "X3"},
+    {0xd03, "A53"},  {0xd04, "A35"}, {0xd05, "A55"},  {0xd07, "A57"},
+    {0xd08, "A72"},  {0xd09, "A73"}, {0xd0a, "A75"},  {0xd0b, "A76"},
+    {0xd0d, "A77"},  {0xd41, "A78"}, {0xd44, "X1"},   {0xd46, "A510"},
+    {0xd47, "A710"}, {0xd48, "X2"},  {0xd4d, "A715"}, {0xd4e, "X3"},
 };
 
 /* The class name of a CPU: "P-core"/"E-core" (hybrid), the ARM part, or "" when unknown. */
@@ -135,8 +135,8 @@ static void read_caches(const char *root, axnn_pipe_cpu *c)
             type[0] = 0; /* absent: a fake tree that lists only L2 / L3 */
         if (!strncmp(type, "Instruction", 11)) continue;
         char buf[16];
-        if (!read_text(root, buf, sizeof buf, "devices/system/cpu/cpu%d/cache/index%d/level",
-                       c->id, i))
+        if (!read_text(root, buf, sizeof buf, "devices/system/cpu/cpu%d/cache/index%d/level", c->id,
+                       i))
             continue;
         int lv = atoi(buf);
         char rel[128];
@@ -153,8 +153,8 @@ static axnn_status read_cpu(axnn_pipe_topo *t, const char *root, int cpu, const 
 {
     axnn_pipe_cpu *c = &t->cpus[t->ncpus];
     c->id = cpu;
-    c->package = (int)read_long(root, -1, "devices/system/cpu/cpu%d/topology/physical_package_id",
-                                cpu);
+    c->package =
+        (int)read_long(root, -1, "devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
     c->cluster = (int)read_long(root, -1, "devices/system/cpu/cpu%d/topology/cluster_id", cpu);
     char rel[128];
     snprintf(rel, sizeof rel, "devices/system/cpu/cpu%d/topology/thread_siblings_list", cpu);
@@ -232,7 +232,8 @@ static axnn_status read_sets(const char *root, bool *online, bool *offline)
     memset(offline, 0, MAXC * sizeof *offline);
     bool possible[MAXC];
     if (read_text(root, buf, sizeof buf, "devices/system/cpu/offline")) {
-        if (axnn_pipe_cpulist_parse(buf, offline, MAXC, "offline")) memset(offline, 0, MAXC * sizeof *offline);
+        if (axnn_pipe_cpulist_parse(buf, offline, MAXC, "offline"))
+            memset(offline, 0, MAXC * sizeof *offline);
     } else if (read_text(root, buf, sizeof buf, "devices/system/cpu/possible") &&
                axnn_pipe_cpulist_parse(buf, possible, MAXC, "possible") == AXNN_OK) {
         for (int c = 0; c < MAXC; c++) offline[c] = possible[c] && !online[c];

@@ -58,15 +58,16 @@ static void pipe_print_topology(const axnn_pipe_topo *t)
         if (t->simulated) printf(" speed x%.3g (simulated)", ty->speed);
         printf("\n");
     }
-    printf("%-3s %-8s %-6s %-8s %-16s %s\n", "cpu", "type", "pkg", "cluster", "L2 / L3 with", "group");
+    printf("%-3s %-8s %-6s %-8s %-16s %s\n", "cpu", "type", "pkg", "cluster", "L2 / L3 with",
+           "group");
     for (int i = 0; i < t->ncpus; i++) {
         const axnn_pipe_cpu *c = &t->cpus[i];
         char l2[16] = "-", l3[16] = "-", grp[16] = "-";
         if (c->l2 >= 0) snprintf(l2, sizeof l2, "cpu%d", c->l2);
         if (c->l3 >= 0) snprintf(l3, sizeof l3, "cpu%d", c->l3);
         if (c->group >= 0) snprintf(grp, sizeof grp, "%d", c->group);
-        printf("%-3d %-8s %-6d %-8d %-7s / %-8s %s%s\n", c->id, t->types[c->type].name,
-               c->package, c->cluster, l2, l3, grp, c->smt_first != c->id ? " (SMT sibling)" : "");
+        printf("%-3d %-8s %-6d %-8d %-7s / %-8s %s%s\n", c->id, t->types[c->type].name, c->package,
+               c->cluster, l2, l3, grp, c->smt_first != c->id ? " (SMT sibling)" : "");
     }
     printf("core groups%s:\n", t->groups_overridden ? " (from --groups)" : "");
     for (int g = 0; g < t->ngroups; g++) {
@@ -77,8 +78,8 @@ static void pipe_print_topology(const axnn_pipe_topo *t)
 }
 
 /* Reads the topology and applies --groups and --simulate/--speeds. */
-static int pipe_load_topology(const char *sysfs, const char *groups, const char *sim, const char *speeds,
-                       axnn_pipe_topo **out)
+static int pipe_load_topology(const char *sysfs, const char *groups, const char *sim,
+                              const char *speeds, axnn_pipe_topo **out)
 {
     axnn_status s = axnn_pipe_topo_read(sysfs ? sysfs : "/sys", out);
     if (s) return cli_fail_status(s);
@@ -163,16 +164,20 @@ static void conf_name(const axnn_pipe_model *m, int c, char *buf, size_t n)
 
 static void report_fit(const axnn_pipe_model *m, const axnn_pipe_profile *cal, text *md)
 {
-    tprintf(md, "## Fit on %d synthetic layers\n\n| configuration | kind | samples | fit MAPE %% |\n"
-                "| --- | --- | ---: | ---: |\n", cal->nsamples);
+    tprintf(md,
+            "## Fit on %d synthetic layers\n\n| configuration | kind | samples | fit MAPE %% |\n"
+            "| --- | --- | ---: | ---: |\n",
+            cal->nsamples);
     for (int c = 0; c < m->nconf; c++)
         for (int k = 0; k < AXNN_PK_COUNT; k++) {
             if (!m->fitted[c][k]) continue;
             int n = 0;
-            for (int i = 0; i < cal->nsamples; i++) n += cal->samples[i].d.kind == (axnn_pipe_kind)k;
+            for (int i = 0; i < cal->nsamples; i++)
+                n += cal->samples[i].d.kind == (axnn_pipe_kind)k;
             char cn[64];
             conf_name(m, c, cn, sizeof cn);
-            tprintf(md, "| %s | %s | %d | %.1f |\n", cn, axnn_pipe_kind_name(k), n, m->fit_mape[c][k]);
+            tprintf(md, "| %s | %s | %d | %.1f |\n", cn, axnn_pipe_kind_name(k), n,
+                    m->fit_mape[c][k]);
         }
 }
 
@@ -209,7 +214,8 @@ static int eval_network(const axnn_pipe_topo *t, const char *arch, const axnn_pi
         double whole = NAN;
         const int *cpus = t->groups[0].cpus;
         for (int g = 0; g < t->ngroups; g++)
-            if (t->groups[g].type == cf->type && t->groups[g].n >= cf->threads) cpus = t->groups[g].cpus;
+            if (t->groups[g].type == cf->type && t->groups[g].n >= cf->threads)
+                cpus = t->groups[g].cpus;
         axnn_pipe_bench_opts ow = *o; /* long calls are preempted more often: more tries */
         ow.repeats = o->repeats * 2;
         ow.max_s = 2 * o->max_s;
@@ -218,15 +224,16 @@ static int eval_network(const axnn_pipe_topo *t, const char *arch, const axnn_pi
             axnn_pipe_profile_free(&p);
             return cli_fail_status(s);
         }
-        axnn_pipe_err el = axnn_pipe_error(m, &p, c, 1, 0.01), es = axnn_pipe_error(m, &p, c, stage, 0);
+        axnn_pipe_err el = axnn_pipe_error(m, &p, c, 1, 0.01),
+                      es = axnn_pipe_error(m, &p, c, stage, 0);
         double pw = predicted_sum(m, &p, c), net = 100 * fabs(pw - whole) / whole;
         char cn[64];
         conf_name(m, c, cn, sizeof cn);
         printf("%-10s %-8s %6d %8.1f %8.1f %8.1f %8.1f %10.3f %10.3f %8.1f\n", arch, cn, p.nsamples,
                el.mape, el.mape_major, el.wape, es.mape, 1e3 * whole, 1e3 * pw, net);
-        tprintf(md, "| %s | %s | %d | %.1f | %.1f (%d) | %.1f | %.1f | %.3f | %.3f | %.1f |\n", arch, cn,
-                p.nsamples, el.mape, el.mape_major, el.n_major, el.wape, es.mape, 1e3 * whole,
-                1e3 * pw, net);
+        tprintf(md, "| %s | %s | %d | %.1f | %.1f (%d) | %.1f | %.1f | %.3f | %.3f | %.1f |\n",
+                arch, cn, p.nsamples, el.mape, el.mape_major, el.n_major, el.wape, es.mape,
+                1e3 * whole, 1e3 * pw, net);
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "network", arch);
         cJSON_AddStringToObject(j, "config", cn);
@@ -268,21 +275,23 @@ static int write_text(const char *dir, const char *name, const char *txt)
 static int calibrate_eval(const axnn_pipe_topo *t, const char *evals, const axnn_pipe_model *m,
                           const axnn_pipe_bench_opts *o, int max_threads, const char *out, text *md)
 {
-    tprintf(md, "\n## Networks left out of the fit\n\nEach layer (as it runs after fusion) is "
-                "rebuilt and timed alone; per stage = sums over runs of a quarter of the layers; "
-                "whole = one forward of the whole network against the sum of the predicted "
-                "layer times. Major layers: those that take at least 1%% of the network's time; "
-                "WAPE: sum of absolute errors over sum of times.\n\n| network | configuration | "
-                "layers | MAPE/layer %% | MAPE/major layer %% (n) | WAPE/layer %% | MAPE/stage %% | "
-                "whole ms | predicted ms | whole error %% |\n"
-                "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    printf("%-10s %-8s %6s %8s %8s %8s %8s %10s %10s %8s\n", "network", "config", "layers", "MAPE/l",
-           "major/l", "WAPE/l", "MAPE/st", "whole ms", "pred ms", "whole %");
+    tprintf(md,
+            "\n## Networks left out of the fit\n\nEach layer (as it runs after fusion) is "
+            "rebuilt and timed alone; per stage = sums over runs of a quarter of the layers; "
+            "whole = one forward of the whole network against the sum of the predicted "
+            "layer times. Major layers: those that take at least 1%% of the network's time; "
+            "WAPE: sum of absolute errors over sum of times.\n\n| network | configuration | "
+            "layers | MAPE/layer %% | MAPE/major layer %% (n) | WAPE/layer %% | MAPE/stage %% | "
+            "whole ms | predicted ms | whole error %% |\n"
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    printf("%-10s %-8s %6s %8s %8s %8s %8s %10s %10s %8s\n", "network", "config", "layers",
+           "MAPE/l", "major/l", "WAPE/l", "MAPE/st", "whole ms", "pred ms", "whole %");
     cJSON *root = cJSON_CreateObject(), *jnets = cJSON_AddArrayToObject(root, "networks");
     cJSON_AddStringToObject(root, "machine", m->machine);
     char *list = strdup(evals), *save = NULL;
     int rc = list ? 0 : cli_fail("out of memory");
-    for (char *a = list ? strtok_r(list, ",", &save) : NULL; a && !rc; a = strtok_r(NULL, ",", &save))
+    for (char *a = list ? strtok_r(list, ",", &save) : NULL; a && !rc;
+         a = strtok_r(NULL, ",", &save))
         rc = eval_network(t, a, m, o, max_threads, out, md, jnets);
     free(list);
     char *js = rc ? NULL : cJSON_Print(root);
@@ -302,24 +311,32 @@ static int cmd_calibrate(int argc, char **argv)
         {"quick", FLAG_BOOL, &quick, NULL, "short sweep, few repeats (under 30 s)"},
         {"out", FLAG_STR, &out, "DIR", "output folder (default runs/pipe)"},
         {"batch", FLAG_INT, &batch, "N", "images per timed call (default 1)", 1, 4096},
-        {"repeats", FLAG_INT, &repeats, "N", "timed calls per layer (default 25, quick 5)", 1, 10000},
+        {"repeats", FLAG_INT, &repeats, "N", "timed calls per layer (default 25, quick 5)", 1,
+         10000},
         {"warmup", FLAG_INT, &warmup, "N", "untimed calls first (default 3, quick 1)", 0, 1000},
-        {"max-threads", FLAG_INT, &max_threads, "N", "largest thread count (default: group size)", 1,
-         AXNN_PIPE_MAX_THREADS},
+        {"max-threads", FLAG_INT, &max_threads, "N", "largest thread count (default: group size)",
+         1, AXNN_PIPE_MAX_THREADS},
         {"groups", FLAG_STR, &groups, "LIST", "core groups by hand: 0-3,4-7"},
-        {"eval", FLAG_STR, &evals, "LIST", "left-out networks (default resnet20,vgg11_bn,vit_mini)"},
-        {"stat", FLAG_STR, &stat, "median|best", "per-layer statistic of the repeats (default median)"},
+        {"eval", FLAG_STR, &evals, "LIST",
+         "left-out networks (default resnet20,vgg11_bn,vit_mini)"},
+        {"stat", FLAG_STR, &stat, "median|best",
+         "per-layer statistic of the repeats (default median)"},
     };
     const char *pos[1];
     int npos;
-    int rc = cli_parse("pipe calibrate", "[--quick] [--out DIR] [--eval LIST]", argc, argv, flags, 9,
-                       pos, 0, &npos);
+    int rc = cli_parse("pipe calibrate", "[--quick] [--out DIR] [--eval LIST]", argc, argv, flags,
+                       9, pos, 0, &npos);
     if (rc) return rc < 0 ? 0 : rc;
     if (strcmp(stat, "median") && strcmp(stat, "best"))
         return cli_fail("--stat: '%s' is not median or best", stat);
-    axnn_pipe_bench_opts o = {batch, warmup >= 0 ? warmup : quick ? 1 : 3,
-                              repeats ? repeats : quick ? 5 : 25, quick ? 0.02 : 0.3,
-                              !strcmp(stat, "best")};
+    axnn_pipe_bench_opts o = {batch,
+                              warmup >= 0 ? warmup
+                              : quick     ? 1
+                                          : 3,
+                              repeats ? repeats
+                              : quick ? 5
+                                      : 25,
+                              quick ? 0.02 : 0.3, !strcmp(stat, "best")};
     axnn_pipe_topo *t;
     if ((rc = pipe_load_topology(NULL, groups, NULL, NULL, &t))) return rc;
     if (mkdir(out, 0777) && errno != EEXIST) {
@@ -346,10 +363,12 @@ static int cmd_calibrate(int argc, char **argv)
                m->nconf, t_sweep, path);
         char load[16];
         load_average(load, sizeof load);
-        tprintf(&md, "# Pipe-it predictor calibration\n\nMachine: %s (load average %s). %d "
-                     "synthetic layers x %d configurations, batch %d, %s of %d calls (after %d "
-                     "warm-up), %.1f s. Form: src/pipe/predict.c.\n\n", m->machine, load, cal.nsamples, m->nconf, batch,
-                o.best ? "fastest" : "median", o.repeats, o.warmup, t_sweep);
+        tprintf(&md,
+                "# Pipe-it predictor calibration\n\nMachine: %s (load average %s). %d "
+                "synthetic layers x %d configurations, batch %d, %s of %d calls (after %d "
+                "warm-up), %.1f s. Form: src/pipe/predict.c.\n\n",
+                m->machine, load, cal.nsamples, m->nconf, batch, o.best ? "fastest" : "median",
+                o.repeats, o.warmup, t_sweep);
         report_fit(m, &cal, &md);
         rc = calibrate_eval(t, evals, m, &o, max_threads, out, &md);
     }
@@ -392,8 +411,10 @@ static void warn_machine(const char *path, const char *machine)
     char here[256];
     axnn_pipe_machine_id(here, sizeof here);
     if (strcmp(here, machine))
-        fprintf(stderr, "axnn: warning: %s was measured on another machine ('%s'; this one is "
-                        "'%s')\n", path, machine, here);
+        fprintf(stderr,
+                "axnn: warning: %s was measured on another machine ('%s'; this one is "
+                "'%s')\n",
+                path, machine, here);
 }
 
 static int times_from_profile(const char *path, const char *arch, layer_times *lt)
@@ -458,7 +479,8 @@ static int times_from_model(const char *path, const char *arch, layer_times *lt)
     lt->bytes = malloc((size_t)lt->n * sizeof *lt->bytes);
     int rc = lt->t && lt->bytes ? 0 : cli_fail("out of memory");
     for (int i = 0; !rc && i < lt->n; i++) {
-        for (int c = 0; c < m->nconf; c++) lt->t[(size_t)i * m->nconf + c] = axnn_pipe_predict(m, c, &D[i]);
+        for (int c = 0; c < m->nconf; c++)
+            lt->t[(size_t)i * m->nconf + c] = axnn_pipe_predict(m, c, &D[i]);
         lt->bytes[i] = (double)D[i].out_bytes;
     }
     lt->source = "predicted from descriptors";
@@ -477,11 +499,12 @@ static void print_plan(const char *title, const axnn_pipe_plan *pl, const axnn_p
            1e3 * pl->latency, pl->nlanes, pl->nlanes > 1 ? "s" : "");
     for (int l = 0; l < pl->nlanes; l++) {
         const axnn_pipe_lane *ln = &pl->lanes[l];
-        printf("  lane %d: period %.3f ms, latency %.3f ms\n", l, 1e3 * ln->period, 1e3 * ln->latency);
+        printf("  lane %d: period %.3f ms, latency %.3f ms\n", l, 1e3 * ln->period,
+               1e3 * ln->latency);
         for (int s = 0; s < ln->nstages; s++) {
             const axnn_pipe_stage *st = &ln->stages[s];
-            printf("    stage %d: layers %d-%d (%s .. %s)", s, st->first, st->last, lt->names[st->first],
-                   lt->names[st->last]);
+            printf("    stage %d: layers %d-%d (%s .. %s)", s, st->first, st->last,
+                   lt->names[st->first], lt->names[st->last]);
             for (int r = 0; r < st->nrep; r++) {
                 const axnn_pipe_group *g = &t->groups[st->group[r]];
                 char list[256] = "?";
@@ -572,7 +595,8 @@ typedef struct search_args {
 
 static int run_search(const search_args *a, const axnn_pipe_topo *t, const layer_times *lt)
 {
-    double *time = malloc((size_t)lt->n * AXNN_PIPE_MAX_TYPES * AXNN_PIPE_MAX_THREADS * sizeof *time);
+    double *time =
+        malloc((size_t)lt->n * AXNN_PIPE_MAX_TYPES * AXNN_PIPE_MAX_THREADS * sizeof *time);
     axnn_pipe_problem p;
     axnn_status s = time ? axnn_pipe_problem_build(&p, t, lt->type_name, lt->ntypes, lt->conf,
                                                    lt->nconf, lt->t, lt->n, time)
@@ -592,16 +616,19 @@ static int run_search(const search_args *a, const axnn_pipe_topo *t, const layer
     }
     printf("%s, %d layers, times %s on %s%s\n", a->arch, lt->n, lt->source, lt->machine,
            t->simulated ? "; SIMULATED topology (times scaled by the speed factors)" : "");
-    printf("search: %.1f ms, %lld candidate stages\n", 1e3 * plan->search_s, (long long)plan->evaluated);
+    printf("search: %.1f ms, %lld candidate stages\n", 1e3 * plan->search_s,
+           (long long)plan->evaluated);
     print_plan(t->simulated ? "best plan (SIMULATED)" : "best plan", plan, t, lt);
     int rc = 0;
     if (a->exhaustive) {
         s = axnn_pipe_search_exhaustive(&p, &ex);
-        if (s) rc = cli_fail_status(s);
+        if (s)
+            rc = cli_fail_status(s);
         else
-            printf("exhaustive search: %.1f ms, %lld plans: %.6g images/s (%s)\n", 1e3 * ex->search_s,
-                   (long long)ex->evaluated, ex->throughput,
-                   fabs(ex->throughput - plan->throughput) <= 1e-9 * ex->throughput ? "equal" : "DIFFERENT");
+            printf("exhaustive search: %.1f ms, %lld plans: %.6g images/s (%s)\n",
+                   1e3 * ex->search_s, (long long)ex->evaluated, ex->throughput,
+                   fabs(ex->throughput - plan->throughput) <= 1e-9 * ex->throughput ? "equal"
+                                                                                    : "DIFFERENT");
     }
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "network", a->arch);
@@ -612,8 +639,10 @@ static int run_search(const search_args *a, const axnn_pipe_topo *t, const layer
     baselines(&p, t, lt, plan, cJSON_AddArrayToObject(root, "baselines"));
     char *js = cJSON_Print(root);
     cJSON_Delete(root);
-    if (!rc && a->out && js && (s = axnn_write_file_atomic(a->out, js, strlen(js)))) rc = cli_fail_status(s);
-    if (!rc && a->plan_out && (s = axnn_pipe_plan_write(plan, a->arch, lt->n, t->simulated, a->plan_out)))
+    if (!rc && a->out && js && (s = axnn_write_file_atomic(a->out, js, strlen(js))))
+        rc = cli_fail_status(s);
+    if (!rc && a->plan_out &&
+        (s = axnn_pipe_plan_write(plan, a->arch, lt->n, t->simulated, a->plan_out)))
         rc = cli_fail_status(s);
     free(js);
     free(plan);
@@ -624,12 +653,18 @@ static int run_search(const search_args *a, const axnn_pipe_topo *t, const layer
 
 static int cmd_search(int argc, char **argv)
 {
-    search_args a = {.arch = "resnet20", .model = "runs/pipe/model.json", .lanes = true,
-                     .replicas = true, .handoff_us = 5, .handoff_gbs = 5};
+    search_args a = {.arch = "resnet20",
+                     .model = "runs/pipe/model.json",
+                     .lanes = true,
+                     .replicas = true,
+                     .handoff_us = 5,
+                     .handoff_gbs = 5};
     cli_flag flags[] = {
         {"arch", FLAG_STR, &a.arch, "NAME", "network (default resnet20)"},
-        {"model", FLAG_STR, &a.model, "FILE", "predictor from 'pipe calibrate' (default runs/pipe/model.json)"},
-        {"profile", FLAG_STR, &a.profile, "FILE", "measured per-layer times instead of predictions"},
+        {"model", FLAG_STR, &a.model, "FILE",
+         "predictor from 'pipe calibrate' (default runs/pipe/model.json)"},
+        {"profile", FLAG_STR, &a.profile, "FILE",
+         "measured per-layer times instead of predictions"},
         {"sysfs", FLAG_STR, &a.sysfs, "DIR", "sysfs root of the topology (default /sys)"},
         {"groups", FLAG_STR, &a.groups, "LIST", "core groups by hand: 0-3,4-7"},
         {"simulate", FLAG_STR, &a.sim, "NAME", "simulated speeds preset (hikey970)"},
@@ -637,25 +672,30 @@ static int cmd_search(int argc, char **argv)
         {"stages", FLAG_INT, &a.stages, "N", "at most N stages per pipeline (default any)", 1, 1e6},
         {"lanes", FLAG_BOOL, &a.lanes, NULL, "allow several pipelines / streams (default true)"},
         {"replicas", FLAG_BOOL, &a.replicas, NULL, "allow a stage on two core sets (default true)"},
-        {"handoff-us", FLAG_FLOAT, &a.handoff_us, "US", "fixed cost of a hand-off (default 5)", 0, 1e6},
-        {"handoff-gbs", FLAG_FLOAT, &a.handoff_gbs, "GB/S", "hand-off bandwidth (default 5)", 1e-3, 1e4},
-        {"exhaustive", FLAG_BOOL, &a.exhaustive, NULL, "also run the exhaustive search (small cases)"},
+        {"handoff-us", FLAG_FLOAT, &a.handoff_us, "US", "fixed cost of a hand-off (default 5)", 0,
+         1e6},
+        {"handoff-gbs", FLAG_FLOAT, &a.handoff_gbs, "GB/S", "hand-off bandwidth (default 5)", 1e-3,
+         1e4},
+        {"exhaustive", FLAG_BOOL, &a.exhaustive, NULL,
+         "also run the exhaustive search (small cases)"},
         {"out", FLAG_STR, &a.out, "FILE", "write the plan and the baselines as JSON"},
         {"plan", FLAG_STR, &a.plan_out, "FILE", "write the plan file (for the pipelined runtime)"},
     };
     const char *pos[1];
     int npos;
     int nf = (int)(sizeof flags / sizeof flags[0]);
-    int rc = cli_parse("pipe search", "[--arch A] [--model FILE | --profile FILE] [--sysfs DIR] ...",
-                       argc, argv, flags, nf, pos, 0, &npos);
+    int rc =
+        cli_parse("pipe search", "[--arch A] [--model FILE | --profile FILE] [--sysfs DIR] ...",
+                  argc, argv, flags, nf, pos, 0, &npos);
     if (rc) return rc < 0 ? 0 : rc;
     axnn_status s = axnn_model_check(a.arch);
     if (s) return cli_fail_status(s);
     axnn_pipe_topo *t;
     if ((rc = pipe_load_topology(a.sysfs, a.groups, a.sim, a.speeds, &t))) return rc;
     layer_times lt = {0};
-    rc = a.profile ? times_from_profile(a.profile, cli_flag_seen(flags, nf, "arch") ? a.arch : NULL, &lt)
-                   : times_from_model(a.model, a.arch, &lt);
+    rc = a.profile
+             ? times_from_profile(a.profile, cli_flag_seen(flags, nf, "arch") ? a.arch : NULL, &lt)
+             : times_from_model(a.model, a.arch, &lt);
     if (!rc && a.profile) a.arch = lt.network;
     if (!rc) rc = run_search(&a, t, &lt);
     layer_times_free(&lt);
@@ -668,8 +708,7 @@ int cli_pipe(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int, char **);
-    } subs[] = {{"topology", cmd_topology}, {"calibrate", cmd_calibrate},
-                {"search", cmd_search}};
+    } subs[] = {{"topology", cmd_topology}, {"calibrate", cmd_calibrate}, {"search", cmd_search}};
     if (argc < 2)
         return cli_fail("pipe: give a subcommand: topology, calibrate or search (see 'axnn pipe "
                         "--help')") +
