@@ -105,6 +105,7 @@ static void test_fit_known(void **st)
             fail_msg("layer %d: %.17g after reading, %.17g before", i,
                      axnn_pipe_predict(m2, 0, &q.samples[i].d),
                      axnn_pipe_predict(m, 0, &p.samples[i].d));
+    axnn_pipe_profile_free(&q);
     /* bad files name themselves */
     assert_int_equal(axnn_pipe_model_read(path, m2), AXNN_ERR_FORMAT);
     assert_non_null(strstr(axnn_last_error(), "profile.json"));

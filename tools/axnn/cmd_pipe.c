@@ -375,7 +375,7 @@ static int cmd_calibrate(int argc, char **argv)
     if (!rc) rc = write_text(out, "calibration.md", md.s ? md.s : "");
     if (!rc) printf("total %.1f s; report: %s/calibration.md\n", axnn_now() - t0, out);
     free(md.s);
-    if (!s) axnn_pipe_profile_free(&cal);
+    axnn_pipe_profile_free(&cal); /* safe after a failed calibration too */
     free(m);
     free(t);
     return rc;
