@@ -132,22 +132,24 @@ typedef struct text {
 static void tprintf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void tprintf(text *t, const char *fmt, ...)
 {
-    va_list ap;
+    va_list ap, ap2;
     va_start(ap, fmt);
-    char buf[1024];
-    int w = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_copy(ap2, ap);
+    int w = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (w < 0) return;
-    size_t need = t->n + (size_t)w + 1;
-    if (need > t->cap) {
-        size_t cap = need * 2;
-        char *x = realloc(t->s, cap);
-        if (!x) return;
-        t->s = x;
-        t->cap = cap;
+    size_t need = t->n + (size_t)(w > 0 ? w : 0) + 1;
+    if (w >= 0 && need > t->cap) {
+        char *x = realloc(t->s, need * 2);
+        if (x) {
+            t->s = x;
+            t->cap = need * 2;
+        }
     }
-    memcpy(t->s + t->n, buf, (size_t)w + 1);
-    t->n += (size_t)w;
+    if (w >= 0 && need <= t->cap) {
+        vsnprintf(t->s + t->n, t->cap - t->n, fmt, ap2);
+        t->n += (size_t)w;
+    }
+    va_end(ap2);
 }
 
 static void net_input(const char *arch, int *channels, int *size)
@@ -193,9 +195,27 @@ static double predicted_sum(const axnn_pipe_model *m, const axnn_pipe_profile *p
 }
 
 /* Profiles one left-out network, writes its profile, adds its MAPE rows. */
+/* Per-layer measured and predicted times of configuration 0 (one thread of the first type). */
+static void layer_table(const axnn_pipe_model *m, const axnn_pipe_profile *p, text *d)
+{
+    char cn[64];
+    conf_name(m, 0, cn, sizeof cn);
+    tprintf(d,
+            "\n### %s, %s\n\n| # | layer | kind | measured ms | predicted ms | error %% |\n"
+            "| ---: | --- | --- | ---: | ---: | ---: |\n",
+            p->network, cn);
+    for (int i = 0; i < p->nsamples; i++) {
+        const axnn_pipe_sample *x = &p->samples[i];
+        double y = axnn_pipe_predict(m, 0, &x->d);
+        tprintf(d, "| %d | %s | %s | %.4f | %.4f | %+.0f |\n", i, x->name,
+                axnn_pipe_kind_name(x->d.kind), 1e3 * x->t[0], 1e3 * y,
+                x->t[0] > 0 ? 100 * (y - x->t[0]) / x->t[0] : 0.0);
+    }
+}
+
 static int eval_network(const axnn_pipe_topo *t, const char *arch, const axnn_pipe_model *m,
                         const axnn_pipe_bench_opts *o, int max_threads, const char *out, text *md,
-                        cJSON *jnets)
+                        text *detail, cJSON *jnets)
 {
     int ch, size;
     net_input(arch, &ch, &size);
@@ -209,6 +229,7 @@ static int eval_network(const axnn_pipe_topo *t, const char *arch, const axnn_pi
         return cli_fail_status(s);
     }
     int stage = (p.nsamples + 3) / 4;
+    layer_table(m, &p, detail);
     for (int c = 0; c < m->nconf; c++) {
         const axnn_pipe_conf *cf = &m->conf[c];
         double whole = NAN;
@@ -287,13 +308,16 @@ static int calibrate_eval(const axnn_pipe_topo *t, const char *evals, const axnn
     printf("%-10s %-8s %6s %8s %8s %8s %8s %10s %10s %8s\n", "network", "config", "layers",
            "MAPE/l", "major/l", "WAPE/l", "MAPE/st", "whole ms", "pred ms", "whole %");
     cJSON *root = cJSON_CreateObject(), *jnets = cJSON_AddArrayToObject(root, "networks");
+    text detail = {0};
     cJSON_AddStringToObject(root, "machine", m->machine);
     char *list = strdup(evals), *save = NULL;
     int rc = list ? 0 : cli_fail("out of memory");
     for (char *a = list ? strtok_r(list, ",", &save) : NULL; a && !rc;
          a = strtok_r(NULL, ",", &save))
-        rc = eval_network(t, a, m, o, max_threads, out, md, jnets);
+        rc = eval_network(t, a, m, o, max_threads, out, md, &detail, jnets);
     free(list);
+    tprintf(md, "\n## Per layer\n%s", detail.s ? detail.s : "");
+    free(detail.s);
     char *js = rc ? NULL : cJSON_Print(root);
     cJSON_Delete(root);
     if (js) rc = write_text(out, "calibration.json", js);
