@@ -203,6 +203,8 @@ static void test_calibrate_bad(void **st)
     expect_error("pipe calibrate --batch 0", "--batch");
     expect_error("pipe calibrate --stat mean", "--stat");
     expect_error("pipe calibrate --repeats 0", "--repeats");
+    expect_error("pipe profile --batch 0", "--batch");
+    expect_error("pipe profile --arch resnet21", "unknown model 'resnet21'");
 }
 
 static int setup(void **st)

@@ -2,6 +2,8 @@
  *
  *   axnn pipe topology  [--sysfs DIR] [--groups 0-3,4-7]
  *   axnn pipe calibrate [--quick] [--out DIR] [--batch N] [--repeats N] [--eval LIST]
+ *   axnn pipe profile   [--arch A] [--batch N] [--out FILE]
+ *   axnn pipe profile   [--arch A] [--batch N] [--out FILE]
  *   axnn pipe search    [--model FILE | --profile FILE] [--arch A] [--sysfs DIR] [--groups G]
  *                       [--simulate NAME] [--speeds T=F,..] [--stages N] [--no-lanes] ...
  *
@@ -27,6 +29,7 @@ static void usage(FILE *f)
                "  topology     CPUs, core types, caches and core groups (from sysfs)\n"
                "  calibrate    time synthetic layers, fit the per-layer predictor, report its\n"
                "               error on networks left out of the fit\n"
+               "  profile      time every layer of a network alone on every core configuration\n"
                "  search       best pipeline / streams / mixture for a network from predictions\n"
                "               or a measured profile\n"
                "\n'axnn pipe <subcommand> --help' shows its options.\n");
@@ -405,6 +408,61 @@ static int cmd_calibrate(int argc, char **argv)
     return rc;
 }
 
+/* ---------------------------------------------------------------- profile ---- */
+
+static int cmd_profile(int argc, char **argv)
+{
+    const char *arch = "resnet20", *out = NULL, *groups = NULL, *stat = "median";
+    int batch = 1, repeats = 25, warmup = 3, max_threads = 0;
+    cli_flag flags[] = {
+        {"arch", FLAG_STR, &arch, "NAME", "network (default resnet20)"},
+        {"out", FLAG_STR, &out, "FILE", "profile file (default runs/pipe/profile-ARCH.json)"},
+        {"batch", FLAG_INT, &batch, "N", "images per timed call (default 1)", 1, 4096},
+        {"repeats", FLAG_INT, &repeats, "N", "timed calls per layer (default 25)", 1, 10000},
+        {"warmup", FLAG_INT, &warmup, "N", "untimed calls first (default 3)", 0, 1000},
+        {"stat", FLAG_STR, &stat, "median|best", "statistic of the repeats (default median)"},
+        {"max-threads", FLAG_INT, &max_threads, "N", "largest thread count (default: group size)",
+         1, AXNN_PIPE_MAX_THREADS},
+        {"groups", FLAG_STR, &groups, "LIST", "core groups by hand: 0-3,4-7"},
+    };
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse("pipe profile", "[--arch NAME] [--batch N] [--out FILE]", argc, argv, flags,
+                       8, pos, 0, &npos);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (strcmp(stat, "median") && strcmp(stat, "best"))
+        return cli_fail("--stat: '%s' is not median or best", stat);
+    axnn_status s = axnn_model_check(arch);
+    if (s) return cli_fail_status(s);
+    axnn_pipe_topo *t;
+    if ((rc = pipe_load_topology(NULL, groups, NULL, NULL, &t))) return rc;
+    char path[1024];
+    snprintf(path, sizeof path, "runs/pipe/profile-%s.json", arch);
+    if (out)
+        snprintf(path, sizeof path, "%s", out);
+    else if ((mkdir("runs", 0777) && errno != EEXIST) ||
+             (mkdir("runs/pipe", 0777) && errno != EEXIST))
+        rc = cli_fail("runs/pipe: cannot create the folder: %s", strerror(errno));
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    axnn_pipe_bench_opts o = {batch, warmup, repeats, 0, !strcmp(stat, "best")};
+    int ch, size;
+    net_input(arch, &ch, &size);
+    axnn_pipe_profile p;
+    double t0 = axnn_now();
+    s = axnn_pipe_profile_network(t, arch, ch, size, max_threads, &o, &p);
+    if (!s) s = axnn_pipe_profile_write(&p, path);
+    if (!s) {
+        printf("%s: %d layers x %d configurations, each layer timed alone, batch %d, %.1f s: %s\n",
+               arch, p.nsamples, p.nconf, batch, axnn_now() - t0, path);
+        axnn_pipe_profile_free(&p);
+    }
+    free(t);
+    return s ? cli_fail_status(s) : 0;
+}
+
 /* ---------------------------------------------------------------- search ---- */
 
 /* Per-layer times on the host configurations, from a measured profile or a model's
@@ -732,9 +790,13 @@ int cli_pipe(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int, char **);
-    } subs[] = {{"topology", cmd_topology}, {"calibrate", cmd_calibrate}, {"search", cmd_search}};
+    } subs[] = {{"topology", cmd_topology},
+                {"calibrate", cmd_calibrate},
+                {"profile", cmd_profile},
+                {"search", cmd_search}};
     if (argc < 2)
-        return cli_fail("pipe: give a subcommand: topology, calibrate or search (see 'axnn pipe "
+        return cli_fail("pipe: give a subcommand: topology, calibrate, profile or search (see "
+                        "'axnn pipe "
                         "--help')") +
                1;
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -743,5 +805,7 @@ int cli_pipe(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (!strcmp(argv[1], subs[i].name)) return subs[i].run(argc - 1, argv + 1);
-    return cli_fail("pipe: unknown subcommand '%s' (topology, calibrate, search)", argv[1]) + 1;
+    return cli_fail("pipe: unknown subcommand '%s' (topology, calibrate, profile, search)",
+                    argv[1]) +
+           1;
 }
