@@ -3,9 +3,8 @@
  *   axnn pipe topology  [--sysfs DIR] [--groups 0-3,4-7]
  *   axnn pipe calibrate [--quick] [--out DIR] [--batch N] [--repeats N] [--eval LIST]
  *   axnn pipe profile   [--arch A] [--batch N] [--out FILE]
- *   axnn pipe profile   [--arch A] [--batch N] [--out FILE]
  *   axnn pipe search    [--model FILE | --profile FILE] [--arch A] [--sysfs DIR] [--groups G]
- *                       [--simulate NAME] [--speeds T=F,..] [--stages N] [--no-lanes] ...
+ *                       [--simulate NAME] [--speeds T=F,..] [--stages N] [--lanes=false] ...
  *
  * The library does the work (include/axnn/pipe.h); this file parses flags and prints.
  */
