@@ -181,7 +181,7 @@ axnn_status axnn_pipe_plan_read(const char *path, const char *network, int nlaye
 
 typedef enum axnn_pipe_kind {
     AXNN_PK_CONV,   /* conv2d, with its fused BatchNorm / residual add / ReLU */
-    AXNN_PK_DWCONV, /* grouped conv (groups > 1) */
+    AXNN_PK_DWCONV, /* grouped conv (groups > 1; no such node in the engine yet) */
     AXNN_PK_LINEAR,
     AXNN_PK_POOL,    /* max / average pooling with a window */
     AXNN_PK_GPOOL,   /* global average pooling */
@@ -212,7 +212,8 @@ typedef struct axnn_pipe_desc {
 #define AXNN_PIPE_NFEAT 9
 void axnn_pipe_features(const axnn_pipe_desc *d, double f[AXNN_PIPE_NFEAT]);
 
-/* A fitted predictor: per core configuration and layer kind, non-negative coefficients. */
+/* A fitted predictor: per core configuration and layer kind, non-negative coefficients. About
+ * 400 KB: allocate it on the heap. */
 typedef struct axnn_pipe_model {
     char machine[256]; /* where it was calibrated (axnn_pipe_machine_id) */
     int nconf;
@@ -251,9 +252,9 @@ axnn_status axnn_pipe_profile_read(const char *path, axnn_pipe_profile *out);
 axnn_status axnn_pipe_model_write(const axnn_pipe_model *m, const char *path);
 axnn_status axnn_pipe_model_read(const char *path, axnn_pipe_model *out);
 
-/* Fits a model on the samples of a profile: per configuration and kind, a non-negative least
- * squares fit of relative error. Kinds with fewer samples than features borrow the CONV form
- * of the same configuration... (see predict.c). */
+/* Fits a model on the samples of a profile: per configuration and kind with at least two
+ * timed samples, a non-negative least-squares fit of the relative error (src/pipe/predict.c).
+ * At prediction, a kind that was not fitted borrows ELTWISE's coefficients. */
 axnn_status axnn_pipe_fit(const axnn_pipe_profile *p, axnn_pipe_model *m);
 /* Predicted seconds per image of d on configuration index c of m (NaN when not fitted). */
 double axnn_pipe_predict(const axnn_pipe_model *m, int c, const axnn_pipe_desc *d);
