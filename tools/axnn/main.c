@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+int cli_pipe(int argc, char **argv); /* cmd_pipe.c */
+
 static const cli_command commands[] = {
     {"train", "train a model", cli_train},
     {"eval", "evaluate a checkpoint on a test set", cli_eval},
@@ -11,6 +13,7 @@ static const cli_command commands[] = {
     {"mul", "approximate multipliers: list, show, import, export", cli_mul},
     {"sweep", "accuracy of a model under each of several multipliers, with a report", cli_sweep},
     {"study", "AxMoE study: MoE topologies x multipliers, before and after retraining", cli_study},
+    {"pipe", "Pipe-it: core topology, per-layer predictor, pipeline/stream search", cli_pipe},
 };
 
 static void usage(FILE *f)
