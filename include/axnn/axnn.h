@@ -17,5 +17,6 @@
 #include "report.h"
 #include "infer.h"
 #include "onnx.h"
+#include "pipe.h"
 
 #endif

@@ -81,6 +81,11 @@ float axnn_plan_loss(const axnn_plan *p);
  * zeroed at creation and by axnn_plan_reset_stats); NULL when the op keeps none. */
 void *axnn_plan_node_stats(const axnn_plan *p, int node);
 void axnn_plan_reset_stats(axnn_plan *p);
+/* Eval-mode fusion of node k in p: AXNN_FUSED_NONE (runs alone), _HEAD (computes a chain of
+ * nodes as one), _INNER / _TAIL (absorbed into the chain of *head; the chain runs at the tail's
+ * place). head may be NULL. */
+typedef enum axnn_fused { AXNN_FUSED_NONE, AXNN_FUSED_HEAD, AXNN_FUSED_INNER, AXNN_FUSED_TAIL } axnn_fused;
+axnn_fused axnn_plan_fusion(const axnn_plan *p, int k, int *head);
 /* Bytes of activation, gradient, state and scratch memory. */
 size_t axnn_plan_bytes(const axnn_plan *p);
 

@@ -455,6 +455,13 @@ void axnn_plan_reset_stats(axnn_plan *p)
     if (p->stats_arena) memset(p->stats_arena, 0, p->stats_total ? p->stats_total : 64);
 }
 
+axnn_fused axnn_plan_fusion(const axnn_plan *p, int k, int *head)
+{
+    const axnn_fusion *f = &p->nrt[k].fuse;
+    if (head) *head = f->role == AXNN_FUSE_NONE ? k : f->role == AXNN_FUSE_HEAD ? k : f->head;
+    return (axnn_fused)f->role; /* the same order as axnn_fuse_role */
+}
+
 size_t axnn_plan_bytes(const axnn_plan *p)
 {
     return p->act_bytes + p->grad_bytes + p->state_bytes + p->scratch_per_thread * (size_t)p->nthreads +

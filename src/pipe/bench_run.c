@@ -2,8 +2,8 @@
  * in this one file, so that the graph IR / execution plan split can port it in one place:
  *
  *   - building a one-layer graph for a synthetic layer (axnn_input + one builder call, or a
- *     conv -> BN -> (+ input) -> ReLU chain that the planner fuses), planning it in eval mode
- *     (axnn_graph_plan) and timing axnn_graph_forward on a pool pinned to given CPUs (the
+ *     conv -> BN -> (+ input) -> ReLU chain that the planner fuses), making an eval plan
+ *     (axnn_plan_new) and timing axnn_plan_forward on a pool pinned to given CPUs (the
  *     calling thread, which runs task 0, is pinned with sched_setaffinity too);
  *   - reading a model's layers as they run after eval-mode fusion (a fused chain is one layer)
  *     into descriptors, and into synthetic layers that rebuild each one alone.
@@ -17,6 +17,7 @@
 #include "axnn/graph.h"
 #include "axnn/models.h"
 #include "axnn/ops.h"
+#include "axnn/plan.h"
 
 #include <math.h>
 #include <sched.h>
@@ -178,12 +179,17 @@ static axnn_status time_forward(axnn_graph *g, axnn_pool *pool, const float *x,
     double *ts = malloc((size_t)o->repeats * sizeof *ts);
     if (!ts) return axnn_error(AXNN_ERR_NOMEM, "bench: out of memory");
     axnn_status s = AXNN_OK;
-    for (int i = 0; i < o->warmup && !s; i++) s = axnn_graph_forward(g, pool, x, NULL, o->batch);
+    axnn_plan *p = axnn_plan_new(g, o->batch, axnn_pool_size(pool), false);
+    if (!p) {
+        free(ts);
+        return AXNN_ERR_NOMEM;
+    }
+    for (int i = 0; i < o->warmup && !s; i++) s = axnn_plan_forward(p, pool, x, NULL, o->batch);
     int n = 0;
     double start = axnn_now();
     while (!s && n < o->repeats) {
         double t0 = axnn_now();
-        s = axnn_graph_forward(g, pool, x, NULL, o->batch);
+        s = axnn_plan_forward(p, pool, x, NULL, o->batch);
         ts[n++] = axnn_now() - t0;
         if (o->max_s > 0 && axnn_now() - start > o->max_s && n >= 3) break;
     }
@@ -192,6 +198,7 @@ static axnn_status time_forward(axnn_graph *g, axnn_pool *pool, const float *x,
         *t = o->best ? ts[0] : n % 2 ? ts[n / 2] : 0.5 * (ts[n / 2 - 1] + ts[n / 2]);
     }
     free(ts);
+    axnn_plan_free(p);
     return s;
 }
 
@@ -199,9 +206,7 @@ static axnn_status time_forward(axnn_graph *g, axnn_pool *pool, const float *x,
 static axnn_status plan_and_time(axnn_graph *g, axnn_pool *pool, int threads,
                                  const axnn_pipe_bench_opts *o, double *t)
 {
-    axnn_status s = axnn_graph_plan(g, o->batch, threads, false);
-    if (s) return s;
-    axnn_graph_set_training(g, false);
+    axnn_status s = AXNN_OK;
     const axnn_value *in = &g->vals[g->input];
     int64_t n = (int64_t)o->batch * per_image_numel(in);
     float *x = axnn_alloc((size_t)n * sizeof *x);
@@ -311,15 +316,16 @@ static void rebuild_spec(const axnn_graph *g, int head, const axnn_pipe_desc *d,
 }
 
 /* Marks the nodes of the layer whose head is k (a fused chain, or the node alone). */
-static void layer_mask(const axnn_graph *g, int k, bool *mask)
+static void layer_mask(const axnn_plan *p, const axnn_graph *g, int k, bool *mask)
 {
     memset(mask, 0, (size_t)g->nnodes * sizeof *mask);
     mask[k] = true;
-    if (g->nodes[k].fuse.role != AXNN_FUSE_HEAD) return;
-    for (int j = k + 1; j < g->nnodes; j++)
-        if ((g->nodes[j].fuse.role == AXNN_FUSE_INNER || g->nodes[j].fuse.role == AXNN_FUSE_TAIL) &&
-            g->nodes[j].fuse.head == k)
-            mask[j] = true;
+    if (axnn_plan_fusion(p, k, NULL) != AXNN_FUSED_HEAD) return;
+    for (int j = k + 1; j < g->nnodes; j++) {
+        int head;
+        axnn_fused r = axnn_plan_fusion(p, j, &head);
+        if ((r == AXNN_FUSED_INNER || r == AXNN_FUSED_TAIL) && head == k) mask[j] = true;
+    }
 }
 
 /* cut[b] for the boundaries after layers b = 0..n-2: one activation crosses. layer_of[k] is
@@ -350,7 +356,7 @@ static void legal_cuts(const axnn_graph *g, const int *layer_of, int n, bool *cu
     free(maxc);
 }
 
-static axnn_status collect_layers(axnn_graph *g, axnn_pipe_synth *L, axnn_pipe_desc *D,
+static axnn_status collect_layers(const axnn_plan *p, axnn_graph *g, axnn_pipe_synth *L, axnn_pipe_desc *D,
                                   char (*N)[64], bool *cut, int *n)
 {
     bool *mask = calloc((size_t)g->nnodes, sizeof *mask);
@@ -364,10 +370,9 @@ static axnn_status collect_layers(axnn_graph *g, axnn_pipe_synth *L, axnn_pipe_d
     *n = 0;
     for (int k = 0; k < g->nnodes; k++) {
         const axnn_node *nd = &g->nodes[k];
-        if (nd->out == g->loss || nd->fuse.role == AXNN_FUSE_INNER ||
-            nd->fuse.role == AXNN_FUSE_TAIL)
-            continue;
-        layer_mask(g, k, mask);
+        axnn_fused r = axnn_plan_fusion(p, k, NULL);
+        if (nd->out == g->loss || r == AXNN_FUSED_INNER || r == AXNN_FUSED_TAIL) continue;
+        layer_mask(p, g, k, mask);
         for (int j = 0; j < g->nnodes; j++)
             if (mask[j]) layer_of[j] = *n;
         describe(g, mask, 1, &D[*n]);
@@ -395,8 +400,9 @@ axnn_status axnn_pipe_model_layers(const char *arch, int channels, int size,
     axnn_graph *g = NULL;
     axnn_status s = axnn_model_build(arch, &cfg, &g);
     if (s) return s;
-    if (!(s = axnn_graph_plan(g, 1, 1, false))) {
-        axnn_graph_set_training(g, false);
+    axnn_plan *p = axnn_plan_new(g, 1, 1, false);
+    if (!p) s = AXNN_ERR_NOMEM;
+    if (!s) {
         *layers = calloc((size_t)g->nnodes, sizeof **layers);
         *descs = calloc((size_t)g->nnodes, sizeof **descs);
         *names = calloc((size_t)g->nnodes, sizeof **names);
@@ -404,8 +410,9 @@ axnn_status axnn_pipe_model_layers(const char *arch, int channels, int size,
         if (!*layers || !*descs || !*names || !*cut)
             s = axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", arch);
         else
-            s = collect_layers(g, *layers, *descs, *names, *cut, n);
+            s = collect_layers(p, g, *layers, *descs, *names, *cut, n);
     }
+    axnn_plan_free(p);
     axnn_graph_free(g);
     if (s) {
         free(*layers);
