@@ -4,9 +4,11 @@
 #include "axnn/report.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +46,11 @@ static axnn_status write_data(const axnn_plot *p, char *path, size_t n)
     int fd = mkstemp(path);
     if (fd < 0) return axnn_error(AXNN_ERR_IO, "%s: cannot create a temporary file: %s", p->path, strerror(errno));
     FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(path);
+        return axnn_error(AXNN_ERR_IO, "%s: %s", p->path, strerror(errno));
+    }
     for (int s = 0; s < p->nseries; s++) {
         const axnn_series *se = &p->series[s];
         for (int i = 0; i < se->n; i++) {
@@ -53,8 +60,36 @@ static axnn_status write_data(const axnn_plot *p, char *path, size_t n)
         }
         fputs("\n\n", f);
     }
-    fclose(f);
+    bool ok = !ferror(f);
+    int e = errno;
+    if (fclose(f)) ok = false, e = errno;
+    if (!ok) {
+        unlink(path);
+        return axnn_error(AXNN_ERR_IO, "%s: cannot write the plot's data to %s: %s", p->path, path, strerror(e));
+    }
     return AXNN_OK;
+}
+
+/* A PNG that gnuplot finished: the signature first, the IEND chunk last. */
+static bool png_complete(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'},
+                               iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    unsigned char a[8], z[12];
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    bool ok = fread(a, 1, 8, f) == 8 && !memcmp(a, sig, 8) && !fseek(f, -12, SEEK_END) && fread(z, 1, 12, f) == 12 &&
+              !memcmp(z, iend, 12);
+    fclose(f);
+    return ok;
+}
+
+static bool sync_file(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return false;
+    bool ok = !fsync(fd);
+    return !close(fd) && ok;
 }
 
 static void write_script(FILE *g, const axnn_plot *p, const char *data, const char *png)
@@ -97,20 +132,40 @@ axnn_status axnn_plot_render(const axnn_plot *p)
     char data[64], png[4200];
     axnn_status st = write_data(p, data, sizeof data);
     if (st) return st;
-    snprintf(png, sizeof png, "%s.tmp.png", p->path);
+    snprintf(png, sizeof png, "%s.tmp.XXXXXX.png", p->path); /* next to the target: rename stays atomic */
+    int fd = mkstemps(png, 4);
+    if (fd < 0) {
+        unlink(data);
+        return axnn_error(AXNN_ERR_IO, "%s: cannot create a temporary file: %s", p->path, strerror(errno));
+    }
+    (void)fchmod(fd, 0644); /* mkstemps makes it 0600; a figure is for everyone to read */
+    close(fd);
     FILE *g = popen("gnuplot 2>/dev/null", "w");
     if (!g) {
         unlink(data);
+        unlink(png);
         return axnn_error(AXNN_ERR_IO, "%s: cannot run gnuplot", p->path);
     }
     write_script(g, p, data, png);
     int rc = pclose(g);
     unlink(data);
+    int code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    if (code == 127) {
+        unlink(png);
+        return axnn_error(AXNN_ERR_UNSUPPORTED, "%s: gnuplot is not installed (apt-get install gnuplot-nox)", p->path);
+    }
     if (rc != 0) {
         unlink(png);
-        return axnn_error(AXNN_ERR_IO, "%s: gnuplot failed (exit %d); is gnuplot installed (apt-get install gnuplot-nox)?",
-                          p->path, WIFEXITED(rc) ? WEXITSTATUS(rc) : -1);
+        return axnn_error(AXNN_ERR_IO, "%s: gnuplot failed (exit %d)", p->path, code);
     }
-    if (rename(png, p->path)) return axnn_error(AXNN_ERR_IO, "%s: %s", p->path, strerror(errno));
+    if (!png_complete(png) || !sync_file(png)) {
+        unlink(png);
+        return axnn_error(AXNN_ERR_IO, "%s: gnuplot wrote an incomplete PNG (is the disk full?)", p->path);
+    }
+    if (rename(png, p->path)) {
+        int e = errno;
+        unlink(png);
+        return axnn_error(AXNN_ERR_IO, "%s: %s", p->path, strerror(e));
+    }
     return AXNN_OK;
 }

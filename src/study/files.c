@@ -3,6 +3,8 @@
  * quoted by cJSON. */
 #include "study/study_internal.h"
 
+#include "axnn/report.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,43 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-axnn_status study_mkdir_p(const char *dir)
-{
-    char b[4096];
-    if (snprintf(b, sizeof b, "%s", dir) >= (int)sizeof b) return axnn_error(AXNN_ERR_ARG, "%.64s...: path too long", dir);
-    for (char *p = b + 1;; p++) {
-        bool end = !*p;
-        if (*p == '/' || end) {
-            *p = 0;
-            struct stat sb;
-            if (!stat(b, &sb) && !S_ISDIR(sb.st_mode))
-                return axnn_error(AXNN_ERR_IO, "%s: cannot be a folder: %s is a file", dir, b);
-            if (mkdir(b, 0777) && errno != EEXIST)
-                return axnn_error(AXNN_ERR_IO, "%s: cannot create folder %s: %s", dir, b, strerror(errno));
-            if (end) break;
-            *p = '/';
-        }
-    }
-    return AXNN_OK;
-}
+axnn_status study_mkdir_p(const char *dir) { return axnn_mkdir_p(dir); }
 
-axnn_status study_check_out(const char *dir)
-{
-    if (!dir || !*dir) return axnn_error(AXNN_ERR_ARG, "--out: empty folder name");
-    axnn_status st = study_mkdir_p(dir);
-    if (st) return st;
-    /* a real write, not access(): it also answers for read-only mounts and for root */
-    char probe[4200];
-    snprintf(probe, sizeof probe, "%s/.write-check.tmp.XXXXXX", dir);
-    int fd = mkstemp(probe);
-    if (fd < 0) return axnn_error(AXNN_ERR_IO, "%s: the output folder is not writable: %s", dir, strerror(errno));
-    bool ok = write(fd, "x", 1) == 1;
-    int e = errno;
-    ok = !close(fd) && ok;
-    unlink(probe);
-    if (!ok) return axnn_error(AXNN_ERR_IO, "%s: cannot write in the output folder: %s", dir, strerror(e));
-    return AXNN_OK;
-}
+axnn_status study_check_out(const char *dir) { return axnn_output_dir(dir); }
 
 axnn_status study_read_file(const char *path, size_t max, char **out)
 {
