@@ -508,6 +508,10 @@ static void clean_tmp(const char *dir)
 static axnn_status prepare_dirs(study *s)
 {
     char p[4200];
+    const int cells = study_grid_ncells(&s->grid), k = s->cfg->shard_k, n = s->cfg->shard_n;
+    if (n > cells) /* before the folder is made */
+        return axnn_error(AXNN_ERR_ARG, "--shard %d/%d: the study has only %d cells, so at most %d shards", k, n, cells,
+                          cells);
     axnn_status st = study_check_out(s->cfg->out);
     if (!st) st = study_shard_prepare(s->cfg->out, &s->grid, s->cfg->shard_k, s->cfg->shard_n);
     snprintf(p, sizeof p, "%s/models", s->cfg->out);
