@@ -241,9 +241,13 @@ int cli_sweep(int argc, char **argv)
         snprintf(outbuf, sizeof outbuf, "runs/sweep-%s", g->info.arch);
         out = outbuf;
     }
-    axnn_dataset te = {0}, tr = {0};
     axnn_status st = axnn_output_dir(out); /* before any work */
-    if (!st) st = axnn_dataset_load(data, data_dir, false, &te);
+    if (st) {
+        axnn_graph_free(g);
+        return cli_fail_status(st);
+    }
+    axnn_dataset te = {0}, tr = {0};
+    st = axnn_dataset_load(data, data_dir, false, &te);
     if (!st) st = axnn_dataset_load(data, data_dir, true, &tr);
     if (!st && !meta.have_norm) axnn_dataset_channel_stats(&tr, meta.pre.mean, meta.pre.std);
     axnn_pool *pool = axnn_pool_create(threads, NULL);
