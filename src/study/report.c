@@ -225,7 +225,17 @@ static axnn_status plot_by_mul(const study_report *r, const char *path)
     const char *tics[AXNN_STUDY_MAX_MULS];
     axnn_series s[AXNN_STUDY_MAX_TOPOS * 2];
     int ns = 0;
-    for (int m = 0; m < r->nmuls; m++) tics[m] = r->muls[m];
+    static char named[AXNN_STUDY_MAX_MULS][160]; /* "trunc:7 (0.56)": the axis runs by power */
+    for (int m = 0; m < r->nmuls; m++) {
+        const study_cell *c0 = NULL;
+        for (int t = 0; t < r->ntopos && !c0; t++)
+            if (cell(r, t, m)->p_mul > 0 && cell(r, t, m)->p_exact > 0) c0 = cell(r, t, m);
+        if (c0)
+            snprintf(named[m], sizeof named[m], "%s (%.2f)", r->muls[m], c0->p_mul / c0->p_exact);
+        else
+            snprintf(named[m], sizeof named[m], "%s", r->muls[m]);
+        tics[m] = named[m];
+    }
     for (int t = 0; t < r->ntopos; t++)
         for (int after = 1; after >= 0; after--) {
             int n = 0;
@@ -241,7 +251,7 @@ static axnn_status plot_by_mul(const study_report *r, const char *path)
         }
     char title[256];
     snprintf(title, sizeof title, "%s on %s: accuracy by multiplier (lines: after retraining)", r->arch, r->data);
-    axnn_plot p = {path, title, "multiplier", "top-1 accuracy %", false, s, ns, tics, r->nmuls};
+    axnn_plot p = {path, title, "multiplier (P_mul / P_exact), by power", "top-1 accuracy %", false, s, ns, tics, r->nmuls};
     return axnn_plot_render(&p);
 }
 
@@ -293,10 +303,52 @@ static axnn_status write_mem(const char *dir, const char *name, const char *buf,
     return axnn_write_file_atomic(path, buf, len);
 }
 
+/* Power of multiplier m (mW): from its cells, else from the multiplier itself; -1 if unknown. */
+static double power_of(const study_report *r, int m)
+{
+    for (int t = 0; t < r->ntopos; t++)
+        if (cell(r, t, m)->p_mul > 0) return cell(r, t, m)->p_mul;
+    axnn_mul *mm;
+    double p = -1;
+    if (!axnn_mul_get(r->muls[m], &mm)) {
+        p = mm->power_mw > 0 ? mm->power_mw : -1;
+        axnn_mul_free(mm);
+    }
+    axnn_clear_error();
+    return p;
+}
+
+/* The report with its multipliers sorted by power, highest first (exact on top, the x axis
+ * from exact to the cheapest), unknown power last, ties in --mul order; `cells` is allocated. */
+static axnn_status sorted_by_power(const study_report *r, study_report *s, study_cell **cells)
+{
+    double p[AXNN_STUDY_MAX_MULS];
+    int ord[AXNN_STUDY_MAX_MULS];
+    for (int m = 0; m < r->nmuls; m++) {
+        p[m] = power_of(r, m);
+        ord[m] = m;
+    }
+    for (int a = 1; a < r->nmuls; a++) /* insertion sort: stable */
+        for (int b = a; b > 0 && p[ord[b]] > p[ord[b - 1]]; b--) {
+            int t = ord[b];
+            ord[b] = ord[b - 1];
+            ord[b - 1] = t;
+        }
+    *s = *r;
+    *cells = malloc(sizeof **cells * (size_t)(r->ntopos * r->nmuls) + 1);
+    if (!*cells) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    for (int m = 0; m < r->nmuls; m++) {
+        snprintf(s->muls[m], sizeof s->muls[m], "%s", r->muls[ord[m]]);
+        for (int t = 0; t < r->ntopos; t++) (*cells)[t * r->nmuls + m] = *cell(r, t, ord[m]);
+    }
+    s->cells = *cells;
+    return AXNN_OK;
+}
+
 /* The tables first (each written atomically), then the figures. A missing gnuplot costs only the
  * figures (a warning); any other failure, a full disk included, is an error, and no file is ever
  * installed half-written. */
-axnn_status study_write_report(const study_report *r)
+static axnn_status write_report(const study_report *grid_order, const study_report *r)
 {
     const char *dir = r->cfg->out;
     char *md = NULL, *csv = NULL, *js = NULL;
@@ -314,7 +366,7 @@ axnn_status study_write_report(const study_report *r)
                    "Data: `results.csv`, `results.json`; one file per cell under `cells/`.\n");
         char jpath[4200];
         snprintf(jpath, sizeof jpath, "%s/results.json", dir);
-        write_csv_json(r, c, j, jpath);
+        write_csv_json(grid_order, c, j, jpath);
     }
     if (f && fclose(f)) ok = false;
     if (c && fclose(c)) ok = false;
@@ -337,5 +389,16 @@ axnn_status study_write_report(const study_report *r)
         axnn_clear_error();
         return AXNN_OK;
     }
+    return st;
+}
+
+axnn_status study_write_report(const study_report *grid_order)
+{
+    study_report sorted; /* for report.md and the figures; the data files keep the --mul order */
+    study_cell *cells;
+    axnn_status st = sorted_by_power(grid_order, &sorted, &cells);
+    if (st) return st;
+    st = write_report(grid_order, &sorted);
+    free(cells);
     return st;
 }
