@@ -66,7 +66,8 @@ static void test_shard_assignment(void **state)
 {
     (void)state;
     study_grid g;
-    assert_int_equal(study_grid_parse(&g, "dense,hard,soft,cluster", "exact,udm,trunc:6,mitchell,bam:2,6,drum:3,trunc:7",
+    assert_int_equal(study_grid_parse(&g, "dense,hard,soft,cluster",
+                                      "exact,udm,trunc:6,mitchell,bam:2,6,drum:3,trunc:7",
                                       "trunc:7,bam:2,6", AXNN_GRAD_STE),
                      AXNN_OK);
     const int c = study_grid_ncells(&g);
@@ -91,9 +92,11 @@ static void test_shard_assignment(void **state)
         for (int k = 1; k <= n; k++) assert_true(count[k] >= c / n && count[k] <= c / n + 1);
     }
     /* duplicates and clashing cell names are refused, naming the flag */
-    assert_int_equal(study_grid_parse(&g, "dense", "exact,trunc:7,exact", NULL, AXNN_GRAD_STE), AXNN_ERR_ARG);
+    assert_int_equal(study_grid_parse(&g, "dense", "exact,trunc:7,exact", NULL, AXNN_GRAD_STE),
+                     AXNN_ERR_ARG);
     assert_non_null(strstr(axnn_last_error(), "--mul: 'exact' is given twice"));
-    assert_int_equal(study_grid_parse(&g, "dense", "trunc:7,trunc_7", NULL, AXNN_GRAD_STE), AXNN_ERR_ARG);
+    assert_int_equal(study_grid_parse(&g, "dense", "trunc:7,trunc_7", NULL, AXNN_GRAD_STE),
+                     AXNN_ERR_ARG);
     assert_non_null(strstr(axnn_last_error(), "would share the cell file trunc_7.json"));
     assert_int_equal(study_grid_parse(&g, "soft,soft", "exact", NULL, AXNN_GRAD_STE), AXNN_ERR_ARG);
     assert_non_null(strstr(axnn_last_error(), "--topologies"));
@@ -105,9 +108,21 @@ static void test_cell_validation(void **state)
     (void)state;
     char *dir = tu_tmpdir(), path[512];
     snprintf(path, sizeof path, "%s/c.json", dir);
-    study_cell c = {.have_before = true, .have_after = true, .acc_before = 0.5, .acc_after = 0.9, .static_macs = 100,
-                    .eff_before = 100, .eff_after = 100, .f_apx = 1, .pnorm_before = 0.8, .pnorm_after = 0.8,
-                    .p_mul = 0.3, .p_exact = 0.4, .experts = 2, .nunits = 1, .loads = {{0.4, 0.6}}};
+    study_cell c = {.have_before = true,
+                    .have_after = true,
+                    .acc_before = 0.5,
+                    .acc_after = 0.9,
+                    .static_macs = 100,
+                    .eff_before = 100,
+                    .eff_after = 100,
+                    .f_apx = 1,
+                    .pnorm_before = 0.8,
+                    .pnorm_after = 0.8,
+                    .p_mul = 0.3,
+                    .p_exact = 0.4,
+                    .experts = 2,
+                    .nunits = 1,
+                    .loads = {{0.4, 0.6}}};
     snprintf(c.topo, sizeof c.topo, "hard");
     snprintf(c.mul, sizeof c.mul, "trunc:7");
     snprintf(c.grad, sizeof c.grad, "ste");
@@ -133,7 +148,8 @@ static void test_cell_validation(void **state)
     snprintf(path, sizeof path, "%s/missing.json", dir);
     assert_int_equal(study_cell_load(path, "hard", "trunc:7", "ste", &r), AXNN_OK);
     assert_false(r.have_before);
-    assert_int_equal(study_cell_load(dir, "hard", "trunc:7", "ste", &r), AXNN_ERR_IO); /* a folder */
+    assert_int_equal(study_cell_load(dir, "hard", "trunc:7", "ste", &r),
+                     AXNN_ERR_IO); /* a folder */
     assert_non_null(strstr(axnn_last_error(), "not a regular file"));
     axnn_clear_error();
     tu_rmtree(dir);
@@ -145,18 +161,23 @@ static void test_labels_do_not_overlap(void **state)
     (void)state;
     plot_geom g = {80, 740, 49, 630, 0.4, 1.5, 0, 110, false};
     /* a crowd: eight labels on four nearly coincident points, two exact duplicates */
-    const char *names[] = {"drum:3", "drum:3", "trunc:8", "mitchell", "bam:2,6", "udm", "trunc:6", "trunc:7"};
-    const double x[] = {0.52, 0.52, 0.53, 0.54, 0.53, 0.52, 0.54, 0.55}, y[] = {100, 100, 99, 100, 98, 99, 97, 100};
+    const char *names[] = {"drum:3",  "drum:3", "trunc:8", "mitchell",
+                           "bam:2,6", "udm",    "trunc:6", "trunc:7"};
+    const double x[] = {0.52, 0.52, 0.53, 0.54, 0.53, 0.52, 0.54, 0.55},
+                 y[] = {100, 100, 99, 100, 98, 99, 97, 100};
     plot_label l[8];
     for (int i = 0; i < 8; i++) l[i] = (plot_label){.text = names[i], .x = x[i], .y = y[i]};
     int n = plot_place_labels(&g, l, 8, x, y, 8);
     assert_int_equal(n, 7); /* the two drum:3 at one spot merged */
     for (int i = 0; i < n; i++) {
-        double ax = 80 + (l[i].lx - g.x0) / (g.x1 - g.x0) * 660, ay = 49 + (g.y1 - l[i].ly) / (g.y1 - g.y0) * 581;
+        double ax = 80 + (l[i].lx - g.x0) / (g.x1 - g.x0) * 660,
+               ay = 49 + (g.y1 - l[i].ly) / (g.y1 - g.y0) * 581;
         double w = 7.0 * (double)strlen(l[i].text);
-        assert_true(ax >= 80 && ax + w <= 740 && ay - 7 >= 49 && ay + 7 <= 630); /* inside the plot */
+        assert_true(ax >= 80 && ax + w <= 740 && ay - 7 >= 49 &&
+                    ay + 7 <= 630); /* inside the plot */
         for (int j = 0; j < i; j++) {
-            double bx = 80 + (l[j].lx - g.x0) / (g.x1 - g.x0) * 660, by = 49 + (g.y1 - l[j].ly) / (g.y1 - g.y0) * 581;
+            double bx = 80 + (l[j].lx - g.x0) / (g.x1 - g.x0) * 660,
+                   by = 49 + (g.y1 - l[j].ly) / (g.y1 - g.y0) * 581;
             double wj = 7.0 * (double)strlen(l[j].text);
             bool apart = ax + w <= bx || bx + wj <= ax || ay + 7 <= by - 7 || by + 7 <= ay - 7;
             assert_true(apart);

@@ -16,7 +16,8 @@ void axnn_json_string(FILE *f, const char *s)
     cJSON_Delete(o);
 }
 
-void axnn_json_number(FILE *f, const char *fmt, double v, axnn_json_nonfinite *nf, const char *field)
+void axnn_json_number(FILE *f, const char *fmt, double v, axnn_json_nonfinite *nf,
+                      const char *field)
 {
     if (isfinite(v)) {
         fprintf(f, fmt, v);
@@ -43,6 +44,7 @@ void axnn_json_flag_nonfinite(FILE *f, const axnn_json_nonfinite *nf, const char
         axnn_json_string(f, nf->names[i]);
     }
     fputs("]", f);
-    axnn_log(AXNN_LOG_WARN, "%s: %d value(s) not finite, written as null (listed under \"nonfinite\"; first: %s)", path,
-             nf->count, nf->names[0]);
+    axnn_log(AXNN_LOG_WARN,
+             "%s: %d value(s) not finite, written as null (listed under \"nonfinite\"; first: %s)",
+             path, nf->count, nf->names[0]);
 }

@@ -22,6 +22,7 @@ typedef struct plot_label {
 
 /* Merges duplicates and places the labels (in place: returns how many remain, -1 when out of
  * memory), avoiding each other and the npts data points (px, py). */
-int plot_place_labels(const plot_geom *g, plot_label *l, int n, const double *px, const double *py, int npts);
+int plot_place_labels(const plot_geom *g, plot_label *l, int n, const double *px, const double *py,
+                      int npts);
 
 #endif

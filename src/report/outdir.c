@@ -12,7 +12,8 @@
 axnn_status axnn_mkdir_p(const char *dir)
 {
     char b[4096];
-    if (snprintf(b, sizeof b, "%s", dir) >= (int)sizeof b) return axnn_error(AXNN_ERR_ARG, "%.64s...: path too long", dir);
+    if (snprintf(b, sizeof b, "%s", dir) >= (int)sizeof b)
+        return axnn_error(AXNN_ERR_ARG, "%.64s...: path too long", dir);
     for (char *p = b + 1;; p++) {
         bool end = !*p;
         if (*p == '/' || end) {
@@ -20,9 +21,11 @@ axnn_status axnn_mkdir_p(const char *dir)
             struct stat sb;
             if (!stat(b, &sb) && !S_ISDIR(sb.st_mode))
                 return end ? axnn_error(AXNN_ERR_IO, "%s: is a file, not a folder", dir)
-                           : axnn_error(AXNN_ERR_IO, "%s: cannot be a folder: %s is a file", dir, b);
+                           : axnn_error(AXNN_ERR_IO, "%s: cannot be a folder: %s is a file", dir,
+                                        b);
             if (mkdir(b, 0777) && errno != EEXIST)
-                return axnn_error(AXNN_ERR_IO, "%s: cannot create folder %s: %s", dir, b, strerror(errno));
+                return axnn_error(AXNN_ERR_IO, "%s: cannot create folder %s: %s", dir, b,
+                                  strerror(errno));
             if (end) break;
             *p = '/';
         }
@@ -39,12 +42,15 @@ axnn_status axnn_output_dir(const char *dir)
     char probe[4200];
     snprintf(probe, sizeof probe, "%s/.write-check.tmp.XXXXXX", dir);
     int fd = mkstemp(probe);
-    if (fd < 0) return axnn_error(AXNN_ERR_IO, "%s: the output folder is not writable: %s", dir, strerror(errno));
+    if (fd < 0)
+        return axnn_error(AXNN_ERR_IO, "%s: the output folder is not writable: %s", dir,
+                          strerror(errno));
     bool ok = write(fd, "x", 1) == 1;
     int e = errno;
     ok = !close(fd) && ok;
     unlink(probe);
-    if (!ok) return axnn_error(AXNN_ERR_IO, "%s: cannot write in the output folder: %s", dir, strerror(e));
+    if (!ok)
+        return axnn_error(AXNN_ERR_IO, "%s: cannot write in the output folder: %s", dir,
+                          strerror(e));
     return AXNN_OK;
 }
-

@@ -14,18 +14,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-axnn_status study_mkdir_p(const char *dir) { return axnn_mkdir_p(dir); }
+axnn_status study_mkdir_p(const char *dir)
+{
+    return axnn_mkdir_p(dir);
+}
 
-axnn_status study_check_out(const char *dir) { return axnn_output_dir(dir); }
+axnn_status study_check_out(const char *dir)
+{
+    return axnn_output_dir(dir);
+}
 
 axnn_status study_read_file(const char *path, size_t max, char **out)
 {
     *out = NULL;
     struct stat sb;
-    if (stat(path, &sb)) return errno == ENOENT ? AXNN_OK : axnn_error(AXNN_ERR_IO, "%s: %s", path, strerror(errno));
+    if (stat(path, &sb))
+        return errno == ENOENT ? AXNN_OK : axnn_error(AXNN_ERR_IO, "%s: %s", path, strerror(errno));
     if (!S_ISREG(sb.st_mode)) return axnn_error(AXNN_ERR_IO, "%s: not a regular file", path);
     if ((uint64_t)sb.st_size > max)
-        return axnn_error(AXNN_ERR_FORMAT, "%s: %lld bytes, too large for a study file", path, (long long)sb.st_size);
+        return axnn_error(AXNN_ERR_FORMAT, "%s: %lld bytes, too large for a study file", path,
+                          (long long)sb.st_size);
     FILE *f = fopen(path, "rb");
     if (!f) return axnn_error(AXNN_ERR_IO, "%s: %s", path, strerror(errno));
     size_t n = (size_t)sb.st_size;
@@ -34,7 +42,8 @@ axnn_status study_read_file(const char *path, size_t max, char **out)
     fclose(f);
     if (!ok) {
         free(b);
-        return b ? axnn_error(AXNN_ERR_IO, "%s: read failed", path) : axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", path);
+        return b ? axnn_error(AXNN_ERR_IO, "%s: read failed", path)
+                 : axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", path);
     }
     b[n] = 0;
     *out = b;

@@ -43,8 +43,8 @@ static void safe_name(const char *mul, char *out, size_t n)
     const char *b = strrchr(mul, '/');
     snprintf(out, n, "%s", b ? b + 1 : mul);
     for (char *p = out; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-              *p == '.'))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '.'))
             *p = '_';
 }
 
@@ -59,32 +59,37 @@ static axnn_status check_unique(const char *flag, char (*names)[128], int n)
             safe_name(names[i], a, sizeof a);
             safe_name(names[j], b, sizeof b);
             if (!strcmp(a, b))
-                return axnn_error(AXNN_ERR_ARG, "%s: '%s' and '%s' would share the cell file %s.json", flag,
+                return axnn_error(AXNN_ERR_ARG,
+                                  "%s: '%s' and '%s' would share the cell file %s.json", flag,
                                   names[j], names[i], a);
         }
     return AXNN_OK;
 }
 
-axnn_status study_grid_parse(study_grid *g, const char *topologies, const char *muls, const char *tmuls,
-                             axnn_grad_mode grad)
+axnn_status study_grid_parse(study_grid *g, const char *topologies, const char *muls,
+                             const char *tmuls, axnn_grad_mode grad)
 {
     memset(g, 0, sizeof *g);
     g->grad = grad;
     char t[8][128];
     int nt = split_list(topologies, t, 8);
     if (nt < 1 || nt > AXNN_STUDY_MAX_TOPOS)
-        return axnn_error(AXNN_ERR_ARG, "--topologies: give 1 to 4 of dense, hard, soft, cluster (got '%s')",
+        return axnn_error(AXNN_ERR_ARG,
+                          "--topologies: give 1 to 4 of dense, hard, soft, cluster (got '%s')",
                           topologies ? topologies : "");
     for (int i = 0; i < nt; i++) {
         if (!axnn_moe_kind_parse(t[i], &g->kinds[i]))
-            return axnn_error(AXNN_ERR_ARG, "--topologies: unknown topology '%s' (dense, hard, soft, cluster)", t[i]);
+            return axnn_error(AXNN_ERR_ARG,
+                              "--topologies: unknown topology '%s' (dense, hard, soft, cluster)",
+                              t[i]);
         snprintf(g->topos[i], sizeof g->topos[i], "%s", t[i]);
     }
     g->ntopos = nt;
     axnn_status st = check_unique("--topologies", t, nt);
     if (st) return st;
     g->nmuls = split_muls(muls, g->muls, AXNN_STUDY_MAX_MULS);
-    if (g->nmuls < 1) return axnn_error(AXNN_ERR_ARG, "--mul: give 1 to %d multipliers", AXNN_STUDY_MAX_MULS);
+    if (g->nmuls < 1)
+        return axnn_error(AXNN_ERR_ARG, "--mul: give 1 to %d multipliers", AXNN_STUDY_MAX_MULS);
     if ((st = check_unique("--mul", g->muls, g->nmuls))) return st;
     g->ntmuls = tmuls ? split_muls(tmuls, g->tmuls, AXNN_STUDY_MAX_MULS) : 0;
     if (g->ntmuls < 0) return axnn_error(AXNN_ERR_ARG, "--compare-grad: too many multipliers");
@@ -127,7 +132,10 @@ int study_grid_index(const study_grid *g, int t, int m)
     return first + m;
 }
 
-const char *study_grid_mul(const study_grid *g, int m) { return m < g->nmuls ? g->muls[m] : g->tmuls[m - g->nmuls]; }
+const char *study_grid_mul(const study_grid *g, int m)
+{
+    return m < g->nmuls ? g->muls[m] : g->tmuls[m - g->nmuls];
+}
 
 axnn_grad_mode study_grid_grad(const study_grid *g, int m)
 {
@@ -139,7 +147,9 @@ void study_grid_cell_path(const study_grid *g, int t, int m, char *out, size_t n
 {
     char name[160];
     safe_name(study_grid_mul(g, m), name, sizeof name);
-    const char *suffix = m < g->nmuls ? "" : study_grid_grad(g, m) == AXNN_GRAD_TABLE ? ".table" : ".ste";
+    const char *suffix = m < g->nmuls                               ? ""
+                         : study_grid_grad(g, m) == AXNN_GRAD_TABLE ? ".table"
+                                                                    : ".ste";
     snprintf(out, n, "cells/%s/%s%s.json", g->topos[t], name, suffix);
 }
 

@@ -40,11 +40,14 @@ static axnn_status read_in(shard_in *s)
     snprintf(path, sizeof path, "%s/study.json", s->dir);
     axnn_status st = study_read_file(path, 1 << 20, &s->settings);
     if (st) return st;
-    if (!s->settings) return axnn_error(AXNN_ERR_ARG, "%s: not a study folder (no study.json)", s->dir);
+    if (!s->settings)
+        return axnn_error(AXNN_ERR_ARG, "%s: not a study folder (no study.json)", s->dir);
     if ((st = study_shard_read(s->dir, &s->shard, &s->k, &s->n))) return st;
     if (!s->shard)
-        return axnn_error(AXNN_ERR_ARG, "%s: not a shard (no shard.json): --merge takes folders of axnn study --shard K/N",
-                          s->dir);
+        return axnn_error(
+            AXNN_ERR_ARG,
+            "%s: not a shard (no shard.json): --merge takes folders of axnn study --shard K/N",
+            s->dir);
     return AXNN_OK;
 }
 
@@ -58,18 +61,21 @@ static axnn_status check_in(merge *g)
     for (int i = 0; i < g->nin; i++) {
         const shard_in *b = &g->in[i];
         if (strcmp(a->settings, b->settings))
-            return axnn_error(AXNN_ERR_ARG, "%s: another study configuration than %s (their study.json differ)", b->dir,
-                              a->dir);
+            return axnn_error(AXNN_ERR_ARG,
+                              "%s: another study configuration than %s (their study.json differ)",
+                              b->dir, a->dir);
         if (!study_shard_same_grid(a->shard, b->shard))
             return axnn_error(AXNN_ERR_ARG,
-                              "%s: a shard of another grid than %s (topologies, multipliers or --compare-grad differ in "
+                              "%s: a shard of another grid than %s (topologies, multipliers or "
+                              "--compare-grad differ in "
                               "shard.json)",
                               b->dir, a->dir);
         if (b->n != a->n)
-            return axnn_error(AXNN_ERR_ARG, "%s: shard %d/%d, but %s is a shard of %d", b->dir, b->k, b->n, a->dir, a->n);
+            return axnn_error(AXNN_ERR_ARG, "%s: shard %d/%d, but %s is a shard of %d", b->dir,
+                              b->k, b->n, a->dir, a->n);
         if (g->by_k[b->k - 1])
-            return axnn_error(AXNN_ERR_ARG, "%s: shard %d/%d is already given by %s", b->dir, b->k, b->n,
-                              g->by_k[b->k - 1]->dir);
+            return axnn_error(AXNN_ERR_ARG, "%s: shard %d/%d is already given by %s", b->dir, b->k,
+                              b->n, g->by_k[b->k - 1]->dir);
         g->by_k[b->k - 1] = b;
     }
     return AXNN_OK;
@@ -82,8 +88,10 @@ static axnn_status names_of(const cJSON *arr, const char *key, char *dst, size_t
     const cJSON *v;
     cJSON_ArrayForEach(v, arr)
     {
-        if (!cJSON_IsString(v)) return axnn_error(AXNN_ERR_FORMAT, "shard.json: '%s' holds a non-string", key);
-        len += (size_t)snprintf(dst + len, len < n ? n - len : 0, "%s%s", len ? "," : "", v->valuestring);
+        if (!cJSON_IsString(v))
+            return axnn_error(AXNN_ERR_FORMAT, "shard.json: '%s' holds a non-string", key);
+        len += (size_t)snprintf(dst + len, len < n ? n - len : 0, "%s%s", len ? "," : "",
+                                v->valuestring);
     }
     return len < n ? AXNN_OK : axnn_error(AXNN_ERR_FORMAT, "shard.json: '%s' too long", key);
 }
@@ -93,12 +101,19 @@ static axnn_status grid_of(merge *g)
 {
     static char t[4096], m[8192], x[8192];
     const cJSON *sh = g->in[0].shard;
-    axnn_status st = names_of(cJSON_GetObjectItemCaseSensitive(sh, "topologies"), "topologies", t, sizeof t);
-    if (!st) st = names_of(cJSON_GetObjectItemCaseSensitive(sh, "multipliers"), "multipliers", m, sizeof m);
-    if (!st) st = names_of(cJSON_GetObjectItemCaseSensitive(sh, "compare_grad"), "compare_grad", x, sizeof x);
+    axnn_status st =
+        names_of(cJSON_GetObjectItemCaseSensitive(sh, "topologies"), "topologies", t, sizeof t);
+    if (!st)
+        st = names_of(cJSON_GetObjectItemCaseSensitive(sh, "multipliers"), "multipliers", m,
+                      sizeof m);
+    if (!st)
+        st = names_of(cJSON_GetObjectItemCaseSensitive(sh, "compare_grad"), "compare_grad", x,
+                      sizeof x);
     const cJSON *gr = cJSON_GetObjectItemCaseSensitive(sh, "gradient");
     bool table = cJSON_IsString(gr) && !strcmp(gr->valuestring, "table");
-    if (!st) st = study_grid_parse(&g->grid, t, m, x[0] ? x : NULL, table ? AXNN_GRAD_TABLE : AXNN_GRAD_STE);
+    if (!st)
+        st = study_grid_parse(&g->grid, t, m, x[0] ? x : NULL,
+                              table ? AXNN_GRAD_TABLE : AXNN_GRAD_STE);
     if (!st) return AXNN_OK;
     char why[512];
     snprintf(why, sizeof why, "%s", axnn_last_error());
@@ -124,14 +139,16 @@ static axnn_status cfg_of(merge *g, const char *out)
     axnn_study_cfg *c = &g->cfg;
     axnn_study_defaults(c);
     cJSON *o = g->settings = cJSON_Parse(g->in[0].settings);
-    if (!cJSON_IsObject(o)) return axnn_error(AXNN_ERR_FORMAT, "%s/study.json: not valid JSON", g->in[0].dir);
+    if (!cJSON_IsObject(o))
+        return axnn_error(AXNN_ERR_FORMAT, "%s/study.json: not valid JSON", g->in[0].dir);
     c->out = out;
     c->arch = cfg_str(o, "arch");
     c->data = cfg_str(o, "data");
     c->base_path = cfg_str(o, "base");
     c->moe.units = cfg_str(o, "units");
     c->moe.gateway = cfg_str(o, "gateway");
-    if (!c->arch || !c->data) return axnn_error(AXNN_ERR_FORMAT, "%s/study.json: no arch or data", g->in[0].dir);
+    if (!c->arch || !c->data)
+        return axnn_error(AXNN_ERR_FORMAT, "%s/study.json: no arch or data", g->in[0].dir);
     c->size = (int)cfg_num(o, "size");
     c->base_epochs = (int)cfg_num(o, "base_epochs");
     c->base_images = (int)cfg_num(o, "base_images");
@@ -176,14 +193,15 @@ static axnn_status copy_cell(const char *out, const char *rel, const study_cell 
 }
 
 /* Loads a cell from a shard; a bad file is a warning and reads as missing. */
-static axnn_status load(const char *dir, const char *rel, const char *topo, const char *mul, const char *grad,
-                        study_cell *c)
+static axnn_status load(const char *dir, const char *rel, const char *topo, const char *mul,
+                        const char *grad, study_cell *c)
 {
     char path[4400];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
     axnn_status st = study_cell_load(path, topo, mul, grad, c);
     if (st != AXNN_ERR_FORMAT) return st;
-    axnn_log(AXNN_LOG_WARN, "merge: %s; the cell is left out (rerun that shard to redo it)", axnn_last_error());
+    axnn_log(AXNN_LOG_WARN, "merge: %s; the cell is left out (rerun that shard to redo it)",
+             axnn_last_error());
     axnn_clear_error();
     return AXNN_OK;
 }
@@ -206,12 +224,16 @@ static axnn_status merge_float(merge *g, const char *out, int t)
             if ((st = copy_cell(out, rel, &c))) return st;
         } else if (c.acc_before != g->float_acc[t]) {
             axnn_log(AXNN_LOG_WARN,
-                     "merge: %s in float is %.2f%% in %s but %.2f%% in %s: the shards did not start from identical "
+                     "merge: %s in float is %.2f%% in %s but %.2f%% in %s: the shards did not "
+                     "start from identical "
                      "models (give them one --base, and the same --threads)",
-                     g->grid.topos[t], 100 * g->float_acc[t], from, 100 * c.acc_before, g->by_k[k - 1]->dir);
+                     g->grid.topos[t], 100 * g->float_acc[t], from, 100 * c.acc_before,
+                     g->by_k[k - 1]->dir);
         }
     }
-    if (!from) axnn_log(AXNN_LOG_WARN, "merge: no shard holds %s's float accuracy (%s)", g->grid.topos[t], rel);
+    if (!from)
+        axnn_log(AXNN_LOG_WARN, "merge: no shard holds %s's float accuracy (%s)", g->grid.topos[t],
+                 rel);
     return AXNN_OK;
 }
 
@@ -236,8 +258,9 @@ static axnn_status merge_cells(merge *g, const char *out)
         if (!c->have_after) missing++;
         if (c->have_before && (st = copy_cell(out, rel, c))) return st;
     }
-    if (missing) axnn_log(AXNN_LOG_WARN, "merge: %d of %d cells are not finished; they show as '-'", missing,
-                          study_grid_ncells(gr));
+    if (missing)
+        axnn_log(AXNN_LOG_WARN, "merge: %d of %d cells are not finished; they show as '-'", missing,
+                 study_grid_ncells(gr));
     return AXNN_OK;
 }
 
@@ -252,14 +275,17 @@ static axnn_status prepare_out(merge *g, const char *out)
     if (st) return st;
     if (sh) {
         cJSON_Delete(sh);
-        return axnn_error(AXNN_ERR_ARG, "%s holds shard %d/%d: merge into another --out", out, k, n);
+        return axnn_error(AXNN_ERR_ARG, "%s holds shard %d/%d: merge into another --out", out, k,
+                          n);
     }
     char path[4200], *have;
     snprintf(path, sizeof path, "%s/study.json", out);
     if ((st = study_read_file(path, 1 << 20, &have))) return st;
     bool other = have && strcmp(have, g->in[0].settings);
     free(have);
-    if (other) return axnn_error(AXNN_ERR_ARG, "%s holds a study with other settings (see its study.json)", out);
+    if (other)
+        return axnn_error(AXNN_ERR_ARG, "%s holds a study with other settings (see its study.json)",
+                          out);
     for (int t = 0; t < g->grid.ntopos && !st; t++) {
         snprintf(path, sizeof path, "%s/cells/%s", out, g->grid.topos[t]);
         st = study_mkdir_p(path);
@@ -279,8 +305,10 @@ static void recorded(const merge *g, const char **arch, double *macs, double *se
                     *m = cJSON_GetObjectItemCaseSensitive(g->in[i].shard, "base_macs"),
                     *s = cJSON_GetObjectItemCaseSensitive(g->in[i].shard, "seconds");
         if (cJSON_IsString(a)) *arch = a->valuestring;
-        if (cJSON_IsNumber(m) && isfinite(m->valuedouble) && m->valuedouble > 0) *macs = m->valuedouble;
-        if (cJSON_IsNumber(s) && isfinite(s->valuedouble) && s->valuedouble > 0) *seconds += s->valuedouble;
+        if (cJSON_IsNumber(m) && isfinite(m->valuedouble) && m->valuedouble > 0)
+            *macs = m->valuedouble;
+        if (cJSON_IsNumber(s) && isfinite(s->valuedouble) && s->valuedouble > 0)
+            *seconds += s->valuedouble;
     }
 }
 
@@ -289,9 +317,17 @@ static axnn_status write_report(merge *g)
     const char *arch;
     double macs, seconds;
     recorded(g, &arch, &macs, &seconds);
-    study_report r = {.cfg = &g->cfg, .arch = arch, .data = g->cfg.data, .ntopos = g->grid.ntopos,
-                      .nmuls = g->grid.nmuls, .base_macs = macs, .cells = g->cells, .extra = g->extra,
-                      .nextra = g->grid.ntmuls, .seconds = seconds, .nshards = g->n};
+    study_report r = {.cfg = &g->cfg,
+                      .arch = arch,
+                      .data = g->cfg.data,
+                      .ntopos = g->grid.ntopos,
+                      .nmuls = g->grid.nmuls,
+                      .base_macs = macs,
+                      .cells = g->cells,
+                      .extra = g->extra,
+                      .nextra = g->grid.ntmuls,
+                      .seconds = seconds,
+                      .nshards = g->n};
     memcpy(r.topos, g->grid.topos, sizeof r.topos);
     memcpy(r.muls, g->grid.muls, sizeof r.muls);
     memcpy(r.float_acc, g->float_acc, sizeof r.float_acc);
@@ -316,8 +352,10 @@ axnn_status axnn_study_merge(const char *const *dirs, int ndirs, const char *out
     for (int k = 1; k <= g.n && !st; k++) {
         if (g.by_k[k - 1]) continue;
         int c = 0;
-        for (int i = 0; i < study_grid_ncells(&g.grid); i++) c += study_shard_owns(&g.grid, k, g.n, i);
-        axnn_log(AXNN_LOG_WARN, "merge: shard %d/%d is not given; its %d cell(s) show as '-'", k, g.n, c);
+        for (int i = 0; i < study_grid_ncells(&g.grid); i++)
+            c += study_shard_owns(&g.grid, k, g.n, i);
+        axnn_log(AXNN_LOG_WARN, "merge: shard %d/%d is not given; its %d cell(s) show as '-'", k,
+                 g.n, c);
     }
     if (!st) {
         g.cells = calloc((size_t)(g.grid.ntopos * g.grid.nmuls), sizeof *g.cells);

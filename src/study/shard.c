@@ -28,8 +28,8 @@ static cJSON *grid_json(const study_grid *g)
     cJSON *o = cJSON_CreateObject();
     cJSON *t = cJSON_AddArrayToObject(o, "topologies");
     for (int i = 0; i < g->ntopos; i++) cJSON_AddItemToArray(t, cJSON_CreateString(g->topos[i]));
-    cJSON_AddItemToObject(o, "multipliers", names_array((char (*)[128])g->muls, g->nmuls));
-    cJSON_AddItemToObject(o, "compare_grad", names_array((char (*)[128])g->tmuls, g->ntmuls));
+    cJSON_AddItemToObject(o, "multipliers", names_array((char(*)[128])g->muls, g->nmuls));
+    cJSON_AddItemToObject(o, "compare_grad", names_array((char(*)[128])g->tmuls, g->ntmuls));
     cJSON_AddStringToObject(o, "gradient", g->grad == AXNN_GRAD_TABLE ? "table" : "ste");
     return o;
 }
@@ -49,7 +49,8 @@ bool study_shard_same_grid(const cJSON *a, const cJSON *b)
 static int int_item(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e6 ? (int)v->valuedouble : -1;
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e6 ? (int)v->valuedouble
+                                                                            : -1;
 }
 
 axnn_status study_shard_read(const char *dir, cJSON **o, int *k, int *n)
@@ -90,12 +91,14 @@ static axnn_status write_shard(const char *out, const study_grid *g, int k, int 
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "shard", k);
     cJSON_AddNumberToObject(o, "of", n);
-    cJSON_AddStringToObject(o, "assignment",
-                            "cells in run order (each topology's multipliers, then dense's gradient comparison); "
-                            "cell i of C belongs to shard floor(i * N / C) + 1");
+    cJSON_AddStringToObject(
+        o, "assignment",
+        "cells in run order (each topology's multipliers, then dense's gradient comparison); "
+        "cell i of C belongs to shard floor(i * N / C) + 1");
     cJSON *gj = grid_json(g);
     for (size_t i = 0; i < sizeof grid_keys / sizeof *grid_keys; i++)
-        cJSON_AddItemToObject(o, grid_keys[i], cJSON_DetachItemFromObjectCaseSensitive(gj, grid_keys[i]));
+        cJSON_AddItemToObject(o, grid_keys[i],
+                              cJSON_DetachItemFromObjectCaseSensitive(gj, grid_keys[i]));
     cJSON_Delete(gj);
     cJSON *cells = cJSON_AddArrayToObject(o, "cells");
     for (int i = 0; i < study_grid_ncells(g); i++) {
@@ -115,7 +118,9 @@ axnn_status study_shard_prepare(const char *out, const study_grid *g, int k, int
 {
     const int c = study_grid_ncells(g);
     if (n > c)
-        return axnn_error(AXNN_ERR_ARG, "--shard %d/%d: the study has only %d cells, so at most %d shards", k, n, c, c);
+        return axnn_error(AXNN_ERR_ARG,
+                          "--shard %d/%d: the study has only %d cells, so at most %d shards", k, n,
+                          c, c);
     int hk, hn;
     cJSON *have;
     axnn_status st = study_shard_read(out, &have, &hk, &hn);
@@ -126,20 +131,23 @@ axnn_status study_shard_prepare(const char *out, const study_grid *g, int k, int
         cJSON_Delete(want);
         cJSON_Delete(have);
         if (n == 0)
-            return axnn_error(AXNN_ERR_ARG,
-                              "%s holds shard %d/%d of a study: rerun it with --shard %d/%d, or merge the shards "
-                              "with --merge",
-                              out, hk, hn, hk, hn);
+            return axnn_error(
+                AXNN_ERR_ARG,
+                "%s holds shard %d/%d of a study: rerun it with --shard %d/%d, or merge the shards "
+                "with --merge",
+                out, hk, hn, hk, hn);
         if (hk != k || hn != n)
             return axnn_error(AXNN_ERR_ARG,
-                              "%s holds shard %d/%d of a study, not %d/%d (the assignment of cells depends on N): "
+                              "%s holds shard %d/%d of a study, not %d/%d (the assignment of cells "
+                              "depends on N): "
                               "rerun it with --shard %d/%d, or use another --out",
                               out, hk, hn, k, n, hk, hn);
         if (!same)
-            return axnn_error(AXNN_ERR_ARG,
-                              "%s holds shard %d/%d of a study with other --topologies, --mul, --compare-grad or "
-                              "--grad (see its shard.json): use the same, or another --out",
-                              out, hk, hn);
+            return axnn_error(
+                AXNN_ERR_ARG,
+                "%s holds shard %d/%d of a study with other --topologies, --mul, --compare-grad or "
+                "--grad (see its shard.json): use the same, or another --out",
+                out, hk, hn);
         return AXNN_OK;
     }
     if (n == 0) return AXNN_OK;
@@ -149,8 +157,9 @@ axnn_status study_shard_prepare(const char *out, const study_grid *g, int k, int
     if ((st = study_read_file(sj, 1 << 20, &s))) return st;
     free(s);
     if (s)
-        return axnn_error(AXNN_ERR_ARG, "%s holds a whole study (it has no shard.json): give each shard its own --out",
-                          out);
+        return axnn_error(
+            AXNN_ERR_ARG,
+            "%s holds a whole study (it has no shard.json): give each shard its own --out", out);
     return write_shard(out, g, k, n);
 }
 
