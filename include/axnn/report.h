@@ -45,6 +45,10 @@ axnn_status axnn_mkdir_p(const char *dir);
  * (and its parents) when missing; refuses a file, a path under a file, or a folder where a
  * file cannot be created (tried for real, so read-only mounts count too). */
 axnn_status axnn_output_dir(const char *dir);
+/* Refuses, before any work, output files (names: NULL-terminated, relative to dir) that exist
+ * as something other than a regular file (a folder, a link, a device): they could not be
+ * replaced at the end. */
+axnn_status axnn_output_files(const char *dir, const char *const *names);
 
 /* ---- JSON written with fprintf, kept valid: strings quoted by cJSON, non-finite numbers as
  * null and listed. A writer sets `array` and `row` to the record it writes; every number

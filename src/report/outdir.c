@@ -54,3 +54,15 @@ axnn_status axnn_output_dir(const char *dir)
                           strerror(e));
     return AXNN_OK;
 }
+
+axnn_status axnn_output_files(const char *dir, const char *const *names)
+{
+    for (int i = 0; names[i]; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        struct stat sb;
+        if (!lstat(path, &sb) && !S_ISREG(sb.st_mode))
+            return axnn_error(AXNN_ERR_IO, "%s: exists and is not a regular file, so it cannot be replaced", path);
+    }
+    return AXNN_OK;
+}

@@ -10,6 +10,8 @@
  * (they did not start from identical models) is a warning. */
 #include "study/study_internal.h"
 
+#include "axnn/report.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -268,7 +270,10 @@ static axnn_status merge_cells(merge *g, const char *out)
 
 static axnn_status prepare_out(merge *g, const char *out)
 {
+    static const char *const outputs[] = {"study.json", "report.md", "results.csv", "results.json",
+                                          "accuracy_by_multiplier.png", "accuracy_vs_power.png", NULL};
     axnn_status st = study_check_out(out);
+    if (!st) st = axnn_output_files(out, outputs);
     cJSON *sh;
     int k, n;
     if (!st) st = study_shard_read(out, &sh, &k, &n);

@@ -22,6 +22,7 @@
 
 #include "axnn/models.h"
 #include "axnn/ops.h"
+#include "axnn/report.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -512,7 +513,10 @@ static axnn_status prepare_dirs(study *s)
     if (n > cells) /* before the folder is made */
         return axnn_error(AXNN_ERR_ARG, "--shard %d/%d: the study has only %d cells, so at most %d shards", k, n, cells,
                           cells);
+    static const char *const outputs[] = {"study.json", "shard.json", "report.md", "results.csv", "results.json",
+                                          "accuracy_by_multiplier.png", "accuracy_vs_power.png", NULL};
     axnn_status st = study_check_out(s->cfg->out);
+    if (!st) st = axnn_output_files(s->cfg->out, outputs);
     if (!st) st = study_shard_prepare(s->cfg->out, &s->grid, s->cfg->shard_k, s->cfg->shard_n);
     snprintf(p, sizeof p, "%s/models", s->cfg->out);
     if (!st) st = study_mkdir_p(p);

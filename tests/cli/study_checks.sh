@@ -28,6 +28,10 @@ expect_error "--out under a file" "$TMP/file is a file" "$AXNN" study $STUDY --d
 expect_error "--out not writable" "/proc: the output folder is not writable" \
     "$AXNN" study $STUDY --data-dir "$TMP/nothing" --out /proc
 
+mkdir -p "$TMP/dirs/report.md"
+expect_error "an output file is a folder" "report.md: exists and is not a regular file" \
+    "$AXNN" study $STUDY --data-dir "$TMP/nothing" --out "$TMP/dirs"
+
 run "$AXNN" study $STUDY --out "$TMP/one"
 valid_json "$TMP/one/results.json"
 echo "ok   results.json is valid JSON"
@@ -83,6 +87,9 @@ expect_error "sweep: duplicate --mul" "--mul: 'trunc:8' is given twice" "$AXNN" 
 expect_error "sweep: --out is a file" "$TMP/file: is a file, not a folder" \
     "$AXNN" sweep "$ck" --data mnist --data-dir "$TMP/nothing" --mul exact --out "$TMP/file"
 expect_error "sweep: --out not writable" "not writable" "$AXNN" sweep "$ck" --data mnist --data-dir "$TMP/nothing" --mul exact --out /proc
+mkdir -p "$TMP/swd/sweep.png"
+expect_error "sweep: an output file is a folder" "sweep.png: exists and is not a regular file" \
+    "$AXNN" sweep "$ck" --data mnist --data-dir "$TMP/nothing" --mul exact --out "$TMP/swd"
 run "$AXNN" sweep "$ck" $sweep --mul exact,trunc:8 --out "$TMP/sw/deep"
 valid_json "$TMP/sw/deep/sweep.json"
 echo "ok   sweep.json is valid JSON (folder made with its parents)"

@@ -241,7 +241,9 @@ int cli_sweep(int argc, char **argv)
         snprintf(outbuf, sizeof outbuf, "runs/sweep-%s", g->info.arch);
         out = outbuf;
     }
+    static const char *const outputs[] = {"sweep.md", "sweep.csv", "sweep.json", "sweep.png", NULL};
     axnn_status st = axnn_output_dir(out); /* before any work */
+    if (!st) st = axnn_output_files(out, outputs);
     if (st) {
         axnn_graph_free(g);
         return cli_fail_status(st);
