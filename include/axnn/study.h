@@ -7,6 +7,7 @@
  *   models/<topology>.safetensors   each topology after its float fine-tuning
  *   cells/<topology>/<multiplier>.json   one finished cell, written atomically as it finishes
  *   report.md, results.csv, results.json, accuracy_by_multiplier.png, accuracy_vs_power.png
+ *   shard.json                 a shard's assignment (axnn study --shard K/N), see src/study/shard.c
  * Restarting with the same folder redoes nothing that was saved.
  */
 #ifndef AXNN_STUDY_H
@@ -49,12 +50,17 @@ typedef struct axnn_study_cfg {
     axnn_moe_cfg moe;
     int threads;
     uint64_t seed;
+    int shard_k, shard_n; /* run only shard k (1-based) of n; n = 0: the whole study */
 } axnn_study_cfg;
 
 void axnn_study_defaults(axnn_study_cfg *c);
 /* Runs (or resumes) the study; `prog` shows one bar for the whole grid (may be NULL). On
  * success, report.md is in cfg->out. */
 axnn_status axnn_study_run(const axnn_study_cfg *cfg, axnn_progress *prog);
+/* Builds one study folder `out` (study.json, cells/, the report) from the folders of its shards.
+ * They must hold the same study.json and grid, and distinct shards of the same N; a missing
+ * shard or cell is a warning and shows as "-". */
+axnn_status axnn_study_merge(const char *const *dirs, int ndirs, const char *out);
 
 #ifdef __cplusplus
 }

@@ -44,75 +44,133 @@ axnn_status study_cell_save(const char *path, const study_cell *c)
     return st;
 }
 
-static double num(const cJSON *o, const char *k)
+/* ---- reading, with validation: every field a number (or string, or bool) of its range ---- */
+
+typedef struct reader {
+    const cJSON *o;
+    const char *path;
+    bool bad;
+    char why[256];
+} reader;
+
+static void fail(reader *r, const char *fmt, const char *a, const char *b)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+    if (r->bad) return;
+    r->bad = true;
+    snprintf(r->why, sizeof r->why, fmt, a, b);
 }
 
-static void str(const cJSON *o, const char *k, char *dst, size_t n)
+/* A finite number in [lo, hi]; `extra` is a value also accepted (P_norm's -1 = unknown). */
+static double num_in(reader *r, const cJSON *o, const char *k, double lo, double hi, double extra)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    snprintf(dst, n, "%s", cJSON_IsString(v) ? v->valuestring : "");
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
+    if (!cJSON_IsNumber(v)) {
+        fail(r, "'%s' is %s", k, v ? "not a number" : "missing");
+        return 0;
     }
-    if (b) b[n] = 0;
-    fclose(f);
-    return b;
+    double x = v->valuedouble;
+    if (!(x >= lo && x <= hi) && x != extra) {
+        char b[64];
+        snprintf(b, sizeof b, "%g", x);
+        fail(r, "'%s' is out of range (%s)", k, b);
+        return 0;
+    }
+    return x;
 }
 
-axnn_status study_cell_load(const char *path, study_cell *c)
+static bool flag(reader *r, const char *k)
 {
-    memset(c, 0, sizeof *c);
-    char *s = slurp(path);
-    if (!s) return AXNN_ERR_IO;
-    cJSON *o = cJSON_Parse(s);
-    free(s);
-    if (!o) return axnn_error(AXNN_ERR_FORMAT, "%s: not valid JSON (delete it to redo the cell)", path);
-    str(o, "topology", c->topo, sizeof c->topo);
-    str(o, "multiplier", c->mul, sizeof c->mul);
-    str(o, "gradient", c->grad, sizeof c->grad);
-    c->have_before = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "have_before"));
-    c->have_after = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "have_after"));
-    c->acc_before = num(o, "accuracy_before");
-    c->acc_after = num(o, "accuracy_after");
-    c->static_macs = num(o, "static_macs");
-    c->eff_before = num(o, "eff_macs_before");
-    c->eff_after = num(o, "eff_macs_after");
-    c->f_apx = num(o, "f_apx");
-    c->pnorm_before = num(o, "p_norm_before");
-    c->pnorm_after = num(o, "p_norm_after");
-    c->p_mul = num(o, "p_mul_mw");
-    c->p_exact = num(o, "p_exact_mw");
-    c->p_est = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "power_estimated"));
-    c->experts = (int)num(o, "experts");
-    c->retrain_seconds = num(o, "retrain_seconds");
-    const cJSON *units = cJSON_GetObjectItemCaseSensitive(o, "loads"), *un;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->o, k);
+    if (!cJSON_IsBool(v)) fail(r, "'%s' is %s", k, v ? "not true or false" : "missing");
+    return cJSON_IsTrue(v);
+}
+
+static void str_is(reader *r, const char *k, const char *want, char *dst, size_t n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->o, k);
+    const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
+    if (!s || strcmp(s, want)) {
+        char b[160];
+        snprintf(b, sizeof b, "'%.120s'", s ? s : "nothing");
+        fail(r, "names %s, not this file's %s", b, k);
+    }
+    snprintf(dst, n, "%s", want);
+}
+
+static void read_loads(reader *r, study_cell *c)
+{
+    const cJSON *units = cJSON_GetObjectItemCaseSensitive(r->o, "loads"), *un;
+    if (!cJSON_IsArray(units)) return fail(r, "'%s' is %s", "loads", "not a list");
+    if (cJSON_GetArraySize(units) > STUDY_MAX_UNITS) return fail(r, "'%s' has %s", "loads", "too many routers");
     cJSON_ArrayForEach(un, units)
     {
-        if (c->nunits == STUDY_MAX_UNITS) break;
-        str(un, "router", c->unit_names[c->nunits], sizeof c->unit_names[0]);
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(un, "router"),
+                    *share = cJSON_GetObjectItemCaseSensitive(un, "share"), *v;
+        if (!cJSON_IsString(name) || !cJSON_IsArray(share) || cJSON_GetArraySize(share) != c->experts)
+            return fail(r, "'%s' holds %s", "loads", "a router without a name or with the wrong count of experts");
+        snprintf(c->unit_names[c->nunits], sizeof c->unit_names[0], "%s", name->valuestring);
         int e = 0;
-        const cJSON *v;
-        cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(un, "share"))
+        cJSON_ArrayForEach(v, share)
         {
-            if (e < AXNN_MOE_MAX_EXPERTS) c->loads[c->nunits][e++] = v->valuedouble;
+            if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1))
+                return fail(r, "'%s' holds %s", "loads", "a share outside [0, 1]");
+            c->loads[c->nunits][e++] = v->valuedouble;
         }
         c->nunits++;
     }
+}
+
+static void read_cell(reader *r, const char *topo, const char *mul, const char *grad, study_cell *c)
+{
+    const double big = 1e18; /* costs: finite, non-negative */
+    str_is(r, "topology", topo, c->topo, sizeof c->topo);
+    str_is(r, "multiplier", mul, c->mul, sizeof c->mul);
+    str_is(r, "gradient", grad, c->grad, sizeof c->grad);
+    c->have_before = flag(r, "have_before");
+    c->have_after = flag(r, "have_after");
+    if (c->have_after && !c->have_before) fail(r, "'%s' without '%s'", "have_after", "have_before");
+    c->acc_before = num_in(r, r->o, "accuracy_before", 0, 1, 0);
+    c->acc_after = num_in(r, r->o, "accuracy_after", 0, 1, 0);
+    c->static_macs = num_in(r, r->o, "static_macs", 0, big, 0);
+    c->eff_before = num_in(r, r->o, "eff_macs_before", 0, big, 0);
+    c->eff_after = num_in(r, r->o, "eff_macs_after", 0, big, 0);
+    c->f_apx = num_in(r, r->o, "f_apx", 0, 1, 0);
+    c->pnorm_before = num_in(r, r->o, "p_norm_before", 0, big, -1);
+    c->pnorm_after = num_in(r, r->o, "p_norm_after", 0, big, -1);
+    c->p_mul = num_in(r, r->o, "p_mul_mw", 0, big, 0);
+    c->p_exact = num_in(r, r->o, "p_exact_mw", 0, big, 0);
+    c->p_est = flag(r, "power_estimated");
+    c->experts = (int)num_in(r, r->o, "experts", 0, AXNN_MOE_MAX_EXPERTS, 0);
+    c->retrain_seconds = num_in(r, r->o, "retrain_seconds", 0, big, 0);
+    read_loads(r, c);
+}
+
+axnn_status study_cell_load(const char *path, const char *topo, const char *mul, const char *grad, study_cell *c)
+{
+    memset(c, 0, sizeof *c);
+    char *s;
+    axnn_status st = study_read_file(path, 1 << 20, &s);
+    if (st || !s) return st;
+    cJSON *o = cJSON_Parse(s);
+    free(s);
+    if (!o) return axnn_error(AXNN_ERR_FORMAT, "%s: not valid JSON", path);
+    reader r = {.o = o, .path = path};
+    if (!cJSON_IsObject(o))
+        fail(&r, "%s%s", "not a JSON object", "");
+    else
+        read_cell(&r, topo, mul, grad, c);
     cJSON_Delete(o);
-    if (c->experts > AXNN_MOE_MAX_EXPERTS) c->experts = AXNN_MOE_MAX_EXPERTS;
+    if (!r.bad) return AXNN_OK;
+    memset(c, 0, sizeof *c);
+    return axnn_error(AXNN_ERR_FORMAT, "%s: %s", path, r.why);
+}
+
+axnn_status study_cell_load_warn(const char *path, const char *topo, const char *mul, const char *grad,
+                                 study_cell *c)
+{
+    axnn_status st = study_cell_load(path, topo, mul, grad, c);
+    if (st != AXNN_ERR_FORMAT) return st;
+    axnn_log(AXNN_LOG_WARN, "%s; the cell is recomputed", axnn_last_error());
+    axnn_clear_error();
     return AXNN_OK;
 }

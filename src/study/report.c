@@ -20,12 +20,17 @@ static void md_settings(FILE *f, const study_report *r)
     fprintf(f, "Topologies: %d experts per MoE unit (units: %s; expert width %g), cluster gateway %s. "
                "Base model: %s. MoE fine-tuning: %d epoch(s) of %d images, lr %g. Calibration: %d images (%s). "
                "Retraining per cell: %d epoch(s) of %d images, SGD lr %g, momentum %g, weight decay %g, batch %d, "
-               "%s gradient. Accuracy on %d test images. Wall time of this run: %.0f s.\n\n",
+               "%s gradient. Accuracy on %d test images. ",
             c->moe.experts, c->moe.units ? c->moe.units : "default (the last block)", c->moe.width,
             c->moe.gateway ? c->moe.gateway : "default", c->base_path ? c->base_path : "trained here",
             c->moe_epochs, c->moe_images, c->moe_lr, c->calib, axnn_calib_name(c->calib_method), c->retrain_epochs,
             c->retrain_images, c->lr, c->momentum, c->wd, c->batch,
-            c->grad == AXNN_GRAD_TABLE ? "table-derived" : "straight-through", c->eval_images, r->seconds);
+            c->grad == AXNN_GRAD_TABLE ? "table-derived" : "straight-through", c->eval_images);
+    if (r->nshards > 0)
+        fprintf(f, "Wall time: %.0f s, summed over %d shards (merged with `axnn study --merge`).\n\n", r->seconds,
+                r->nshards);
+    else
+        fprintf(f, "Wall time of this run: %.0f s.\n\n", r->seconds);
 }
 
 static void md_header(FILE *f, const study_report *r, const char *first, const char *per_topo)
@@ -140,14 +145,63 @@ static void md_grad(FILE *f, const study_report *r)
     }
 }
 
-static void write_csv_json(const study_report *r, FILE *csv, FILE *js)
+static void write_json_cell(FILE *js, const study_cell *c, axnn_json_nonfinite *nf)
 {
+    fprintf(js, "{\"topology\": ");
+    axnn_json_string(js, c->topo);
+    fprintf(js, ", \"multiplier\": ");
+    axnn_json_string(js, c->mul);
+    fprintf(js, ", \"gradient\": ");
+    axnn_json_string(js, c->grad);
+    fprintf(js, ", \"accuracy_before\": ");
+    axnn_json_number(js, "%.6f", c->acc_before, nf, "accuracy_before");
+    fprintf(js, ", \"accuracy_after\": ");
+    axnn_json_number(js, "%.6f", c->have_after ? c->acc_after : -1.0, nf, "accuracy_after");
+    fprintf(js, ", \"p_mul_mw\": ");
+    axnn_json_number(js, "%.4f", c->p_mul, nf, "p_mul_mw");
+    fprintf(js, ", \"power_estimated\": %s, \"f_apx\": ", c->p_est ? "true" : "false");
+    axnn_json_number(js, "%.6f", c->f_apx, nf, "f_apx");
+    fprintf(js, ", \"static_macs\": ");
+    axnn_json_number(js, "%.0f", c->static_macs, nf, "static_macs");
+    fprintf(js, ", \"eff_macs\": ");
+    axnn_json_number(js, "%.0f", c->eff_after, nf, "eff_macs");
+    fprintf(js, ", \"p_norm\": ");
+    axnn_json_number(js, "%.6f", c->pnorm_after, nf, "p_norm");
+    fprintf(js, ", \"loads\": [");
+    for (int u = 0; u < c->nunits; u++) {
+        fprintf(js, "%s{\"router\": ", u ? ", " : "");
+        axnn_json_string(js, c->unit_names[u]);
+        fprintf(js, ", \"share\": [");
+        for (int e = 0; e < c->experts; e++) {
+            fprintf(js, "%s", e ? ", " : "");
+            axnn_json_number(js, "%.4f", c->loads[u][e], nf, "loads");
+        }
+        fprintf(js, "]}");
+    }
+    fprintf(js, "]}");
+}
+
+/* results.csv and results.json: every cell with a "before" half, in the grid's order. */
+static void write_csv_json(const study_report *r, FILE *csv, FILE *js, const char *json_path)
+{
+    axnn_json_nonfinite nf = {0};
     fprintf(csv, "topology,multiplier,gradient,accuracy_before,accuracy_after,p_mul_mw,power_estimated,f_apx,"
                  "static_macs,eff_macs,p_norm,retrain_seconds\n");
-    fprintf(js, "{\"arch\": \"%s\", \"dataset\": \"%s\", \"base_macs\": %.0f, \"seconds\": %.1f, \"float_accuracy\": {",
-            r->arch, r->data, r->base_macs, r->seconds);
-    for (int t = 0; t < r->ntopos; t++) fprintf(js, "%s\"%s\": %.6f", t ? ", " : "", r->topos[t], r->float_acc[t]);
+    fprintf(js, "{\"arch\": ");
+    axnn_json_string(js, r->arch);
+    fprintf(js, ", \"dataset\": ");
+    axnn_json_string(js, r->data);
+    fprintf(js, ", \"base_macs\": ");
+    axnn_json_number(js, "%.0f", r->base_macs, &nf, "base_macs");
+    fprintf(js, ", \"seconds\": ");
+    axnn_json_number(js, "%.1f", r->seconds, &nf, "seconds");
+    fprintf(js, ", \"float_accuracy\": {");
+    for (int t = 0; t < r->ntopos; t++) {
+        fprintf(js, "%s\"%s\": ", t ? ", " : "", r->topos[t]);
+        axnn_json_number(js, "%.6f", r->float_acc[t], &nf, "float_accuracy");
+    }
     fprintf(js, "}, \"cells\": [");
+    nf.array = "cells";
     int n = 0;
     for (int i = 0; i < r->ntopos * r->nmuls + r->nextra; i++) {
         const study_cell *c = i < r->ntopos * r->nmuls ? &r->cells[i] : &r->extra[i - r->ntopos * r->nmuls];
@@ -155,19 +209,13 @@ static void write_csv_json(const study_report *r, FILE *csv, FILE *js)
         fprintf(csv, "%s,\"%s\",%s,%.6f,%.6f,%.4f,%d,%.6f,%.0f,%.0f,%.6f,%.1f\n", c->topo, c->mul, c->grad, c->acc_before,
                 c->have_after ? c->acc_after : -1.0, c->p_mul, c->p_est, c->f_apx, c->static_macs, c->eff_after,
                 c->pnorm_after, c->retrain_seconds);
-        fprintf(js, "%s{\"topology\": \"%s\", \"multiplier\": \"%s\", \"gradient\": \"%s\", \"accuracy_before\": %.6f, "
-                    "\"accuracy_after\": %.6f, \"p_mul_mw\": %.4f, \"power_estimated\": %s, \"f_apx\": %.6f, "
-                    "\"static_macs\": %.0f, \"eff_macs\": %.0f, \"p_norm\": %.6f, \"loads\": [",
-                n++ ? ", " : "", c->topo, c->mul, c->grad, c->acc_before, c->have_after ? c->acc_after : -1.0, c->p_mul,
-                c->p_est ? "true" : "false", c->f_apx, c->static_macs, c->eff_after, c->pnorm_after);
-        for (int u = 0; u < c->nunits; u++) {
-            fprintf(js, "%s{\"router\": \"%s\", \"share\": [", u ? ", " : "", c->unit_names[u]);
-            for (int e = 0; e < c->experts; e++) fprintf(js, "%s%.4f", e ? ", " : "", c->loads[u][e]);
-            fprintf(js, "]}");
-        }
-        fprintf(js, "]}");
+        nf.row = n;
+        fprintf(js, "%s", n++ ? ", " : "");
+        write_json_cell(js, c, &nf);
     }
-    fprintf(js, "]}\n");
+    fprintf(js, "]");
+    axnn_json_flag_nonfinite(js, &nf, json_path);
+    fprintf(js, "}\n");
 }
 
 static axnn_status plot_by_mul(const study_report *r, const char *path)
@@ -177,7 +225,17 @@ static axnn_status plot_by_mul(const study_report *r, const char *path)
     const char *tics[AXNN_STUDY_MAX_MULS];
     axnn_series s[AXNN_STUDY_MAX_TOPOS * 2];
     int ns = 0;
-    for (int m = 0; m < r->nmuls; m++) tics[m] = r->muls[m];
+    static char named[AXNN_STUDY_MAX_MULS][160]; /* "trunc:7 (0.56)": the axis runs by power */
+    for (int m = 0; m < r->nmuls; m++) {
+        const study_cell *c0 = NULL;
+        for (int t = 0; t < r->ntopos && !c0; t++)
+            if (cell(r, t, m)->p_mul > 0 && cell(r, t, m)->p_exact > 0) c0 = cell(r, t, m);
+        if (c0)
+            snprintf(named[m], sizeof named[m], "%s (%.2f)", r->muls[m], c0->p_mul / c0->p_exact);
+        else
+            snprintf(named[m], sizeof named[m], "%s", r->muls[m]);
+        tics[m] = named[m];
+    }
     for (int t = 0; t < r->ntopos; t++)
         for (int after = 1; after >= 0; after--) {
             int n = 0;
@@ -193,7 +251,7 @@ static axnn_status plot_by_mul(const study_report *r, const char *path)
         }
     char title[256];
     snprintf(title, sizeof title, "%s on %s: accuracy by multiplier (lines: after retraining)", r->arch, r->data);
-    axnn_plot p = {path, title, "multiplier", "top-1 accuracy %", false, s, ns, tics, r->nmuls};
+    axnn_plot p = {path, title, "multiplier (P_mul / P_exact), by power", "top-1 accuracy %", false, s, ns, tics, r->nmuls};
     return axnn_plot_render(&p);
 }
 
@@ -238,43 +296,109 @@ static axnn_status plot_vs_power(const study_report *r, const char *path)
     return axnn_plot_render(&p);
 }
 
-static axnn_status write_mem(const char *dir, const char *name, char *buf, size_t len)
+static axnn_status write_mem(const char *dir, const char *name, const char *buf, size_t len)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    axnn_status st = axnn_write_file_atomic(path, buf, len);
-    free(buf);
-    return st;
+    return axnn_write_file_atomic(path, buf, len);
 }
 
-axnn_status study_write_report(const study_report *r)
+/* Power of multiplier m (mW): from its cells, else from the multiplier itself; -1 if unknown. */
+static double power_of(const study_report *r, int m)
+{
+    for (int t = 0; t < r->ntopos; t++)
+        if (cell(r, t, m)->p_mul > 0) return cell(r, t, m)->p_mul;
+    axnn_mul *mm;
+    double p = -1;
+    if (!axnn_mul_get(r->muls[m], &mm)) {
+        p = mm->power_mw > 0 ? mm->power_mw : -1;
+        axnn_mul_free(mm);
+    }
+    axnn_clear_error();
+    return p;
+}
+
+/* The report with its multipliers sorted by power, highest first (exact on top, the x axis
+ * from exact to the cheapest), unknown power last, ties in --mul order; `cells` is allocated. */
+static axnn_status sorted_by_power(const study_report *r, study_report *s, study_cell **cells)
+{
+    double p[AXNN_STUDY_MAX_MULS];
+    int ord[AXNN_STUDY_MAX_MULS];
+    for (int m = 0; m < r->nmuls; m++) {
+        p[m] = power_of(r, m);
+        ord[m] = m;
+    }
+    for (int a = 1; a < r->nmuls; a++) /* insertion sort: stable */
+        for (int b = a; b > 0 && p[ord[b]] > p[ord[b - 1]]; b--) {
+            int t = ord[b];
+            ord[b] = ord[b - 1];
+            ord[b - 1] = t;
+        }
+    *s = *r;
+    *cells = malloc(sizeof **cells * (size_t)(r->ntopos * r->nmuls) + 1);
+    if (!*cells) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    for (int m = 0; m < r->nmuls; m++) {
+        snprintf(s->muls[m], sizeof s->muls[m], "%s", r->muls[ord[m]]);
+        for (int t = 0; t < r->ntopos; t++) (*cells)[t * r->nmuls + m] = *cell(r, t, ord[m]);
+    }
+    s->cells = *cells;
+    return AXNN_OK;
+}
+
+/* The tables first (each written atomically), then the figures. A missing gnuplot costs only the
+ * figures (a warning); any other failure, a full disk included, is an error, and no file is ever
+ * installed half-written. */
+static axnn_status write_report(const study_report *grid_order, const study_report *r)
 {
     const char *dir = r->cfg->out;
     char *md = NULL, *csv = NULL, *js = NULL;
-    size_t mdn, csvn, jsn;
+    size_t mdn = 0, csvn = 0, jsn = 0;
     FILE *f = open_memstream(&md, &mdn), *c = open_memstream(&csv, &csvn), *j = open_memstream(&js, &jsn);
-    md_settings(f, r);
-    md_accuracy(f, r);
-    md_power(f, r);
-    md_loads(f, r);
-    md_grad(f, r);
-    fprintf(f, "\n## Figures\n\n![accuracy by multiplier](accuracy_by_multiplier.png)\n\n"
-               "![accuracy against P_norm](accuracy_vs_power.png)\n\n"
-               "Data: `results.csv`, `results.json`; one file per cell under `cells/`.\n");
-    write_csv_json(r, c, j);
-    fclose(f);
-    fclose(c);
-    fclose(j);
-    axnn_status st = write_mem(dir, "report.md", md, mdn);
-    st = st ? (free(csv), st) : write_mem(dir, "results.csv", csv, csvn);
-    st = st ? (free(js), st) : write_mem(dir, "results.json", js, jsn);
+    bool ok = f && c && j;
+    if (ok) {
+        md_settings(f, r);
+        md_accuracy(f, r);
+        md_power(f, r);
+        md_loads(f, r);
+        md_grad(f, r);
+        fprintf(f, "\n## Figures\n\n![accuracy by multiplier](accuracy_by_multiplier.png)\n\n"
+                   "![accuracy against P_norm](accuracy_vs_power.png)\n\n"
+                   "Data: `results.csv`, `results.json`; one file per cell under `cells/`.\n");
+        char jpath[4200];
+        snprintf(jpath, sizeof jpath, "%s/results.json", dir);
+        write_csv_json(grid_order, c, j, jpath);
+    }
+    if (f && fclose(f)) ok = false;
+    if (c && fclose(c)) ok = false;
+    if (j && fclose(j)) ok = false;
+    axnn_status st = ok ? AXNN_OK : axnn_error(AXNN_ERR_NOMEM, "%s: out of memory for the report", dir);
+    if (!st) st = write_mem(dir, "report.md", md, mdn);
+    if (!st) st = write_mem(dir, "results.csv", csv, csvn);
+    if (!st) st = write_mem(dir, "results.json", js, jsn);
+    free(md);
+    free(csv);
+    free(js);
     if (st) return st;
-    /* the tables are written; a missing gnuplot costs only the figures */
     char path[4200];
     snprintf(path, sizeof path, "%s/accuracy_by_multiplier.png", dir);
-    axnn_status pst = plot_by_mul(r, path);
+    st = plot_by_mul(r, path);
     snprintf(path, sizeof path, "%s/accuracy_vs_power.png", dir);
-    if (!pst) pst = plot_vs_power(r, path);
-    if (pst) axnn_log(AXNN_LOG_WARN, "no figures: %s", axnn_last_error());
-    return AXNN_OK;
+    if (!st) st = plot_vs_power(r, path);
+    if (st == AXNN_ERR_UNSUPPORTED) {
+        axnn_log(AXNN_LOG_WARN, "no figures: %s", axnn_last_error());
+        axnn_clear_error();
+        return AXNN_OK;
+    }
+    return st;
+}
+
+axnn_status study_write_report(const study_report *grid_order)
+{
+    study_report sorted; /* for report.md and the figures; the data files keep the --mul order */
+    study_cell *cells;
+    axnn_status st = sorted_by_power(grid_order, &sorted, &cells);
+    if (st) return st;
+    st = write_report(grid_order, &sorted);
+    free(cells);
+    return st;
 }

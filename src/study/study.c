@@ -22,6 +22,7 @@
 
 #include "axnn/models.h"
 #include "axnn/ops.h"
+#include "axnn/report.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -42,11 +43,8 @@ typedef struct study {
     axnn_dataset train, test, test_view;
     axnn_preproc pp;
     axnn_model_cfg mc;
-    char topos[AXNN_STUDY_MAX_TOPOS][16];
-    axnn_moe_kind kinds[AXNN_STUDY_MAX_TOPOS];
-    int ntopos;
-    char muls[AXNN_STUDY_MAX_MULS][128], tmuls[AXNN_STUDY_MAX_MULS][128];
-    int nmuls, ntmuls;
+    study_grid grid;
+    bool touch[AXNN_STUDY_MAX_TOPOS]; /* the topology has cells of this shard */
     axnn_graph *base;
     double base_macs, p_exact, factor[AXNN_STUDY_MAX_TOPOS], float_acc[AXNN_STUDY_MAX_TOPOS];
     study_cell *cells, *extra;
@@ -86,89 +84,28 @@ void axnn_study_defaults(axnn_study_cfg *c)
 
 /* ---- small helpers ---- */
 
-static axnn_status mkdir_p(const char *dir)
+/* <out>/cells/<topology>/<multiplier>[.table|.ste].json */
+static void cell_path(const study *s, int t, int m, char *out, size_t n)
 {
-    char b[4096];
-    snprintf(b, sizeof b, "%s", dir);
-    for (char *p = b + 1;; p++) {
-        bool end = !*p;
-        if (*p == '/' || end) {
-            *p = 0;
-            if (mkdir(b, 0777) && errno != EEXIST)
-                return axnn_error(AXNN_ERR_IO, "%s: cannot create folder: %s", b, strerror(errno));
-            if (end) break;
-            *p = '/';
-        }
-    }
-    return AXNN_OK;
+    char rel[300];
+    study_grid_cell_path(&s->grid, t, m, rel, sizeof rel);
+    snprintf(out, n, "%s/%s", s->cfg->out, rel);
 }
 
-static void safe_name(const char *mul, char *out, size_t n)
+static study_cell *cell_of(study *s, int t, int m)
 {
-    const char *b = strrchr(mul, '/');
-    snprintf(out, n, "%s", b ? b + 1 : mul);
-    for (char *p = out; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
-            *p = '_';
-}
-
-static void cell_path(const study *s, const char *topo, const char *mul, const char *grad_suffix, char *out, size_t n)
-{
-    char m[160];
-    safe_name(mul, m, sizeof m);
-    snprintf(out, n, "%s/cells/%s/%s%s.json", s->cfg->out, topo, m, grad_suffix);
-}
-
-static int split_list(const char *list, char (*dst)[128], int max)
-{
-    char buf[4096];
-    int n = 0;
-    snprintf(buf, sizeof buf, "%s", list ? list : "");
-    for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
-        if (n == max) return -1;
-        snprintf(dst[n++], 128, "%s", t);
-    }
-    return n;
-}
-
-/* Multipliers like "bam:4,8" contain commas: a piece that is a bare number joins the previous. */
-static int split_muls(const char *list, char (*dst)[128], int max)
-{
-    char tmp[AXNN_STUDY_MAX_MULS * 2][128];
-    int n = split_list(list, tmp, AXNN_STUDY_MAX_MULS * 2), m = 0;
-    for (int i = 0; i < n; i++) {
-        bool number = tmp[i][0] >= '0' && tmp[i][0] <= '9';
-        if (number && m > 0 && strchr(dst[m - 1], ':')) {
-            size_t l = strlen(dst[m - 1]);
-            snprintf(dst[m - 1] + l, 128 - l, ",%s", tmp[i]);
-            continue;
-        }
-        if (m == max) return -1;
-        snprintf(dst[m++], 128, "%s", tmp[i]);
-    }
-    return n < 0 ? -1 : m;
+    return m < s->grid.nmuls ? &s->cells[t * s->grid.nmuls + m] : &s->extra[m - s->grid.nmuls];
 }
 
 static axnn_status parse_lists(study *s)
 {
     const axnn_study_cfg *c = s->cfg;
-    char t[8][128];
-    int nt = split_list(c->topologies, t, 8);
-    if (nt < 1 || nt > AXNN_STUDY_MAX_TOPOS)
-        return axnn_error(AXNN_ERR_ARG, "--topologies: give 1 to 4 of dense, hard, soft, cluster (got '%s')", c->topologies);
-    for (int i = 0; i < nt; i++) {
-        if (!axnn_moe_kind_parse(t[i], &s->kinds[i]))
-            return axnn_error(AXNN_ERR_ARG, "--topologies: unknown topology '%s' (dense, hard, soft, cluster)", t[i]);
-        snprintf(s->topos[i], sizeof s->topos[i], "%s", t[i]);
-    }
-    s->ntopos = nt;
-    s->nmuls = split_muls(c->muls, s->muls, AXNN_STUDY_MAX_MULS);
-    if (s->nmuls < 1) return axnn_error(AXNN_ERR_ARG, "--mul: give 1 to %d multipliers", AXNN_STUDY_MAX_MULS);
-    s->ntmuls = c->table_grad_muls ? split_muls(c->table_grad_muls, s->tmuls, AXNN_STUDY_MAX_MULS) : 0;
-    if (s->ntmuls < 0) return axnn_error(AXNN_ERR_ARG, "--compare-grad: too many multipliers");
-    for (int i = 0; i < s->nmuls + s->ntmuls; i++) { /* fail early, naming `axnn mul import` */
+    study_grid *g = &s->grid;
+    axnn_status st = study_grid_parse(g, c->topologies, c->muls, c->table_grad_muls, c->grad);
+    if (st) return st;
+    for (int i = 0; i < g->nmuls + g->ntmuls; i++) { /* fail early, naming `axnn mul import` */
         axnn_mul *m;
-        axnn_status st = axnn_mul_get(i < s->nmuls ? s->muls[i] : s->tmuls[i - s->nmuls], &m);
+        st = axnn_mul_get(study_grid_mul(g, i), &m);
         if (st) return st;
         if (i == 0 || s->p_exact <= 0) {
             axnn_mul *ex;
@@ -184,31 +121,38 @@ static axnn_status parse_lists(study *s)
 static void settings_line(const axnn_study_cfg *c, char *b, size_t n)
 {
     const axnn_moe_cfg *m = &c->moe;
+    char arch[300], data[300], base[8200], units[600], gateway[300];
+    study_json_quote(arch, sizeof arch, c->arch);
+    study_json_quote(data, sizeof data, c->data);
+    study_json_quote(base, sizeof base, c->base_path ? c->base_path : "");
+    study_json_quote(units, sizeof units, m->units ? m->units : "");
+    study_json_quote(gateway, sizeof gateway, m->gateway ? m->gateway : "");
     snprintf(b, n,
-             "{\"arch\": \"%s\", \"data\": \"%s\", \"size\": %d, \"base\": \"%s\", \"base_epochs\": %d, "
+             "{\"arch\": %s, \"data\": %s, \"size\": %d, \"base\": %s, \"base_epochs\": %d, "
              "\"base_images\": %d, \"base_lr\": %g, \"moe_epochs\": %d, \"moe_images\": %d, \"moe_lr\": %g, "
              "\"calib\": %d, \"calib_method\": \"%s\", \"retrain_epochs\": %d, \"retrain_images\": %d, "
              "\"eval_images\": %d, \"cluster_images\": %d, \"bn_images\": %d, \"lr\": %g, \"wd\": %g, \"momentum\": %g, \"batch\": %d, "
-             "\"grad\": \"%s\", \"experts\": %d, \"units\": \"%s\", \"width\": %g, \"aux_weight\": %g, "
-             "\"gateway\": \"%s\", \"seed\": %llu}\n",
-             c->arch, c->data, c->size, c->base_path ? c->base_path : "", c->base_epochs, c->base_images, c->base_lr,
-             c->moe_epochs, c->moe_images, c->moe_lr, c->calib, axnn_calib_name(c->calib_method), c->retrain_epochs,
-             c->retrain_images, c->eval_images, c->cluster_images, c->bn_images, c->lr, c->wd, c->momentum, c->batch,
-             c->grad == AXNN_GRAD_TABLE ? "table" : "ste", m->experts, m->units ? m->units : "", m->width,
-             m->aux_weight, m->gateway ? m->gateway : "", (unsigned long long)c->seed);
+             "\"grad\": \"%s\", \"experts\": %d, \"units\": %s, \"width\": %g, \"aux_weight\": %g, "
+             "\"gateway\": %s, \"seed\": %llu}\n",
+             arch, data, c->size, base, c->base_epochs, c->base_images, c->base_lr, c->moe_epochs, c->moe_images,
+             c->moe_lr, c->calib, axnn_calib_name(c->calib_method), c->retrain_epochs, c->retrain_images,
+             c->eval_images, c->cluster_images, c->bn_images, c->lr, c->wd, c->momentum, c->batch,
+             c->grad == AXNN_GRAD_TABLE ? "table" : "ste", m->experts, units, m->width, m->aux_weight, gateway,
+             (unsigned long long)c->seed);
 }
 
 static axnn_status check_settings(const study *s)
 {
-    char want[2048], path[4200], have[2048] = "";
+    char want[16384], path[4200];
     settings_line(s->cfg, want, sizeof want);
     snprintf(path, sizeof path, "%s/study.json", s->cfg->out);
-    FILE *f = fopen(path, "r");
-    if (!f) return axnn_write_file_atomic(path, want, strlen(want));
-    size_t n = fread(have, 1, sizeof have - 1, f);
-    fclose(f);
-    have[n] = 0;
-    if (strcmp(have, want))
+    char *have;
+    axnn_status st = study_read_file(path, 1 << 20, &have);
+    if (st) return st;
+    if (!have) return axnn_write_file_atomic(path, want, strlen(want));
+    bool same = !strcmp(have, want);
+    free(have);
+    if (!same)
         return axnn_error(AXNN_ERR_ARG,
                           "%s holds a study with other settings (see its study.json): use another --out, or the same "
                           "settings to resume it",
@@ -338,9 +282,9 @@ static axnn_status prepare_base(study *s)
 
 static axnn_status build_topology(const study *s, int t, axnn_graph **g)
 {
-    if (s->kinds[t] == AXNN_MOE_DENSE) return axnn_model_build(s->cfg->arch, &s->mc, g);
+    if (s->grid.kinds[t] == AXNN_MOE_DENSE) return axnn_model_build(s->cfg->arch, &s->mc, g);
     axnn_moe_cfg mc = s->cfg->moe;
-    mc.kind = s->kinds[t];
+    mc.kind = s->grid.kinds[t];
     mc.seed = s->cfg->seed;
     return axnn_moe_build(s->base, &mc, g);
 }
@@ -350,24 +294,24 @@ static axnn_status prepare_topology(study *s, int t, axnn_graph *g)
 {
     const axnn_study_cfg *c = s->cfg;
     char path[4200];
-    snprintf(path, sizeof path, "%s/models/%s.safetensors", c->out, s->topos[t]);
+    snprintf(path, sizeof path, "%s/models/%s.safetensors", c->out, s->grid.topos[t]);
     bool found;
     axnn_status st = load_into(g, path, &found);
     if (st || found) return st;
-    if (s->kinds[t] == AXNN_MOE_DENSE) {
+    if (s->grid.kinds[t] == AXNN_MOE_DENSE) {
         char bp[4200];
         snprintf(bp, sizeof bp, "%s/models/base.safetensors", c->out);
         st = load_into(g, c->base_path ? c->base_path : bp, &found);
         return st ? st : save_model(s, g, path);
     }
-    snprintf(s->sp.status, sizeof s->sp.status, "fine-tuning the %s topology", s->topos[t]);
+    snprintf(s->sp.status, sizeof s->sp.status, "fine-tuning the %s topology", s->grid.topos[t]);
     axnn_progress_update(s->sp.p, s->sp.done, s->sp.status);
-    if (s->kinds[t] == AXNN_MOE_CLUSTER) {
+    if (s->grid.kinds[t] == AXNN_MOE_CLUSTER) {
         st = axnn_moe_cluster_fit(g, s->pool, &s->train, &s->pp, c->cluster_images, c->seed);
         study_progress_add(&s->sp, images_of(&s->train, c->cluster_images) / 4);
         if (st) return st;
     }
-    if (s->kinds[t] != AXNN_MOE_CLUSTER) {
+    if (s->grid.kinds[t] != AXNN_MOE_CLUSTER) {
         st = axnn_moe_init_gates(g, s->pool, &s->train, &s->pp, c->cluster_images, c->seed);
         study_progress_add(&s->sp, images_of(&s->train, c->cluster_images) / 2);
         if (st) return st;
@@ -424,7 +368,7 @@ static axnn_status attach(study *s, axnn_graph *g, const char *mul, axnn_grad_mo
 static void cell_init(const study *s, study_cell *c, int t, const char *mul, axnn_grad_mode grad)
 {
     memset(c, 0, sizeof *c);
-    snprintf(c->topo, sizeof c->topo, "%s", s->topos[t]);
+    snprintf(c->topo, sizeof c->topo, "%s", s->grid.topos[t]);
     snprintf(c->mul, sizeof c->mul, "%s", mul);
     snprintf(c->grad, sizeof c->grad, "%s", grad == AXNN_GRAD_TABLE ? "table" : "ste");
     axnn_mul *m;
@@ -446,7 +390,7 @@ static axnn_status run_cell(study *s, axnn_graph *g, int t, const axnn_st_file *
     const study_cell old = *c;
     const bool had_before = c->have_before;
     cell_init(s, c, t, mul, grad);
-    snprintf(s->sp.status, sizeof s->sp.status, "%s x %s%s", s->topos[t], mul, grad == cfg->grad ? "" : " (other gradient)");
+    snprintf(s->sp.status, sizeof s->sp.status, "%s x %s%s", s->grid.topos[t], mul, grad == cfg->grad ? "" : " (other gradient)");
     st = axnn_graph_load_weights(g, w, true);
     if (!st) st = attach(s, g, mul, grad);
     axnn_moe_freeze_gates(g, true);
@@ -477,44 +421,51 @@ static axnn_status run_cell(study *s, axnn_graph *g, int t, const axnn_st_file *
 static axnn_status float_accuracy(study *s, int t, axnn_graph *g)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/cells/%s/float.json", s->cfg->out, s->topos[t]);
+    snprintf(path, sizeof path, "%s/cells/%s/float.json", s->cfg->out, s->grid.topos[t]);
     study_cell c;
-    if (!study_cell_load(path, &c) && c.have_before) {
+    axnn_status st = study_cell_load_warn(path, s->grid.topos[t], "float", "ste", &c);
+    if (st) return st;
+    if (c.have_before) {
         s->float_acc[t] = c.acc_before;
         return AXNN_OK;
     }
     cell_init(s, &c, t, "float", AXNN_GRAD_STE);
-    axnn_status st = evaluate(s, g, t, &c.acc_before);
+    st = evaluate(s, g, t, &c.acc_before);
     c.have_before = true;
     s->float_acc[t] = c.acc_before;
     cell_costs(s, g, &c, false);
     return st ? st : study_cell_save(path, &c);
 }
 
+/* Whether the cell (t, m) is this run's to do. */
+static bool owns(const study *s, int t, int m)
+{
+    return study_shard_owns(&s->grid, s->cfg->shard_k, s->cfg->shard_n, study_grid_index(&s->grid, t, m));
+}
+
+static int cells_of(const study *s, int t) /* the topology's cells, comparison included */
+{
+    return s->grid.nmuls + (s->grid.kinds[t] == AXNN_MOE_DENSE ? s->grid.ntmuls : 0);
+}
+
 static axnn_status run_topology(study *s, int t)
 {
     const axnn_study_cfg *c = s->cfg;
+    if (!s->touch[t]) return AXNN_OK;
     axnn_graph *g = NULL;
     axnn_st_file *w = NULL;
     char path[4200];
-    snprintf(path, sizeof path, "%s/models/%s.safetensors", c->out, s->topos[t]);
+    snprintf(path, sizeof path, "%s/models/%s.safetensors", c->out, s->grid.topos[t]);
     axnn_status st = build_topology(s, t, &g);
     if (!st) st = prepare_topology(s, t, g);
     if (!st) st = float_accuracy(s, t, g);
     if (!st) st = axnn_st_read(path, &w);
     bool calibrated = false;
-    for (int m = 0; m < s->nmuls + s->ntmuls && !st; m++) {
-        bool extra = m >= s->nmuls;
-        if (extra && s->kinds[t] != AXNN_MOE_DENSE) break;
-        const char *mul = extra ? s->tmuls[m - s->nmuls] : s->muls[m];
-        axnn_grad_mode grad = extra ? (c->grad == AXNN_GRAD_STE ? AXNN_GRAD_TABLE : AXNN_GRAD_STE) : c->grad;
-        char cp[4400];
-        cell_path(s, s->topos[t], mul, extra ? (grad == AXNN_GRAD_TABLE ? ".table" : ".ste") : "", cp, sizeof cp);
-        study_cell *cell = extra ? &s->extra[m - s->nmuls] : &s->cells[t * s->nmuls + m];
-        if (study_cell_load(cp, cell) == AXNN_ERR_FORMAT) st = AXNN_ERR_FORMAT;
-        if (st || cell->have_after) continue;
+    for (int m = 0; m < cells_of(s, t) && !st; m++) {
+        study_cell *cell = cell_of(s, t, m);
+        if (!owns(s, t, m) || cell->have_after) continue;
         if (!calibrated) {
-            snprintf(s->sp.status, sizeof s->sp.status, "calibrating %s", s->topos[t]);
+            snprintf(s->sp.status, sizeof s->sp.status, "calibrating %s", s->grid.topos[t]);
             axnn_quant_cfg qc = {0};
             st = axnn_graph_load_weights(g, w, true);
             if (!st) st = axnn_quant_attach(g, &qc);
@@ -523,7 +474,9 @@ static axnn_status run_topology(study *s, int t)
             calibrated = !st;
             if (st) break;
         }
-        st = run_cell(s, g, t, w, mul, grad, cp, cell);
+        char cp[4400];
+        cell_path(s, t, m, cp, sizeof cp);
+        st = run_cell(s, g, t, w, study_grid_mul(&s->grid, m), study_grid_grad(&s->grid, m), cp, cell);
     }
     axnn_st_close(w);
     drop_plan(s);
@@ -539,16 +492,20 @@ static bool exists(const char *p)
     return stat(p, &sb) == 0;
 }
 
+/* Reads this run's finished cells (a bad file is redone, with a warning) and sizes the work. */
 static axnn_status estimate(study *s)
 {
     const axnn_study_cfg *c = s->cfg;
+    const study_grid *gr = &s->grid;
     char p[4400];
     int64_t total = 0;
     snprintf(p, sizeof p, "%s/models/base.safetensors", c->out);
     if (!c->base_path && !exists(p)) total += (int64_t)(2.0 * c->base_epochs * images_of(&s->train, c->base_images));
     const double ev = (double)s->test_view.n,
                  rt = 2.0 * c->retrain_epochs * images_of(&s->train, c->retrain_images) + c->bn_images;
-    for (int t = 0; t < s->ntopos; t++) {
+    for (int t = 0; t < gr->ntopos; t++) {
+        for (int m = 0; m < cells_of(s, t); m++) s->touch[t] = s->touch[t] || owns(s, t, m);
+        if (!s->touch[t]) continue;
         axnn_graph *g = NULL;
         axnn_status st = build_topology(s, t, &g);
         if (st) return st;
@@ -556,19 +513,21 @@ static axnn_status estimate(study *s)
         axnn_moe_cost_of(g, NULL, &cost);
         axnn_graph_free(g);
         double f = s->factor[t] = cost.eff_macs / s->base_macs;
-        snprintf(p, sizeof p, "%s/models/%s.safetensors", c->out, s->topos[t]);
-        if (!exists(p) && s->kinds[t] != AXNN_MOE_DENSE)
+        snprintf(p, sizeof p, "%s/models/%s.safetensors", c->out, gr->topos[t]);
+        if (!exists(p) && gr->kinds[t] != AXNN_MOE_DENSE)
             total += (int64_t)(f * 2.0 * c->moe_epochs * images_of(&s->train, c->moe_images)) +
                      images_of(&s->train, c->cluster_images) / 2;
         total += (int64_t)(f * (ev + c->calib));
-        for (int m = 0; m < s->nmuls + (s->kinds[t] == AXNN_MOE_DENSE ? s->ntmuls : 0); m++) {
-            bool extra = m >= s->nmuls;
-            axnn_grad_mode grad = extra ? (c->grad == AXNN_GRAD_STE ? AXNN_GRAD_TABLE : AXNN_GRAD_STE) : c->grad;
-            cell_path(s, s->topos[t], extra ? s->tmuls[m - s->nmuls] : s->muls[m],
-                      extra ? (grad == AXNN_GRAD_TABLE ? ".table" : ".ste") : "", p, sizeof p);
-            study_cell cell;
-            study_cell_load(p, &cell);
-            if (!cell.have_after) total += (int64_t)(f * ((cell.have_before ? 0 : ev) + rt * (extra ? 3 : 1) + ev));
+        for (int m = 0; m < cells_of(s, t); m++) {
+            if (!owns(s, t, m)) continue;
+            const bool extra = m >= gr->nmuls;
+            axnn_grad_mode grad = study_grid_grad(gr, m);
+            study_cell *cell = cell_of(s, t, m);
+            cell_path(s, t, m, p, sizeof p);
+            st = study_cell_load_warn(p, gr->topos[t], study_grid_mul(gr, m), grad == AXNN_GRAD_TABLE ? "table" : "ste",
+                                      cell);
+            if (st) return st;
+            if (!cell->have_after) total += (int64_t)(f * ((cell->have_before ? 0 : ev) + rt * (extra ? 3 : 1) + ev));
         }
     }
     s->sp.total = total;
@@ -589,16 +548,27 @@ static void clean_tmp(const char *dir)
     closedir(d);
 }
 
+/* Everything about the folder is checked before any work: it can be written, it holds this
+ * shard (or the whole study) of this grid, and the same settings. */
 static axnn_status prepare_dirs(study *s)
 {
     char p[4200];
+    const int cells = study_grid_ncells(&s->grid), k = s->cfg->shard_k, n = s->cfg->shard_n;
+    if (n > cells) /* before the folder is made */
+        return axnn_error(AXNN_ERR_ARG, "--shard %d/%d: the study has only %d cells, so at most %d shards", k, n, cells,
+                          cells);
+    static const char *const outputs[] = {"study.json", "shard.json", "report.md", "results.csv", "results.json",
+                                          "accuracy_by_multiplier.png", "accuracy_vs_power.png", NULL};
+    axnn_status st = study_check_out(s->cfg->out);
+    if (!st) st = axnn_output_files(s->cfg->out, outputs);
+    if (!st) st = study_shard_prepare(s->cfg->out, &s->grid, s->cfg->shard_k, s->cfg->shard_n);
     snprintf(p, sizeof p, "%s/models", s->cfg->out);
-    axnn_status st = mkdir_p(p);
+    if (!st) st = study_mkdir_p(p);
     clean_tmp(s->cfg->out);
     clean_tmp(p);
-    for (int t = 0; t < s->ntopos && !st; t++) {
-        snprintf(p, sizeof p, "%s/cells/%s", s->cfg->out, s->topos[t]);
-        st = mkdir_p(p);
+    for (int t = 0; t < s->grid.ntopos && !st; t++) {
+        snprintf(p, sizeof p, "%s/cells/%s", s->cfg->out, s->grid.topos[t]);
+        st = study_mkdir_p(p);
         clean_tmp(p);
     }
     return st ? st : check_settings(s);
@@ -606,11 +576,11 @@ static axnn_status prepare_dirs(study *s)
 
 static axnn_status report(study *s, double seconds)
 {
-    study_report r = {.cfg = s->cfg, .arch = s->base->info.arch, .data = s->cfg->data, .ntopos = s->ntopos,
-                      .nmuls = s->nmuls, .base_macs = s->base_macs, .cells = s->cells, .extra = s->extra,
-                      .nextra = s->ntmuls, .seconds = seconds};
-    memcpy(r.topos, s->topos, sizeof r.topos);
-    memcpy(r.muls, s->muls, sizeof r.muls);
+    study_report r = {.cfg = s->cfg, .arch = s->base->info.arch, .data = s->cfg->data, .ntopos = s->grid.ntopos,
+                      .nmuls = s->grid.nmuls, .base_macs = s->base_macs, .cells = s->cells, .extra = s->extra,
+                      .nextra = s->grid.ntmuls, .seconds = seconds};
+    memcpy(r.topos, s->grid.topos, sizeof r.topos);
+    memcpy(r.muls, s->grid.muls, sizeof r.muls);
     memcpy(r.float_acc, s->float_acc, sizeof r.float_acc);
     return study_write_report(&r);
 }
@@ -628,14 +598,15 @@ axnn_status axnn_study_run(const axnn_study_cfg *cfg, axnn_progress *prog)
     if (!st) st = load_data(&s);
     if (!st) {
         s.pool = axnn_pool_create(cfg->threads > 0 ? cfg->threads : axnn_default_threads(), NULL);
-        s.cells = calloc((size_t)(s.ntopos * s.nmuls), sizeof *s.cells);
-        s.extra = calloc((size_t)s.ntmuls + 1, sizeof *s.extra);
+        s.cells = calloc((size_t)(s.grid.ntopos * s.grid.nmuls), sizeof *s.cells);
+        s.extra = calloc((size_t)s.grid.ntmuls + 1, sizeof *s.extra);
         if (!s.pool || !s.cells || !s.extra) st = axnn_error(AXNN_ERR_NOMEM, "out of memory");
     }
     if (!st) st = axnn_model_build(cfg->arch, &s.mc, &s.base);
     if (!st) {
         s.base_macs = (double)axnn_graph_macs(s.base);
         st = estimate(&s);
+        if (!st) st = study_shard_record(cfg->out, s.base->info.arch, s.base_macs, -1);
         axnn_graph_free(s.base);
         s.base = NULL;
     }
@@ -643,11 +614,13 @@ axnn_status axnn_study_run(const axnn_study_cfg *cfg, axnn_progress *prog)
         axnn_progress_begin(prog, "study", s.sp.total, "u");
         st = prepare_base(&s);
     }
-    for (int t = 0; t < s.ntopos && !st; t++) st = run_topology(&s, t);
+    for (int t = 0; t < s.grid.ntopos && !st; t++) st = run_topology(&s, t);
     if (!st) {
         snprintf(s.sp.status, sizeof s.sp.status, "done");
         axnn_progress_end(prog, "done");
-        st = report(&s, axnn_now() - t0);
+        /* a shard records its time; the merge writes the report */
+        st = cfg->shard_n > 0 ? study_shard_record(cfg->out, s.base->info.arch, s.base_macs, axnn_now() - t0)
+                              : report(&s, axnn_now() - t0);
     }
     axnn_graph_free(s.base);
     axnn_pool_destroy(s.pool);

@@ -4,7 +4,49 @@
 
 #include "axnn/study.h"
 
+struct cJSON;
+
 #define STUDY_MAX_UNITS 4
+
+/* The grid: topologies x multipliers, plus the gradient-comparison cells (dense only). */
+typedef struct study_grid {
+    char topos[AXNN_STUDY_MAX_TOPOS][16];
+    axnn_moe_kind kinds[AXNN_STUDY_MAX_TOPOS];
+    int ntopos;
+    char muls[AXNN_STUDY_MAX_MULS][128], tmuls[AXNN_STUDY_MAX_MULS][128];
+    int nmuls, ntmuls;
+    axnn_grad_mode grad; /* the main gradient; the comparison cells use the other one */
+} study_grid;
+
+/* Parses and checks the lists (unknown topology, duplicates, two multipliers that would share a
+ * cell file), naming the flag. */
+axnn_status study_grid_parse(study_grid *g, const char *topologies, const char *muls, const char *tmuls,
+                             axnn_grad_mode grad);
+
+/* The cells in run order: for each topology its multipliers, then (dense only) the comparison
+ * cells. Cell i is (topology *t, multiplier *m), m >= nmuls naming tmuls[m - nmuls]. */
+int study_grid_ncells(const study_grid *g);
+void study_grid_cell(const study_grid *g, int i, int *t, int *m);
+/* Index of (t, m) in run order, or -1 when the grid has no such cell. */
+int study_grid_index(const study_grid *g, int t, int m);
+const char *study_grid_mul(const study_grid *g, int m);
+axnn_grad_mode study_grid_grad(const study_grid *g, int m);
+/* "cells/<topology>/<multiplier><suffix>.json", relative to the study folder. */
+void study_grid_cell_path(const study_grid *g, int t, int m, char *out, size_t n);
+
+/* Shards (axnn study --shard K/N): cell i of C belongs to shard floor(i * N / C) + 1, i.e. each
+ * shard gets a contiguous block of the run order, so it fine-tunes as few topologies as it can.
+ * k is 1-based; n = 0 means the whole study. */
+bool study_shard_owns(const study_grid *g, int k, int n, int i);
+/* Checks or writes <out>/shard.json before any work (a folder holds one shard of one grid, or
+ * a whole study, for good). */
+axnn_status study_shard_prepare(const char *out, const study_grid *g, int k, int n);
+/* <dir>/shard.json parsed into *o, with its shard k of n; a missing file gives AXNN_OK, *o NULL. */
+axnn_status study_shard_read(const char *dir, struct cJSON **o, int *k, int *n);
+/* Whether two shard files hold the same grid. */
+bool study_shard_same_grid(const struct cJSON *a, const struct cJSON *b);
+/* Records what the merge needs (architecture, M_base, and, when done, the wall time). */
+axnn_status study_shard_record(const char *out, const char *arch, double base_macs, double seconds);
 
 /* One topology x multiplier cell (grad "ste" or "table"). */
 typedef struct study_cell {
@@ -42,8 +84,26 @@ axnn_status study_finetune(axnn_plan *p, axnn_pool *pool, const axnn_dataset *tr
                            const study_train *t, study_progress *sp);
 
 axnn_status study_cell_save(const char *path, const study_cell *c);
-/* AXNN_ERR_IO when the file does not exist (then *c is zeroed). */
-axnn_status study_cell_load(const char *path, study_cell *c);
+/* Reads and validates a cell file: it must name this topology, multiplier and gradient, with
+ * accuracies in [0, 1] and finite, non-negative costs. A missing file gives AXNN_OK with *c
+ * zeroed (nothing done); a file that fails validation gives AXNN_ERR_FORMAT (*c zeroed, the
+ * error names the file and the problem: the caller recomputes the cell); a path that is not a
+ * regular file, or unreadable, gives AXNN_ERR_IO. */
+axnn_status study_cell_load(const char *path, const char *topo, const char *mul, const char *grad, study_cell *c);
+/* The same with a warning line for a bad file (which then reads as missing). */
+axnn_status study_cell_load_warn(const char *path, const char *topo, const char *mul, const char *grad,
+                                 study_cell *c);
+
+/* Reads a small regular file whole (NUL-terminated; free() it). A missing file gives AXNN_OK
+ * with *out = NULL; anything but a regular file of at most `max` bytes is an error. */
+axnn_status study_read_file(const char *path, size_t max, char **out);
+/* Checks that `dir` can hold the study's outputs before any work: creates it (and its parents)
+ * if needed; refuses a file, a path under a file, or a folder that cannot be written. */
+axnn_status study_check_out(const char *dir);
+/* s as a JSON string literal, quotes included (escaped by cJSON). */
+void study_json_quote(char *dst, size_t n, const char *s);
+/* mkdir -p, naming a part of the path that is a file */
+axnn_status study_mkdir_p(const char *dir);
 
 typedef struct study_report {
     const axnn_study_cfg *cfg;
@@ -58,6 +118,7 @@ typedef struct study_report {
     const study_cell *extra; /* table-gradient comparison cells */
     int nextra;
     double seconds;
+    int nshards; /* > 0: merged from this many shards (seconds summed over them) */
 } study_report;
 
 axnn_status study_write_report(const study_report *r);

@@ -2,33 +2,10 @@
 # `axnn mul import`; a study killed with SIGKILL after its first finished cell resumes without
 # redoing or losing any finished cell, and ends with the same results as an uninterrupted run.
 . "$(dirname "$0")/common.inc"
-
-# write_small DIR N: MNIST-layout 12x12 images (train and t10k), 4 classes; class k has a bright
-# bar at rows 3k and 3k+1, plus noise.
-write_small() {
-    dir="$1"; n="$2"
-    mkdir -p "$dir"
-    for split in train t10k; do
-        awk -v n="$n" -v seed="$([ $split = train ] && echo 1 || echo 2)" 'BEGIN {
-            srand(seed);
-            printf "%c%c%c%c", 0, 0, 8, 3;
-            printf "%c%c%c%c", 0, 0, int(n / 256) % 256, n % 256;
-            printf "%c%c%c%c%c%c%c%c", 0, 0, 0, 12, 0, 0, 0, 12;
-            for (i = 0; i < n; i++) { k = i % 4;
-                for (p = 0; p < 144; p++) { r = int(p / 12);
-                    v = (r == 3 * k || r == 3 * k + 1) ? 200 + int(rand() * 50) : int(rand() * 90);
-                    printf "%c", v; } } }' | LC_ALL=C cat >"$dir/$split-images-idx3-ubyte"
-        awk -v n="$n" 'BEGIN {
-            printf "%c%c%c%c", 0, 0, 8, 1;
-            printf "%c%c%c%c", 0, 0, int(n / 256) % 256, n % 256;
-            for (i = 0; i < n; i++) printf "%c", i % 4; }' >"$dir/$split-labels-idx1-ubyte"
-    done
-}
+. "$(dirname "$0")/study_data.inc"
 
 write_small "$TMP/ds" 192
-study="--data mnist --data-dir $TMP/ds --topologies dense,hard --mul exact,trunc:8 --compare-grad trunc:8
-       --base-epochs 2 --moe-images 96 --retrain-images 96 --eval-images 64 --calib 32 --cluster-images 64
-       --bn-images 32 --batch 32 --threads 2"
+study="$STUDY"
 done_re='"have_after":[[:space:]]*true'
 # Under the sanitizers (ASAN_OPTIONS set by scripts/test.sh) the uninterrupted reference run is
 # skipped to keep CI short; the kill/resume checks still run.

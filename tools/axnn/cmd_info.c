@@ -1,9 +1,13 @@
-/* axnn info: a per-layer table of a model's output shapes, parameters and MACs, with totals. */
+/* axnn info: a per-layer table of a model's output shapes, parameters and MACs, with totals.
+ * The argument is a checkpoint, or an architecture name (`axnn info resnet20` is `axnn info
+ * --arch resnet20`) when no file of that name exists. */
 #include "model_args.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void print_table(const axnn_graph *g)
 {
@@ -34,6 +38,14 @@ int cli_info(int argc, char **argv)
                        flags, nf, pos, 1, &npos);
     if (rc) return rc < 0 ? 0 : rc;
     axnn_graph *g = NULL;
+    struct stat sb;
+    bool name_like = npos == 1 && !strpbrk(pos[0], "/."); /* architecture names hold neither */
+    if (name_like && stat(pos[0], &sb) && errno == ENOENT) {
+        if (axnn_model_check(pos[0])) return cli_fail("%s: no such file, nor an architecture (%s)", pos[0], axnn_last_error());
+        if (m.arch) return cli_fail("info: '%s' and --arch %s both name an architecture: give one", pos[0], m.arch);
+        m.arch = pos[0]; /* an architecture name, not a file */
+        npos = 0;
+    }
     if (npos == 1) {
         axnn_ckpt_meta meta;
         if ((rc = cli_open_model(pos[0], &m, &g, &meta))) return rc;

@@ -7,10 +7,46 @@
 #include "axnn/study.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#define MAX_SHARDS 1024
+
+static int parse_shard(const char *s, int *k, int *n)
+{
+    char *e;
+    long a = strtol(s, &e, 10), b = 0;
+    bool ok = e != s && *e == '/';
+    if (ok) {
+        const char *p = e + 1;
+        b = strtol(p, &e, 10);
+        ok = e != p && !*e && a >= 1 && a <= b && b <= MAX_SHARDS;
+    }
+    if (!ok) return cli_fail("--shard: expected K/N with 1 <= K <= N <= %d, got '%s'", MAX_SHARDS, s);
+    *k = (int)a;
+    *n = (int)b;
+    return 0;
+}
+
+/* axnn study --merge DIR... --out DIR: the settings come from the shards, so other flags are refused. */
+static int run_merge(const cli_flag *flags, int nf, const char *const *dirs, int ndirs, const char *out)
+{
+    for (int i = 0; i < nf; i++)
+        if (flags[i].seen && strcmp(flags[i].name, "merge") && strcmp(flags[i].name, "out"))
+            return cli_fail("--merge takes the settings from the shards' study.json: drop --%s", flags[i].name);
+    if (ndirs < 1) return cli_fail("--merge: give the shard folders, e.g. axnn study --merge runs/s1 runs/s2 --out runs/s");
+    if (!cli_flag_seen(flags, nf, "out")) return cli_fail("--merge: give the merged study's folder with --out DIR");
+    axnn_status st = axnn_study_merge(dirs, ndirs, out);
+    if (st) return cli_fail_status(st);
+    printf("merged %d shard folder(s): report %s/report.md (results.csv, results.json, accuracy_by_multiplier.png, "
+           "accuracy_vs_power.png)\n",
+           ndirs, out);
+    return 0;
+}
+
 typedef struct study_flags {
-    const char *grad, *calib_method;
+    const char *grad, *calib_method, *shard;
+    bool merge;
 } study_flags;
 
 static int add_flags(axnn_study_cfg *c, study_flags *sf, cli_flag *f)
@@ -50,6 +86,8 @@ static int add_flags(axnn_study_cfg *c, study_flags *sf, cli_flag *f)
     f[n++] = (cli_flag){"gateway", FLAG_STR, &c->moe.gateway, "NAME", "cluster gateway: the nodes before this one (default layer1.1)"};
     f[n++] = (cli_flag){"seed", FLAG_U64, &c->seed, "N", "random seed (default 1)"};
     f[n++] = (cli_flag){"threads", FLAG_INT, &c->threads, "N", "threads (default: all cores)", 1, 1024};
+    f[n++] = (cli_flag){"shard", FLAG_STR, &sf->shard, "K/N", "run only shard K of N (a fixed share of the cells; see docs/study.md)"};
+    f[n++] = (cli_flag){"merge", FLAG_BOOL, &sf->merge, NULL, "build the report in --out from the shard folders given as arguments"};
     return n;
 }
 
@@ -58,13 +96,16 @@ int cli_study(int argc, char **argv)
     axnn_study_cfg c;
     axnn_study_defaults(&c);
     c.table_grad_muls = "trunc:7,bam:2,6";
-    study_flags sf = {"ste", "max"};
+    study_flags sf = {"ste", "max", NULL, false};
     cli_flag flags[48];
     int nf = add_flags(&c, &sf, flags);
-    const char *pos[1];
+    static const char *pos[MAX_SHARDS];
     int npos;
-    int rc = cli_parse("study", "[options]", argc, argv, flags, nf, pos, 0, &npos);
+    int rc = cli_parse("study", "[options] | --merge DIR... --out DIR", argc, argv, flags, nf, pos, MAX_SHARDS, &npos);
     if (rc) return rc < 0 ? 0 : rc;
+    if (sf.merge) return run_merge(flags, nf, pos, npos, c.out);
+    if (npos > 0) return cli_fail("study: unexpected argument '%s' (shard folders go with --merge)", pos[0]);
+    if (sf.shard && parse_shard(sf.shard, &c.shard_k, &c.shard_n)) return 1;
     if (!strcmp(sf.grad, "table"))
         c.grad = AXNN_GRAD_TABLE;
     else if (strcmp(sf.grad, "ste"))
@@ -79,6 +120,12 @@ int cli_study(int argc, char **argv)
     axnn_status st = axnn_study_run(&c, prog);
     axnn_progress_free(prog);
     if (st) return cli_fail_status(st);
+    if (c.shard_n > 0) {
+        printf("shard %d/%d finished in %.0f s: cells in %s/cells; build the report with axnn study --merge "
+               "SHARD_DIR... --out DIR\n",
+               c.shard_k, c.shard_n, axnn_now() - t0, c.out);
+        return 0;
+    }
     printf("study finished in %.0f s: report %s/report.md (results.csv, results.json, accuracy_by_multiplier.png, "
            "accuracy_vs_power.png)\n",
            axnn_now() - t0, c.out);

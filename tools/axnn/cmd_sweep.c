@@ -11,11 +11,9 @@
 
 #include "axnn/report.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 typedef struct sweep_row {
     char name[128];
@@ -83,21 +81,62 @@ static int run_one(sweep_ctx *c, const cli_quant_args *qa, const char *mul, swee
     return 0;
 }
 
-static void write_tables(const char *dir, const sweep_row *rows, int n, double acc_f32, double acc_int8,
-                         const char *arch, const char *data)
+static void json_row(FILE *j, const sweep_row *r, axnn_json_nonfinite *nf)
+{
+    fprintf(j, "{\"multiplier\": ");
+    axnn_json_string(j, r->name);
+    fprintf(j, ", \"accuracy\": ");
+    axnn_json_number(j, "%.6f", r->acc, nf, "accuracy");
+    fprintf(j, ", \"mae_pct\": ");
+    axnn_json_number(j, "%.6f", r->mae_pct, nf, "mae_pct");
+    fprintf(j, ", \"wce_pct\": ");
+    axnn_json_number(j, "%.6f", r->wce_pct, nf, "wce_pct");
+    fprintf(j, ", \"ep_pct\": ");
+    axnn_json_number(j, "%.4f", r->ep_pct, nf, "ep_pct");
+    fprintf(j, ", \"power_mw\": ");
+    axnn_json_number(j, "%.4f", r->power, nf, "power_mw");
+    fprintf(j, ", \"power_estimated\": %s, \"f_apx\": ", r->power_est ? "true" : "false");
+    axnn_json_number(j, "%.6f", r->fapx, nf, "f_apx");
+    fprintf(j, ", \"p_rel\": ");
+    axnn_json_number(j, "%.6f", r->prel, nf, "p_rel");
+    fprintf(j, ", \"kernel\": ");
+    axnn_json_string(j, r->kernel);
+    fprintf(j, "}");
+}
+
+/* sweep.md (also printed), sweep.csv and sweep.json, each written atomically; 1 on failure. */
+static int write_tables(const char *dir, const sweep_row *rows, int n, double acc_f32, double acc_int8,
+                        const char *arch, const char *data)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/sweep.md", dir);
     char *md = NULL, *csv = NULL, *js = NULL;
     size_t mdn, csvn, jsn;
     FILE *f = open_memstream(&md, &mdn), *c = open_memstream(&csv, &csvn), *j = open_memstream(&js, &jsn);
+    if (!f || !c || !j) {
+        if (f) fclose(f);
+        if (c) fclose(c);
+        if (j) fclose(j);
+        free(md);
+        free(csv);
+        free(js);
+        return cli_fail("%s: out of memory", dir);
+    }
+    axnn_json_nonfinite nf = {0};
     fprintf(f, "# Multiplier sweep: %s on %s\n\nfloat32: %.2f%%, exact int8: %.2f%%\n\n", arch, data, 100 * acc_f32,
             100 * acc_int8);
     fprintf(f, "| multiplier | accuracy %% | drop vs int8 | MAE %% | WCE %% | EP %% | power mW | f_apx | P_rel | kernel (largest layer) |\n");
     fprintf(f, "|---|---|---|---|---|---|---|---|---|---|\n");
     fprintf(c, "multiplier,accuracy,mae_pct,wce_pct,ep_pct,power_mw,power_estimated,f_apx,p_rel,kernel\n");
-    fprintf(j, "{\"arch\": \"%s\", \"dataset\": \"%s\", \"float32_accuracy\": %.6f, \"int8_accuracy\": %.6f, \"rows\": [",
-            arch, data, acc_f32, acc_int8);
+    fprintf(j, "{\"arch\": ");
+    axnn_json_string(j, arch);
+    fprintf(j, ", \"dataset\": ");
+    axnn_json_string(j, data);
+    fprintf(j, ", \"float32_accuracy\": ");
+    axnn_json_number(j, "%.6f", acc_f32, &nf, "float32_accuracy");
+    fprintf(j, ", \"int8_accuracy\": ");
+    axnn_json_number(j, "%.6f", acc_int8, &nf, "int8_accuracy");
+    fprintf(j, ", \"rows\": [");
+    nf.array = "rows";
     for (int i = 0; i < n; i++) {
         const sweep_row *r = &rows[i];
         fprintf(f, "| %s | %.2f | %+.2f | %.4f | %.4f | %.2f | %s%.3f | %.3f | %.3f | %s |\n", r->name, 100 * r->acc,
@@ -105,27 +144,29 @@ static void write_tables(const char *dir, const sweep_row *rows, int n, double a
                 r->fapx, r->prel, r->kernel);
         fprintf(c, "%s,%.6f,%.6f,%.6f,%.4f,%.4f,%d,%.6f,%.6f,%s\n", r->name, r->acc, r->mae_pct, r->wce_pct, r->ep_pct,
                 r->power, r->power_est, r->fapx, r->prel, r->kernel);
-        fprintf(j, "%s{\"multiplier\": \"%s\", \"accuracy\": %.6f, \"mae_pct\": %.6f, \"wce_pct\": %.6f, \"ep_pct\": %.4f, "
-                   "\"power_mw\": %.4f, \"power_estimated\": %s, \"f_apx\": %.6f, \"p_rel\": %.6f, \"kernel\": \"%s\"}",
-                i ? ", " : "", r->name, r->acc, r->mae_pct, r->wce_pct, r->ep_pct, r->power,
-                r->power_est ? "true" : "false", r->fapx, r->prel, r->kernel);
+        nf.row = i;
+        fprintf(j, "%s", i ? ", " : "");
+        json_row(j, r, &nf);
     }
     fprintf(f, "\nP_rel = f_apx * P_mul / P_exact + (1 - f_apx): power of the multiplications relative to exact; "
                "\"est.\" marks estimated power (built-in families, see `axnn mul show`).\n");
-    fprintf(j, "]}\n");
-    fclose(f);
-    fclose(c);
-    fclose(j);
-    axnn_status st = axnn_write_file_atomic(path, md, mdn);
+    fprintf(j, "]");
+    snprintf(path, sizeof path, "%s/sweep.json", dir);
+    axnn_json_flag_nonfinite(j, &nf, path);
+    fprintf(j, "}\n");
+    bool ok = !fclose(f) & !fclose(c) & !fclose(j) && md && csv && js;
+    axnn_status st = ok ? AXNN_OK : axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", dir);
+    snprintf(path, sizeof path, "%s/sweep.md", dir);
+    if (!st) st = axnn_write_file_atomic(path, md, mdn);
     snprintf(path, sizeof path, "%s/sweep.csv", dir);
     if (!st) st = axnn_write_file_atomic(path, csv, csvn);
     snprintf(path, sizeof path, "%s/sweep.json", dir);
     if (!st) st = axnn_write_file_atomic(path, js, jsn);
-    if (st) cli_fail_status(st);
-    fputs(md, stdout);
+    if (!st) fputs(md, stdout);
     free(md);
     free(csv);
     free(js);
+    return st ? cli_fail_status(st) : 0;
 }
 
 static int plot(const char *dir, const sweep_row *rows, int n, const char *arch)
@@ -181,6 +222,9 @@ int cli_sweep(int argc, char **argv)
     char names[64][128];
     int nm = cli_split_muls(muls, names, 64);
     if (nm < 0) return 1;
+    for (int i = 0; i < nm; i++)
+        for (int k = 0; k < i; k++)
+            if (!strcmp(names[i], names[k])) return cli_fail("--mul: '%s' is given twice", names[i]);
     for (int i = 0; i < nm; i++) { /* fail early on an unknown multiplier */
         axnn_mul *mm;
         axnn_status st = axnn_mul_get(names[i], &mm);
@@ -197,11 +241,17 @@ int cli_sweep(int argc, char **argv)
         snprintf(outbuf, sizeof outbuf, "runs/sweep-%s", g->info.arch);
         out = outbuf;
     }
+    static const char *const outputs[] = {"sweep.md", "sweep.csv", "sweep.json", "sweep.png", NULL};
+    axnn_status st = axnn_output_dir(out); /* before any work */
+    if (!st) st = axnn_output_files(out, outputs);
+    if (st) {
+        axnn_graph_free(g);
+        return cli_fail_status(st);
+    }
     axnn_dataset te = {0}, tr = {0};
-    axnn_status st = axnn_dataset_load(data, data_dir, false, &te);
+    st = axnn_dataset_load(data, data_dir, false, &te);
     if (!st) st = axnn_dataset_load(data, data_dir, true, &tr);
     if (!st && !meta.have_norm) axnn_dataset_channel_stats(&tr, meta.pre.mean, meta.pre.std);
-    if (!st && mkdir(out, 0777) && errno != EEXIST) st = axnn_error(AXNN_ERR_IO, "%s: cannot create folder", out);
     axnn_pool *pool = axnn_pool_create(threads, NULL);
     sweep_row rows[64];
     double acc_f32 = 0, acc_int8 = 0;
@@ -225,8 +275,8 @@ int cli_sweep(int argc, char **argv)
     axnn_progress_end(prog, NULL);
     if (st && !rc) rc = cli_fail_status(st);
     if (!rc) {
-        write_tables(out, rows, nm, acc_f32, acc_int8, g->info.arch, data);
-        rc = plot(out, rows, nm, g->info.arch);
+        rc = write_tables(out, rows, nm, acc_f32, acc_int8, g->info.arch, data);
+        if (!rc) rc = plot(out, rows, nm, g->info.arch);
         if (!rc) printf("\nwrote %s/sweep.md, sweep.csv, sweep.json, sweep.png\n", out);
     }
     axnn_progress_free(prog);
