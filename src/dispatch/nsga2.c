@@ -16,6 +16,7 @@
  * saved generation continues as the uninterrupted one.
  */
 #include "axnn/dispatch.h"
+#include "dispatch/nsga2_json.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -412,8 +413,15 @@ static bool read_rows(const cJSON *a, double *v, int *vi, int n, int w)
 
 axnn_status axnn_nsga2_from_json(axnn_nsga2 *s, const char *json, const char *what)
 {
-    const axnn_nsga2_cfg *c = &s->cfg;
     cJSON *o = cJSON_Parse(json);
+    axnn_status st = axnn_nsga2_from_cjson(s, o, what);
+    cJSON_Delete(o);
+    return st;
+}
+
+axnn_status axnn_nsga2_from_cjson(axnn_nsga2 *s, const cJSON *o, const char *what)
+{
+    const axnn_nsga2_cfg *c = &s->cfg;
     bool ok = o != NULL;
     const cJSON *gen = cJSON_GetObjectItem(o, "gen"), *pop = cJSON_GetObjectItem(o, "pop");
     const cJSON *rng = cJSON_GetObjectItem(o, "rng");
@@ -431,7 +439,6 @@ axnn_status axnn_nsga2_from_json(axnn_nsga2 *s, const char *json, const char *wh
     for (int i = 0; ok && i < c->pop * c->nreal; i++) ok = s->x[i] >= s->lo[i % c->nreal] && s->x[i] <= s->hi[i % c->nreal];
     for (int i = 0; ok && i < c->pop * c->nint; i++) ok = s->xi[i] >= 0 && s->xi[i] <= s->imax[i % c->nint];
     if (ok) s->gen = gen->valueint;
-    cJSON_Delete(o);
     if (!ok) return axnn_error(AXNN_ERR_FORMAT, "%s: not a search state of this configuration", what);
     return assign_rank_crowd(s, c->pop);
 }

@@ -19,6 +19,7 @@
  */
 #include "axnn/dispatch.h"
 #include "axnn/io.h"
+#include "dispatch/nsga2_json.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -223,9 +224,7 @@ static axnn_status load_state(const char *path, const char *settings, axnn_nsga2
     else if (!cJSON_Compare(have, want, true))
         st = axnn_error(AXNN_ERR_ARG, "%s holds a search with other settings (remove it or change --out)", path);
     if (!st) {
-        char *ptxt = cJSON_PrintUnformatted(pop);
-        st = ptxt ? axnn_nsga2_from_json(s, ptxt, path) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
-        free(ptxt);
+        st = axnn_nsga2_from_cjson(s, pop, path);
     }
     if (!st && cJSON_GetArraySize(h) != s->gen + 1) st = axnn_error(AXNN_ERR_FORMAT, "%s: hypervolume count", path);
     for (int i = 0; !st && i < cJSON_GetArraySize(h) && i < maxhv; i++) hv[i] = cJSON_GetArrayItem(h, i)->valuedouble;
