@@ -246,6 +246,24 @@ axnn_status axnn_dispatch_search(const axnn_zoo *z, const axnn_search_cfg *cfg,
                                  axnn_progress *prog, axnn_search_result *res);
 void axnn_search_result_free(axnn_search_result *r);
 
+/* ---- the report ---- */
+typedef struct axnn_dispatch_summary {
+    int best;              /* best single model on the test split */
+    double best_acc, best_macs;
+    int hit;               /* front point with test acc >= best_acc at <= 0.64 x best_macs, or -1 */
+    double hit_ratio;      /* its MACs / best_macs */
+    double min_ratio;      /* smallest MACs / best_macs of a front point at >= best_acc (0: none) */
+    double acc_at_064;     /* best front test accuracy at <= 0.64 x best_macs (0: none) */
+    int above_cascade;     /* front points above the cascade curve at equal MACs (test) */
+    double max_margin;     /* largest accuracy margin over the cascade (may be negative) */
+} axnn_dispatch_summary;
+
+/* Writes report.md, results.csv, results.json and the figures (accuracy_vs_macs.png,
+ * hypervolume.png, shares.png; skipped with a warning without gnuplot) into dir. `note` (may be
+ * NULL) is a line of run information (command, wall time) for the report. */
+axnn_status axnn_dispatch_report(const axnn_zoo *z, const axnn_search_result *r, const char *dir,
+                                 const char *note, axnn_dispatch_summary *sum);
+
 /* ---- the zoo builder (src/dispatch/zoo_run.c: the only user of the graph/trainer API) ---- */
 typedef struct axnn_zoo_cfg {
     const char *const *archs; /* model architectures (or NAME=CHECKPOINT) */
