@@ -132,6 +132,8 @@ typedef struct axnn_fc {
 axnn_status axnn_fc_train(const float *x, int64_t n, int d, const int32_t *labels, int k,
                           const double *P, const double *wc, const axnn_fc_cfg *cfg, axnn_fc *out);
 void axnn_fc_free(axnn_fc *fc);
+/* A dispatcher that routes every input to output j (zero weights, bias one-hot). */
+axnn_status axnn_fc_constant(int d, int k, int j, axnn_fc *out);
 /* route[i] = argmax of the dispatcher's logits for x[i]. */
 void axnn_fc_route(const axnn_fc *fc, const float *x, int64_t n, int32_t *route);
 
@@ -140,6 +142,7 @@ void axnn_fc_route(const axnn_fc *fc, const float *x, int64_t n, int32_t *route)
 
 typedef struct axnn_zoo_model {
     char name[64], arch[64];
+    char ckpt[512]; /* the model's checkpoint (for dispatch run) */
     double macs;    /* per image */
     int64_t params;
     double accuracy[3]; /* per split */
@@ -227,20 +230,31 @@ typedef struct axnn_disp_point {
 
 typedef struct axnn_search_result {
     int gens_done;
-    double *hv;          /* hypervolume after each generation 0..gens_done-1... gens */
+    double *hv;          /* hypervolume of the first front after generations 0 .. gens_done */
     int nhv;
     axnn_disp_point *front; /* the final validation front, sorted by validation MACs */
     int nfront;
     axnn_disp_point plain;  /* plain cross-entropy dispatcher */
     double disp_macs;
     double ref_cost;        /* hypervolume reference: (error 1, this cost), cost normalized */
+    axnn_fc_cfg fc;         /* how the dispatchers were trained */
+    axnn_none_policy none;
 } axnn_search_result;
+
+/* The front's chromosomes, exactly (%.17g), with the dispatcher settings: front.json, which
+ * `axnn dispatch run` reads. Point -1 is the plain cross-entropy dispatcher. */
+axnn_status axnn_front_save(const axnn_search_result *r, int m, const char *path);
+axnn_status axnn_front_load(const char *path, int m, int point, axnn_disp_genes *g, axnn_fc_cfg *fc,
+                            axnn_none_policy *none, int *npoints);
 
 /* Dispatcher MACs per input: d * m (the linear layer). */
 double axnn_dispatcher_macs(const axnn_zoo *z);
 /* Trains one dispatcher (genes g) on the train split and evaluates it on every split. */
 axnn_status axnn_dispatch_fit(const axnn_zoo *z, const axnn_disp_genes *g, const axnn_fc_cfg *fc,
                               axnn_none_policy none, axnn_disp_point *out);
+/* Trains the dispatcher of genes g on the train split into *out (axnn_fc_free releases it). */
+axnn_status axnn_dispatch_train(const axnn_zoo *z, const axnn_disp_genes *g, const axnn_fc_cfg *fc,
+                                axnn_none_policy none, axnn_fc *out);
 /* Runs NSGA-II on the zoo; prog (may be NULL) shows generations. */
 axnn_status axnn_dispatch_search(const axnn_zoo *z, const axnn_search_cfg *cfg,
                                  axnn_progress *prog, axnn_search_result *res);
@@ -282,6 +296,24 @@ typedef struct axnn_zoo_cfg {
  * atomically after each model, so a killed run resumes per model. */
 axnn_status axnn_zoo_build(const axnn_dataset *train, const axnn_dataset *test,
                            const axnn_zoo_cfg *cfg, axnn_progress *prog, axnn_zoo *z);
+
+/* ---- dispatch run: real execution with sub-batches (src/dispatch/zoo_run.c) ----
+ * The extractor's model runs on every batch; the dispatcher routes each image; the other models
+ * run only on the images routed to them, gathered into batches of their own. */
+typedef struct axnn_run_cfg {
+    int batch, threads;
+    int64_t images; /* first images of the test set (0 = all) */
+    bool alone;     /* also time every model alone on the same images */
+} axnn_run_cfg;
+
+typedef struct axnn_run_result {
+    int64_t n, share[AXNN_ZOO_MAX];
+    double acc, mean_macs, seconds;
+    double alone_acc[AXNN_ZOO_MAX], alone_seconds[AXNN_ZOO_MAX];
+} axnn_run_result;
+
+axnn_status axnn_dispatch_run(const axnn_zoo *z, const axnn_fc *fc, const axnn_dataset *test,
+                              const axnn_run_cfg *cfg, axnn_progress *prog, axnn_run_result *res);
 
 #ifdef __cplusplus
 }

@@ -83,6 +83,17 @@ static axnn_status fc_alloc(axnn_fc *fc, int d, int k)
     return axnn_error(AXNN_ERR_NOMEM, "out of memory for the dispatcher");
 }
 
+axnn_status axnn_fc_constant(int d, int k, int j, axnn_fc *out)
+{
+    memset(out, 0, sizeof *out);
+    if (j < 0 || j >= k) return axnn_error(AXNN_ERR_ARG, "route %d out of range [0, %d)", j, k);
+    axnn_status st = fc_alloc(out, d, k);
+    if (st) return st;
+    for (int i = 0; i < d; i++) out->istd[i] = 1.0f;
+    out->b[j] = 1.0f;
+    return AXNN_OK;
+}
+
 /* One mini-batch: gradients of the mean loss into gw, gb. */
 static void fc_grad(const axnn_fc *fc, const float *xs, const float *dz, int bn, float *gw, float *gb)
 {

@@ -115,6 +115,22 @@ axnn_status axnn_dispatch_fit(const axnn_zoo *z, const axnn_disp_genes *g, const
     return st;
 }
 
+axnn_status axnn_dispatch_train(const axnn_zoo *z, const axnn_disp_genes *g, const axnn_fc_cfg *fc,
+                                axnn_none_policy none, axnn_fc *out)
+{
+    axnn_status st = check_zoo(z);
+    if (st) return st;
+    const axnn_zoo_split *tr = &z->split[AXNN_SPLIT_TRAIN];
+    int32_t *labels = malloc((size_t)tr->n * sizeof *labels);
+    if (!labels) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    train_labels(z, none, labels);
+    double wc[AXNN_ZOO_MAX];
+    axnn_class_weights(labels, tr->n, z->m, g->weighting, g->beta, wc);
+    st = axnn_fc_train(tr->feat, tr->n, z->d, labels, z->m, g->P, wc, fc, out);
+    free(labels);
+    return st;
+}
+
 static void eval_task(void *arg, int ith, int nth)
 {
     search_ctx *c = arg;
@@ -317,6 +333,8 @@ axnn_status axnn_dispatch_search(const axnn_zoo *z, const axnn_search_cfg *cfg,
     c.norm = axnn_dispatch_cost(z, c.disp_macs, 0);
     for (int j = 1; j < m; j++) c.norm = fmax(c.norm, axnn_dispatch_cost(z, c.disp_macs, j));
     res->disp_macs = c.disp_macs;
+    res->fc = cfg->fc;
+    res->none = cfg->none;
     res->ref_cost = REF_COST * c.norm;
     c.labels = malloc((size_t)z->split[AXNN_SPLIT_TRAIN].n * sizeof *c.labels);
     res->hv = calloc((size_t)cfg->gens + 1, sizeof *res->hv);

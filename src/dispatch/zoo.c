@@ -160,6 +160,7 @@ static char *meta_json(const axnn_zoo *z)
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "name", md->name);
         cJSON_AddStringToObject(e, "arch", md->arch);
+        cJSON_AddStringToObject(e, "checkpoint", md->ckpt);
         cJSON_AddNumberToObject(e, "macs", md->macs);
         cJSON_AddNumberToObject(e, "params", (double)md->params);
         cJSON *acc = cJSON_AddArrayToObject(e, "accuracy");
@@ -225,6 +226,7 @@ static bool parse_models(const cJSON *ms, axnn_zoo *z)
         const cJSON *macs = cJSON_GetObjectItem(e, "macs"), *par = cJSON_GetObjectItem(e, "params");
         axnn_zoo_model *md = &z->models[j];
         if (!json_str(e, "name", md->name, sizeof md->name) || !json_str(e, "arch", md->arch, sizeof md->arch) ||
+            !json_str(e, "checkpoint", md->ckpt, sizeof md->ckpt) ||
             !cJSON_IsNumber(macs) || macs->valuedouble < 0 || !cJSON_IsNumber(par) || !cJSON_IsArray(acc) ||
             cJSON_GetArraySize(acc) != 3)
             return false;

@@ -70,7 +70,9 @@ static void model_costs(zoo_entry *e)
     e->ext_macs = e->macs - (k >= 0 ? (double)axnn_node_macs(e->g, &e->g->nodes[k]) : 0.0);
 }
 
-static axnn_status open_checkpoint(zoo_entry *e, const axnn_dataset *tr)
+/* Opens e->ckpt (an axnn checkpoint) for dataset `data`; its normalization, or tr's statistics
+ * when it has none (tr may be NULL: then it must have them). */
+static axnn_status open_checkpoint(zoo_entry *e, const char *data, const axnn_dataset *tr)
 {
     axnn_st_file *f;
     axnn_status st = axnn_st_read(e->ckpt, &f);
@@ -78,8 +80,9 @@ static axnn_status open_checkpoint(zoo_entry *e, const axnn_dataset *tr)
     axnn_ckpt_meta meta;
     st = axnn_checkpoint_read_meta(f, &meta);
     if (st) st = axnn_error(AXNN_ERR_FORMAT, "%s: not an axnn checkpoint (a zoo entry NAME=FILE needs its metadata)", e->ckpt);
-    if (!st && meta.dataset[0] && strcmp(meta.dataset, tr->name))
-        st = axnn_error(AXNN_ERR_ARG, "%s is a checkpoint for %s, not %s", e->ckpt, meta.dataset, tr->name);
+    if (!st && meta.dataset[0] && strcmp(meta.dataset, data))
+        st = axnn_error(AXNN_ERR_ARG, "%s is a checkpoint for %s, not %s", e->ckpt, meta.dataset, data);
+    if (!st && !meta.have_norm && !tr) st = axnn_error(AXNN_ERR_FORMAT, "%s has no normalization", e->ckpt);
     axnn_model_cfg mc = {meta.model.in_channels, meta.model.height, meta.model.width, meta.model.num_classes, 0, 1};
     if (!st) st = axnn_model_build(meta.model.arch, &mc, &e->g);
     if (!st) st = axnn_graph_load_weights(e->g, f, true);
@@ -99,7 +102,7 @@ static axnn_status open_entry(zoo_entry *e, const char *spec, const axnn_dataset
         snprintf(e->name, sizeof e->name, "%.*s", (int)(eq - spec), spec);
         e->ckpt = eq + 1;
         if (!e->name[0] || !e->ckpt[0]) return axnn_error(AXNN_ERR_ARG, "--models: bad entry '%s' (NAME=CHECKPOINT)", spec);
-        axnn_status st = open_checkpoint(e, tr);
+        axnn_status st = open_checkpoint(e, tr->name, tr);
         if (st) return st;
     } else {
         snprintf(e->name, sizeof e->name, "%s", spec);
@@ -304,6 +307,10 @@ static axnn_status profile_entry(build_ctx *b, int i, axnn_progress *prog, axnn_
     axnn_zoo_model md = {.macs = e->macs, .params = axnn_graph_params(e->g)};
     snprintf(md.name, sizeof md.name, "%s", e->name);
     snprintf(md.arch, sizeof md.arch, "%s", e->arch);
+    if (e->ckpt)
+        snprintf(md.ckpt, sizeof md.ckpt, "%s", e->ckpt);
+    else
+        snprintf(md.ckpt, sizeof md.ckpt, "%s/models/%s/model.safetensors", b->cfg->dir, e->name);
     if (!st) st = axnn_zoo_add(z, &md, (const int32_t *const *)pred, (const float *const *)conf);
     for (int s = 0; s < 3 && !st && i == b->ext; s++) st = axnn_zoo_set_features(z, s, feat[s], d);
     if (!st && i == b->ext) {
@@ -418,5 +425,207 @@ axnn_status axnn_zoo_build(const axnn_dataset *train, const axnn_dataset *test,
     free(perm);
     free(b);
     if (st) axnn_zoo_free(z);
+    return st;
+}
+
+/* ---- dispatch run ----
+ * Images come from the loader as [0, 1] pixels zero-padded to the models' input size (mean 0,
+ * std 1), so each model normalizes its own batch with its own statistics, as its loader would.
+ * Every model's plan has batch PROFILE_BATCH (no micro-batching, so the extractor's features
+ * can be read). Per model a queue gathers the images routed to it and runs when full, and at the
+ * end: real sub-batches, no model touches an image it was not given. */
+
+typedef struct run_model {
+    zoo_entry e;
+    float *q;       /* queued images, PROFILE_BATCH x image size */
+    int32_t *qlab;  /* their labels */
+    int qn;
+    int64_t hits, seen;
+} run_model;
+
+static void normalize(const zoo_entry *e, const float *x, int n, size_t img, int c, float *out)
+{
+    size_t plane = img / (size_t)c;
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            float mu = e->pp.mean[ch], sd = e->pp.std[ch] > 0 ? e->pp.std[ch] : 1.0f;
+            const float *src = x + (size_t)i * img + (size_t)ch * plane;
+            float *dst = out + (size_t)i * img + (size_t)ch * plane;
+            for (size_t p = 0; p < plane; p++) dst[p] = (src[p] - mu) / sd;
+        }
+}
+
+static axnn_status run_batch(run_model *r, axnn_pool *pool, const float *x, const int32_t *y, int n, size_t img,
+                             int c, float *buf)
+{
+    normalize(&r->e, x, n, img, c, buf);
+    axnn_status st = axnn_graph_forward(r->e.g, pool, buf, NULL, n);
+    if (st) return st;
+    const float *z = axnn_graph_logits(r->e.g);
+    int k = r->e.g->info.num_classes;
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        for (int cc = 1; cc < k; cc++)
+            if (z[(size_t)i * k + cc] > z[(size_t)i * k + best]) best = cc;
+        r->hits += best == y[i];
+    }
+    r->seen += n;
+    return AXNN_OK;
+}
+
+static axnn_status flush(run_model *r, axnn_pool *pool, size_t img, int c, float *buf)
+{
+    axnn_status st = r->qn ? run_batch(r, pool, r->q, r->qlab, r->qn, img, c, buf) : AXNN_OK;
+    r->qn = 0;
+    return st;
+}
+
+static axnn_status open_run_models(const axnn_zoo *z, int threads, run_model *rm)
+{
+    for (int j = 0; j < z->m; j++) {
+        rm[j].e.ckpt = z->models[j].ckpt;
+        snprintf(rm[j].e.name, sizeof rm[j].e.name, "%s", z->models[j].name);
+        axnn_status st = open_checkpoint(&rm[j].e, z->dataset, NULL);
+        if (!st && (rm[j].e.g->info.num_classes != z->num_classes || rm[j].e.g->info.in_channels != z->c))
+            st = axnn_error(AXNN_ERR_SHAPE, "%s does not fit the zoo's dataset", z->models[j].ckpt);
+        if (!st) st = axnn_graph_plan(rm[j].e.g, PROFILE_BATCH, threads, false);
+        if (st) return st;
+        axnn_graph_set_training(rm[j].e.g, false);
+    }
+    return AXNN_OK;
+}
+
+/* One batch: the extractor's model on all, the dispatcher, the queues. */
+static axnn_status dispatch_batch(const axnn_zoo *z, const axnn_fc *fc, run_model *rm, axnn_pool *pool,
+                                  const float *x, const int32_t *y, int n, size_t img, float *buf, float *feat,
+                                  int32_t *route)
+{
+    run_model *ex = &rm[z->ext];
+    normalize(&ex->e, x, n, img, z->c, buf);
+    axnn_status st = axnn_graph_forward(ex->e.g, pool, buf, NULL, n);
+    if (st) return st;
+    const axnn_graph *g = ex->e.g;
+    memcpy(feat, g->vals[g->nodes[fc_node(g)].in[0]].data, (size_t)n * z->d * sizeof *feat);
+    axnn_fc_route(fc, feat, n, route);
+    const float *lg = axnn_graph_logits(g);
+    int k = g->info.num_classes;
+    for (int i = 0; i < n && !st; i++) {
+        run_model *r = &rm[route[i]];
+        if (route[i] == z->ext) { /* its logits are already there */
+            int best = 0;
+            for (int c = 1; c < k; c++)
+                if (lg[(size_t)i * k + c] > lg[(size_t)i * k + best]) best = c;
+            r->hits += best == y[i];
+            r->seen++;
+            continue;
+        }
+        memcpy(r->q + (size_t)r->qn * img, x + (size_t)i * img, img * sizeof(float));
+        r->qlab[r->qn++] = y[i];
+        if (r->qn == PROFILE_BATCH) st = flush(r, pool, img, z->c, buf);
+    }
+    return st;
+}
+
+static axnn_status run_loader(const axnn_dataset *d, const axnn_graph *g, axnn_loader **ld)
+{
+    axnn_loader_cfg lc = {.batch = PROFILE_BATCH, .out_h = g->info.height, .out_w = g->info.width};
+    axnn_status st = axnn_loader_create(d, &lc, ld);
+    if (!st) axnn_loader_start_epoch(*ld, 0);
+    return st;
+}
+
+static axnn_status run_dispatched(const axnn_zoo *z, const axnn_fc *fc, run_model *rm, axnn_pool *pool,
+                                  const axnn_dataset *d, size_t img, float *buf, axnn_progress *prog,
+                                  axnn_run_result *res)
+{
+    float *feat = malloc(PROFILE_BATCH * (size_t)z->d * sizeof *feat);
+    int32_t route[PROFILE_BATCH];
+    axnn_loader *ld = NULL;
+    axnn_status st = feat ? run_loader(d, rm[z->ext].e.g, &ld) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    const float *x;
+    const int32_t *y;
+    int n;
+    int64_t done = 0;
+    double t0 = axnn_now();
+    axnn_progress_begin(prog, "dispatch run", d->n, "img");
+    while (!st && axnn_loader_next(ld, &x, &y, &n)) {
+        st = dispatch_batch(z, fc, rm, pool, x, y, n, img, buf, feat, route);
+        done += n;
+        axnn_progress_update(prog, done, NULL);
+    }
+    for (int j = 0; j < z->m && !st; j++) st = flush(&rm[j], pool, img, z->c, buf);
+    res->seconds = axnn_now() - t0;
+    axnn_progress_end(prog, NULL);
+    axnn_loader_destroy(ld);
+    free(feat);
+    if (st) return st;
+    int64_t hits = 0;
+    double cost = 0.0;
+    for (int j = 0; j < z->m; j++) {
+        res->share[j] = rm[j].seen;
+        hits += rm[j].hits;
+        cost += (double)rm[j].seen * axnn_dispatch_cost(z, axnn_dispatcher_macs(z), j);
+    }
+    res->n = done;
+    res->acc = done ? (double)hits / (double)done : 0.0;
+    res->mean_macs = done ? cost / (double)done : 0.0;
+    return AXNN_OK;
+}
+
+static axnn_status run_alone(run_model *r, axnn_pool *pool, const axnn_dataset *d, size_t img, int c, float *buf,
+                             double *acc, double *seconds)
+{
+    axnn_loader *ld;
+    axnn_status st = run_loader(d, r->e.g, &ld);
+    r->hits = r->seen = 0;
+    const float *x;
+    const int32_t *y;
+    int n;
+    double t0 = axnn_now();
+    while (!st && axnn_loader_next(ld, &x, &y, &n)) st = run_batch(r, pool, x, y, n, img, c, buf);
+    *seconds = axnn_now() - t0;
+    axnn_loader_destroy(ld);
+    *acc = r->seen ? (double)r->hits / (double)r->seen : 0.0;
+    return st;
+}
+
+axnn_status axnn_dispatch_run(const axnn_zoo *z, const axnn_fc *fc, const axnn_dataset *test,
+                              const axnn_run_cfg *cfg, axnn_progress *prog, axnn_run_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (z->ext < 0 || z->m < 1 || fc->k != z->m || fc->d != z->d)
+        return axnn_error(AXNN_ERR_ARG, "the dispatcher does not fit the zoo (%d x %d against %d models, %d features)",
+                          fc->k, fc->d, z->m, z->d);
+    if (test->c != z->c || test->num_classes > z->num_classes)
+        return axnn_error(AXNN_ERR_SHAPE, "dataset %s does not fit the zoo's models", test->name);
+    run_model *rm = calloc((size_t)z->m, sizeof *rm);
+    axnn_pool *pool = axnn_pool_create(cfg->threads > 0 ? cfg->threads : 1, NULL);
+    axnn_dataset d = {0};
+    int64_t n = cfg->images > 0 && cfg->images < test->n ? cfg->images : test->n;
+    axnn_status st = rm && pool ? subset(test, NULL, n, "run", &d) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    size_t img = 0;
+    if (!st) st = open_run_models(z, axnn_pool_size(pool), rm);
+    if (!st) {
+        const axnn_model_info *in = &rm[0].e.g->info;
+        img = (size_t)in->in_channels * in->height * in->width;
+        for (int j = 0; j < z->m && !st; j++) {
+            rm[j].q = malloc(PROFILE_BATCH * img * sizeof(float));
+            rm[j].qlab = malloc(PROFILE_BATCH * sizeof(int32_t));
+            if (!rm[j].q || !rm[j].qlab) st = axnn_error(AXNN_ERR_NOMEM, "out of memory");
+        }
+    }
+    float *buf = st ? NULL : malloc(PROFILE_BATCH * img * sizeof *buf);
+    if (!st && !buf) st = axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    if (!st) st = run_dispatched(z, fc, rm, pool, &d, img, buf, prog, res);
+    for (int j = 0; j < z->m && !st && cfg->alone; j++)
+        st = run_alone(&rm[j], pool, &d, img, z->c, buf, &res->alone_acc[j], &res->alone_seconds[j]);
+    for (int j = 0; rm && j < z->m; j++) {
+        axnn_graph_free(rm[j].e.g);
+        free(rm[j].q), free(rm[j].qlab);
+    }
+    free(rm);
+    free(buf);
+    axnn_dataset_free(&d);
+    axnn_pool_destroy(pool);
     return st;
 }

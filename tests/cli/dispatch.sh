@@ -40,7 +40,7 @@ if [ -f "$TMP/cut/report.md" ] && grep -q "report $TMP/cut/report.md" "$TMP/resu
 fi
 grep -q "training resnet8" "$TMP/resume.log" && { echo "FAIL: the profiled model was trained again"; exit 1; }
 echo "ok   resumed after a kill without redoing the profiled model"
-for f in report.md results.csv results.json accuracy_vs_macs.png hypervolume.png shares.png search.json; do
+for f in report.md results.csv results.json accuracy_vs_macs.png hypervolume.png shares.png search.json front.json; do
     [ -s "$TMP/cut/$f" ] || { echo "FAIL: $f missing"; exit 1; }
 done
 if [ $reference = 1 ]; then
@@ -53,6 +53,23 @@ if [ $reference = 1 ]; then
     cmp -s "$TMP/full/results.csv" "$TMP/again/results.csv" || { echo "FAIL: --zoo results differ"; exit 1; }
     echo "ok   --zoo reuses the zoo"
 fi
+# dispatch run: everything routed to one model equals that model alone, exactly; a front point
+# equals its line in the report
+for m in resnet8 resnet14; do
+    want=$(awk -F, -v m=$m '$1 == "model" && $2 == m { printf "%.2f%%", 100 * $3 }' "$TMP/cut/results.csv")
+    "$AXNN" dispatch run $run --route-all $m --out "$TMP/cut" >"$TMP/run.log" 2>&1 || { cat "$TMP/run.log"; exit 1; }
+    grep -q "everything to $m) on 80 mnist test images: accuracy $want" "$TMP/run.log" ||
+        { echo "FAIL: run with everything to $m is not $want"; cat "$TMP/run.log"; exit 1; }
+    grep -q "alone $m: accuracy $want" "$TMP/run.log" || { echo "FAIL: $m alone is not $want"; exit 1; }
+done
+echo "ok   dispatch run: routing everything to one model equals that model's accuracy"
+want=$(awk -F, '$1 == "front" && $2 == "front0" { printf "accuracy %.2f%%, mean %.2f MMACs", 100 * $3, $4 / 1e6 }' "$TMP/cut/results.csv")
+"$AXNN" dispatch run $run --point 0 --out "$TMP/cut" >"$TMP/run.log" 2>&1 || { cat "$TMP/run.log"; exit 1; }
+grep -q "$want" "$TMP/run.log" || { echo "FAIL: front point 0 run is not '$want'"; cat "$TMP/run.log"; exit 1; }
+echo "ok   dispatch run of front point 0: $want, as in the report"
+expect_error "front point out of range" "--point 99" "$AXNN" dispatch run $run --point 99 --out "$TMP/cut"
+expect_error "route to an unknown model" "--route-all" "$AXNN" dispatch run $run --route-all vgg11_bn --out "$TMP/cut"
+
 expect_error "other settings" "other settings" "$AXNN" dispatch $run --epochs 2 --out "$TMP/cut"
 # a checkpoint for another class count, and one for another input size
 "$AXNN" train --data mnist --data-dir "$TMP/ds" --arch resnet8 --epochs 1 --classes 12 --threads 2 \

@@ -1,6 +1,7 @@
 /* axnn dispatch: PERTINENCE input-adaptive dispatch (docs/dispatch.md). Builds and profiles a
  * zoo (or reuses one with --zoo), searches the dispatcher's settings with NSGA-II and writes
- * the report. `axnn dispatch zoo` stops after the zoo. */
+ * the report. `axnn dispatch zoo` stops after the zoo; `axnn dispatch run` classifies the test set
+ * with a front point, really running each model only on the inputs routed to it. */
 #include "cli.h"
 
 #include "axnn/dispatch.h"
@@ -12,7 +13,8 @@
 #include <unistd.h>
 
 typedef struct dispatch_opts {
-    const char *data, *data_dir, *models, *extractor, *out, *zoo, *none;
+    const char *data, *data_dir, *models, *extractor, *out, *zoo, *none, *route_all;
+    int point, run_images;
     int epochs, batch, val, profile, train_images, test_images, pop, gens, fc_epochs, fc_batch, threads;
     float lr, fc_lr;
     uint64_t seed;
@@ -116,7 +118,9 @@ static int search_and_report(const dispatch_opts *o, const axnn_zoo *z, axnn_pro
              "Wall time of this run: %.0f s.",
              sc.pop, sc.gens, sc.fc.epochs, sc.fc.lr, sc.fc.batch, (unsigned long long)sc.seed, axnn_now() - t0);
     axnn_dispatch_summary sum;
-    st = axnn_dispatch_report(z, &r, o->out, note, &sum);
+    snprintf(state, sizeof state, "%s/front.json", o->out);
+    st = axnn_front_save(&r, z->m, state);
+    if (!st) st = axnn_dispatch_report(z, &r, o->out, note, &sum);
     if (!st) print_summary(z, &r, &sum, o->out);
     axnn_search_result_free(&r);
     return st ? cli_fail_status(st) : 0;
@@ -146,8 +150,67 @@ static int add_flags(dispatch_opts *o, cli_flag *f)
     f[n++] = (cli_flag){"published", FLAG_BOOL, &o->published, NULL, "the paper's search settings: --pop 50 --gens 50 --fc-epochs 20"};
     f[n++] = (cli_flag){"seed", FLAG_U64, &o->seed, "N", "random seed (default 1)"};
     f[n++] = (cli_flag){"threads", FLAG_INT, &o->threads, "N", "threads (default: all cores)", 1, 1024};
+    f[n++] = (cli_flag){"point", FLAG_INT, &o->point, "K", "run: the front point to run (default 0; -1 = the plain-CE dispatcher)", -1e6, 1e6};
+    f[n++] = (cli_flag){"route-all", FLAG_STR, &o->route_all, "NAME", "run: send every input to this zoo model instead"};
+    f[n++] = (cli_flag){"run-images", FLAG_INT, &o->run_images, "N", "run: first N test images (default 0 = all)", 0, 1e9};
     f[n++] = (cli_flag){"out", FLAG_STR, &o->out, "DIR", "output folder (default runs/dispatch-<data>)"};
     return n;
+}
+
+/* The dispatcher of run: a front point's (re-trained, deterministically) or a constant route. */
+static int run_dispatcher(const dispatch_opts *o, const axnn_zoo *z, axnn_fc *fc, char *what, size_t n)
+{
+    axnn_status st;
+    if (o->route_all) {
+        int j = -1;
+        for (int k = 0; k < z->m; k++)
+            if (!strcmp(z->models[k].name, o->route_all)) j = k;
+        if (j < 0) return cli_fail("--route-all: '%s' is not a model of the zoo", o->route_all);
+        snprintf(what, n, "everything to %s", o->route_all);
+        st = axnn_fc_constant(z->d, z->m, j, fc);
+    } else {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/front.json", o->out);
+        axnn_disp_genes g;
+        axnn_fc_cfg fcc;
+        axnn_none_policy none;
+        int np;
+        st = axnn_front_load(path, z->m, o->point, &g, &fcc, &none, &np);
+        if (!st) st = axnn_dispatch_train(z, &g, &fcc, none, fc);
+        if (o->point < 0)
+            snprintf(what, n, "plain-CE dispatcher");
+        else
+            snprintf(what, n, "front point %d of %d", o->point, np);
+    }
+    return st ? cli_fail_status(st) : 0;
+}
+
+static int run_mode(const dispatch_opts *o, const axnn_zoo *z, axnn_progress *prog)
+{
+    axnn_fc fc = {0};
+    char what[128];
+    int rc = run_dispatcher(o, z, &fc, what, sizeof what);
+    if (rc) return rc;
+    axnn_dataset te = {0};
+    axnn_status st = axnn_dataset_load(o->data, o->data_dir, false, &te);
+    axnn_run_cfg rc2 = {32, o->threads, o->run_images > 0 ? o->run_images : z->split[AXNN_SPLIT_TEST].n, true};
+    axnn_run_result r;
+    if (!st) st = axnn_dispatch_run(z, &fc, &te, &rc2, prog, &r);
+    if (!st) {
+        printf("dispatch run (%s) on %lld %s test images: accuracy %.2f%%, mean %.2f MMACs, %.1f img/s (%.3f ms/img)\n",
+               what, (long long)r.n, z->dataset, 100 * r.acc, r.mean_macs / 1e6, r.n / r.seconds,
+               1e3 * r.seconds / (double)r.n);
+        printf("shares:");
+        for (int j = 0; j < z->m; j++) printf(" %s %.1f%%", z->models[j].name, 100.0 * (double)r.share[j] / (double)r.n);
+        printf("\n");
+        for (int j = 0; j < z->m; j++)
+            printf("alone %s: accuracy %.2f%%, %.2f MMACs, %.1f img/s (%.3f ms/img)\n", z->models[j].name,
+                   100 * r.alone_acc[j], z->models[j].macs / 1e6, r.n / r.alone_seconds[j],
+                   1e3 * r.alone_seconds[j] / (double)r.n);
+    }
+    axnn_dataset_free(&te);
+    axnn_fc_free(&fc);
+    return st ? cli_fail_status(st) : 0;
 }
 
 int cli_dispatch(int argc, char **argv)
@@ -160,10 +223,10 @@ int cli_dispatch(int argc, char **argv)
     int nf = add_flags(&o, flags);
     const char *pos[1];
     int npos;
-    int rc = cli_parse("dispatch", "[zoo] [options]", argc, argv, flags, nf, pos, 1, &npos);
+    int rc = cli_parse("dispatch", "[zoo|run] [options]", argc, argv, flags, nf, pos, 1, &npos);
     if (rc) return rc < 0 ? 0 : rc;
-    bool zoo_only = npos == 1 && !strcmp(pos[0], "zoo");
-    if (npos == 1 && !zoo_only) return cli_fail("dispatch: unknown mode '%s' (expected zoo, or nothing)", pos[0]);
+    bool zoo_only = npos == 1 && !strcmp(pos[0], "zoo"), run = npos == 1 && !strcmp(pos[0], "run");
+    if (npos == 1 && !zoo_only && !run) return cli_fail("dispatch: unknown mode '%s' (expected zoo, run, or nothing)", pos[0]);
     if (o.published) o.pop = 50, o.gens = 50, o.fc_epochs = 20;
     o.pop += o.pop & 1;
     char outbuf[512];
@@ -172,6 +235,11 @@ int cli_dispatch(int argc, char **argv)
         o.out = outbuf;
     }
     if (zoo_only && o.zoo) return cli_fail("dispatch zoo: --zoo reuses a zoo; give one or the other");
+    char zoobuf[4200];
+    if (run && !o.zoo) {
+        snprintf(zoobuf, sizeof zoobuf, "%s/zoo.safetensors", o.out);
+        o.zoo = zoobuf;
+    }
     double t0 = axnn_now();
     axnn_progress *prog = axnn_progress_new(stderr, 10.0);
     axnn_zoo z;
@@ -185,7 +253,9 @@ int cli_dispatch(int argc, char **argv)
     } else {
         rc = build_zoo(&o, prog, &z);
     }
-    if (!rc && zoo_only)
+    if (!rc && run)
+        rc = run_mode(&o, &z, prog);
+    else if (!rc && zoo_only)
         printf("zoo of %d models, %s/zoo.safetensors\n", z.m, o.out);
     else if (!rc)
         rc = search_and_report(&o, &z, prog, t0);
