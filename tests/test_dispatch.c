@@ -254,6 +254,7 @@ static void test_search_resume(void **state)
     axnn_search_result full, part, resumed;
     run_search(&z, a, 4, &full);
     run_search(&z, b, 2, &part); /* as if killed after generation 2 */
+    axnn_search_result_free(&part);
     run_search(&z, b, 4, &resumed);
     assert_int_equal(resumed.gens_done, 4);
     assert_int_equal(resumed.nhv, 5);

@@ -243,8 +243,8 @@ void axnn_nsga2_free(axnn_nsga2 *s)
 static axnn_status assign_rank_crowd(axnn_nsga2 *s, int n)
 {
     int m = s->cfg.nobj, nf = axnn_nd_sort(s->f, n, m, s->rank);
-    int *idx = malloc((size_t)n * sizeof *idx);
-    double *cd = malloc((size_t)n * sizeof *cd);
+    int *idx = calloc((size_t)n, sizeof *idx);
+    double *cd = calloc((size_t)n, sizeof *cd);
     if (!idx || !cd) {
         free(idx), free(cd);
         return axnn_error(AXNN_ERR_NOMEM, "out of memory");

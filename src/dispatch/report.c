@@ -242,7 +242,8 @@ static axnn_status plot_main(const axnn_zoo *z, const axnn_search_result *r, con
         {"searched front (NSGA-II)", fx, fy, NULL, r->nfront, true, "#d62728"},
         {"random dispatch at same cost", rx, ry, NULL, r->nfront, true, "#7f7f7f"},
     };
-    axnn_plot p = {path, "PERTINENCE dispatch: test top-1 against mean MACs", "mean MMACs per input", "top-1 (%)", false, s, 6};
+    axnn_plot p = {path, "PERTINENCE dispatch: test top-1 against mean MACs", "mean MMACs per input", "top-1 (%)", false, s,
+                   r->nfront > 0 ? 6 : 4};
     axnn_status st = axnn_plot_render(&p);
     free(fx), free(fy), free(rx), free(ry);
     return st;
