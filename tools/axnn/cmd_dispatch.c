@@ -18,7 +18,7 @@ typedef struct dispatch_opts {
     int epochs, batch, val, profile, train_images, test_images, pop, gens, fc_epochs, fc_batch, threads;
     float lr, fc_lr;
     uint64_t seed;
-    bool published;
+    bool published, sweep;
 } dispatch_opts;
 
 #define MAX_MODELS 8
@@ -152,6 +152,7 @@ static int add_flags(dispatch_opts *o, cli_flag *f)
     f[n++] = (cli_flag){"threads", FLAG_INT, &o->threads, "N", "threads (default: all cores)", 1, 1024};
     f[n++] = (cli_flag){"point", FLAG_INT, &o->point, "K", "run: the front point to run (default 0; -1 = the plain-CE dispatcher)", -1e6, 1e6};
     f[n++] = (cli_flag){"route-all", FLAG_STR, &o->route_all, "NAME", "run: send every input to this zoo model instead"};
+    f[n++] = (cli_flag){"sweep", FLAG_BOOL, &o->sweep, NULL, "run: every front point and the plain-CE dispatcher, one line each, into <out>/run.csv"};
     f[n++] = (cli_flag){"run-images", FLAG_INT, &o->run_images, "N", "run: first N test images (default 0 = all)", 0, 1e9};
     f[n++] = (cli_flag){"out", FLAG_STR, &o->out, "DIR", "output folder (default runs/dispatch-<data>)"};
     return n;
@@ -185,8 +186,55 @@ static int run_dispatcher(const dispatch_opts *o, const axnn_zoo *z, axnn_fc *fc
     return st ? cli_fail_status(st) : 0;
 }
 
+/* --sweep: every point (plain CE first), wall time per image against mean MACs, into run.csv. */
+static int run_sweep(const dispatch_opts *o, const axnn_zoo *z, const axnn_dataset *te, axnn_progress *prog)
+{
+    char path[4200], *csv = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&csv, &len);
+    if (!f) return cli_fail("out of memory");
+    fprintf(f, "point,accuracy,mean_macs,ms_per_image,images_per_second\n");
+    axnn_run_cfg rc = {32, o->threads, o->run_images > 0 ? o->run_images : z->split[AXNN_SPLIT_TEST].n, false};
+    int np = 1, rcode = 0;
+    for (int k = -1; k < np && !rcode; k++) {
+        axnn_fc fc = {0};
+        char what[128];
+        snprintf(path, sizeof path, "%s/front.json", o->out);
+        axnn_disp_genes g;
+        axnn_fc_cfg fcc;
+        axnn_none_policy none;
+        axnn_status st = axnn_front_load(path, z->m, k, &g, &fcc, &none, &np);
+        if (!st) st = axnn_dispatch_train(z, &g, &fcc, none, &fc);
+        axnn_run_result r;
+        if (!st) st = axnn_dispatch_run(z, &fc, te, &rc, prog, &r);
+        axnn_fc_free(&fc);
+        if (st) {
+            rcode = cli_fail_status(st);
+            break;
+        }
+        snprintf(what, sizeof what, k < 0 ? "plain" : "front%d", k);
+        fprintf(f, "%s,%.6f,%.1f,%.4f,%.1f\n", what, r.acc, r.mean_macs, 1e3 * r.seconds / (double)r.n, r.n / r.seconds);
+        printf("%-8s accuracy %.2f%%, mean %.2f MMACs, %.3f ms/img\n", what, 100 * r.acc, r.mean_macs / 1e6,
+               1e3 * r.seconds / (double)r.n);
+    }
+    fclose(f);
+    snprintf(path, sizeof path, "%s/run.csv", o->out);
+    axnn_status st = rcode ? AXNN_OK : axnn_write_file_atomic(path, csv, len);
+    free(csv);
+    if (!rcode && st) rcode = cli_fail_status(st);
+    if (!rcode) printf("run %s\n", path);
+    return rcode;
+}
+
 static int run_mode(const dispatch_opts *o, const axnn_zoo *z, axnn_progress *prog)
 {
+    if (o->sweep) {
+        axnn_dataset te = {0};
+        axnn_status st = axnn_dataset_load(o->data, o->data_dir, false, &te);
+        int rc = st ? cli_fail_status(st) : run_sweep(o, z, &te, prog);
+        axnn_dataset_free(&te);
+        return rc;
+    }
     axnn_fc fc = {0};
     char what[128];
     int rc = run_dispatcher(o, z, &fc, what, sizeof what);
