@@ -134,7 +134,7 @@ static int add_flags(dispatch_opts *o, cli_flag *f)
     f[n++] = (cli_flag){"models", FLAG_STR, &o->models, "A,B,...", "zoo: architectures or NAME=CHECKPOINT (default resnet8,resnet14,resnet20,resnet32,resnet44)"};
     f[n++] = (cli_flag){"extractor", FLAG_STR, &o->extractor, "NAME", "zoo model whose pooled features feed the dispatcher (default: the cheapest)"};
     f[n++] = (cli_flag){"epochs", FLAG_INT, &o->epochs, "N", "training epochs per zoo model (default 2)", 1, 1e6};
-    f[n++] = (cli_flag){"batch", FLAG_INT, &o->batch, "N", "training batch (default 128)", 1, 65536};
+    f[n++] = (cli_flag){"batch", FLAG_INT, &o->batch, "N", "training batch (default 64: more steps for the brief training)", 1, 65536};
     f[n++] = (cli_flag){"lr", FLAG_FLOAT, &o->lr, "X", "zoo SGD learning rate, cosine schedule (default 0.1)", 0, 100};
     f[n++] = (cli_flag){"train-images", FLAG_INT, &o->train_images, "N", "images the zoo models train on (default 10000; 0 = the rest of the train set)", 0, 1e9};
     f[n++] = (cli_flag){"profile-images", FLAG_INT, &o->profile, "N", "train-set images the dispatcher trains on (default 6000)", 0, 1e9};
@@ -264,7 +264,7 @@ static int run_mode(const dispatch_opts *o, const axnn_zoo *z, axnn_progress *pr
 int cli_dispatch(int argc, char **argv)
 {
     dispatch_opts o = {.data = "fashion-mnist", .models = "resnet8,resnet14,resnet20,resnet32,resnet44", .none = "accurate",
-                       .epochs = 2, .batch = 128, .val = 3000, .profile = 6000, .train_images = 10000, .pop = 24,
+                       .epochs = 2, .batch = 64, .val = 3000, .profile = 6000, .train_images = 10000, .pop = 24,
                        .gens = 25, .fc_epochs = 8, .fc_batch = 128, .threads = axnn_default_threads(), .lr = 0.1f,
                        .fc_lr = 0.01f, .seed = 1};
     cli_flag flags[32];
