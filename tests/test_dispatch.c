@@ -101,7 +101,9 @@ static void make_zoo(axnn_zoo *z, int64_t n, uint64_t seed)
     for (int s = 0; s < 3; s++) {
         int64_t m = ns[s];
         feat[s] = malloc((size_t)m * 2 * sizeof(float));
-        for (int j = 0; j < 3; j++) pred[s][j] = malloc((size_t)m * sizeof(int32_t)), conf[s][j] = malloc((size_t)m * sizeof(float));
+        for (int j = 0; j < 3; j++)
+            pred[s][j] = malloc((size_t)m * sizeof(int32_t)),
+            conf[s][j] = malloc((size_t)m * sizeof(float));
         for (int64_t i = 0; i < m; i++) {
             float x0 = 2 * axnn_rng_uniform(&r) - 1, x1 = 2 * axnn_rng_uniform(&r) - 1;
             int y = x1 > 0;
@@ -143,8 +145,9 @@ static void test_fc_learns_routing(void **state)
     axnn_disp_point p, q;
     assert_int_equal(axnn_dispatch_fit(&z, &g, &fc, AXNN_NONE_ACCURATE, &p), AXNN_OK);
     /* The oracle sends x0 < 0 to model 0 (cost 90 + 6 + 10) and the rest to model 1 (96 + 400). */
-    print_message("dispatcher: test acc %.4f, macs %.1f, shares %lld %lld %lld\n", p.acc[2], p.macs[2],
-                  (long long)p.share[2][0], (long long)p.share[2][1], (long long)p.share[2][2]);
+    print_message("dispatcher: test acc %.4f, macs %.1f, shares %lld %lld %lld\n", p.acc[2],
+                  p.macs[2], (long long)p.share[2][0], (long long)p.share[2][1],
+                  (long long)p.share[2][2]);
     assert_true(p.acc[AXNN_SPLIT_TEST] > 0.97);
     assert_true(p.macs[AXNN_SPLIT_TEST] < 0.6 * 496 + 0.4 * 106 + 10);
     assert_int_equal(p.share[2][2], 0);
@@ -239,7 +242,11 @@ static void test_zoo_file(void **state)
 
 static void run_search(const axnn_zoo *z, const char *state, int gens, axnn_search_result *r)
 {
-    axnn_search_cfg c = {.pop = 8, .gens = gens, .fc = {3, 64, 0.02f, 0, 1}, .threads = 2, .seed = 9,
+    axnn_search_cfg c = {.pop = 8,
+                         .gens = gens,
+                         .fc = {3, 64, 0.02f, 0, 1},
+                         .threads = 2,
+                         .seed = 9,
                          .state_path = state};
     assert_int_equal(axnn_dispatch_search(z, &c, NULL, r), AXNN_OK);
 }
@@ -264,9 +271,11 @@ static void test_search_resume(void **state)
     /* Crowding truncation may drop a point of the first front, so the hypervolume need not grow
      * every generation; over the search it does. */
     assert_true(full.hv[4] >= full.hv[0]);
-    print_message("search: front %d points, hv %.4f -> %.4f\n", full.nfront, full.hv[0], full.hv[4]);
+    print_message("search: front %d points, hv %.4f -> %.4f\n", full.nfront, full.hv[0],
+                  full.hv[4]);
     /* other settings refuse the saved state; a smaller --gens than saved too */
-    axnn_search_cfg c = {.pop = 10, .gens = 4, .fc = {3, 64, 0.02f, 0, 1}, .threads = 1, .seed = 9, .state_path = b};
+    axnn_search_cfg c = {
+        .pop = 10, .gens = 4, .fc = {3, 64, 0.02f, 0, 1}, .threads = 1, .seed = 9, .state_path = b};
     assert_int_equal(axnn_dispatch_search(&z, &c, NULL, &part), AXNN_ERR_ARG);
     c.pop = 8;
     c.gens = 1;
@@ -283,9 +292,12 @@ static void test_search_resume(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_labels),        cmocka_unit_test(test_class_weights),
-        cmocka_unit_test(test_loss_gradient), cmocka_unit_test(test_fc_learns_routing),
-        cmocka_unit_test(test_costs_and_baselines), cmocka_unit_test(test_zoo_file),
+        cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_class_weights),
+        cmocka_unit_test(test_loss_gradient),
+        cmocka_unit_test(test_fc_learns_routing),
+        cmocka_unit_test(test_costs_and_baselines),
+        cmocka_unit_test(test_zoo_file),
         cmocka_unit_test(test_search_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

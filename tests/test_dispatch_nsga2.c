@@ -141,8 +141,8 @@ static void test_zdt(void **state)
      * they dominate 1.1 * 1.1 - 0.1 * 1.1 - integral of (f2 + 0) ... = 1.1 - I + 0.11. */
     double hv1 = 1.1 - 1.0 / 3.0 + 0.11, hv2 = 1.1 - 2.0 / 3.0 + 0.11;
     double a = run_zdt(1, 1, 250, NULL), b = run_zdt(2, 1, 250, NULL);
-    print_message("ZDT1 hv %.5f of %.5f (%.2f%%), ZDT2 hv %.5f of %.5f (%.2f%%)\n", a, hv1, 100 * (hv1 - a) / hv1, b,
-                  hv2, 100 * (hv2 - b) / hv2);
+    print_message("ZDT1 hv %.5f of %.5f (%.2f%%), ZDT2 hv %.5f of %.5f (%.2f%%)\n", a, hv1,
+                  100 * (hv1 - a) / hv1, b, hv2, 100 * (hv2 - b) / hv2);
     assert_true(a >= 0.99 * hv1 && a <= hv1);
     assert_true(b >= 0.99 * hv2 && b <= hv2);
 }
@@ -186,10 +186,14 @@ static void test_bad_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_nd_sort_hand),   cmocka_unit_test(test_crowding_hand),
-        cmocka_unit_test(test_operators_in_bounds), cmocka_unit_test(test_sbx_spread),
-        cmocka_unit_test(test_hv2d),           cmocka_unit_test(test_zdt),
-        cmocka_unit_test(test_deterministic_and_json), cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_nd_sort_hand),
+        cmocka_unit_test(test_crowding_hand),
+        cmocka_unit_test(test_operators_in_bounds),
+        cmocka_unit_test(test_sbx_spread),
+        cmocka_unit_test(test_hv2d),
+        cmocka_unit_test(test_zdt),
+        cmocka_unit_test(test_deterministic_and_json),
+        cmocka_unit_test(test_bad_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,13 +43,13 @@ void axnn_poly_mutate(double *x, const double *lo, const double *hi, int n, doub
 double axnn_hv2d(const double *f, int n, double r0, double r1);
 
 typedef struct axnn_nsga2_cfg {
-    int pop;            /* even, >= 4 */
-    int nreal, nint;    /* real genes in [lo, hi], integer genes in [0, imax] */
+    int pop;         /* even, >= 4 */
+    int nreal, nint; /* real genes in [lo, hi], integer genes in [0, imax] */
     const double *lo, *hi;
     const int *imax;
     int nobj;
-    double pc, eta_c;   /* SBX: 0.9, 20 */
-    double eta_m, pm;   /* polynomial mutation: 25; pm per gene, 0 = 1 / (nreal + nint) */
+    double pc, eta_c; /* SBX: 0.9, 20 */
+    double eta_m, pm; /* polynomial mutation: 25; pm per gene, 0 = 1 / (nreal + nint) */
     uint64_t seed;
 } axnn_nsga2_cfg;
 
@@ -123,8 +123,8 @@ typedef struct axnn_fc_cfg {
 
 typedef struct axnn_fc {
     int d, k;
-    float *w, *b;        /* k x d, k */
-    float *mean, *istd;  /* per-feature standardization (from the training features) */
+    float *w, *b;       /* k x d, k */
+    float *mean, *istd; /* per-feature standardization (from the training features) */
 } axnn_fc;
 
 /* Trains W, b on features x (n x d) and labels (in [0, k)) with axnn_penalty_loss (mini-batch
@@ -230,14 +230,14 @@ typedef struct axnn_disp_point {
 
 typedef struct axnn_search_result {
     int gens_done;
-    double *hv;          /* hypervolume of the first front after generations 0 .. gens_done */
+    double *hv; /* hypervolume of the first front after generations 0 .. gens_done */
     int nhv;
     axnn_disp_point *front; /* the final validation front, sorted by validation MACs */
     int nfront;
-    axnn_disp_point plain;  /* plain cross-entropy dispatcher */
+    axnn_disp_point plain; /* plain cross-entropy dispatcher */
     double disp_macs;
-    double ref_cost;        /* hypervolume reference: (error 1, this cost), cost normalized */
-    axnn_fc_cfg fc;         /* how the dispatchers were trained */
+    double ref_cost; /* hypervolume reference: (error 1, this cost), cost normalized */
+    axnn_fc_cfg fc;  /* how the dispatchers were trained */
     axnn_none_policy none;
 } axnn_search_result;
 
@@ -256,20 +256,20 @@ axnn_status axnn_dispatch_fit(const axnn_zoo *z, const axnn_disp_genes *g, const
 axnn_status axnn_dispatch_train(const axnn_zoo *z, const axnn_disp_genes *g, const axnn_fc_cfg *fc,
                                 axnn_none_policy none, axnn_fc *out);
 /* Runs NSGA-II on the zoo; prog (may be NULL) shows generations. */
-axnn_status axnn_dispatch_search(const axnn_zoo *z, const axnn_search_cfg *cfg,
-                                 axnn_progress *prog, axnn_search_result *res);
+axnn_status axnn_dispatch_search(const axnn_zoo *z, const axnn_search_cfg *cfg, axnn_progress *prog,
+                                 axnn_search_result *res);
 void axnn_search_result_free(axnn_search_result *r);
 
 /* ---- the report ---- */
 typedef struct axnn_dispatch_summary {
-    int best;              /* best single model on the test split */
+    int best; /* best single model on the test split */
     double best_acc, best_macs;
-    int hit;               /* front point with test acc >= best_acc at <= 0.64 x best_macs, or -1 */
-    double hit_ratio;      /* its MACs / best_macs */
-    double min_ratio;      /* smallest MACs / best_macs of a front point at >= best_acc (0: none) */
-    double acc_at_064;     /* best front test accuracy at <= 0.64 x best_macs (0: none) */
-    int above_cascade;     /* front points above the cascade curve at equal MACs (test) */
-    double max_margin;     /* largest accuracy margin over the cascade (may be negative) */
+    int hit;           /* front point with test acc >= best_acc at <= 0.64 x best_macs, or -1 */
+    double hit_ratio;  /* its MACs / best_macs */
+    double min_ratio;  /* smallest MACs / best_macs of a front point at >= best_acc (0: none) */
+    double acc_at_064; /* best front test accuracy at <= 0.64 x best_macs (0: none) */
+    int above_cascade; /* front points above the cascade curve at equal MACs (test) */
+    double max_margin; /* largest accuracy margin over the cascade (may be negative) */
 } axnn_dispatch_summary;
 
 /* Writes report.md, results.csv, results.json and the figures (accuracy_vs_macs.png,
@@ -282,14 +282,14 @@ axnn_status axnn_dispatch_report(const axnn_zoo *z, const axnn_search_result *r,
 typedef struct axnn_zoo_cfg {
     const char *const *archs; /* model architectures (or NAME=CHECKPOINT) */
     int narchs;
-    int ext;               /* extractor: index into archs, -1 = the cheapest */
+    int ext; /* extractor: index into archs, -1 = the cheapest */
     int epochs, batch, threads;
     float lr;
-    int64_t train_images;  /* images the zoo models train on (0 = all of the train part) */
-    int64_t profile_images;/* train-part images profiled for the dispatcher (disjoint) */
+    int64_t train_images;     /* images the zoo models train on (0 = all of the train part) */
+    int64_t profile_images;   /* train-part images profiled for the dispatcher (disjoint) */
     int64_t val, test_images; /* validation images carved from train; test images (0 = all) */
     uint64_t seed;
-    const char *dir;       /* <dir>/models/<name>/ checkpoints, <dir>/zoo.safetensors */
+    const char *dir; /* <dir>/models/<name>/ checkpoints, <dir>/zoo.safetensors */
 } axnn_zoo_cfg;
 
 /* Trains (or loads, or resumes) every model and profiles it; the zoo file is rewritten

@@ -95,7 +95,8 @@ axnn_status axnn_fc_constant(int d, int k, int j, axnn_fc *out)
 }
 
 /* One mini-batch: gradients of the mean loss into gw, gb. */
-static void fc_grad(const axnn_fc *fc, const float *xs, const float *dz, int bn, float *gw, float *gb)
+static void fc_grad(const axnn_fc *fc, const float *xs, const float *dz, int bn, float *gw,
+                    float *gb)
 {
     int d = fc->d, k = fc->k;
     memset(gw, 0, (size_t)k * d * sizeof *gw);
@@ -116,7 +117,8 @@ axnn_status axnn_fc_train(const float *x, int64_t n, int d, const int32_t *label
 {
     memset(out, 0, sizeof *out);
     if (n < 1 || d < 1 || k < 1 || k > AXNN_ZOO_MAX)
-        return axnn_error(AXNN_ERR_ARG, "dispatcher: %lld samples, %d features, %d outputs", (long long)n, d, k);
+        return axnn_error(AXNN_ERR_ARG, "dispatcher: %lld samples, %d features, %d outputs",
+                          (long long)n, d, k);
     axnn_status st = fc_alloc(out, d, k);
     if (st) return st;
     standardize_stats(x, n, d, out->mean, out->istd);
@@ -152,7 +154,8 @@ axnn_status axnn_fc_train(const float *x, int64_t n, int d, const int32_t *label
             fc_grad(out, xs, dz, bn, g, g + (size_t)k * d);
             t++;
             adam_update(out->w, g, m, v, k * d, cfg->lr, cfg->wd, t);
-            adam_update(out->b, g + (size_t)k * d, m + (size_t)k * d, v + (size_t)k * d, k, cfg->lr, 0.0f, t);
+            adam_update(out->b, g + (size_t)k * d, m + (size_t)k * d, v + (size_t)k * d, k, cfg->lr,
+                        0.0f, t);
         }
     }
     free(buf), free(order), free(bl);

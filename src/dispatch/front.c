@@ -22,9 +22,12 @@ axnn_status axnn_front_save(const axnn_search_result *r, int m, const char *path
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
-    fprintf(f, "{\"models\": %d, \"fc\": {\"epochs\": %d, \"batch\": %d, \"lr\": %.9g, \"wd\": %.9g, \"seed\": \"%llu\"}, "
-               "\"none\": %d,\n\"plain\": ",
-            m, r->fc.epochs, r->fc.batch, r->fc.lr, r->fc.wd, (unsigned long long)r->fc.seed, (int)r->none);
+    fprintf(f,
+            "{\"models\": %d, \"fc\": {\"epochs\": %d, \"batch\": %d, \"lr\": %.9g, \"wd\": %.9g, "
+            "\"seed\": \"%llu\"}, "
+            "\"none\": %d,\n\"plain\": ",
+            m, r->fc.epochs, r->fc.batch, r->fc.lr, r->fc.wd, (unsigned long long)r->fc.seed,
+            (int)r->none);
     put_genes(f, &r->plain.genes, m);
     fprintf(f, ",\n\"front\": [");
     for (int k = 0; k < r->nfront; k++) {
@@ -33,7 +36,8 @@ axnn_status axnn_front_save(const axnn_search_result *r, int m, const char *path
     }
     fprintf(f, "]}\n");
     fclose(f);
-    axnn_status st = buf ? axnn_write_file_atomic(path, buf, len) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    axnn_status st =
+        buf ? axnn_write_file_atomic(path, buf, len) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
     free(buf);
     return st;
 }
@@ -42,8 +46,8 @@ static bool get_genes(const cJSON *o, int m, axnn_disp_genes *g)
 {
     const cJSON *w = cJSON_GetObjectItem(o, "weighting"), *b = cJSON_GetObjectItem(o, "beta");
     const cJSON *P = cJSON_GetObjectItem(o, "P");
-    if (!cJSON_IsNumber(w) || w->valueint < 0 || w->valueint > 3 || !cJSON_IsNumber(b) || !cJSON_IsArray(P) ||
-        cJSON_GetArraySize(P) != m * m)
+    if (!cJSON_IsNumber(w) || w->valueint < 0 || w->valueint > 3 || !cJSON_IsNumber(b) ||
+        !cJSON_IsArray(P) || cJSON_GetArraySize(P) != m * m)
         return false;
     memset(g, 0, sizeof *g);
     g->weighting = (axnn_weighting)w->valueint;
@@ -80,25 +84,31 @@ axnn_status axnn_front_load(const char *path, int m, int point, axnn_disp_genes 
     const cJSON *fr = cJSON_GetObjectItem(o, "front"), *f = cJSON_GetObjectItem(o, "fc");
     const cJSON *mm = cJSON_GetObjectItem(o, "models"), *nn = cJSON_GetObjectItem(o, "none");
     const cJSON *ep = cJSON_GetObjectItem(f, "epochs"), *ba = cJSON_GetObjectItem(f, "batch");
-    const cJSON *lr = cJSON_GetObjectItem(f, "lr"), *wd = cJSON_GetObjectItem(f, "wd"), *sd = cJSON_GetObjectItem(f, "seed");
+    const cJSON *lr = cJSON_GetObjectItem(f, "lr"), *wd = cJSON_GetObjectItem(f, "wd"),
+                *sd = cJSON_GetObjectItem(f, "seed");
     axnn_status st = AXNN_OK;
-    if (!o || !cJSON_IsArray(fr) || !cJSON_IsNumber(mm) || !cJSON_IsNumber(nn) || !cJSON_IsNumber(ep) ||
-        !cJSON_IsNumber(ba) || !cJSON_IsNumber(lr) || !cJSON_IsNumber(wd) || !cJSON_IsString(sd) || nn->valueint < 0 ||
-        nn->valueint > 2)
+    if (!o || !cJSON_IsArray(fr) || !cJSON_IsNumber(mm) || !cJSON_IsNumber(nn) ||
+        !cJSON_IsNumber(ep) || !cJSON_IsNumber(ba) || !cJSON_IsNumber(lr) || !cJSON_IsNumber(wd) ||
+        !cJSON_IsString(sd) || nn->valueint < 0 || nn->valueint > 2)
         st = axnn_error(AXNN_ERR_FORMAT, "%s: not a front file", path);
     else if (mm->valueint != m)
-        st = axnn_error(AXNN_ERR_FORMAT, "%s is for a zoo of %d models, not %d", path, mm->valueint, m);
+        st = axnn_error(AXNN_ERR_FORMAT, "%s is for a zoo of %d models, not %d", path, mm->valueint,
+                        m);
     if (!st) {
         *npoints = cJSON_GetArraySize(fr);
         if (point < -1 || point >= *npoints)
-            st = axnn_error(AXNN_ERR_ARG, "--point %d is out of range [-1, %d) (-1 = the plain cross-entropy dispatcher)",
-                            point, *npoints);
+            st = axnn_error(
+                AXNN_ERR_ARG,
+                "--point %d is out of range [-1, %d) (-1 = the plain cross-entropy dispatcher)",
+                point, *npoints);
     }
-    if (!st && !get_genes(point < 0 ? cJSON_GetObjectItem(o, "plain") : cJSON_GetArrayItem(fr, point), m, g))
+    if (!st &&
+        !get_genes(point < 0 ? cJSON_GetObjectItem(o, "plain") : cJSON_GetArrayItem(fr, point), m,
+                   g))
         st = axnn_error(AXNN_ERR_FORMAT, "%s: point %d is damaged", path, point);
     if (!st) {
-        *fc = (axnn_fc_cfg){ep->valueint, ba->valueint, (float)lr->valuedouble, (float)wd->valuedouble,
-                            strtoull(sd->valuestring, NULL, 10)};
+        *fc = (axnn_fc_cfg){ep->valueint, ba->valueint, (float)lr->valuedouble,
+                            (float)wd->valuedouble, strtoull(sd->valuestring, NULL, 10)};
         *none = (axnn_none_policy)nn->valueint;
     }
     cJSON_Delete(o);

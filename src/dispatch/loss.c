@@ -25,9 +25,15 @@ void axnn_dispatch_labels(const uint8_t *correct, int64_t n, int m, const double
     for (int j = 1; j < m; j++) {
         bool better;
         switch (none) {
-        case AXNN_NONE_CHEAPEST: better = cost[j] < cost[fallback]; break;
-        case AXNN_NONE_DEAREST: better = cost[j] > cost[fallback]; break;
-        default: better = hits[j] > hits[fallback] || (hits[j] == hits[fallback] && cost[j] < cost[fallback]);
+        case AXNN_NONE_CHEAPEST:
+            better = cost[j] < cost[fallback];
+            break;
+        case AXNN_NONE_DEAREST:
+            better = cost[j] > cost[fallback];
+            break;
+        default:
+            better =
+                hits[j] > hits[fallback] || (hits[j] == hits[fallback] && cost[j] < cost[fallback]);
         }
         if (better) fallback = j;
     }
@@ -60,10 +66,17 @@ void axnn_class_weights(const int32_t *labels, int64_t n, int k, axnn_weighting 
             continue;
         }
         switch (w) {
-        case AXNN_WEIGHT_INS: wc[c] = 1.0 / nc; break;
-        case AXNN_WEIGHT_ISNS: wc[c] = 1.0 / sqrt(nc); break;
-        case AXNN_WEIGHT_ENS: wc[c] = (1.0 - beta) / (1.0 - pow(beta, nc)); break;
-        default: wc[c] = 1.0;
+        case AXNN_WEIGHT_INS:
+            wc[c] = 1.0 / nc;
+            break;
+        case AXNN_WEIGHT_ISNS:
+            wc[c] = 1.0 / sqrt(nc);
+            break;
+        case AXNN_WEIGHT_ENS:
+            wc[c] = (1.0 - beta) / (1.0 - pow(beta, nc));
+            break;
+        default:
+            wc[c] = 1.0;
         }
         sum += wc[c];
         present++;
@@ -105,6 +118,7 @@ double axnn_penalty_loss(const float *z, const int32_t *t, int n, int k, const d
 {
     double sum = 0.0, scale = n > 0 ? 1.0 / n : 0.0;
     for (int i = 0; i < n; i++)
-        sum += sample_loss(z + (size_t)i * k, t[i], k, P, wc ? wc[t[i]] : 1.0, scale, dz ? dz + (size_t)i * k : NULL);
+        sum += sample_loss(z + (size_t)i * k, t[i], k, P, wc ? wc[t[i]] : 1.0, scale,
+                           dz ? dz + (size_t)i * k : NULL);
     return sum * scale;
 }

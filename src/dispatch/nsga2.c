@@ -25,7 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double u01(axnn_rng *r) { return (double)(axnn_rng_u64(r) >> 11) * 0x1.0p-53; }
+static double u01(axnn_rng *r)
+{
+    return (double)(axnn_rng_u64(r) >> 11) * 0x1.0p-53;
+}
 
 /* a dominates b: no worse in every objective, better in one. */
 static bool dominates(const double *a, const double *b, int m)
@@ -41,7 +44,8 @@ static bool dominates(const double *a, const double *b, int m)
 int axnn_nd_sort(const double *f, int n, int m, int *rank)
 {
     /* count[i]: how many points dominate i; dom lists, per point, the points it dominates. */
-    int *count = calloc((size_t)n, sizeof *count), *dom = malloc((size_t)n * (size_t)n * sizeof *dom);
+    int *count = calloc((size_t)n, sizeof *count),
+        *dom = malloc((size_t)n * (size_t)n * sizeof *dom);
     int *ndom = calloc((size_t)n, sizeof *ndom), *cur = malloc((size_t)n * sizeof *cur);
     int *next = malloc((size_t)n * sizeof *next);
     if (!count || !dom || !ndom || !cur || !next) {
@@ -110,17 +114,23 @@ void axnn_crowding(const double *f, int m, const int *idx, int cnt, double *crow
         crowd[ord[0]] = crowd[ord[cnt - 1]] = INFINITY;
         if (hi <= lo) continue;
         for (int a = 1; a < cnt - 1; a++)
-            crowd[ord[a]] += (f[(size_t)idx[ord[a + 1]] * m + k] - f[(size_t)idx[ord[a - 1]] * m + k]) / (hi - lo);
+            crowd[ord[a]] +=
+                (f[(size_t)idx[ord[a + 1]] * m + k] - f[(size_t)idx[ord[a - 1]] * m + k]) /
+                (hi - lo);
     }
     free(ord);
 }
 
 static double spread_q(double u, double alpha, double eta)
 {
-    return u <= 1.0 / alpha ? pow(u * alpha, 1.0 / (eta + 1.0)) : pow(1.0 / (2.0 - u * alpha), 1.0 / (eta + 1.0));
+    return u <= 1.0 / alpha ? pow(u * alpha, 1.0 / (eta + 1.0))
+                            : pow(1.0 / (2.0 - u * alpha), 1.0 / (eta + 1.0));
 }
 
-static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+static double clampd(double v, double lo, double hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
 void axnn_sbx(const double *p1, const double *p2, double *c1, double *c2, const double *lo,
               const double *hi, int n, double eta, double pc, axnn_rng *r)
@@ -199,14 +209,19 @@ axnn_status axnn_nsga2_create(const axnn_nsga2_cfg *cfg, axnn_nsga2 **out)
 {
     *out = NULL;
     if (cfg->pop < 4 || cfg->pop % 2)
-        return axnn_error(AXNN_ERR_ARG, "NSGA-II population must be even and at least 4, got %d", cfg->pop);
-    if (cfg->nreal < 0 || cfg->nreal > 64 || cfg->nint < 0 || cfg->nint > 8 || cfg->nreal + cfg->nint < 1 ||
-        cfg->nobj < 1)
-        return axnn_error(AXNN_ERR_ARG, "NSGA-II: 0..64 real and 0..8 integer genes, at least one, and objectives");
+        return axnn_error(AXNN_ERR_ARG, "NSGA-II population must be even and at least 4, got %d",
+                          cfg->pop);
+    if (cfg->nreal < 0 || cfg->nreal > 64 || cfg->nint < 0 || cfg->nint > 8 ||
+        cfg->nreal + cfg->nint < 1 || cfg->nobj < 1)
+        return axnn_error(
+            AXNN_ERR_ARG,
+            "NSGA-II: 0..64 real and 0..8 integer genes, at least one, and objectives");
     for (int i = 0; i < cfg->nreal; i++)
-        if (!(cfg->lo[i] <= cfg->hi[i])) return axnn_error(AXNN_ERR_ARG, "NSGA-II: gene %d has lo > hi", i);
+        if (!(cfg->lo[i] <= cfg->hi[i]))
+            return axnn_error(AXNN_ERR_ARG, "NSGA-II: gene %d has lo > hi", i);
     for (int i = 0; i < cfg->nint; i++)
-        if (cfg->imax[i] < 0) return axnn_error(AXNN_ERR_ARG, "NSGA-II: integer gene %d has max < 0", i);
+        if (cfg->imax[i] < 0)
+            return axnn_error(AXNN_ERR_ARG, "NSGA-II: integer gene %d has max < 0", i);
     axnn_nsga2 *s = calloc(1, sizeof *s);
     if (!s) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
     s->cfg = *cfg;
@@ -264,7 +279,8 @@ axnn_status axnn_nsga2_init(axnn_nsga2 *s, axnn_nsga2_eval_fn eval, void *ctx)
 {
     const axnn_nsga2_cfg *c = &s->cfg;
     for (int i = 0; i < c->pop; i++) {
-        for (int g = 0; g < c->nreal; g++) s->x[(size_t)i * c->nreal + g] = s->lo[g] + u01(&s->rng) * (s->hi[g] - s->lo[g]);
+        for (int g = 0; g < c->nreal; g++)
+            s->x[(size_t)i * c->nreal + g] = s->lo[g] + u01(&s->rng) * (s->hi[g] - s->lo[g]);
         for (int g = 0; g < c->nint; g++)
             s->xi[(size_t)i * c->nint + g] = (int)axnn_rng_below(&s->rng, (uint32_t)s->imax[g] + 1);
     }
@@ -276,7 +292,8 @@ axnn_status axnn_nsga2_init(axnn_nsga2 *s, axnn_nsga2_eval_fn eval, void *ctx)
 
 static int tournament(axnn_nsga2 *s)
 {
-    int a = (int)axnn_rng_below(&s->rng, (uint32_t)s->cfg.pop), b = (int)axnn_rng_below(&s->rng, (uint32_t)s->cfg.pop);
+    int a = (int)axnn_rng_below(&s->rng, (uint32_t)s->cfg.pop),
+        b = (int)axnn_rng_below(&s->rng, (uint32_t)s->cfg.pop);
     if (s->rank[a] != s->rank[b]) return s->rank[a] < s->rank[b] ? a : b;
     if (s->crowd[a] != s->crowd[b]) return s->crowd[a] > s->crowd[b] ? a : b;
     return a;
@@ -290,7 +307,8 @@ static void make_offspring(axnn_nsga2 *s)
     for (int k = 0; k < c->pop; k += 2) {
         int p1 = tournament(s), p2 = tournament(s), o1 = c->pop + k, o2 = o1 + 1;
         double *x1 = s->x + (size_t)o1 * nr, *x2 = s->x + (size_t)o2 * nr;
-        axnn_sbx(s->x + (size_t)p1 * nr, s->x + (size_t)p2 * nr, x1, x2, s->lo, s->hi, nr, c->eta_c, c->pc, &s->rng);
+        axnn_sbx(s->x + (size_t)p1 * nr, s->x + (size_t)p2 * nr, x1, x2, s->lo, s->hi, nr, c->eta_c,
+                 c->pc, &s->rng);
         axnn_poly_mutate(x1, s->lo, s->hi, nr, c->eta_m, c->pm, &s->rng);
         axnn_poly_mutate(x2, s->lo, s->hi, nr, c->eta_m, c->pm, &s->rng);
         for (int g = 0; g < ni; g++) {
@@ -299,7 +317,9 @@ static void make_offspring(axnn_nsga2 *s)
             s->xi[(size_t)o1 * ni + g] = swap ? b : a;
             s->xi[(size_t)o2 * ni + g] = swap ? a : b;
             for (int o = o1; o <= o2; o++)
-                if (u01(&s->rng) < c->pm) s->xi[(size_t)o * ni + g] = (int)axnn_rng_below(&s->rng, (uint32_t)s->imax[g] + 1);
+                if (u01(&s->rng) < c->pm)
+                    s->xi[(size_t)o * ni + g] =
+                        (int)axnn_rng_below(&s->rng, (uint32_t)s->imax[g] + 1);
         }
     }
 }
@@ -330,11 +350,13 @@ axnn_status axnn_nsga2_step(axnn_nsga2 *s, axnn_nsga2_eval_fn eval, void *ctx)
     const axnn_nsga2_cfg *c = &s->cfg;
     int n2 = 2 * c->pop, nr = c->nreal, ni = c->nint, m = c->nobj;
     make_offspring(s);
-    axnn_status st = eval(ctx, c->pop, s->x + (size_t)c->pop * nr, s->xi + (size_t)c->pop * ni, s->f + (size_t)c->pop * m);
+    axnn_status st = eval(ctx, c->pop, s->x + (size_t)c->pop * nr, s->xi + (size_t)c->pop * ni,
+                          s->f + (size_t)c->pop * m);
     if (st) return st;
     if ((st = assign_rank_crowd(s, n2))) return st;
     int *ord = malloc((size_t)n2 * sizeof *ord);
-    double *x = malloc((size_t)n2 * (size_t)(nr + 1) * sizeof *x), *f = malloc((size_t)n2 * (size_t)m * sizeof *f);
+    double *x = malloc((size_t)n2 * (size_t)(nr + 1) * sizeof *x),
+           *f = malloc((size_t)n2 * (size_t)m * sizeof *f);
     int *xi = malloc((size_t)n2 * (size_t)(ni + 1) * sizeof *xi);
     if (!ord || !x || !f || !xi) {
         free(ord), free(x), free(f), free(xi);
@@ -364,7 +386,8 @@ static cJSON *rows_json(const double *v, const int *vi, int n, int w)
         cJSON *r = cJSON_CreateArray();
         for (int j = 0; r && j < w; j++) { /* %.17g: cJSON's own printing is not exact */
             char b[32];
-            snprintf(b, sizeof b, "%.17g", v ? v[(size_t)i * w + j] : (double)vi[(size_t)i * w + j]);
+            snprintf(b, sizeof b, "%.17g",
+                     v ? v[(size_t)i * w + j] : (double)vi[(size_t)i * w + j]);
             cJSON_AddItemToArray(r, cJSON_CreateRaw(b));
         }
         cJSON_AddItemToArray(a, r);
@@ -425,8 +448,8 @@ axnn_status axnn_nsga2_from_cjson(axnn_nsga2 *s, const cJSON *o, const char *wha
     bool ok = o != NULL;
     const cJSON *gen = cJSON_GetObjectItem(o, "gen"), *pop = cJSON_GetObjectItem(o, "pop");
     const cJSON *rng = cJSON_GetObjectItem(o, "rng");
-    ok = ok && cJSON_IsNumber(gen) && gen->valueint >= 0 && cJSON_IsNumber(pop) && pop->valueint == c->pop &&
-         cJSON_IsArray(rng) && cJSON_GetArraySize(rng) == 4;
+    ok = ok && cJSON_IsNumber(gen) && gen->valueint >= 0 && cJSON_IsNumber(pop) &&
+         pop->valueint == c->pop && cJSON_IsArray(rng) && cJSON_GetArraySize(rng) == 4;
     for (int i = 0; ok && i < 4; i++) {
         const cJSON *e = cJSON_GetArrayItem(rng, i);
         char *end;
@@ -436,9 +459,12 @@ axnn_status axnn_nsga2_from_cjson(axnn_nsga2 *s, const cJSON *o, const char *wha
     ok = ok && read_rows(cJSON_GetObjectItem(o, "x"), s->x, NULL, c->pop, c->nreal) &&
          read_rows(cJSON_GetObjectItem(o, "xi"), NULL, s->xi, c->pop, c->nint) &&
          read_rows(cJSON_GetObjectItem(o, "f"), s->f, NULL, c->pop, c->nobj);
-    for (int i = 0; ok && i < c->pop * c->nreal; i++) ok = s->x[i] >= s->lo[i % c->nreal] && s->x[i] <= s->hi[i % c->nreal];
-    for (int i = 0; ok && i < c->pop * c->nint; i++) ok = s->xi[i] >= 0 && s->xi[i] <= s->imax[i % c->nint];
+    for (int i = 0; ok && i < c->pop * c->nreal; i++)
+        ok = s->x[i] >= s->lo[i % c->nreal] && s->x[i] <= s->hi[i % c->nreal];
+    for (int i = 0; ok && i < c->pop * c->nint; i++)
+        ok = s->xi[i] >= 0 && s->xi[i] <= s->imax[i % c->nint];
     if (ok) s->gen = gen->valueint;
-    if (!ok) return axnn_error(AXNN_ERR_FORMAT, "%s: not a search state of this configuration", what);
+    if (!ok)
+        return axnn_error(AXNN_ERR_FORMAT, "%s: not a search state of this configuration", what);
     return assign_rank_crowd(s, c->pop);
 }

@@ -41,14 +41,16 @@ static double cascade_at(const curve *c, double macs)
         if (c->macs[i] <= macs && c->acc[i] > best) best = c->acc[i];
         for (int j = 0; j < NTHR; j++) {
             if (!(c->macs[i] <= macs && c->macs[j] > macs)) continue;
-            double q = (macs - c->macs[i]) / (c->macs[j] - c->macs[i]), a = c->acc[i] + q * (c->acc[j] - c->acc[i]);
+            double q = (macs - c->macs[i]) / (c->macs[j] - c->macs[i]),
+                   a = c->acc[i] + q * (c->acc[j] - c->acc[i]);
             if (a > best) best = a;
         }
     }
     return best;
 }
 
-static void summarize(const axnn_zoo *z, const axnn_search_result *r, const curve *cc, axnn_dispatch_summary *s)
+static void summarize(const axnn_zoo *z, const axnn_search_result *r, const curve *cc,
+                      axnn_dispatch_summary *s)
 {
     memset(s, 0, sizeof *s);
     for (int j = 1; j < z->m; j++)
@@ -60,7 +62,8 @@ static void summarize(const axnn_zoo *z, const axnn_search_result *r, const curv
     for (int k = 0; k < r->nfront; k++) {
         const axnn_disp_point *p = &r->front[k];
         double ratio = p->macs[T] / s->best_macs;
-        if (p->acc[T] >= s->best_acc && (s->min_ratio == 0 || ratio < s->min_ratio)) s->min_ratio = ratio;
+        if (p->acc[T] >= s->best_acc && (s->min_ratio == 0 || ratio < s->min_ratio))
+            s->min_ratio = ratio;
         if (ratio <= 0.64 && p->acc[T] > s->acc_at_064) s->acc_at_064 = p->acc[T];
         if (p->acc[T] >= s->best_acc && ratio <= 0.64 && (s->hit < 0 || ratio < s->hit_ratio)) {
             s->hit = k;
@@ -74,27 +77,32 @@ static void summarize(const axnn_zoo *z, const axnn_search_result *r, const curv
 
 static void md_models(FILE *f, const axnn_zoo *z)
 {
-    fprintf(f, "## Zoo (%s; %lld dispatcher-training, %lld validation, %lld test images)\n\n", z->dataset,
-            (long long)z->split[0].n, (long long)z->split[1].n, (long long)z->split[2].n);
-    fprintf(f, "| model | MMACs | params | val top-1 %% | test top-1 %% |\n|---|---|---|---|---|\n");
+    fprintf(f, "## Zoo (%s; %lld dispatcher-training, %lld validation, %lld test images)\n\n",
+            z->dataset, (long long)z->split[0].n, (long long)z->split[1].n,
+            (long long)z->split[2].n);
+    fprintf(f,
+            "| model | MMACs | params | val top-1 %% | test top-1 %% |\n|---|---|---|---|---|\n");
     for (int j = 0; j < z->m; j++)
-        fprintf(f, "| %s%s | %.2f | %lld | %.2f | %.2f |\n", z->models[j].name, j == z->ext ? " (extractor)" : "",
-                z->models[j].macs / 1e6, (long long)z->models[j].params, 100 * z->models[j].accuracy[V],
+        fprintf(f, "| %s%s | %.2f | %lld | %.2f | %.2f |\n", z->models[j].name,
+                j == z->ext ? " (extractor)" : "", z->models[j].macs / 1e6,
+                (long long)z->models[j].params, 100 * z->models[j].accuracy[V],
                 100 * z->models[j].accuracy[T]);
 }
 
 static void md_point(FILE *f, const axnn_zoo *z, const char *name, const axnn_disp_point *p)
 {
-    fprintf(f, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f |", name, axnn_weighting_name(p->genes.weighting),
-            100 * p->acc[V], p->macs[V] / 1e6, 100 * p->acc[T], p->macs[T] / 1e6,
-            100 * axnn_random_at_cost(z, T, p->macs[T]));
-    for (int j = 0; j < z->m; j++) fprintf(f, " %.1f |", 100.0 * (double)p->share[T][j] / (double)z->split[T].n);
+    fprintf(f, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f |", name,
+            axnn_weighting_name(p->genes.weighting), 100 * p->acc[V], p->macs[V] / 1e6,
+            100 * p->acc[T], p->macs[T] / 1e6, 100 * axnn_random_at_cost(z, T, p->macs[T]));
+    for (int j = 0; j < z->m; j++)
+        fprintf(f, " %.1f |", 100.0 * (double)p->share[T][j] / (double)z->split[T].n);
     fprintf(f, "\n");
 }
 
 static void md_front(FILE *f, const axnn_zoo *z, const axnn_search_result *r)
 {
-    fprintf(f, "\n## Dispatchers (test split unless marked val)\n\n| point | weighting | val top-1 %% | val MMACs | "
+    fprintf(f, "\n## Dispatchers (test split unless marked val)\n\n| point | weighting | val top-1 "
+               "%% | val MMACs | "
                "top-1 %% | MMACs | random at same MMACs %% |");
     for (int j = 0; j < z->m; j++) fprintf(f, " %% to %s |", z->models[j].name);
     fprintf(f, "\n|---|---|---|---|---|---|---|");
@@ -108,45 +116,61 @@ static void md_front(FILE *f, const axnn_zoo *z, const axnn_search_result *r)
     }
     double oa, om;
     axnn_oracle(z, T, &oa, &om);
-    fprintf(f, "\nOracle (each sample to its cheapest correct model, no dispatcher): %.2f%% at %.2f MMACs. "
-               "Dispatcher overhead per input: extractor %.2f MMACs + linear layer %.0f MACs.\n",
+    fprintf(f,
+            "\nOracle (each sample to its cheapest correct model, no dispatcher): %.2f%% at %.2f "
+            "MMACs. "
+            "Dispatcher overhead per input: extractor %.2f MMACs + linear layer %.0f MACs.\n",
             100 * oa, om / 1e6, z->ext_macs / 1e6, r->disp_macs);
 }
 
 static void md_cascade(FILE *f, const curve *c)
 {
-    fprintf(f, "\n## Confidence cascade (test)\n\n| threshold | top-1 %% | MMACs |\n|---|---|---|\n");
-    for (int i = 0; i < NTHR; i += (i >= 1 && i < 50) ? 7 : 1) fprintf(f, "| %.4g | %.2f | %.2f |\n", thresholds(i), 100 * c->acc[i], c->macs[i] / 1e6);
+    fprintf(f,
+            "\n## Confidence cascade (test)\n\n| threshold | top-1 %% | MMACs |\n|---|---|---|\n");
+    for (int i = 0; i < NTHR; i += (i >= 1 && i < 50) ? 7 : 1)
+        fprintf(f, "| %.4g | %.2f | %.2f |\n", thresholds(i), 100 * c->acc[i], c->macs[i] / 1e6);
     fprintf(f, "\n(every threshold is in results.csv)\n");
 }
 
-static void md_summary(FILE *f, const axnn_zoo *z, const axnn_search_result *r, const axnn_dispatch_summary *s)
+static void md_summary(FILE *f, const axnn_zoo *z, const axnn_search_result *r,
+                       const axnn_dispatch_summary *s)
 {
-    fprintf(f, "\n## Result\n\nBest single model on the test split: %s, %.2f%% at %.2f MMACs.\n\n", z->models[s->best].name,
-            100 * s->best_acc, s->best_macs / 1e6);
+    fprintf(f, "\n## Result\n\nBest single model on the test split: %s, %.2f%% at %.2f MMACs.\n\n",
+            z->models[s->best].name, 100 * s->best_acc, s->best_macs / 1e6);
     if (s->hit >= 0)
-        fprintf(f, "- **Met**: front %d reaches %.2f%% at %.2fx the best model's MACs (target: >= %.2f%% at <= 0.64x).\n",
+        fprintf(f,
+                "- **Met**: front %d reaches %.2f%% at %.2fx the best model's MACs (target: >= "
+                "%.2f%% at <= 0.64x).\n",
                 s->hit, 100 * r->front[s->hit].acc[T], s->hit_ratio, 100 * s->best_acc);
     else {
-        fprintf(f, "- **Not met**: no front point reaches %.2f%% at <= 0.64x the best model's MACs.", 100 * s->best_acc);
+        fprintf(f,
+                "- **Not met**: no front point reaches %.2f%% at <= 0.64x the best model's MACs.",
+                100 * s->best_acc);
         if (s->min_ratio > 0)
-            fprintf(f, " The cheapest front point at that accuracy needs %.2fx its MACs.", s->min_ratio);
+            fprintf(f, " The cheapest front point at that accuracy needs %.2fx its MACs.",
+                    s->min_ratio);
         else
             fprintf(f, " No front point reaches that accuracy.");
         if (s->acc_at_064 > 0)
-            fprintf(f, " The best front accuracy at <= 0.64x is %.2f%% (%.2f points short).", 100 * s->acc_at_064,
-                    100 * (s->best_acc - s->acc_at_064));
+            fprintf(f, " The best front accuracy at <= 0.64x is %.2f%% (%.2f points short).",
+                    100 * s->acc_at_064, 100 * (s->best_acc - s->acc_at_064));
         fprintf(f, "\n");
     }
-    fprintf(f, "- Front points above the confidence cascade at equal MACs: %d of %d (largest margin %+.2f points).\n",
+    fprintf(f,
+            "- Front points above the confidence cascade at equal MACs: %d of %d (largest margin "
+            "%+.2f points).\n",
             s->above_cascade, r->nfront, 100 * s->max_margin);
-    fprintf(f, "\n## Search\n\n%d generations; hypervolume (validation error, MACs / %.2f MMACs; reference (1, 1.1)) "
-               "per generation:", r->gens_done, r->ref_cost / 1.1 / 1e6);
+    fprintf(f,
+            "\n## Search\n\n%d generations; hypervolume (validation error, MACs / %.2f MMACs; "
+            "reference (1, 1.1)) "
+            "per generation:",
+            r->gens_done, r->ref_cost / 1.1 / 1e6);
     for (int g = 0; g < r->nhv; g++) fprintf(f, "%s%.4f", g ? ", " : " ", r->hv[g]);
     fprintf(f, "\n");
 }
 
-static void csv_row(FILE *c, const char *kind, const char *name, double ta, double tm, double va, double vm, double thr)
+static void csv_row(FILE *c, const char *kind, const char *name, double ta, double tm, double va,
+                    double vm, double thr)
 {
     fprintf(c, "%s,%s,%.6f,%.1f,%.6f,%.1f,%.6g\n", kind, name, ta, tm, va, vm, thr);
 }
@@ -155,20 +179,21 @@ static void write_csv(FILE *c, const axnn_zoo *z, const axnn_search_result *r, c
 {
     fprintf(c, "kind,name,test_acc,test_macs,val_acc,val_macs,threshold\n");
     for (int j = 0; j < z->m; j++)
-        csv_row(c, "model", z->models[j].name, z->models[j].accuracy[T], z->models[j].macs, z->models[j].accuracy[V],
-                z->models[j].macs, 0);
+        csv_row(c, "model", z->models[j].name, z->models[j].accuracy[T], z->models[j].macs,
+                z->models[j].accuracy[V], z->models[j].macs, 0);
     double oa, om, va, vm;
     axnn_oracle(z, T, &oa, &om);
     axnn_oracle(z, V, &va, &vm);
     csv_row(c, "oracle", "oracle", oa, om, va, vm, 0);
-    csv_row(c, "plain_ce", "plain_ce", r->plain.acc[T], r->plain.macs[T], r->plain.acc[V], r->plain.macs[V], 0);
+    csv_row(c, "plain_ce", "plain_ce", r->plain.acc[T], r->plain.macs[T], r->plain.acc[V],
+            r->plain.macs[V], 0);
     for (int k = 0; k < r->nfront; k++) {
         char nm[32];
         snprintf(nm, sizeof nm, "front%d", k);
         const axnn_disp_point *p = &r->front[k];
         csv_row(c, "front", nm, p->acc[T], p->macs[T], p->acc[V], p->macs[V], 0);
-        csv_row(c, "random", nm, axnn_random_at_cost(z, T, p->macs[T]), p->macs[T], axnn_random_at_cost(z, V, p->macs[V]),
-                p->macs[V], 0);
+        csv_row(c, "random", nm, axnn_random_at_cost(z, T, p->macs[T]), p->macs[T],
+                axnn_random_at_cost(z, V, p->macs[V]), p->macs[V], 0);
     }
     for (int i = 0; i < NTHR; i++) {
         double a, m;
@@ -179,24 +204,32 @@ static void write_csv(FILE *c, const axnn_zoo *z, const axnn_search_result *r, c
 
 static void json_point(FILE *j, const axnn_zoo *z, const axnn_disp_point *p)
 {
-    fprintf(j, "{\"test_acc\": %.6f, \"test_macs\": %.1f, \"val_acc\": %.6f, \"val_macs\": %.1f, \"weighting\": \"%s\", "
-               "\"beta\": %.6f, \"penalty\": [",
-            p->acc[T], p->macs[T], p->acc[V], p->macs[V], axnn_weighting_name(p->genes.weighting), p->genes.beta);
+    fprintf(j,
+            "{\"test_acc\": %.6f, \"test_macs\": %.1f, \"val_acc\": %.6f, \"val_macs\": %.1f, "
+            "\"weighting\": \"%s\", "
+            "\"beta\": %.6f, \"penalty\": [",
+            p->acc[T], p->macs[T], p->acc[V], p->macs[V], axnn_weighting_name(p->genes.weighting),
+            p->genes.beta);
     for (int a = 0; a < z->m * z->m; a++) fprintf(j, "%s%.4f", a ? ", " : "", p->genes.P[a]);
     fprintf(j, "], \"test_share\": [");
     for (int a = 0; a < z->m; a++) fprintf(j, "%s%lld", a ? ", " : "", (long long)p->share[T][a]);
     fprintf(j, "]}");
 }
 
-static void write_json(FILE *j, const axnn_zoo *z, const axnn_search_result *r, const axnn_dispatch_summary *s)
+static void write_json(FILE *j, const axnn_zoo *z, const axnn_search_result *r,
+                       const axnn_dispatch_summary *s)
 {
     fprintf(j, "{\"dataset\": \"%s\", \"models\": [", z->dataset);
     for (int a = 0; a < z->m; a++)
-        fprintf(j, "%s{\"name\": \"%s\", \"arch\": \"%s\", \"macs\": %.0f, \"params\": %lld, \"val_acc\": %.6f, "
-                   "\"test_acc\": %.6f}",
-                a ? ", " : "", z->models[a].name, z->models[a].arch, z->models[a].macs, (long long)z->models[a].params,
-                z->models[a].accuracy[V], z->models[a].accuracy[T]);
-    fprintf(j, "], \"extractor\": \"%s\", \"extractor_macs\": %.0f, \"dispatcher_macs\": %.0f, \"plain_ce\": ",
+        fprintf(j,
+                "%s{\"name\": \"%s\", \"arch\": \"%s\", \"macs\": %.0f, \"params\": %lld, "
+                "\"val_acc\": %.6f, "
+                "\"test_acc\": %.6f}",
+                a ? ", " : "", z->models[a].name, z->models[a].arch, z->models[a].macs,
+                (long long)z->models[a].params, z->models[a].accuracy[V], z->models[a].accuracy[T]);
+    fprintf(j,
+            "], \"extractor\": \"%s\", \"extractor_macs\": %.0f, \"dispatcher_macs\": %.0f, "
+            "\"plain_ce\": ",
             z->models[z->ext].name, z->ext_macs, r->disp_macs);
     json_point(j, z, &r->plain);
     fprintf(j, ", \"front\": [");
@@ -206,16 +239,20 @@ static void write_json(FILE *j, const axnn_zoo *z, const axnn_search_result *r, 
     }
     fprintf(j, "], \"hypervolume\": [");
     for (int g = 0; g < r->nhv; g++) fprintf(j, "%s%.6f", g ? ", " : "", r->hv[g]);
-    fprintf(j, "], \"met_064\": %s, \"min_ratio_at_best_acc\": %.4f, \"front_above_cascade\": %d, "
-               "\"max_margin_over_cascade\": %.6f}\n",
+    fprintf(j,
+            "], \"met_064\": %s, \"min_ratio_at_best_acc\": %.4f, \"front_above_cascade\": %d, "
+            "\"max_margin_over_cascade\": %.6f}\n",
             s->hit >= 0 ? "true" : "false", s->min_ratio, s->above_cascade, s->max_margin);
 }
 
-static axnn_status plot_main(const axnn_zoo *z, const axnn_search_result *r, const curve *cc, const char *path)
+static axnn_status plot_main(const axnn_zoo *z, const axnn_search_result *r, const curve *cc,
+                             const char *path)
 {
     double mx[AXNN_ZOO_MAX], my[AXNN_ZOO_MAX], ox, oy, px, py, cx[NTHR], cy[NTHR];
     const char *lab[AXNN_ZOO_MAX];
-    for (int j = 0; j < z->m; j++) mx[j] = z->models[j].macs / 1e6, my[j] = 100 * z->models[j].accuracy[T], lab[j] = z->models[j].name;
+    for (int j = 0; j < z->m; j++)
+        mx[j] = z->models[j].macs / 1e6, my[j] = 100 * z->models[j].accuracy[T],
+        lab[j] = z->models[j].name;
     axnn_oracle(z, T, &oy, &ox);
     ox /= 1e6, oy *= 100;
     px = r->plain.macs[T] / 1e6, py = 100 * r->plain.acc[T];
@@ -224,8 +261,10 @@ static axnn_status plot_main(const axnn_zoo *z, const axnn_search_result *r, con
     for (int i = 0; i < NTHR; i++) ax[i] = cc->macs[i], ay[i] = cc->acc[i];
     nc = axnn_pareto_front(ax, ay, NTHR, idx);
     for (int i = 0; i < nc; i++) cx[i] = ax[idx[i]] / 1e6, cy[i] = 100 * ay[idx[i]];
-    double *fx = malloc((size_t)(r->nfront + 1) * sizeof *fx), *fy = malloc((size_t)(r->nfront + 1) * sizeof *fy);
-    double *rx = malloc((size_t)(r->nfront + 1) * sizeof *rx), *ry = malloc((size_t)(r->nfront + 1) * sizeof *ry);
+    double *fx = malloc((size_t)(r->nfront + 1) * sizeof *fx),
+           *fy = malloc((size_t)(r->nfront + 1) * sizeof *fy);
+    double *rx = malloc((size_t)(r->nfront + 1) * sizeof *rx),
+           *ry = malloc((size_t)(r->nfront + 1) * sizeof *ry);
     if (!fx || !fy || !rx || !ry) {
         free(fx), free(fy), free(rx), free(ry);
         return axnn_error(AXNN_ERR_NOMEM, "out of memory");
@@ -242,7 +281,12 @@ static axnn_status plot_main(const axnn_zoo *z, const axnn_search_result *r, con
         {"searched front (NSGA-II)", fx, fy, NULL, r->nfront, true, "#d62728"},
         {"random dispatch at same cost", rx, ry, NULL, r->nfront, true, "#7f7f7f"},
     };
-    axnn_plot p = {path, "PERTINENCE dispatch: test top-1 against mean MACs", "mean MMACs per input", "top-1 (%)", false, s,
+    axnn_plot p = {path,
+                   "PERTINENCE dispatch: test top-1 against mean MACs",
+                   "mean MMACs per input",
+                   "top-1 (%)",
+                   false,
+                   s,
                    r->nfront > 0 ? 6 : 4};
     axnn_status st = axnn_plot_render(&p);
     free(fx), free(fy), free(rx), free(ry);
@@ -255,7 +299,8 @@ static axnn_status plot_hv(const axnn_search_result *r, const char *path)
     if (!x) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
     for (int g = 0; g < r->nhv; g++) x[g] = g;
     axnn_series s = {"first front", x, r->hv, NULL, r->nhv, true, "#d62728"};
-    axnn_plot p = {path, "hypervolume per generation (validation)", "generation", "hypervolume", false, &s, 1};
+    axnn_plot p = {
+        path, "hypervolume per generation (validation)", "generation", "hypervolume", false, &s, 1};
     axnn_status st = axnn_plot_render(&p);
     free(x);
     return st;
@@ -271,10 +316,17 @@ static axnn_status plot_shares(const axnn_zoo *z, const axnn_search_result *r, c
     for (int k = 0; k < n; k++) x[k] = r->front[k].macs[T] / 1e6;
     for (int j = 0; j < z->m; j++) {
         double *y = buf + (size_t)(j + 1) * (n + 1);
-        for (int k = 0; k < n; k++) y[k] = 100.0 * (double)r->front[k].share[T][j] / (double)z->split[T].n;
+        for (int k = 0; k < n; k++)
+            y[k] = 100.0 * (double)r->front[k].share[T][j] / (double)z->split[T].n;
         s[j] = (axnn_series){z->models[j].name, x, y, NULL, n, true, NULL};
     }
-    axnn_plot p = {path, "share of test inputs per model along the front", "mean MMACs per input", "inputs (%)", false, s, z->m};
+    axnn_plot p = {path,
+                   "share of test inputs per model along the front",
+                   "mean MMACs per input",
+                   "inputs (%)",
+                   false,
+                   s,
+                   z->m};
     axnn_status st = axnn_plot_render(&p);
     free(buf);
     return st;
@@ -284,7 +336,8 @@ static axnn_status write_mem(const char *dir, const char *name, char *buf, size_
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    axnn_status st = buf ? axnn_write_file_atomic(path, buf, len) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    axnn_status st =
+        buf ? axnn_write_file_atomic(path, buf, len) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
     free(buf);
     return st;
 }
@@ -297,7 +350,8 @@ axnn_status axnn_dispatch_report(const axnn_zoo *z, const axnn_search_result *r,
     summarize(z, r, &cc, sum);
     char *md = NULL, *csv = NULL, *js = NULL;
     size_t mdn = 0, csvn = 0, jsn = 0;
-    FILE *f = open_memstream(&md, &mdn), *c = open_memstream(&csv, &csvn), *j = open_memstream(&js, &jsn);
+    FILE *f = open_memstream(&md, &mdn), *c = open_memstream(&csv, &csvn),
+         *j = open_memstream(&js, &jsn);
     if (!f || !c || !j) {
         if (f) fclose(f);
         if (c) fclose(c);
@@ -310,8 +364,10 @@ axnn_status axnn_dispatch_report(const axnn_zoo *z, const axnn_search_result *r,
     md_summary(f, z, r, sum);
     md_front(f, z, r);
     md_cascade(f, &cc);
-    fprintf(f, "\n## Figures\n\n![accuracy against MACs](accuracy_vs_macs.png)\n\n![hypervolume](hypervolume.png)\n\n"
-               "![shares](shares.png)\n\nData: `results.csv`, `results.json`, `zoo.safetensors`, `search.json`.\n");
+    fprintf(f, "\n## Figures\n\n![accuracy against "
+               "MACs](accuracy_vs_macs.png)\n\n![hypervolume](hypervolume.png)\n\n"
+               "![shares](shares.png)\n\nData: `results.csv`, `results.json`, `zoo.safetensors`, "
+               "`search.json`.\n");
     write_csv(c, z, r, &cc);
     write_json(j, z, r, sum);
     fclose(f), fclose(c), fclose(j);

@@ -84,13 +84,17 @@ static axnn_status fit(const axnn_zoo *z, const int32_t *labels, const axnn_disp
 
 static axnn_status check_zoo(const axnn_zoo *z)
 {
-    if (z->m < 2) return axnn_error(AXNN_ERR_ARG, "dispatch needs a zoo of at least 2 models, got %d", z->m);
-    if (z->d < 1 || z->ext < 0) return axnn_error(AXNN_ERR_ARG, "the zoo has no extractor features");
+    if (z->m < 2)
+        return axnn_error(AXNN_ERR_ARG, "dispatch needs a zoo of at least 2 models, got %d", z->m);
+    if (z->d < 1 || z->ext < 0)
+        return axnn_error(AXNN_ERR_ARG, "the zoo has no extractor features");
     for (int s = 0; s < 3; s++)
         if (!z->split[s].feat) return axnn_error(AXNN_ERR_ARG, "the zoo has no extractor features");
     if (z->split[AXNN_SPLIT_TRAIN].n < 10 || z->split[AXNN_SPLIT_VAL].n < 10)
-        return axnn_error(AXNN_ERR_ARG, "the zoo's train and validation splits need at least 10 samples (%lld, %lld)",
-                          (long long)z->split[AXNN_SPLIT_TRAIN].n, (long long)z->split[AXNN_SPLIT_VAL].n);
+        return axnn_error(
+            AXNN_ERR_ARG,
+            "the zoo's train and validation splits need at least 10 samples (%lld, %lld)",
+            (long long)z->split[AXNN_SPLIT_TRAIN].n, (long long)z->split[AXNN_SPLIT_VAL].n);
     return AXNN_OK;
 }
 
@@ -98,7 +102,8 @@ static void train_labels(const axnn_zoo *z, axnn_none_policy none, int32_t *labe
 {
     double cost[AXNN_ZOO_MAX];
     for (int j = 0; j < z->m; j++) cost[j] = axnn_dispatch_cost(z, axnn_dispatcher_macs(z), j);
-    axnn_dispatch_labels(z->split[AXNN_SPLIT_TRAIN].correct, z->split[AXNN_SPLIT_TRAIN].n, z->m, cost, none, labels);
+    axnn_dispatch_labels(z->split[AXNN_SPLIT_TRAIN].correct, z->split[AXNN_SPLIT_TRAIN].n, z->m,
+                         cost, none, labels);
 }
 
 axnn_status axnn_dispatch_fit(const axnn_zoo *z, const axnn_disp_genes *g, const axnn_fc_cfg *fc,
@@ -178,11 +183,13 @@ static double front_hv(const axnn_nsga2 *s)
 static char *settings_json(const axnn_zoo *z, const axnn_search_cfg *cfg)
 {
     char buf[1024];
-    snprintf(buf, sizeof buf,
-             "{\"pop\":%d,\"fc_epochs\":%d,\"fc_batch\":%d,\"fc_lr\":%.9g,\"fc_wd\":%.9g,\"seed\":%llu,"
-             "\"none\":%d,\"models\":%d,\"train\":%lld,\"val\":%lld,\"val_acc0\":%.9g}",
-             cfg->pop, cfg->fc.epochs, cfg->fc.batch, cfg->fc.lr, cfg->fc.wd, (unsigned long long)cfg->seed,
-             (int)cfg->none, z->m, (long long)z->split[0].n, (long long)z->split[1].n, z->models[0].accuracy[1]);
+    snprintf(
+        buf, sizeof buf,
+        "{\"pop\":%d,\"fc_epochs\":%d,\"fc_batch\":%d,\"fc_lr\":%.9g,\"fc_wd\":%.9g,\"seed\":%llu,"
+        "\"none\":%d,\"models\":%d,\"train\":%lld,\"val\":%lld,\"val_acc0\":%.9g}",
+        cfg->pop, cfg->fc.epochs, cfg->fc.batch, cfg->fc.lr, cfg->fc.wd,
+        (unsigned long long)cfg->seed, (int)cfg->none, z->m, (long long)z->split[0].n,
+        (long long)z->split[1].n, z->models[0].accuracy[1]);
     return strdup(buf);
 }
 
@@ -198,7 +205,8 @@ static axnn_status save_state(const char *path, const char *settings, const axnn
         return axnn_error(AXNN_ERR_NOMEM, "out of memory");
     }
     size_t o = (size_t)snprintf(txt, cap, "{\"settings\": %s,\n\"hv\": [", settings);
-    for (int i = 0; i < nhv; i++) o += (size_t)snprintf(txt + o, cap - o, "%s%.17g", i ? ", " : "", hv[i]);
+    for (int i = 0; i < nhv; i++)
+        o += (size_t)snprintf(txt + o, cap - o, "%s%.17g", i ? ", " : "", hv[i]);
     o += (size_t)snprintf(txt + o, cap - o, "],\n\"nsga2\": %s}\n", pop);
     axnn_status st = axnn_write_file_atomic(path, txt, o);
     free(pop);
@@ -224,8 +232,8 @@ static char *read_text(const char *path)
 }
 
 /* Loads a saved state when present: returns AXNN_OK and *loaded, or an error. */
-static axnn_status load_state(const char *path, const char *settings, axnn_nsga2 *s, double *hv, int maxhv,
-                              int *nhv, bool *loaded)
+static axnn_status load_state(const char *path, const char *settings, axnn_nsga2 *s, double *hv,
+                              int maxhv, int *nhv, bool *loaded)
 {
     *loaded = false;
     char *txt = read_text(path);
@@ -238,12 +246,15 @@ static axnn_status load_state(const char *path, const char *settings, axnn_nsga2
     if (!o || !cJSON_IsObject(pop) || !cJSON_IsArray(h))
         st = axnn_error(AXNN_ERR_FORMAT, "%s: not a search state file", path);
     else if (!cJSON_Compare(have, want, true))
-        st = axnn_error(AXNN_ERR_ARG, "%s holds a search with other settings (remove it or change --out)", path);
+        st = axnn_error(AXNN_ERR_ARG,
+                        "%s holds a search with other settings (remove it or change --out)", path);
     if (!st) {
         st = axnn_nsga2_from_cjson(s, pop, path);
     }
-    if (!st && cJSON_GetArraySize(h) != s->gen + 1) st = axnn_error(AXNN_ERR_FORMAT, "%s: hypervolume count", path);
-    for (int i = 0; !st && i < cJSON_GetArraySize(h) && i < maxhv; i++) hv[i] = cJSON_GetArrayItem(h, i)->valuedouble;
+    if (!st && cJSON_GetArraySize(h) != s->gen + 1)
+        st = axnn_error(AXNN_ERR_FORMAT, "%s: hypervolume count", path);
+    for (int i = 0; !st && i < cJSON_GetArraySize(h) && i < maxhv; i++)
+        hv[i] = cJSON_GetArrayItem(h, i)->valuedouble;
     if (!st) *nhv = cJSON_GetArraySize(h), *loaded = true;
     cJSON_Delete(o);
     cJSON_Delete(want);
@@ -255,7 +266,9 @@ static int by_val_macs(const void *a, const void *b)
     const axnn_disp_point *x = a, *y = b;
     double u = x->macs[AXNN_SPLIT_VAL], v = y->macs[AXNN_SPLIT_VAL];
     if (u != v) return u < v ? -1 : 1;
-    return y->acc[AXNN_SPLIT_VAL] > x->acc[AXNN_SPLIT_VAL] ? 1 : y->acc[AXNN_SPLIT_VAL] < x->acc[AXNN_SPLIT_VAL] ? -1 : 0;
+    return y->acc[AXNN_SPLIT_VAL] > x->acc[AXNN_SPLIT_VAL]   ? 1
+           : y->acc[AXNN_SPLIT_VAL] < x->acc[AXNN_SPLIT_VAL] ? -1
+                                                             : 0;
 }
 
 /* Re-trains the distinct first-front individuals and evaluates them on every split. */
@@ -268,7 +281,8 @@ static axnn_status final_front(search_ctx *c, const axnn_nsga2 *s, axnn_search_r
         if (s->rank[i] != 0) continue;
         bool dup = false;
         for (int j = 0; j < i && !dup; j++)
-            dup = s->rank[j] == 0 && s->f[2 * j] == s->f[2 * i] && s->f[2 * j + 1] == s->f[2 * i + 1];
+            dup =
+                s->rank[j] == 0 && s->f[2 * j] == s->f[2 * i] && s->f[2 * j + 1] == s->f[2 * i + 1];
         if (dup) continue;
         axnn_disp_genes g;
         decode(c->z->m, s->x + (size_t)i * nr, s->xi + i, &g);
@@ -281,20 +295,22 @@ static axnn_status final_front(search_ctx *c, const axnn_nsga2 *s, axnn_search_r
     return fit(c->z, c->labels, &plain, &c->cfg->fc, 0, 2, &res->plain);
 }
 
-static axnn_status run_generations(search_ctx *c, axnn_nsga2 *s, const char *settings, axnn_progress *prog,
-                                   axnn_search_result *res)
+static axnn_status run_generations(search_ctx *c, axnn_nsga2 *s, const char *settings,
+                                   axnn_progress *prog, axnn_search_result *res)
 {
     const axnn_search_cfg *cfg = c->cfg;
     bool loaded = false;
-    axnn_status st = cfg->state_path ? load_state(cfg->state_path, settings, s, res->hv, cfg->gens + 1, &res->nhv, &loaded)
+    axnn_status st = cfg->state_path ? load_state(cfg->state_path, settings, s, res->hv,
+                                                  cfg->gens + 1, &res->nhv, &loaded)
                                      : AXNN_OK;
     if (!st && loaded && s->gen > cfg->gens)
-        st = axnn_error(AXNN_ERR_ARG, "%s already holds %d generations, more than the %d asked", cfg->state_path, s->gen,
-                        cfg->gens);
+        st = axnn_error(AXNN_ERR_ARG, "%s already holds %d generations, more than the %d asked",
+                        cfg->state_path, s->gen, cfg->gens);
     if (!st && !loaded) {
         st = axnn_nsga2_init(s, eval_batch, c);
         if (!st) res->hv[res->nhv++] = front_hv(s);
-        if (!st && cfg->state_path) st = save_state(cfg->state_path, settings, s, res->hv, res->nhv);
+        if (!st && cfg->state_path)
+            st = save_state(cfg->state_path, settings, s, res->hv, res->nhv);
     }
     axnn_progress_begin(prog, "search", cfg->gens, "gen");
     char extra[64];
@@ -303,7 +319,8 @@ static axnn_status run_generations(search_ctx *c, axnn_nsga2 *s, const char *set
         axnn_progress_update(prog, s->gen, extra);
         st = axnn_nsga2_step(s, eval_batch, c);
         if (!st) res->hv[res->nhv++] = front_hv(s);
-        if (!st && cfg->state_path) st = save_state(cfg->state_path, settings, s, res->hv, res->nhv);
+        if (!st && cfg->state_path)
+            st = save_state(cfg->state_path, settings, s, res->hv, res->nhv);
     }
     if (st) return st;
     snprintf(extra, sizeof extra, "hv %.4f", res->hv[res->nhv - 1]);
@@ -312,8 +329,8 @@ static axnn_status run_generations(search_ctx *c, axnn_nsga2 *s, const char *set
     return AXNN_OK;
 }
 
-axnn_status axnn_dispatch_search(const axnn_zoo *z, const axnn_search_cfg *cfg,
-                                 axnn_progress *prog, axnn_search_result *res)
+axnn_status axnn_dispatch_search(const axnn_zoo *z, const axnn_search_cfg *cfg, axnn_progress *prog,
+                                 axnn_search_result *res)
 {
     memset(res, 0, sizeof *res);
     axnn_status st = check_zoo(z);
@@ -323,11 +340,13 @@ axnn_status axnn_dispatch_search(const axnn_zoo *z, const axnn_search_cfg *cfg,
     if (cfg->gens < 0) return axnn_error(AXNN_ERR_ARG, "--gens must be >= 0, got %d", cfg->gens);
     int m = z->m, nr = m * (m - 1) + 1;
     double lo[AXNN_ZOO_MAX * AXNN_ZOO_MAX], hi[AXNN_ZOO_MAX * AXNN_ZOO_MAX];
-    if (nr > 64) return axnn_error(AXNN_ERR_ARG, "the search handles zoos of up to 8 models, got %d", m);
+    if (nr > 64)
+        return axnn_error(AXNN_ERR_ARG, "the search handles zoos of up to 8 models, got %d", m);
     for (int i = 0; i < nr - 1; i++) lo[i] = 0.0, hi[i] = 100.0;
     lo[nr - 1] = 0.9, hi[nr - 1] = 0.9999;
     int imax[1] = {3};
-    axnn_nsga2_cfg nc = {cfg->pop + (cfg->pop & 1), nr, 1, lo, hi, imax, 2, 0.9, 20.0, 25.0, 0.0, cfg->seed};
+    axnn_nsga2_cfg nc = {
+        cfg->pop + (cfg->pop & 1), nr, 1, lo, hi, imax, 2, 0.9, 20.0, 25.0, 0.0, cfg->seed};
     axnn_nsga2 *s = NULL;
     search_ctx c = {.z = z, .cfg = cfg, .disp_macs = axnn_dispatcher_macs(z)};
     c.norm = axnn_dispatch_cost(z, c.disp_macs, 0);
@@ -340,7 +359,8 @@ axnn_status axnn_dispatch_search(const axnn_zoo *z, const axnn_search_cfg *cfg,
     res->hv = calloc((size_t)cfg->gens + 1, sizeof *res->hv);
     char *settings = settings_json(z, cfg);
     c.pool = axnn_pool_create(cfg->threads > 0 ? cfg->threads : 1, NULL);
-    if (!c.labels || !res->hv || !settings || !c.pool) st = axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    if (!c.labels || !res->hv || !settings || !c.pool)
+        st = axnn_error(AXNN_ERR_NOMEM, "out of memory");
     if (!st) st = axnn_nsga2_create(&nc, &s);
     if (!st) {
         train_labels(z, cfg->none, c.labels);

@@ -8,7 +8,10 @@
 
 #include <string.h>
 
-double axnn_dispatcher_macs(const axnn_zoo *z) { return (double)z->d * z->m; }
+double axnn_dispatcher_macs(const axnn_zoo *z)
+{
+    return (double)z->d * z->m;
+}
 
 double axnn_dispatch_cost(const axnn_zoo *z, double disp_macs, int route)
 {
@@ -44,7 +47,8 @@ void axnn_oracle(const axnn_zoo *z, int s, double *acc, double *mean_macs)
     for (int64_t i = 0; i < p->n; i++) {
         int best = -1;
         for (int j = 0; j < z->m; j++)
-            if (p->correct[i * z->m + j] && (best < 0 || z->models[j].macs < z->models[best].macs)) best = j;
+            if (p->correct[i * z->m + j] && (best < 0 || z->models[j].macs < z->models[best].macs))
+                best = j;
         hits += best >= 0;
         cost += z->models[best >= 0 ? best : cheapest].macs;
     }

@@ -68,7 +68,8 @@ static axnn_status widen(axnn_zoo_split *p, int m)
 axnn_status axnn_zoo_add(axnn_zoo *z, const axnn_zoo_model *md, const int32_t *const pred[3],
                          const float *const conf[3])
 {
-    if (z->m >= AXNN_ZOO_MAX) return axnn_error(AXNN_ERR_ARG, "a zoo holds at most %d models", AXNN_ZOO_MAX);
+    if (z->m >= AXNN_ZOO_MAX)
+        return axnn_error(AXNN_ERR_ARG, "a zoo holds at most %d models", AXNN_ZOO_MAX);
     int m = z->m, w = m + 1;
     for (int s = 0; s < 3; s++) {
         axnn_status st = widen(&z->split[s], m);
@@ -188,12 +189,14 @@ axnn_status axnn_zoo_save(const axnn_zoo *z, const char *path)
         const axnn_zoo_split *p = &z->split[s];
         int64_t s1[1] = {p->n}, s2[2] = {p->n, z->m}, sf[2] = {p->n, z->d};
         static const char *const kinds[5] = {"label", "pred", "correct", "conf", "feat"};
-        for (int k = 0; k < 5; k++) snprintf(names[s][k], sizeof names[s][k], "%s.%s", split_names[s], kinds[k]);
+        for (int k = 0; k < 5; k++)
+            snprintf(names[s][k], sizeof names[s][k], "%s.%s", split_names[s], kinds[k]);
         st = axnn_st_writer_add(w, names[s][0], AXNN_ST_I32, 1, s1, p->label);
         if (!st && z->m > 0) st = axnn_st_writer_add(w, names[s][1], AXNN_ST_I32, 2, s2, p->pred);
         if (!st && z->m > 0) st = axnn_st_writer_add(w, names[s][2], AXNN_ST_U8, 2, s2, p->correct);
         if (!st && z->m > 0) st = axnn_st_writer_add(w, names[s][3], AXNN_ST_F32, 2, s2, p->conf);
-        if (!st && p->feat && z->d > 0) st = axnn_st_writer_add(w, names[s][4], AXNN_ST_F32, 2, sf, p->feat);
+        if (!st && p->feat && z->d > 0)
+            st = axnn_st_writer_add(w, names[s][4], AXNN_ST_F32, 2, sf, p->feat);
     }
     if (!st) st = axnn_st_writer_write(w, path);
     axnn_st_writer_free(w);
@@ -225,9 +228,10 @@ static bool parse_models(const cJSON *ms, axnn_zoo *z)
         const cJSON *e = cJSON_GetArrayItem(ms, j), *acc = cJSON_GetObjectItem(e, "accuracy");
         const cJSON *macs = cJSON_GetObjectItem(e, "macs"), *par = cJSON_GetObjectItem(e, "params");
         axnn_zoo_model *md = &z->models[j];
-        if (!json_str(e, "name", md->name, sizeof md->name) || !json_str(e, "arch", md->arch, sizeof md->arch) ||
-            !json_str(e, "checkpoint", md->ckpt, sizeof md->ckpt) ||
-            !cJSON_IsNumber(macs) || macs->valuedouble < 0 || !cJSON_IsNumber(par) || !cJSON_IsArray(acc) ||
+        if (!json_str(e, "name", md->name, sizeof md->name) ||
+            !json_str(e, "arch", md->arch, sizeof md->arch) ||
+            !json_str(e, "checkpoint", md->ckpt, sizeof md->ckpt) || !cJSON_IsNumber(macs) ||
+            macs->valuedouble < 0 || !cJSON_IsNumber(par) || !cJSON_IsArray(acc) ||
             cJSON_GetArraySize(acc) != 3)
             return false;
         md->macs = macs->valuedouble;
@@ -241,12 +245,13 @@ static bool parse_meta(const char *js, axnn_zoo *z)
 {
     cJSON *o = cJSON_Parse(js);
     const cJSON *em = cJSON_GetObjectItem(o, "ext_macs");
-    bool ok = o && json_str(o, "dataset", z->dataset, sizeof z->dataset) &&
-              json_int(o, "num_classes", 1, 1 << 20, &z->num_classes) && json_int(o, "c", 1, 4, &z->c) &&
-              json_int(o, "h", 1, 1 << 16, &z->h) && json_int(o, "w", 1, 1 << 16, &z->w) &&
-              json_int(o, "ext", -1, AXNN_ZOO_MAX - 1, &z->ext) && json_int(o, "d", 0, 1 << 20, &z->d) &&
-              cJSON_IsNumber(em) && json_str(o, "config", z->config, sizeof z->config) &&
-              parse_models(cJSON_GetObjectItem(o, "models"), z);
+    bool ok =
+        o && json_str(o, "dataset", z->dataset, sizeof z->dataset) &&
+        json_int(o, "num_classes", 1, 1 << 20, &z->num_classes) && json_int(o, "c", 1, 4, &z->c) &&
+        json_int(o, "h", 1, 1 << 16, &z->h) && json_int(o, "w", 1, 1 << 16, &z->w) &&
+        json_int(o, "ext", -1, AXNN_ZOO_MAX - 1, &z->ext) && json_int(o, "d", 0, 1 << 20, &z->d) &&
+        cJSON_IsNumber(em) && json_str(o, "config", z->config, sizeof z->config) &&
+        parse_models(cJSON_GetObjectItem(o, "models"), z);
     if (ok) z->ext_macs = em->valuedouble;
     ok = ok && z->ext < z->m;
     cJSON_Delete(o);
@@ -254,13 +259,14 @@ static bool parse_meta(const char *js, axnn_zoo *z)
 }
 
 /* Copies tensor name of dtype dt and shape (d0[, d1]) into dst (allocated). */
-static axnn_status take(const axnn_st_file *f, const char *name, axnn_st_dtype dt, int64_t d0, int64_t d1,
-                        void **dst)
+static axnn_status take(const axnn_st_file *f, const char *name, axnn_st_dtype dt, int64_t d0,
+                        int64_t d1, void **dst)
 {
     const axnn_st_tensor *t = axnn_st_find(f, name);
     int nd = d1 >= 0 ? 2 : 1;
     if (!t || t->dtype != dt || t->nd != nd || t->shape[0] != d0 || (nd == 2 && t->shape[1] != d1))
-        return axnn_error(AXNN_ERR_FORMAT, "%s: tensor %s is missing or has the wrong type or shape", f->path, name);
+        return axnn_error(AXNN_ERR_FORMAT,
+                          "%s: tensor %s is missing or has the wrong type or shape", f->path, name);
     *dst = malloc(t->nbytes ? t->nbytes : 1);
     if (!*dst) return axnn_error(AXNN_ERR_NOMEM, "out of memory reading %s", f->path);
     memcpy(*dst, t->data, t->nbytes);
@@ -273,7 +279,8 @@ static axnn_status load_split(const axnn_st_file *f, axnn_zoo *z, int s)
     char nm[64];
     snprintf(nm, sizeof nm, "%s.label", split_names[s]);
     const axnn_st_tensor *t = axnn_st_find(f, nm);
-    if (!t || t->nd != 1) return axnn_error(AXNN_ERR_FORMAT, "%s: tensor %s is missing", f->path, nm);
+    if (!t || t->nd != 1)
+        return axnn_error(AXNN_ERR_FORMAT, "%s: tensor %s is missing", f->path, nm);
     p->n = t->shape[0];
     axnn_status st = take(f, nm, AXNN_ST_I32, p->n, -1, (void **)&p->label);
     if (!st && z->m > 0) {
@@ -288,11 +295,13 @@ static axnn_status load_split(const axnn_st_file *f, axnn_zoo *z, int s)
     if (!st && z->d > 0) st = take(f, nm, AXNN_ST_F32, p->n, z->d, (void **)&p->feat);
     for (int64_t i = 0; !st && i < p->n; i++) {
         if (p->label[i] < 0 || p->label[i] >= z->num_classes)
-            st = axnn_error(AXNN_ERR_FORMAT, "%s: %s label %lld out of range", f->path, split_names[s], (long long)i);
+            st = axnn_error(AXNN_ERR_FORMAT, "%s: %s label %lld out of range", f->path,
+                            split_names[s], (long long)i);
         for (int j = 0; !st && j < z->m; j++)
             if (p->correct[i * z->m + j] != (p->pred[i * z->m + j] == p->label[i]))
-                st = axnn_error(AXNN_ERR_FORMAT, "%s: %s correctness disagrees with the predictions", f->path,
-                                split_names[s]);
+                st =
+                    axnn_error(AXNN_ERR_FORMAT, "%s: %s correctness disagrees with the predictions",
+                               f->path, split_names[s]);
     }
     return st;
 }
@@ -305,8 +314,10 @@ axnn_status axnn_zoo_load(const char *path, axnn_zoo *z)
     if (st) return st;
     const char *fmt = axnn_st_meta(f, "format"), *js = axnn_st_meta(f, "zoo");
     if (!fmt || strcmp(fmt, "axnn-zoo") || !js || !parse_meta(js, z))
-        st = axnn_error(AXNN_ERR_FORMAT, "%s: not an axnn zoo file (bad or missing metadata)", path);
-    if (!st && z->d > 0 && z->ext < 0) st = axnn_error(AXNN_ERR_FORMAT, "%s: features without an extractor", path);
+        st =
+            axnn_error(AXNN_ERR_FORMAT, "%s: not an axnn zoo file (bad or missing metadata)", path);
+    if (!st && z->d > 0 && z->ext < 0)
+        st = axnn_error(AXNN_ERR_FORMAT, "%s: features without an extractor", path);
     for (int s = 0; s < 3 && !st; s++) st = load_split(f, z, s);
     axnn_st_close(f);
     if (st) axnn_zoo_free(z);

@@ -44,7 +44,8 @@ typedef struct zoo_entry {
     double macs, ext_macs;
 } zoo_entry;
 
-static axnn_status subset(const axnn_dataset *src, const int64_t *idx, int64_t n, const char *tag, axnn_dataset *out)
+static axnn_status subset(const axnn_dataset *src, const int64_t *idx, int64_t n, const char *tag,
+                          axnn_dataset *out)
 {
     char nm[64];
     snprintf(nm, sizeof nm, "%s", src->name);
@@ -60,7 +61,10 @@ static axnn_status subset(const axnn_dataset *src, const int64_t *idx, int64_t n
     return AXNN_OK;
 }
 
-static int fc_node(const axnn_graph *g) { return g->logits >= 0 ? g->vals[g->logits].producer : -1; }
+static int fc_node(const axnn_graph *g)
+{
+    return g->logits >= 0 ? g->vals[g->logits].producer : -1;
+}
 
 /* MACs of the model, and of the model without the node that computes the logits. */
 static void model_costs(zoo_entry *e)
@@ -79,11 +83,17 @@ static axnn_status open_checkpoint(zoo_entry *e, const char *data, const axnn_da
     if (st) return st;
     axnn_ckpt_meta meta;
     st = axnn_checkpoint_read_meta(f, &meta);
-    if (st) st = axnn_error(AXNN_ERR_FORMAT, "%s: not an axnn checkpoint (a zoo entry NAME=FILE needs its metadata)", e->ckpt);
+    if (st)
+        st = axnn_error(AXNN_ERR_FORMAT,
+                        "%s: not an axnn checkpoint (a zoo entry NAME=FILE needs its metadata)",
+                        e->ckpt);
     if (!st && meta.dataset[0] && strcmp(meta.dataset, data))
-        st = axnn_error(AXNN_ERR_ARG, "%s is a checkpoint for %s, not %s", e->ckpt, meta.dataset, data);
-    if (!st && !meta.have_norm && !tr) st = axnn_error(AXNN_ERR_FORMAT, "%s has no normalization", e->ckpt);
-    axnn_model_cfg mc = {meta.model.in_channels, meta.model.height, meta.model.width, meta.model.num_classes, 0, 1};
+        st = axnn_error(AXNN_ERR_ARG, "%s is a checkpoint for %s, not %s", e->ckpt, meta.dataset,
+                        data);
+    if (!st && !meta.have_norm && !tr)
+        st = axnn_error(AXNN_ERR_FORMAT, "%s has no normalization", e->ckpt);
+    axnn_model_cfg mc = {
+        meta.model.in_channels, meta.model.height, meta.model.width, meta.model.num_classes, 0, 1};
     if (!st) st = axnn_model_build(meta.model.arch, &mc, &e->g);
     if (!st) st = axnn_graph_load_weights(e->g, f, true);
     if (!st) {
@@ -101,7 +111,8 @@ static axnn_status open_entry(zoo_entry *e, const char *spec, const axnn_dataset
     if (eq) {
         snprintf(e->name, sizeof e->name, "%.*s", (int)(eq - spec), spec);
         e->ckpt = eq + 1;
-        if (!e->name[0] || !e->ckpt[0]) return axnn_error(AXNN_ERR_ARG, "--models: bad entry '%s' (NAME=CHECKPOINT)", spec);
+        if (!e->name[0] || !e->ckpt[0])
+            return axnn_error(AXNN_ERR_ARG, "--models: bad entry '%s' (NAME=CHECKPOINT)", spec);
         axnn_status st = open_checkpoint(e, tr->name, tr);
         if (st) return st;
     } else {
@@ -116,11 +127,12 @@ static axnn_status open_entry(zoo_entry *e, const char *spec, const axnn_dataset
     }
     const axnn_model_info *in = &e->g->info;
     if (in->num_classes != tr->num_classes)
-        return axnn_error(AXNN_ERR_SHAPE, "zoo model %s has %d classes, the dataset %s %d", e->name, in->num_classes,
-                          tr->name, tr->num_classes);
+        return axnn_error(AXNN_ERR_SHAPE, "zoo model %s has %d classes, the dataset %s %d", e->name,
+                          in->num_classes, tr->name, tr->num_classes);
     if (in->in_channels != tr->c || in->height < tr->h || in->width < tr->w)
-        return axnn_error(AXNN_ERR_SHAPE, "zoo model %s takes %dx%dx%d inputs, the dataset has %dx%dx%d images", e->name,
-                          in->in_channels, in->height, in->width, tr->c, tr->h, tr->w);
+        return axnn_error(AXNN_ERR_SHAPE,
+                          "zoo model %s takes %dx%dx%d inputs, the dataset has %dx%dx%d images",
+                          e->name, in->in_channels, in->height, in->width, tr->c, tr->h, tr->w);
     model_costs(e);
     return AXNN_OK;
 }
@@ -142,17 +154,28 @@ static axnn_status mkdir_p(const char *path)
 }
 
 /* Trains entry e (an architecture) on `train`, resuming its checkpoint when there is one. */
-static axnn_status train_entry(zoo_entry *e, const axnn_dataset *train, const axnn_zoo_cfg *cfg, axnn_progress *prog)
+static axnn_status train_entry(zoo_entry *e, const axnn_dataset *train, const axnn_zoo_cfg *cfg,
+                               axnn_progress *prog)
 {
     char out[4096];
     snprintf(out, sizeof out, "%s/models/%s", cfg->dir, e->name);
-    axnn_train_cfg tc = {.epochs = cfg->epochs, .batch = cfg->batch, .threads = cfg->threads, .seed = cfg->seed,
-                         .out_dir = out, .dataset_name = train->name, .resume = true};
-    tc.opt = (axnn_optim_cfg){.kind = AXNN_OPT_SGD, .lr = cfg->lr, .momentum = 0.9f, .nesterov = true,
-                              .weight_decay = 5e-4f, .decay_all = true};
+    axnn_train_cfg tc = {.epochs = cfg->epochs,
+                         .batch = cfg->batch,
+                         .threads = cfg->threads,
+                         .seed = cfg->seed,
+                         .out_dir = out,
+                         .dataset_name = train->name,
+                         .resume = true};
+    tc.opt = (axnn_optim_cfg){.kind = AXNN_OPT_SGD,
+                              .lr = cfg->lr,
+                              .momentum = 0.9f,
+                              .nesterov = true,
+                              .weight_decay = 5e-4f,
+                              .decay_all = true};
     tc.sched = (axnn_sched_cfg){.kind = AXNN_SCHED_COSINE};
     axnn_train_result res;
-    axnn_log(AXNN_LOG_INFO, "zoo: training %s on %lld images for %d epoch(s)", e->name, (long long)train->n, cfg->epochs);
+    axnn_log(AXNN_LOG_INFO, "zoo: training %s on %lld images for %d epoch(s)", e->name,
+             (long long)train->n, cfg->epochs);
     return axnn_train(e->g, train, NULL, &e->pp, &tc, prog, &res);
 }
 
@@ -160,16 +183,19 @@ static axnn_status train_entry(zoo_entry *e, const axnn_dataset *train, const ax
 static axnn_status check_features(const axnn_graph *g, const float *feat, int d, int n)
 {
     const axnn_node *nd = &g->nodes[fc_node(g)];
-    if (nd->nin < 2) return axnn_error(AXNN_ERR_INTERNAL, "the extractor's last layer has no weight");
+    if (nd->nin < 2)
+        return axnn_error(AXNN_ERR_INTERNAL, "the extractor's last layer has no weight");
     const float *w = g->vals[nd->in[1]].data, *b = nd->nin > 2 ? g->vals[nd->in[2]].data : NULL;
     const float *z = axnn_graph_logits(g);
     int k = g->info.num_classes;
     for (int i = 0; i < n; i++)
         for (int c = 0; c < k; c++) {
             double acc = b ? b[c] : 0.0;
-            for (int j = 0; j < d; j++) acc += (double)w[(size_t)c * d + j] * feat[(size_t)i * d + j];
+            for (int j = 0; j < d; j++)
+                acc += (double)w[(size_t)c * d + j] * feat[(size_t)i * d + j];
             if (fabs(acc - z[(size_t)i * k + c]) > 1e-3 * (1.0 + fabs(acc)))
-                return axnn_error(AXNN_ERR_INTERNAL, "extractor features do not reproduce the logits");
+                return axnn_error(AXNN_ERR_INTERNAL,
+                                  "extractor features do not reproduce the logits");
         }
     return AXNN_OK;
 }
@@ -196,8 +222,8 @@ static void score(const float *z, int n, int k, int32_t *pred, float *conf)
 }
 
 /* Eval-mode forward of every image of d: predictions, confidences and (optionally) features. */
-static axnn_status profile(zoo_entry *e, axnn_pool *pool, const axnn_dataset *d, profile_out *o, axnn_progress *prog,
-                           const char *label)
+static axnn_status profile(zoo_entry *e, axnn_pool *pool, const axnn_dataset *d, profile_out *o,
+                           axnn_progress *prog, const char *label)
 {
     axnn_graph *g = e->g;
     axnn_status st = axnn_graph_plan(g, PROFILE_BATCH, axnn_pool_size(pool), false);
@@ -232,17 +258,21 @@ static axnn_status profile(zoo_entry *e, axnn_pool *pool, const axnn_dataset *d,
 }
 
 /* The split indices of the training set (see the header comment). */
-static axnn_status carve(const axnn_dataset *tr, const axnn_zoo_cfg *cfg, int64_t **perm, int64_t *nval,
-                         int64_t *nprof, int64_t *nfit)
+static axnn_status carve(const axnn_dataset *tr, const axnn_zoo_cfg *cfg, int64_t **perm,
+                         int64_t *nval, int64_t *nprof, int64_t *nfit)
 {
     if (cfg->val < 10)
-        return axnn_error(AXNN_ERR_ARG, "--val %lld: the validation split needs at least 10 images", (long long)cfg->val);
+        return axnn_error(AXNN_ERR_ARG, "--val %lld: the validation split needs at least 10 images",
+                          (long long)cfg->val);
     if (cfg->profile_images < 10)
-        return axnn_error(AXNN_ERR_ARG, "--profile-images %lld: the dispatcher needs at least 10 training images",
+        return axnn_error(AXNN_ERR_ARG,
+                          "--profile-images %lld: the dispatcher needs at least 10 training images",
                           (long long)cfg->profile_images);
     if (cfg->val + cfg->profile_images + 10 > tr->n)
-        return axnn_error(AXNN_ERR_ARG, "--val %lld plus --profile-images %lld leave too few of the %lld training images",
-                          (long long)cfg->val, (long long)cfg->profile_images, (long long)tr->n);
+        return axnn_error(
+            AXNN_ERR_ARG,
+            "--val %lld plus --profile-images %lld leave too few of the %lld training images",
+            (long long)cfg->val, (long long)cfg->profile_images, (long long)tr->n);
     *perm = malloc((size_t)tr->n * sizeof **perm);
     if (!*perm) return axnn_error(AXNN_ERR_NOMEM, "out of memory");
     axnn_rng r;
@@ -260,16 +290,20 @@ static axnn_status carve(const axnn_dataset *tr, const axnn_zoo_cfg *cfg, int64_
     return AXNN_OK;
 }
 
-static void config_json(const axnn_zoo_cfg *cfg, const axnn_dataset *tr, int64_t ntest, char *buf, size_t n)
+static void config_json(const axnn_zoo_cfg *cfg, const axnn_dataset *tr, int64_t ntest, char *buf,
+                        size_t n)
 {
     size_t o = (size_t)snprintf(buf, n, "{\"dataset\":\"%s\",\"models\":[", tr->name);
-    for (int i = 0; i < cfg->narchs && o < n; i++) o += (size_t)snprintf(buf + o, n - o, "%s\"%s\"", i ? "," : "", cfg->archs[i]);
+    for (int i = 0; i < cfg->narchs && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s\"%s\"", i ? "," : "", cfg->archs[i]);
     if (o < n)
         snprintf(buf + o, n - o,
-                 "],\"ext\":%d,\"epochs\":%d,\"batch\":%d,\"lr\":%.9g,\"train_images\":%lld,\"profile_images\":%lld,"
+                 "],\"ext\":%d,\"epochs\":%d,\"batch\":%d,\"lr\":%.9g,\"train_images\":%lld,"
+                 "\"profile_images\":%lld,"
                  "\"val\":%lld,\"test_images\":%lld,\"seed\":%llu}",
                  cfg->ext, cfg->epochs, cfg->batch, cfg->lr, (long long)cfg->train_images,
-                 (long long)cfg->profile_images, (long long)cfg->val, (long long)ntest, (unsigned long long)cfg->seed);
+                 (long long)cfg->profile_images, (long long)cfg->val, (long long)ntest,
+                 (unsigned long long)cfg->seed);
 }
 
 typedef struct build_ctx {
@@ -301,7 +335,8 @@ static axnn_status profile_entry(build_ctx *b, int i, axnn_progress *prog, axnn_
             d = (int)(axnn_shape_numel(&v->shape) / v->shape.d[0]);
             o.feat = feat[s] = malloc((size_t)n * d * sizeof *feat[s]);
         }
-        if (!pred[s] || !conf[s] || (i == b->ext && !feat[s])) st = axnn_error(AXNN_ERR_NOMEM, "out of memory");
+        if (!pred[s] || !conf[s] || (i == b->ext && !feat[s]))
+            st = axnn_error(AXNN_ERR_NOMEM, "out of memory");
         if (!st) st = profile(e, pool, &b->split[s], &o, prog, labels[s]);
     }
     axnn_zoo_model md = {.macs = e->macs, .params = axnn_graph_params(e->g)};
@@ -329,7 +364,8 @@ static axnn_status open_zoo(build_ctx *b, const char *config, axnn_zoo *z)
     if (!f) {
         int64_t n[3] = {b->split[0].n, b->split[1].n, b->split[2].n};
         axnn_status st = axnn_zoo_init(z, n);
-        for (int s = 0; s < 3 && !st; s++) memcpy(z->split[s].label, b->split[s].labels, (size_t)n[s] * sizeof(int32_t));
+        for (int s = 0; s < 3 && !st; s++)
+            memcpy(z->split[s].label, b->split[s].labels, (size_t)n[s] * sizeof(int32_t));
         return st;
     }
     fclose(f);
@@ -337,7 +373,9 @@ static axnn_status open_zoo(build_ctx *b, const char *config, axnn_zoo *z)
     if (st) return st;
     if (strcmp(z->config, config)) {
         axnn_zoo_free(z);
-        return axnn_error(AXNN_ERR_ARG, "%s was made with other settings (remove it or use another --out)", b->path);
+        return axnn_error(AXNN_ERR_ARG,
+                          "%s was made with other settings (remove it or use another --out)",
+                          b->path);
     }
     return AXNN_OK;
 }
@@ -360,8 +398,9 @@ static axnn_status build_models(build_ctx *b, axnn_progress *prog, axnn_zoo *z)
         if (!st) st = profile_entry(b, i, prog, z);
         if (!st) st = axnn_zoo_save(z, b->path);
         if (!st)
-            axnn_log(AXNN_LOG_INFO, "zoo: %s %.1f MMACs, val %.2f%%, test %.2f%%", e->name, e->macs / 1e6,
-                     100 * z->models[z->m - 1].accuracy[1], 100 * z->models[z->m - 1].accuracy[2]);
+            axnn_log(AXNN_LOG_INFO, "zoo: %s %.1f MMACs, val %.2f%%, test %.2f%%", e->name,
+                     e->macs / 1e6, 100 * z->models[z->m - 1].accuracy[1],
+                     100 * z->models[z->m - 1].accuracy[2]);
     }
     return st;
 }
@@ -375,12 +414,15 @@ static axnn_status open_entries(build_ctx *b, const axnn_dataset *train)
         axnn_status st = open_entry(&b->e[i], cfg->archs[i], train, cfg->seed + (uint64_t)i);
         if (st) return st;
         for (int j = 0; j < i; j++)
-            if (!strcmp(b->e[j].name, b->e[i].name)) return axnn_error(AXNN_ERR_ARG, "--models: %s twice", b->e[i].name);
+            if (!strcmp(b->e[j].name, b->e[i].name))
+                return axnn_error(AXNN_ERR_ARG, "--models: %s twice", b->e[i].name);
         const axnn_model_info *a = &b->e[0].g->info, *c = &b->e[i].g->info;
         if (a->height != c->height || a->width != c->width || a->in_channels != c->in_channels)
-            return axnn_error(AXNN_ERR_SHAPE, "zoo models %s and %s take different input shapes", b->e[0].name, b->e[i].name);
+            return axnn_error(AXNN_ERR_SHAPE, "zoo models %s and %s take different input shapes",
+                              b->e[0].name, b->e[i].name);
     }
-    if (cfg->ext >= cfg->narchs) return axnn_error(AXNN_ERR_ARG, "--extractor index %d out of range", cfg->ext);
+    if (cfg->ext >= cfg->narchs)
+        return axnn_error(AXNN_ERR_ARG, "--extractor index %d out of range", cfg->ext);
     b->ext = cfg->ext;
     if (b->ext < 0) {
         b->ext = 0;
@@ -437,8 +479,8 @@ axnn_status axnn_zoo_build(const axnn_dataset *train, const axnn_dataset *test,
 
 typedef struct run_model {
     zoo_entry e;
-    float *q;       /* queued images, PROFILE_BATCH x image size */
-    int32_t *qlab;  /* their labels */
+    float *q;      /* queued images, PROFILE_BATCH x image size */
+    int32_t *qlab; /* their labels */
     int qn;
     int64_t hits, seen;
 } run_model;
@@ -455,8 +497,8 @@ static void normalize(const zoo_entry *e, const float *x, int n, size_t img, int
         }
 }
 
-static axnn_status run_batch(run_model *r, axnn_pool *pool, const float *x, const int32_t *y, int n, size_t img,
-                             int c, float *buf)
+static axnn_status run_batch(run_model *r, axnn_pool *pool, const float *x, const int32_t *y, int n,
+                             size_t img, int c, float *buf)
 {
     normalize(&r->e, x, n, img, c, buf);
     axnn_status st = axnn_graph_forward(r->e.g, pool, buf, NULL, n);
@@ -486,7 +528,8 @@ static axnn_status open_run_models(const axnn_zoo *z, int threads, run_model *rm
         rm[j].e.ckpt = z->models[j].ckpt;
         snprintf(rm[j].e.name, sizeof rm[j].e.name, "%s", z->models[j].name);
         axnn_status st = open_checkpoint(&rm[j].e, z->dataset, NULL);
-        if (!st && (rm[j].e.g->info.num_classes != z->num_classes || rm[j].e.g->info.in_channels != z->c))
+        if (!st &&
+            (rm[j].e.g->info.num_classes != z->num_classes || rm[j].e.g->info.in_channels != z->c))
             st = axnn_error(AXNN_ERR_SHAPE, "%s does not fit the zoo's dataset", z->models[j].ckpt);
         if (!st) st = axnn_graph_plan(rm[j].e.g, PROFILE_BATCH, threads, false);
         if (st) return st;
@@ -496,9 +539,9 @@ static axnn_status open_run_models(const axnn_zoo *z, int threads, run_model *rm
 }
 
 /* One batch: the extractor's model on all, the dispatcher, the queues. */
-static axnn_status dispatch_batch(const axnn_zoo *z, const axnn_fc *fc, run_model *rm, axnn_pool *pool,
-                                  const float *x, const int32_t *y, int n, size_t img, float *buf, float *feat,
-                                  int32_t *route)
+static axnn_status dispatch_batch(const axnn_zoo *z, const axnn_fc *fc, run_model *rm,
+                                  axnn_pool *pool, const float *x, const int32_t *y, int n,
+                                  size_t img, float *buf, float *feat, int32_t *route)
 {
     run_model *ex = &rm[z->ext];
     normalize(&ex->e, x, n, img, z->c, buf);
@@ -534,14 +577,15 @@ static axnn_status run_loader(const axnn_dataset *d, const axnn_graph *g, axnn_l
     return st;
 }
 
-static axnn_status run_dispatched(const axnn_zoo *z, const axnn_fc *fc, run_model *rm, axnn_pool *pool,
-                                  const axnn_dataset *d, size_t img, float *buf, axnn_progress *prog,
-                                  axnn_run_result *res)
+static axnn_status run_dispatched(const axnn_zoo *z, const axnn_fc *fc, run_model *rm,
+                                  axnn_pool *pool, const axnn_dataset *d, size_t img, float *buf,
+                                  axnn_progress *prog, axnn_run_result *res)
 {
     float *feat = malloc(PROFILE_BATCH * (size_t)z->d * sizeof *feat);
     int32_t route[PROFILE_BATCH];
     axnn_loader *ld = NULL;
-    axnn_status st = feat ? run_loader(d, rm[z->ext].e.g, &ld) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    axnn_status st =
+        feat ? run_loader(d, rm[z->ext].e.g, &ld) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
     const float *x;
     const int32_t *y;
     int n;
@@ -572,8 +616,8 @@ static axnn_status run_dispatched(const axnn_zoo *z, const axnn_fc *fc, run_mode
     return AXNN_OK;
 }
 
-static axnn_status run_alone(run_model *r, axnn_pool *pool, const axnn_dataset *d, size_t img, int c, float *buf,
-                             double *acc, double *seconds)
+static axnn_status run_alone(run_model *r, axnn_pool *pool, const axnn_dataset *d, size_t img,
+                             int c, float *buf, double *acc, double *seconds)
 {
     axnn_loader *ld;
     axnn_status st = run_loader(d, r->e.g, &ld);
@@ -594,15 +638,18 @@ axnn_status axnn_dispatch_run(const axnn_zoo *z, const axnn_fc *fc, const axnn_d
 {
     memset(res, 0, sizeof *res);
     if (z->ext < 0 || z->m < 1 || fc->k != z->m || fc->d != z->d)
-        return axnn_error(AXNN_ERR_ARG, "the dispatcher does not fit the zoo (%d x %d against %d models, %d features)",
-                          fc->k, fc->d, z->m, z->d);
+        return axnn_error(
+            AXNN_ERR_ARG,
+            "the dispatcher does not fit the zoo (%d x %d against %d models, %d features)", fc->k,
+            fc->d, z->m, z->d);
     if (test->c != z->c || test->num_classes > z->num_classes)
         return axnn_error(AXNN_ERR_SHAPE, "dataset %s does not fit the zoo's models", test->name);
     run_model *rm = calloc((size_t)z->m, sizeof *rm);
     axnn_pool *pool = axnn_pool_create(cfg->threads > 0 ? cfg->threads : 1, NULL);
     axnn_dataset d = {0};
     int64_t n = cfg->images > 0 && cfg->images < test->n ? cfg->images : test->n;
-    axnn_status st = rm && pool ? subset(test, NULL, n, "run", &d) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    axnn_status st =
+        rm && pool ? subset(test, NULL, n, "run", &d) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
     size_t img = 0;
     if (!st) st = open_run_models(z, axnn_pool_size(pool), rm);
     if (!st) {
@@ -618,7 +665,8 @@ axnn_status axnn_dispatch_run(const axnn_zoo *z, const axnn_fc *fc, const axnn_d
     if (!st && !buf) st = axnn_error(AXNN_ERR_NOMEM, "out of memory");
     if (!st) st = run_dispatched(z, fc, rm, pool, &d, img, buf, prog, res);
     for (int j = 0; j < z->m && !st && cfg->alone; j++)
-        st = run_alone(&rm[j], pool, &d, img, z->c, buf, &res->alone_acc[j], &res->alone_seconds[j]);
+        st =
+            run_alone(&rm[j], pool, &d, img, z->c, buf, &res->alone_acc[j], &res->alone_seconds[j]);
     for (int j = 0; rm && j < z->m; j++) {
         axnn_graph_free(rm[j].e.g);
         free(rm[j].q), free(rm[j].qlab);
