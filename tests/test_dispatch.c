@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include "axnn/dispatch.h"
+#include "axnn/models.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -289,6 +290,30 @@ static void test_search_resume(void **state)
     free(dir);
 }
 
+/* The zoo's small ResNets: depth 6n + 2 with n = 1 and 2, chenyaofo's state-dict names. */
+static void test_small_resnets(void **state)
+{
+    axnn_model_cfg mc = {1, 32, 32, 10, 0, 1};
+    const char *names[3] = {"resnet8", "resnet14", "resnet20"};
+    const int blocks[3] = {1, 2, 3};
+    int64_t prev = 0;
+    for (int i = 0; i < 3; i++) {
+        axnn_graph *g;
+        assert_int_equal(axnn_model_build(names[i], &mc, &g), AXNN_OK);
+        char key[64];
+        for (int s = 1; s <= 3; s++) {
+            snprintf(key, sizeof key, "layer%d.%d.conv2.weight", s, blocks[i] - 1);
+            assert_true(axnn_graph_find_value(g, key) >= 0);
+            snprintf(key, sizeof key, "layer%d.%d.conv1.weight", s, blocks[i]);
+            assert_true(axnn_graph_find_value(g, key) < 0);
+        }
+        assert_true(axnn_graph_find_value(g, "layer2.0.downsample.0.weight") >= 0);
+        assert_true(axnn_graph_macs(g) > prev);
+        prev = axnn_graph_macs(g);
+        axnn_graph_free(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,7 +323,7 @@ int main(void)
         cmocka_unit_test(test_fc_learns_routing),
         cmocka_unit_test(test_costs_and_baselines),
         cmocka_unit_test(test_zoo_file),
-        cmocka_unit_test(test_search_resume),
+        cmocka_unit_test(test_search_resume), cmocka_unit_test(test_small_resnets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
