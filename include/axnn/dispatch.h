@@ -304,10 +304,17 @@ typedef struct axnn_run_cfg {
     int batch, threads;
     int64_t images; /* first images of the test set (0 = all) */
     bool alone;     /* also time every model alone on the same images */
+    /* Streams (the images in order as frames): the dispatcher runs on frame 0, every
+     * interval-th frame (> 0) and frames whose change score exceeds change (> 0); the others
+     * reuse the last choice (src/dispatch/zoo_run.c has the score). 0 and 0: every frame. */
+    int interval;
+    double change, pixel_w, hist_w;
 } axnn_run_cfg;
 
 typedef struct axnn_run_result {
+    const axnn_run_cfg *cfg;
     int64_t n, share[AXNN_ZOO_MAX];
+    int64_t keyframes; /* frames the dispatcher ran on */
     double acc, mean_macs, seconds;
     double alone_acc[AXNN_ZOO_MAX], alone_seconds[AXNN_ZOO_MAX];
 } axnn_run_result;

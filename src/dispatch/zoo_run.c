@@ -538,33 +538,107 @@ static axnn_status open_run_models(const axnn_zoo *z, int threads, run_model *rm
     return AXNN_OK;
 }
 
-/* One batch: the extractor's model on all, the dispatcher, the queues. */
+/* Streams: which frames are keyframes (the dispatcher runs on them; the others reuse the last
+ * keyframe's route, without the extractor). Frame 0 always is one; then every `interval`-th frame
+ * (interval > 0) and any frame whose change score against the last keyframe exceeds `change`
+ * (change > 0): score = pixel_w * mean |x - key| + hist_w * (1/2) sum_b |h_x(b) - h_key(b)|, with
+ * [0, 1] pixels and 16-bin histograms normalized to sum 1; both terms lie in [0, 1]. Without
+ * interval and change every frame is a keyframe (plain dispatch). */
+typedef struct stream_state {
+    const axnn_run_cfg *cfg;
+    float *key; /* last keyframe's pixels */
+    double hkey[16];
+    int64_t t;
+    int last;                   /* route of the last keyframe */
+    float *lg;                  /* the extractor's logits of the keyframes of a batch */
+    int64_t keys[AXNN_ZOO_MAX]; /* keyframes per route */
+} stream_state;
+
+static void histogram(const float *x, size_t n, double *h)
+{
+    for (int b = 0; b < 16; b++) h[b] = 0.0;
+    for (size_t p = 0; p < n; p++) {
+        int b = (int)(x[p] * 16.0f);
+        h[b < 0 ? 0 : b > 15 ? 15 : b] += 1.0 / (double)n;
+    }
+}
+
+static bool is_key(stream_state *ss, const float *x, size_t img)
+{
+    const axnn_run_cfg *c = ss->cfg;
+    bool key = ss->t == 0 || (c->interval <= 0 && c->change <= 0) ||
+               (c->interval > 0 && ss->t % c->interval == 0);
+    double h[16];
+    histogram(x, img, h);
+    if (!key && c->change > 0) {
+        double pix = 0.0, hd = 0.0;
+        for (size_t p = 0; p < img; p++) pix += fabs((double)x[p] - ss->key[p]);
+        for (int b = 0; b < 16; b++) hd += fabs(h[b] - ss->hkey[b]);
+        key = c->pixel_w * pix / (double)img + c->hist_w * 0.5 * hd > c->change;
+    }
+    if (key) {
+        memcpy(ss->key, x, img * sizeof *x);
+        memcpy(ss->hkey, h, sizeof h);
+    }
+    ss->t++;
+    return key;
+}
+
+static void score_one(const float *lg, int k, int y, run_model *r)
+{
+    int best = 0;
+    for (int c = 1; c < k; c++)
+        if (lg[c] > lg[best]) best = c;
+    r->hits += best == y;
+    r->seen++;
+}
+
+static axnn_status enqueue(run_model *r, axnn_pool *pool, const float *x, int y, size_t img, int c,
+                           float *buf)
+{
+    memcpy(r->q + (size_t)r->qn * img, x, img * sizeof(float));
+    r->qlab[r->qn++] = y;
+    return r->qn == PROFILE_BATCH ? flush(r, pool, img, c, buf) : AXNN_OK;
+}
+
+/* One batch: the extractor's model and the dispatcher on its keyframes, then the queues. */
 static axnn_status dispatch_batch(const axnn_zoo *z, const axnn_fc *fc, run_model *rm,
                                   axnn_pool *pool, const float *x, const int32_t *y, int n,
-                                  size_t img, float *buf, float *feat, int32_t *route)
+                                  size_t img, float *buf, float *feat, int32_t *route,
+                                  stream_state *ss)
 {
     run_model *ex = &rm[z->ext];
-    normalize(&ex->e, x, n, img, z->c, buf);
-    axnn_status st = axnn_graph_forward(ex->e.g, pool, buf, NULL, n);
-    if (st) return st;
+    int kidx[PROFILE_BATCH], nk = 0;
+    float *kx = buf + PROFILE_BATCH * img; /* keyframes gathered */
+    for (int i = 0; i < n; i++) {
+        kidx[i] = -1;
+        if (!is_key(ss, x + (size_t)i * img, img)) continue;
+        memcpy(kx + (size_t)nk * img, x + (size_t)i * img, img * sizeof(float));
+        kidx[i] = nk++;
+    }
     const axnn_graph *g = ex->e.g;
-    memcpy(feat, g->vals[g->nodes[fc_node(g)].in[0]].data, (size_t)n * z->d * sizeof *feat);
-    axnn_fc_route(fc, feat, n, route);
-    const float *lg = axnn_graph_logits(g);
+    axnn_status st = AXNN_OK;
+    if (nk > 0) {
+        normalize(&ex->e, kx, nk, img, z->c, buf);
+        st = axnn_graph_forward(ex->e.g, pool, buf, NULL, nk);
+        if (st) return st;
+        memcpy(feat, g->vals[g->nodes[fc_node(g)].in[0]].data, (size_t)nk * z->d * sizeof *feat);
+        axnn_fc_route(fc, feat, nk, route);
+    }
     int k = g->info.num_classes;
+    /* kept: a full queue of the extractor's model (non-keyframes routed to it) overwrites them */
+    memcpy(ss->lg, axnn_graph_logits(g), (size_t)nk * k * sizeof *ss->lg);
+    const float *lg = ss->lg;
     for (int i = 0; i < n && !st; i++) {
-        run_model *r = &rm[route[i]];
-        if (route[i] == z->ext) { /* its logits are already there */
-            int best = 0;
-            for (int c = 1; c < k; c++)
-                if (lg[(size_t)i * k + c] > lg[(size_t)i * k + best]) best = c;
-            r->hits += best == y[i];
-            r->seen++;
-            continue;
+        if (kidx[i] >= 0) {
+            ss->last = route[kidx[i]];
+            ss->keys[ss->last]++;
+            if (ss->last == z->ext) { /* its logits are already there */
+                score_one(lg + (size_t)kidx[i] * k, k, y[i], ex);
+                continue;
+            }
         }
-        memcpy(r->q + (size_t)r->qn * img, x + (size_t)i * img, img * sizeof(float));
-        r->qlab[r->qn++] = y[i];
-        if (r->qn == PROFILE_BATCH) st = flush(r, pool, img, z->c, buf);
+        st = enqueue(&rm[ss->last], pool, x + (size_t)i * img, y[i], img, z->c, buf);
     }
     return st;
 }
@@ -584,8 +658,10 @@ static axnn_status run_dispatched(const axnn_zoo *z, const axnn_fc *fc, run_mode
     float *feat = malloc(PROFILE_BATCH * (size_t)z->d * sizeof *feat);
     int32_t route[PROFILE_BATCH];
     axnn_loader *ld = NULL;
-    axnn_status st =
-        feat ? run_loader(d, rm[z->ext].e.g, &ld) : axnn_error(AXNN_ERR_NOMEM, "out of memory");
+    stream_state ss = {.cfg = res->cfg, .key = malloc(img * sizeof(float))};
+    ss.lg = malloc(PROFILE_BATCH * (size_t)z->num_classes * sizeof *ss.lg);
+    axnn_status st = feat && ss.key && ss.lg ? run_loader(d, rm[z->ext].e.g, &ld)
+                                             : axnn_error(AXNN_ERR_NOMEM, "out of memory");
     const float *x;
     const int32_t *y;
     int n;
@@ -593,7 +669,7 @@ static axnn_status run_dispatched(const axnn_zoo *z, const axnn_fc *fc, run_mode
     double t0 = axnn_now();
     axnn_progress_begin(prog, "dispatch run", d->n, "img");
     while (!st && axnn_loader_next(ld, &x, &y, &n)) {
-        st = dispatch_batch(z, fc, rm, pool, x, y, n, img, buf, feat, route);
+        st = dispatch_batch(z, fc, rm, pool, x, y, n, img, buf, feat, route, &ss);
         done += n;
         axnn_progress_update(prog, done, NULL);
     }
@@ -602,13 +678,17 @@ static axnn_status run_dispatched(const axnn_zoo *z, const axnn_fc *fc, run_mode
     axnn_progress_end(prog, NULL);
     axnn_loader_destroy(ld);
     free(feat);
+    free(ss.key);
+    free(ss.lg);
     if (st) return st;
     int64_t hits = 0;
     double cost = 0.0;
-    for (int j = 0; j < z->m; j++) {
+    for (int j = 0; j < z->m; j++) { /* keyframes pay the dispatch, the others only the model */
         res->share[j] = rm[j].seen;
+        res->keyframes += ss.keys[j];
         hits += rm[j].hits;
-        cost += (double)rm[j].seen * axnn_dispatch_cost(z, axnn_dispatcher_macs(z), j);
+        cost += (double)ss.keys[j] * axnn_dispatch_cost(z, axnn_dispatcher_macs(z), j) +
+                (double)(rm[j].seen - ss.keys[j]) * z->models[j].macs;
     }
     res->n = done;
     res->acc = done ? (double)hits / (double)done : 0.0;
@@ -637,6 +717,7 @@ axnn_status axnn_dispatch_run(const axnn_zoo *z, const axnn_fc *fc, const axnn_d
                               const axnn_run_cfg *cfg, axnn_progress *prog, axnn_run_result *res)
 {
     memset(res, 0, sizeof *res);
+    res->cfg = cfg;
     if (z->ext < 0 || z->m < 1 || fc->k != z->m || fc->d != z->d)
         return axnn_error(
             AXNN_ERR_ARG,
@@ -661,7 +742,7 @@ axnn_status axnn_dispatch_run(const axnn_zoo *z, const axnn_fc *fc, const axnn_d
             if (!rm[j].q || !rm[j].qlab) st = axnn_error(AXNN_ERR_NOMEM, "out of memory");
         }
     }
-    float *buf = st ? NULL : malloc(PROFILE_BATCH * img * sizeof *buf);
+    float *buf = st ? NULL : malloc(2 * PROFILE_BATCH * img * sizeof *buf);
     if (!st && !buf) st = axnn_error(AXNN_ERR_NOMEM, "out of memory");
     if (!st) st = run_dispatched(z, fc, rm, pool, &d, img, buf, prog, res);
     for (int j = 0; j < z->m && !st && cfg->alone; j++)

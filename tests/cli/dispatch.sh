@@ -67,6 +67,15 @@ want=$(awk -F, '$1 == "front" && $2 == "front0" { printf "accuracy %.2f%%, mean 
 "$AXNN" dispatch run $run --point 0 --out "$TMP/cut" >"$TMP/run.log" 2>&1 || { cat "$TMP/run.log"; exit 1; }
 grep -q "$want" "$TMP/run.log" || { echo "FAIL: front point 0 run is not '$want'"; cat "$TMP/run.log"; exit 1; }
 echo "ok   dispatch run of front point 0: $want, as in the report"
+# streams: --interval 1 is plain dispatch; --interval 4 dispatches 20 of 80 frames; a change
+# threshold no score can pass leaves frame 0 alone
+"$AXNN" dispatch run $run --point 0 --interval 1 --out "$TMP/cut" >"$TMP/run1.log" 2>&1 || { cat "$TMP/run1.log"; exit 1; }
+grep -q "$want" "$TMP/run1.log" || { echo "FAIL: --interval 1 differs from plain dispatch"; cat "$TMP/run1.log"; exit 1; }
+"$AXNN" dispatch run $run --point 0 --interval 4 --out "$TMP/cut" >"$TMP/run4.log" 2>&1 || { cat "$TMP/run4.log"; exit 1; }
+grep -q "dispatcher ran on 20 of 80 frames" "$TMP/run4.log" || { echo "FAIL: --interval 4"; cat "$TMP/run4.log"; exit 1; }
+"$AXNN" dispatch run $run --point 0 --change 1 --out "$TMP/cut" >"$TMP/runc.log" 2>&1 || { cat "$TMP/runc.log"; exit 1; }
+grep -q "dispatcher ran on 1 of 80 frames" "$TMP/runc.log" || { echo "FAIL: --change 1"; cat "$TMP/runc.log"; exit 1; }
+echo "ok   streams: --interval and --change choose the frames the dispatcher runs on"
 expect_error "front point out of range" "--point 99" "$AXNN" dispatch run $run --point 99 --out "$TMP/cut"
 expect_error "route to an unknown model" "--route-all" "$AXNN" dispatch run $run --route-all vgg11_bn --out "$TMP/cut"
 

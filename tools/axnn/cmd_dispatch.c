@@ -14,7 +14,8 @@
 
 typedef struct dispatch_opts {
     const char *data, *data_dir, *models, *extractor, *out, *zoo, *none, *route_all;
-    int point, run_images;
+    int point, run_images, interval;
+    float change, pixel_w, hist_w;
     int epochs, batch, val, profile, train_images, test_images, pop, gens, fc_epochs, fc_batch,
         threads;
     float lr, fc_lr;
@@ -221,6 +222,36 @@ static int add_flags(dispatch_opts *o, cli_flag *f)
     f[n++] = (cli_flag){
         "sweep", FLAG_BOOL, &o->sweep, NULL,
         "run: every front point and the plain-CE dispatcher, one line each, into <out>/run.csv"};
+    f[n++] = (cli_flag){"interval",
+                        FLAG_INT,
+                        &o->interval,
+                        "D",
+                        "run, streams: the dispatcher on every D-th frame only, the others reuse "
+                        "its choice (default 0 = every frame)",
+                        0,
+                        1e9};
+    f[n++] = (cli_flag){"change",
+                        FLAG_FLOAT,
+                        &o->change,
+                        "T",
+                        "run, streams: also dispatch when the change score passes T (default 0 = "
+                        "off; 0.1 is a start)",
+                        0,
+                        1};
+    f[n++] = (cli_flag){"pixel-weight",
+                        FLAG_FLOAT,
+                        &o->pixel_w,
+                        "W",
+                        "change score: weight of the mean pixel difference (default 0.5)",
+                        0,
+                        1e6};
+    f[n++] = (cli_flag){"hist-weight",
+                        FLAG_FLOAT,
+                        &o->hist_w,
+                        "W",
+                        "change score: weight of the 16-bin histogram difference (default 0.5)",
+                        0,
+                        1e6};
     f[n++] = (cli_flag){"run-images",
                         FLAG_INT,
                         &o->run_images,
@@ -271,8 +302,10 @@ static int run_sweep(const dispatch_opts *o, const axnn_zoo *z, const axnn_datas
     FILE *f = open_memstream(&csv, &len);
     if (!f) return cli_fail("out of memory");
     fprintf(f, "point,accuracy,mean_macs,ms_per_image,images_per_second\n");
-    axnn_run_cfg rc = {32, o->threads,
-                       o->run_images > 0 ? o->run_images : z->split[AXNN_SPLIT_TEST].n, false};
+    axnn_run_cfg rc = {
+        32,         o->threads,  o->run_images > 0 ? o->run_images : z->split[AXNN_SPLIT_TEST].n,
+        false,      o->interval, o->change,
+        o->pixel_w, o->hist_w};
     int np = 1, rcode = 0;
     for (int k = -1; k < np && !rcode; k++) {
         axnn_fc fc = {0};
@@ -320,8 +353,10 @@ static int run_mode(const dispatch_opts *o, const axnn_zoo *z, axnn_progress *pr
     if (rc) return rc;
     axnn_dataset te = {0};
     axnn_status st = axnn_dataset_load(o->data, o->data_dir, false, &te);
-    axnn_run_cfg rc2 = {32, o->threads,
-                        o->run_images > 0 ? o->run_images : z->split[AXNN_SPLIT_TEST].n, true};
+    axnn_run_cfg rc2 = {
+        32,         o->threads,  o->run_images > 0 ? o->run_images : z->split[AXNN_SPLIT_TEST].n,
+        true,       o->interval, o->change,
+        o->pixel_w, o->hist_w};
     axnn_run_result r;
     if (!st) st = axnn_dispatch_run(z, &fc, &te, &rc2, prog, &r);
     if (!st) {
@@ -329,6 +364,9 @@ static int run_mode(const dispatch_opts *o, const axnn_zoo *z, axnn_progress *pr
                "img/s (%.3f ms/img)\n",
                what, (long long)r.n, z->dataset, 100 * r.acc, r.mean_macs / 1e6, r.n / r.seconds,
                1e3 * r.seconds / (double)r.n);
+        if (o->interval > 0 || o->change > 0)
+            printf("stream: the dispatcher ran on %lld of %lld frames\n", (long long)r.keyframes,
+                   (long long)r.n);
         printf("shares:");
         for (int j = 0; j < z->m; j++)
             printf(" %s %.1f%%", z->models[j].name, 100.0 * (double)r.share[j] / (double)r.n);
@@ -360,8 +398,10 @@ int cli_dispatch(int argc, char **argv)
                        .threads = axnn_default_threads(),
                        .lr = 0.1f,
                        .fc_lr = 0.01f,
-                       .seed = 1};
-    cli_flag flags[32];
+                       .seed = 1,
+                       .pixel_w = 0.5f,
+                       .hist_w = 0.5f};
+    cli_flag flags[40];
     int nf = add_flags(&o, flags);
     const char *pos[1];
     int npos;
