@@ -11,16 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NTHR 56
+#define NTHR 105
 #define T AXNN_SPLIT_TEST
 #define V AXNN_SPLIT_VAL
 
-static double thresholds(int i) /* 0, 0.50 .. 0.99, 0.995, 0.999, 0.9999, 1.0 */
+static double thresholds(int i) /* 0, 0.01 .. 0.99, 0.995, 0.999, 0.9995, 0.9999, 1.0 */
 {
-    if (i == 0) return 0.0;
-    if (i <= 50) return 0.49 + 0.01 * i;
+    if (i < 100) return 0.01 * i;
     static const double tail[] = {0.995, 0.999, 0.9995, 0.9999, 1.0};
-    return tail[i - 51 < 5 ? i - 51 : 4];
+    return tail[i - 100 < 5 ? i - 100 : 4];
 }
 
 typedef struct curve {
@@ -127,7 +126,7 @@ static void md_cascade(FILE *f, const curve *c)
 {
     fprintf(f,
             "\n## Confidence cascade (test)\n\n| threshold | top-1 %% | MMACs |\n|---|---|---|\n");
-    for (int i = 0; i < NTHR; i += (i >= 1 && i < 50) ? 7 : 1)
+    for (int i = 0; i < NTHR; i += i < 100 ? 5 : 1)
         fprintf(f, "| %.4g | %.2f | %.2f |\n", thresholds(i), 100 * c->acc[i], c->macs[i] / 1e6);
     fprintf(f, "\n(every threshold is in results.csv)\n");
 }
