@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const names[] = {"resnet20", "resnet32", "resnet44", "resnet56", "vgg11_bn",
+static const char *const names[] = {"resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "vgg11_bn",
                                     "vgg13_bn", "vgg16_bn", "vgg19_bn", "vit_tiny", "vit_small",
                                     "vit_mini", NULL};
 
@@ -32,7 +32,7 @@ static axnn_status parse_arch(const char *arch, bool *resnet, int *depth, int *p
         return AXNN_OK;
     }
     return axnn_error(AXNN_ERR_ARG,
-                      "unknown model '%s' (known: resnet20, resnet32, resnet44, resnet56, vgg11_bn, vgg13_bn, "
+                      "unknown model '%s' (known: resnet8, resnet14, resnet20, resnet32, resnet44, resnet56, vgg11_bn, vgg13_bn, "
                       "vgg16_bn, vgg19_bn, vit_tiny, vit_small, vit_mini (optionally _p<patch>), optionally "
                       "prefixed cifar10_ or cifar100_)",
                       arch);

@@ -48,5 +48,6 @@ int cli_info(int argc, char **argv);
 int cli_mul(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
 int cli_study(int argc, char **argv);
+int cli_dispatch(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static const cli_command commands[] = {
     {"info", "per-layer table of shapes, parameters and MACs", cli_info},
     {"mul", "approximate multipliers: list, show, import, export", cli_mul},
     {"sweep", "accuracy of a model under each of several multipliers, with a report", cli_sweep},
+    {"dispatch", "PERTINENCE: zoo, NSGA-II-searched dispatcher, report (docs/dispatch.md)", cli_dispatch},
     {"study", "AxMoE study: MoE topologies x multipliers, before and after retraining", cli_study},
     {"pipe", "Pipe-it: core topology, per-layer predictor, pipeline/stream search", cli_pipe},
 };
