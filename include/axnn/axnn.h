@@ -18,5 +18,6 @@
 #include "infer.h"
 #include "onnx.h"
 #include "pipe.h"
+#include "dispatch.h"
 
 #endif

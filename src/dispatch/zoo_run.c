@@ -40,9 +40,31 @@ typedef struct zoo_entry {
     char name[64], arch[64];
     const char *ckpt; /* NAME=FILE, else NULL */
     axnn_graph *g;
+    axnn_plan *plan; /* eval plan of PROFILE_BATCH images (profiling, dispatch run) */
     axnn_preproc pp;
     double macs, ext_macs;
 } zoo_entry;
+
+static int fc_node(const axnn_graph *g);
+
+/* The entry's eval plan; the extractor's features (the input of the last linear layer) are a
+ * graph output, so they stay readable after a run. */
+static axnn_status entry_plan(zoo_entry *e, int threads)
+{
+    axnn_plan_free(e->plan);
+    e->plan = NULL;
+    axnn_status st = axnn_graph_mark_output(e->g, e->g->nodes[fc_node(e->g)].in[0]);
+    if (!st && !(e->plan = axnn_plan_new(e->g, PROFILE_BATCH, threads, false))) st = AXNN_ERR_NOMEM;
+    return st;
+}
+
+static void entry_free(zoo_entry *e)
+{
+    axnn_plan_free(e->plan);
+    axnn_graph_free(e->g);
+    e->plan = NULL;
+    e->g = NULL;
+}
 
 static axnn_status subset(const axnn_dataset *src, const int64_t *idx, int64_t n, const char *tag,
                           axnn_dataset *out)
@@ -180,13 +202,14 @@ static axnn_status train_entry(zoo_entry *e, const axnn_dataset *train, const ax
 }
 
 /* Checks that the features value holds what the final linear layer read: its logits. */
-static axnn_status check_features(const axnn_graph *g, const float *feat, int d, int n)
+static axnn_status check_features(const axnn_plan *p, const float *feat, int d, int n)
 {
+    const axnn_graph *g = axnn_plan_graph(p);
     const axnn_node *nd = &g->nodes[fc_node(g)];
     if (nd->nin < 2)
         return axnn_error(AXNN_ERR_INTERNAL, "the extractor's last layer has no weight");
     const float *w = g->vals[nd->in[1]].data, *b = nd->nin > 2 ? g->vals[nd->in[2]].data : NULL;
-    const float *z = axnn_graph_logits(g);
+    const float *z = axnn_plan_logits(p);
     int k = g->info.num_classes;
     for (int i = 0; i < n; i++)
         for (int c = 0; c < k; c++) {
@@ -226,11 +249,10 @@ static axnn_status profile(zoo_entry *e, axnn_pool *pool, const axnn_dataset *d,
                            axnn_progress *prog, const char *label)
 {
     axnn_graph *g = e->g;
-    axnn_status st = axnn_graph_plan(g, PROFILE_BATCH, axnn_pool_size(pool), false);
+    axnn_status st = entry_plan(e, axnn_pool_size(pool));
     if (st) return st;
-    axnn_graph_set_training(g, false);
     int fv = g->nodes[fc_node(g)].in[0];
-    o->d = (int)(axnn_shape_numel(&g->vals[fv].shape) / g->vals[fv].shape.d[0]);
+    o->d = (int)(axnn_shape_numel(&g->vals[fv].shape) / g->vals[fv].shape.d[0]); /* d[0] = 1 */
     axnn_loader_cfg lc = {.batch = PROFILE_BATCH, .out_h = e->pp.out_h, .out_w = e->pp.out_w};
     for (int c = 0; c < 4; c++) lc.mean[c] = e->pp.mean[c], lc.std[c] = e->pp.std[c];
     axnn_loader *ld;
@@ -242,12 +264,12 @@ static axnn_status profile(zoo_entry *e, axnn_pool *pool, const axnn_dataset *d,
     int64_t done = 0;
     axnn_progress_begin(prog, label, d->n, "img");
     while (!st && axnn_loader_next(ld, &x, &y, &n)) {
-        st = axnn_graph_forward(g, pool, x, NULL, n);
+        st = axnn_plan_forward(e->plan, pool, x, NULL, n);
         if (st) break;
-        score(axnn_graph_logits(g), n, g->info.num_classes, o->pred + done, o->conf + done);
+        score(axnn_plan_logits(e->plan), n, g->info.num_classes, o->pred + done, o->conf + done);
         if (o->feat) {
-            memcpy(o->feat + done * o->d, g->vals[fv].data, (size_t)n * o->d * sizeof(float));
-            if (done == 0) st = check_features(g, o->feat, o->d, n);
+            memcpy(o->feat + done * o->d, axnn_plan_data(e->plan, fv), (size_t)n * o->d * sizeof(float));
+            if (done == 0) st = check_features(e->plan, o->feat, o->d, n);
         }
         done += n;
         axnn_progress_update(prog, done, NULL);
@@ -461,7 +483,7 @@ axnn_status axnn_zoo_build(const axnn_dataset *train, const axnn_dataset *test,
     }
     if (!st) st = build_models(b, prog, z);
     if (!st) axnn_zoo_sort(z);
-    for (int i = 0; i < AXNN_ZOO_MAX; i++) axnn_graph_free(b->e[i].g);
+    for (int i = 0; i < AXNN_ZOO_MAX; i++) entry_free(&b->e[i]);
     for (int s = 0; s < 3; s++) axnn_dataset_free(&b->split[s]);
     axnn_dataset_free(&b->fit);
     free(perm);
@@ -501,9 +523,9 @@ static axnn_status run_batch(run_model *r, axnn_pool *pool, const float *x, cons
                              size_t img, int c, float *buf)
 {
     normalize(&r->e, x, n, img, c, buf);
-    axnn_status st = axnn_graph_forward(r->e.g, pool, buf, NULL, n);
+    axnn_status st = axnn_plan_forward(r->e.plan, pool, buf, NULL, n);
     if (st) return st;
-    const float *z = axnn_graph_logits(r->e.g);
+    const float *z = axnn_plan_logits(r->e.plan);
     int k = r->e.g->info.num_classes;
     for (int i = 0; i < n; i++) {
         int best = 0;
@@ -531,9 +553,8 @@ static axnn_status open_run_models(const axnn_zoo *z, int threads, run_model *rm
         if (!st &&
             (rm[j].e.g->info.num_classes != z->num_classes || rm[j].e.g->info.in_channels != z->c))
             st = axnn_error(AXNN_ERR_SHAPE, "%s does not fit the zoo's dataset", z->models[j].ckpt);
-        if (!st) st = axnn_graph_plan(rm[j].e.g, PROFILE_BATCH, threads, false);
+        if (!st) st = entry_plan(&rm[j].e, threads);
         if (st) return st;
-        axnn_graph_set_training(rm[j].e.g, false);
     }
     return AXNN_OK;
 }
@@ -620,14 +641,14 @@ static axnn_status dispatch_batch(const axnn_zoo *z, const axnn_fc *fc, run_mode
     axnn_status st = AXNN_OK;
     if (nk > 0) {
         normalize(&ex->e, kx, nk, img, z->c, buf);
-        st = axnn_graph_forward(ex->e.g, pool, buf, NULL, nk);
+        st = axnn_plan_forward(ex->e.plan, pool, buf, NULL, nk);
         if (st) return st;
-        memcpy(feat, g->vals[g->nodes[fc_node(g)].in[0]].data, (size_t)nk * z->d * sizeof *feat);
+        memcpy(feat, axnn_plan_data(ex->e.plan, g->nodes[fc_node(g)].in[0]), (size_t)nk * z->d * sizeof *feat);
         axnn_fc_route(fc, feat, nk, route);
     }
     int k = g->info.num_classes;
     /* kept: a full queue of the extractor's model (non-keyframes routed to it) overwrites them */
-    memcpy(ss->lg, axnn_graph_logits(g), (size_t)nk * k * sizeof *ss->lg);
+    memcpy(ss->lg, axnn_plan_logits(ex->e.plan), (size_t)nk * k * sizeof *ss->lg);
     const float *lg = ss->lg;
     for (int i = 0; i < n && !st; i++) {
         if (kidx[i] >= 0) {
@@ -749,7 +770,7 @@ axnn_status axnn_dispatch_run(const axnn_zoo *z, const axnn_fc *fc, const axnn_d
         st =
             run_alone(&rm[j], pool, &d, img, z->c, buf, &res->alone_acc[j], &res->alone_seconds[j]);
     for (int j = 0; rm && j < z->m; j++) {
-        axnn_graph_free(rm[j].e.g);
+        entry_free(&rm[j].e);
         free(rm[j].q), free(rm[j].qlab);
     }
     free(rm);
