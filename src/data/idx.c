@@ -52,6 +52,16 @@ static uint64_t max_payload(const idx_file *f)
     return f->gzipped ? f->file_size * GZ_MAX_RATIO + 1024 : f->file_size;
 }
 
+/* zlib's message without the "<fd:N>: " that gzdopen streams put in front. */
+static const char *gz_msg(gzFile gz)
+{
+    int code;
+    const char *m = gzerror(gz, &code);
+    if (!m || !*m) return "read error";
+    const char *c = m[0] == '<' ? strstr(m, ">: ") : NULL;
+    return c ? c + 3 : m;
+}
+
 /* Reads exactly len bytes. A short read is `what` truncated; a zlib error is reported as
  * corrupt gzip data with zlib's own message. */
 static axnn_status read_exact(idx_file *f, void *buf, size_t len, const char *what)
@@ -61,17 +71,15 @@ static axnn_status read_exact(idx_file *f, void *buf, size_t len, const char *wh
     while (len > 0) {
         unsigned part = len > GZ_CHUNK ? GZ_CHUNK : (unsigned)len;
         int got = gzread(f->gz, p, part);
-        if (got < 0 || (got == 0 && !gzeof(f->gz))) {
-            int code;
-            const char *m = gzerror(f->gz, &code);
+        int code = Z_OK;
+        if (got <= 0) gzerror(f->gz, &code);
+        if (f->gzipped && code == Z_BUF_ERROR) /* the compressed stream itself ends early */
+            return axnn_error(AXNN_ERR_FORMAT, "%s: truncated gzip stream (%s)", f->path,
+                              gz_msg(f->gz));
+        if (got < 0 || (got == 0 && code != Z_OK))
             return axnn_error(AXNN_ERR_FORMAT, "%s: corrupt gzip data (%s)", f->path,
-                              m && *m ? m : "read error");
-        }
+                              gz_msg(f->gz));
         if (got == 0) {
-            int code;
-            const char *m = gzerror(f->gz, &code);
-            if (f->gzipped && code == Z_BUF_ERROR)
-                return axnn_error(AXNN_ERR_FORMAT, "%s: truncated gzip stream (%s)", f->path, m);
             return axnn_error(AXNN_ERR_FORMAT, "%s: truncated IDX %s (%zu of %zu bytes)", f->path,
                               what, want - len, want);
         }
@@ -85,11 +93,8 @@ static axnn_status at_end(idx_file *f, size_t len)
 {
     unsigned char extra;
     int got = gzread(f->gz, &extra, 1);
-    if (got < 0) {
-        int code;
-        return axnn_error(AXNN_ERR_FORMAT, "%s: corrupt gzip data (%s)", f->path,
-                          gzerror(f->gz, &code));
-    }
+    if (got < 0)
+        return axnn_error(AXNN_ERR_FORMAT, "%s: corrupt gzip data (%s)", f->path, gz_msg(f->gz));
     if (got > 0)
         return axnn_error(AXNN_ERR_FORMAT, "%s: trailing bytes after %zu data bytes", f->path, len);
     return AXNN_OK;

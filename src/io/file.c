@@ -109,21 +109,32 @@ axnn_status axnn_read_regular(const char *path, uint64_t max, uint8_t **buf, siz
     return AXNN_OK;
 }
 
-/* Whether the folder `dir` (which exists) accepts new files. */
-static axnn_status check_dir_writable(const char *dir, const char *what)
+/* Whether the folder `dir` (which exists) accepts new files; `whole` is the path asked about. */
+static axnn_status check_dir_writable(const char *dir, const char *whole, const char *what)
 {
     struct stat st;
+    bool self = !strcmp(dir, whole);
+    char where[4200] = "";
+    if (!self) snprintf(where, sizeof where, " (in %s)", dir);
     if (stat(dir, &st) != 0)
-        return axnn_error(AXNN_ERR_IO, "%s %s: %s", what, dir, strerror(errno));
+        return axnn_error(AXNN_ERR_IO, "%s %s: %s%s", what, whole, strerror(errno), where);
     if (!S_ISDIR(st.st_mode))
-        return axnn_error(AXNN_ERR_IO, "%s %s: is %s, not a folder", what, dir,
-                          S_ISREG(st.st_mode) ? "a file" : kind_of(st.st_mode));
-    if (access(dir, W_OK | X_OK) != 0)
-        return axnn_error(AXNN_ERR_IO, "%s %s: not writable: %s", what, dir, strerror(errno));
+        return axnn_error(AXNN_ERR_IO, "%s %s: %s is %s, not a folder", what, whole,
+                          self ? "it" : dir, S_ISREG(st.st_mode) ? "a file" : kind_of(st.st_mode));
+    /* access() says yes to root everywhere: a real file tells (read-only mounts, sysfs, ...) */
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.axnn-probe-XXXXXX", dir);
+    int fd = access(dir, W_OK | X_OK) == 0 ? mkstemp(probe) : -1;
+    if (fd < 0)
+        return axnn_error(AXNN_ERR_IO, "%s %s: folder %s is not writable: %s", what, whole, dir,
+                          strerror(errno));
+    close(fd);
+    unlink(probe);
     return AXNN_OK;
 }
 
-axnn_status axnn_check_out_dir(const char *dir, const char *what)
+/* Walks up from dir to its deepest existing ancestor, which must be a writable folder. */
+static axnn_status check_dir_for(const char *dir, const char *whole, const char *what)
 {
     char buf[4096];
     if (!dir || !*dir) return axnn_error(AXNN_ERR_ARG, "%s: empty path", what);
@@ -132,21 +143,23 @@ axnn_status axnn_check_out_dir(const char *dir, const char *what)
     /* The deepest existing ancestor decides: it must be a writable folder. */
     for (;;) {
         struct stat st;
-        if (stat(buf, &st) == 0) return check_dir_writable(buf, what);
-        if (errno == ENOTDIR) {
-            /* a prefix is a file: find it for the message */
-        } else if (errno != ENOENT) {
-            return axnn_error(AXNN_ERR_IO, "%s %s: %s", what, buf, strerror(errno));
-        }
+        if (stat(buf, &st) == 0) return check_dir_writable(buf, whole, what);
+        if (errno != ENOENT && errno != ENOTDIR) /* ENOTDIR: a prefix is a file, found below */
+            return axnn_error(AXNN_ERR_IO, "%s %s: %s", what, whole, strerror(errno));
         char *slash = strrchr(buf, '/');
         while (slash && slash > buf && slash[1] == 0) { /* trailing slashes */
             *slash = 0;
             slash = strrchr(buf, '/');
         }
-        if (!slash) return check_dir_writable(".", what);
-        if (slash == buf) return check_dir_writable("/", what);
+        if (!slash) return check_dir_writable(".", whole, what);
+        if (slash == buf) return check_dir_writable("/", whole, what);
         *slash = 0;
     }
+}
+
+axnn_status axnn_check_out_dir(const char *dir, const char *what)
+{
+    return check_dir_for(dir, dir, what);
 }
 
 axnn_status axnn_check_out_file(const char *path, const char *what)
@@ -162,8 +175,8 @@ axnn_status axnn_check_out_file(const char *path, const char *what)
     char *slash = strrchr(buf, '/');
     if (slash && slash[1] == 0)
         return axnn_error(AXNN_ERR_ARG, "%s %s: names a folder, not a file", what, path);
-    if (!slash) return check_dir_writable(".", what);
-    if (slash == buf) return check_dir_writable("/", what);
+    if (!slash) return check_dir_writable(".", path, what);
+    if (slash == buf) return check_dir_writable("/", path, what);
     *slash = 0;
-    return axnn_check_out_dir(buf, what);
+    return check_dir_for(buf, path, what);
 }
