@@ -5,4 +5,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
     build-essential cmake pkg-config zlib1g-dev libjpeg62-turbo-dev libcjson-dev libcmocka-dev \
-    gnuplot-nox dataset-fashion-mnist >/dev/null
+    gnuplot-nox dataset-fashion-mnist clang >/dev/null

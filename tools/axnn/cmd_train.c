@@ -129,6 +129,12 @@ static int apply_saved(cli_flag *flags, int nf, const char *out)
     axnn_st_file *f;
     axnn_status st = axnn_st_read(path, &f);
     if (st) return cli_fail_status(st);
+    axnn_ckpt_meta m; /* ranges checked now, before any data is read */
+    st = axnn_checkpoint_read_meta(f, &m);
+    if (st) {
+        axnn_st_close(f);
+        return cli_fail_status(st);
+    }
     const char *json = axnn_st_meta(f, "train");
     int rc = json ? cli_flags_apply_json(flags, nf, json, run_flags) : 0;
     axnn_st_close(f);
