@@ -10,7 +10,9 @@
  * Integrity: every file axnn writes carries metadata "axnn_crc32", eight hex digits holding the
  * zlib CRC-32 of the whole file as it would read with those eight digits replaced by '0'. The
  * reader verifies it when present (any flipped byte, header or data, is reported as a corrupt
- * file); files from other writers (PyTorch exports) have none and load as before.
+ * file), and requires it when metadata 'format' starts with "axnn-" (so damage to the key
+ * itself cannot hide the rest); files from other writers (PyTorch exports) have none and load
+ * as before.
  */
 #ifndef AXNN_IO_H
 #define AXNN_IO_H

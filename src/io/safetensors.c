@@ -393,7 +393,12 @@ static bool crc_says_corrupt(const axnn_st_file *f, char *msg, size_t cap)
 /* Verifies metadata axnn_crc32 when the file has it (see io.h). */
 static axnn_status verify_crc(const axnn_st_file *f)
 {
-    const char *v = axnn_st_meta(f, CRC_KEY);
+    const char *v = axnn_st_meta(f, CRC_KEY), *fmt = axnn_st_meta(f, "format");
+    if (!v && fmt && !strncmp(fmt, "axnn-", 5)) /* axnn always writes one: a damaged key? */
+        return fail(AXNN_ERR_FORMAT, f->path,
+                    "corrupt file: 'format' is '%.40s' but the '" CRC_KEY "' checksum that axnn "
+                    "writes with it is missing",
+                    fmt);
     if (!v) return AXNN_OK;
     char *end;
     unsigned long want = strtoul(v, &end, 16);

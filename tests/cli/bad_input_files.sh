@@ -15,14 +15,16 @@ MODEL="$TMP/run/model.safetensors"
 EV="--data-dir $TMP/ds --threads 2"
 # copy_edit SRC DST PERL: DST is SRC with the perl substitution applied to its bytes.
 copy_edit() { perl -0777 -pe "$3" "$1" >"$2"; }
-# no_crc SRC DST PERL: DST is SRC with the substitution applied to its JSON header (the header
-# length rewritten, the padding kept to a multiple of 8) and the checksum key renamed, so only
-# the edit itself is tested.
-no_crc() {
-    perl -0777 -e 'local $_ = <STDIN>; my $n = unpack("Q<", substr($_, 0, 8));
+# st_edit SRC DST PERL: DST is SRC with the substitution applied to its JSON header (length
+# rewritten, padding kept to a multiple of 8) and its checksum stamped again, as a writer that
+# stored those values would: so the check of the values themselves is what answers.
+st_edit() {
+    perl -MCompress::Zlib -0777 -e 'local $_ = <STDIN>; my $n = unpack("Q<", substr($_, 0, 8));
         my $h = substr($_, 8, $n); my $d = substr($_, 8 + $n); $_ = $h;
-        s/"axnn_crc32"/"xxxx_crc32"/; eval $ARGV[0]; die $@ if $@; s/ +$//; $_ .= " " x (-length($_) % 8);
-        print pack("Q<", length($_)), $_, $d' "$3" <"$1" >"$2"
+        eval $ARGV[0]; die $@ if $@; s/ +$//; $_ .= " " x (-length($_) % 8);
+        s/"axnn_crc32":"[0-9a-f]{8}"/"axnn_crc32":"00000000"/;
+        my $f = pack("Q<", length($_)) . $_ . $d; my $c = sprintf("%08x", crc32($f));
+        $f =~ s/"axnn_crc32":"00000000"/"axnn_crc32":"$c"/; print $f' "$3" <"$1" >"$2"
 }
 
 # ---- not regular files ----
@@ -127,46 +129,49 @@ expect_error "changed header byte" "fliphdr.safetensors: corrupt file" $W "$AXNN
 copy_edit "$MODEL" "$TMP/badcrc.safetensors" 's/"axnn_crc32":"[0-9a-f]{8}"/"axnn_crc32":"zzzzzzzz"/'
 expect_error "malformed checksum" "metadata 'axnn_crc32' = 'zzzzzzzz' is malformed" \
     $W "$AXNN" eval "$TMP/badcrc.safetensors" $EV
-cp "$CK" "$TMP/run2.ck"; mkdir -p "$TMP/run2"; cp "$CK" "$TMP/run2/checkpoint.safetensors"
+copy_edit "$MODEL" "$TMP/nokey.safetensors" 's/"axnn_crc32"/"axnn_crc3x"/'
+expect_error "checksum key damaged" "but the 'axnn_crc32' checksum that axnn writes with it is missing" \
+    $W "$AXNN" eval "$TMP/nokey.safetensors" $EV
+mkdir -p "$TMP/run2"; cp "$CK" "$TMP/run2/checkpoint.safetensors"
 printf '\001' | dd of="$TMP/run2/checkpoint.safetensors" bs=1 seek=$((sz - 3)) conv=notrunc 2>/dev/null
 expect_error "resume from a damaged checkpoint" "checkpoint.safetensors: corrupt file" \
     $W "$AXNN" train --out "$TMP/run2" --resume --threads 2
 
-# ---- checkpoint metadata ranges (checksum dropped, so the metadata check itself answers) ----
+# ---- checkpoint metadata ranges (checksums stamped again, so the metadata check itself answers) ----
 # (the checks that need the training set run after the "training ..." log line: hide it)
 export AXNN_LOG=warn
-no_crc "$MODEL" "$TMP/nanmean.safetensors" 's/"mean":"\[[0-9.e-]*\]"/"mean":"[nan]"/'
+st_edit "$MODEL" "$TMP/nanmean.safetensors" 's/"mean":"\[[0-9.e-]*\]"/"mean":"[nan]"/'
 expect_error "NaN mean in metadata" "metadata 'mean' holds a non-finite value" \
     $W "$AXNN" eval "$TMP/nanmean.safetensors" $EV
-no_crc "$MODEL" "$TMP/negstd.safetensors" 's/"std":"\[[0-9.e-]*\]"/"std":"[-1]"/'
+st_edit "$MODEL" "$TMP/negstd.safetensors" 's/"std":"\[[0-9.e-]*\]"/"std":"[-1]"/'
 expect_error "negative std in metadata" "metadata 'std' must be positive" $W "$AXNN" eval "$TMP/negstd.safetensors" $EV
-mkdir -p "$TMP/r_epoch"; no_crc "$CK" "$TMP/r_epoch/checkpoint.safetensors" 's/"epoch":"1"/"epoch":"999999999"/'
+mkdir -p "$TMP/r_epoch"; st_edit "$CK" "$TMP/r_epoch/checkpoint.safetensors" 's/"epoch":"1"/"epoch":"999999999"/'
 expect_error "epoch out of range" "metadata 'epoch' = '999999999' is not an integer in .0, 1000000." \
     $W "$AXNN" train --out "$TMP/r_epoch" --resume --threads 2
-mkdir -p "$TMP/r_step"; no_crc "$CK" "$TMP/r_step/checkpoint.safetensors" 's/"step":"2"/"step":"-2"/'
+mkdir -p "$TMP/r_step"; st_edit "$CK" "$TMP/r_step/checkpoint.safetensors" 's/"step":"2"/"step":"-2"/'
 expect_error "negative step count" "metadata 'step' = '-2' is not an integer in .0," \
     $W "$AXNN" train --out "$TMP/r_step" --resume --threads 2
-mkdir -p "$TMP/r_opt"; no_crc "$CK" "$TMP/r_opt/checkpoint.safetensors" 's/"optim_steps":"2"/"optim_steps":"7"/'
+mkdir -p "$TMP/r_opt"; st_edit "$CK" "$TMP/r_opt/checkpoint.safetensors" 's/"optim_steps":"2"/"optim_steps":"7"/'
 expect_error "step and optim_steps disagree" "metadata 'step' = 2 but 'optim_steps' = 7" \
     $W "$AXNN" train --out "$TMP/r_opt" --resume --threads 2
-mkdir -p "$TMP/r_cnt"; no_crc "$CK" "$TMP/r_cnt/checkpoint.safetensors" 's/"step":"2"/"step":"5"/; s/"optim_steps":"2"/"optim_steps":"5"/'
+mkdir -p "$TMP/r_cnt"; st_edit "$CK" "$TMP/r_cnt/checkpoint.safetensors" 's/"step":"2"/"step":"5"/; s/"optim_steps":"2"/"optim_steps":"5"/'
 expect_error "step count implausible for the epoch" "checkpoint records 5 steps after 1 epochs, expected 2" \
     $W "$AXNN" train --out "$TMP/r_cnt" --resume --threads 2
 mkdir -p "$TMP/r_ep"
-no_crc "$CK" "$TMP/r_ep/checkpoint.safetensors" 's/"epoch":"1"/"epoch":"2"/; s/"step":"2"/"step":"4"/; s/"optim_steps":"2"/"optim_steps":"4"/'
+st_edit "$CK" "$TMP/r_ep/checkpoint.safetensors" 's/"epoch":"1"/"epoch":"2"/; s/"step":"2"/"step":"4"/; s/"optim_steps":"2"/"optim_steps":"4"/'
 expect_error "checkpoint beyond --epochs" "checkpoint is after epoch 2, beyond --epochs 1" \
     $W "$AXNN" train --out "$TMP/r_ep" --resume --threads 2
 mkdir -p "$TMP/r_tr"
-no_crc "$CK" "$TMP/r_tr/checkpoint.safetensors" 's/("optim\.fc\.weight\.momentum_buffer":\{"dtype":"F32","shape":)\[10,64\]/$1\[64,10\]/'
+st_edit "$CK" "$TMP/r_tr/checkpoint.safetensors" 's/("optim\.fc\.weight\.momentum_buffer":\{"dtype":"F32","shape":)\[10,64\]/$1\[64,10\]/'
 expect_error "transposed optimizer state" "optimizer state 'optim.fc.weight.momentum_buffer' is F32 .64, 10., the parameter is F32 .10, 64." \
     $W "$AXNN" train --out "$TMP/r_tr" --resume --threads 2
-mkdir -p "$TMP/r_un"; no_crc "$CK" "$TMP/r_un/checkpoint.safetensors" 's/"optim\.fc\.weight\.momentum_buffer"/"optim.fc.weigh.momentum_buffer"/'
+mkdir -p "$TMP/r_un"; st_edit "$CK" "$TMP/r_un/checkpoint.safetensors" 's/"optim\.fc\.weight\.momentum_buffer"/"optim.fc.weigh.momentum_buffer"/'
 expect_error "optimizer state of no parameter" "optimizer state 'optim.fc.weigh.momentum_buffer' belongs to no parameter" \
     $W "$AXNN" train --out "$TMP/r_un" --resume --threads 2
-mkdir -p "$TMP/r_slot"; no_crc "$CK" "$TMP/r_slot/checkpoint.safetensors" 's/"optim\.fc\.weight\.momentum_buffer"/"optim.fc.weight.momentum_bufxer"/'
+mkdir -p "$TMP/r_slot"; st_edit "$CK" "$TMP/r_slot/checkpoint.safetensors" 's/"optim\.fc\.weight\.momentum_buffer"/"optim.fc.weight.momentum_bufxer"/'
 expect_error "optimizer state of an unknown slot" "'optim.fc.weight.momentum_bufxer' has an unknown slot" \
     $W "$AXNN" train --out "$TMP/r_slot" --resume --threads 2
-mkdir -p "$TMP/r_cfg"; no_crc "$CK" "$TMP/r_cfg/checkpoint.safetensors" 's/"lr\\":\\"0.100000001\\"/"lr\\":\\"abcdefghijk\\"/'
+mkdir -p "$TMP/r_cfg"; st_edit "$CK" "$TMP/r_cfg/checkpoint.safetensors" 's/"lr\\":\\"0.100000001\\"/"lr\\":\\"abcdefghijk\\"/'
 expect_error "saved configuration with a bad value" "--lr: 'abcdefghijk' is not a number" \
     $W "$AXNN" train --out "$TMP/r_cfg" --resume --threads 2
 finish
