@@ -126,7 +126,8 @@ static axnn_status idx_open(const char *path, uint32_t magic, int ndims, uint32_
     for (int i = 0; !st && i < ndims; i++) {
         dims[i] = be32(hdr + 4 + 4 * i);
         if (dims[i] == 0 || dims[i] > IDX_MAX_DIM)
-            st = axnn_error(AXNN_ERR_FORMAT, "%s: bad IDX size %u in dimension %d", path, dims[i], i);
+            st = axnn_error(AXNN_ERR_FORMAT, "%s: bad IDX size %u in dimension %d", path, dims[i],
+                            i);
         else if (__builtin_mul_overflow(total, dims[i], &total))
             total = UINT64_MAX;
     }

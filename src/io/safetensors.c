@@ -426,7 +426,8 @@ axnn_status axnn_st_read(const char *path, axnn_st_file **out)
     char msg[160];
     axnn_status st = read_all(path, &f->buf, &f->size);
     if (st == AXNN_OK) st = parse_file(f);
-    if (st == AXNN_OK) st = verify_crc(f);
+    if (st == AXNN_OK)
+        st = verify_crc(f);
     else if (f->buf && crc_says_corrupt(f, msg, sizeof msg))
         st = fail(AXNN_ERR_FORMAT, path, "%s", msg);
     if (st != AXNN_OK) {
@@ -589,13 +590,14 @@ axnn_status axnn_st_check_finite(const axnn_st_file *f)
         bool var = ends_with(t->name, "running_var");
         int64_t k = first_bad(t, var);
         if (k < 0) continue;
-        float v = elem_to_f32(t->dtype, (const uint8_t *)t->data + (size_t)k * axnn_st_dtype_size(t->dtype));
+        float v = elem_to_f32(t->dtype,
+                              (const uint8_t *)t->data + (size_t)k * axnn_st_dtype_size(t->dtype));
         if (var && isfinite(v))
             return fail(AXNN_ERR_FORMAT, f->path,
                         "tensor '%s': negative BatchNorm running variance %g at element %" PRId64,
                         t->name, (double)v, k);
-        return fail(AXNN_ERR_FORMAT, f->path, "tensor '%s': non-finite value %g at element %" PRId64,
-                    t->name, (double)v, k);
+        return fail(AXNN_ERR_FORMAT, f->path,
+                    "tensor '%s': non-finite value %g at element %" PRId64, t->name, (double)v, k);
     }
     return AXNN_OK;
 }

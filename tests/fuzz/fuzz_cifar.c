@@ -16,11 +16,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     const char *dir = fuzz_mkdir(0, "cifar");
     bool c100 = mode & 1, coarse = mode & 2;
     fuzz_write(1, c100 ? "cifar/test.bin" : "cifar/test_batch.bin", data + 1, rlen);
-    const char *nf = !c100 ? "cifar/batches.meta.txt" : coarse ? "cifar/coarse_label_names.txt"
-                                                               : "cifar/fine_label_names.txt";
+    const char *nf = !c100    ? "cifar/batches.meta.txt"
+                     : coarse ? "cifar/coarse_label_names.txt"
+                              : "cifar/fine_label_names.txt";
     fuzz_write(2, nf, names ? names : data, nlen);
     axnn_dataset d;
-    axnn_status st = c100 ? axnn_cifar100_load(dir, false, coarse, &d) : axnn_cifar10_load(dir, false, &d);
+    axnn_status st =
+        c100 ? axnn_cifar100_load(dir, false, coarse, &d) : axnn_cifar10_load(dir, false, &d);
     if (st == AXNN_OK) {
         for (int64_t i = 0; i < d.n; i++)
             if (d.labels[i] < 0 || d.labels[i] >= d.num_classes) abort();

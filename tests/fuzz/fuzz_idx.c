@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     size_t ilen, llen;
     const uint8_t *lab;
     fuzz_split(data + 1, len - 1, "\nLABELS\n", &ilen, &lab, &llen);
-    const char *ip = mode & 1 ? write_gz(0, "img", data + 1, ilen) : fuzz_write(0, "img", data + 1, ilen);
+    const char *ip =
+        mode & 1 ? write_gz(0, "img", data + 1, ilen) : fuzz_write(0, "img", data + 1, ilen);
     const char *lp = mode & 2 ? write_gz(1, "lab", lab ? lab : data, llen)
                               : fuzz_write(1, "lab", lab ? lab : data, llen);
     axnn_dataset d;
