@@ -15,7 +15,10 @@ command -v clang >/dev/null || { echo "fuzz.sh: clang is needed (apt-get install
 CC=clang cmake -S tests/fuzz -B build-fuzz >/dev/null
 cmake --build build-fuzz -j"$jobs" >/dev/null
 mkdir -p build-fuzz/artifacts build-fuzz/logs
-work=$(mktemp -d "${TMPDIR:-/tmp}/axnn-fuzz-XXXXXX")
+# scratch files on tmpfs when there is one: the readers under test take paths
+scratch=${TMPDIR:-/tmp}
+[ -d /dev/shm ] && [ -w /dev/shm ] && [ -z "$TMPDIR" ] && scratch=/dev/shm
+work=$(mktemp -d "$scratch/axnn-fuzz-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # run_one TARGET: runs it and writes its summary line to $work/TARGET.result
 run_one() {

@@ -66,7 +66,8 @@ const char *axnn_st_meta(const axnn_st_file *f, const char *key); /* NULL when a
 void axnn_st_to_f32(const axnn_st_tensor *t, float *dst);
 /* Whether t is one of the integer dtypes I64, I32, I16, I8, U8 (not BOOL). */
 bool axnn_st_is_integer(axnn_st_dtype t);
-/* Copies tensor t into dst as int64 (integers widen exactly, floats truncate). */
+/* Copies tensor t into dst as int64 (integers widen exactly, floats truncate toward zero,
+ * saturating at the int64 range; NaN becomes 0). */
 void axnn_st_to_i64(const axnn_st_tensor *t, int64_t *dst);
 
 typedef struct axnn_st_writer axnn_st_writer;

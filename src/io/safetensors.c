@@ -635,9 +635,11 @@ void axnn_st_to_i64(const axnn_st_tensor *t, int64_t *dst)
         case AXNN_ST_BOOL:
             v = p[0];
             break;
-        default:
-            v = (int64_t)elem_to_f32(t->dtype, p);
+        default: { /* floats truncate toward zero, saturating; NaN reads as 0 */
+            float x = elem_to_f32(t->dtype, p);
+            v = x != x ? 0 : x >= 0x1p63f ? INT64_MAX : x < -0x1p63f ? INT64_MIN : (int64_t)x;
             break;
+        }
         }
         dst[i] = v;
     }

@@ -19,6 +19,8 @@ typedef struct vals {
 static int make_flags(vals *v, cli_flag *f)
 {
     memset(v, 0, sizeof *v);
+    v->i1 = 15; /* defaults in range, as every CLI flag's are */
+    v->f1 = 0.1f;
     int n = 0;
     f[n++] = (cli_flag){"arch", FLAG_STR, &v->s1, "NAME", ""};
     f[n++] = (cli_flag){"milestones", FLAG_STR, &v->s2, "E,E", ""};
