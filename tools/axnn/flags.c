@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,6 +75,8 @@ static int set_value(cli_flag *f, const char *v)
             return cli_fail("--%s: '%s' is not a number", f->name, v) + 1;
         if (f->min < f->max && (x < f->min || x > f->max))
             return cli_fail("--%s: %g is out of range [%g, %g]", f->name, x, f->min, f->max) + 1;
+        if (fabs(x) > FLT_MAX) /* would become an infinity as a float */
+            return cli_fail("--%s: %g is beyond the float range", f->name, x) + 1;
         *(float *)f->dst = (float)x;
         return 0;
     }
