@@ -7,5 +7,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
     build-essential cmake pkg-config zlib1g-dev libjpeg62-turbo-dev libcjson-dev libcmocka-dev libseccomp-dev \
-    gnuplot-nox dataset-fashion-mnist \
+    gnuplot-nox dataset-fashion-mnist clang \
     protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata >/dev/null

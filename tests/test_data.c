@@ -212,6 +212,45 @@ static void test_idx_errors(void **state)
     free(dir);
 }
 
+/* Headers are checked against the file before allocating; gzip damage is named as such; only
+ * regular files are read (a FIFO must not block). */
+static void test_idx_sizes_and_files(void **state)
+{
+    char *dir = tu_tmpdir();
+    idx_fixture f;
+    make_idx(&f, 5);
+    uint32_t dims[3] = {IDX_N, IDX_H, IDX_W}, huge[3] = {99999999, IDX_H, IDX_W}, n = IDX_N;
+    char *img = join(dir, "img"), *gz = join(dir, "img.gz"), *lab = join(dir, "lab");
+    char *fifo = join(dir, "fifo");
+    axnn_dataset d;
+    write_idx(lab, 0x801, &n, 1, f.labels, IDX_N, false);
+    write_idx(img, 0x803, huge, 3, f.images, sizeof f.images, false);
+    expect_error(axnn_idx_load(img, lab, &d), "header announces");
+    write_idx(gz, 0x803, huge, 3, f.images, sizeof f.images, true);
+    expect_error(axnn_idx_load(gz, lab, &d), "more than a gzip file of");
+    /* a byte of the deflate stream changed: zlib's check fails, and the message says so */
+    write_idx(gz, 0x803, dims, 3, f.images, sizeof f.images, true);
+    FILE *fp = fopen(gz, "r+b");
+    assert_non_null(fp);
+    fseek(fp, -6, SEEK_END); /* inside the CRC-32 trailer */
+    fputc(0x5a, fp);
+    fclose(fp);
+    expect_error(axnn_idx_load(gz, lab, &d), "corrupt gzip data");
+    expect_error(axnn_idx_load(dir, lab, &d), "is a folder");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    expect_error(axnn_idx_load(fifo, lab, &d), "is a FIFO");
+    expect_error(axnn_idx_load("/dev/zero", lab, &d), "is a character device");
+    write_idx(img, 0x803, dims, 3, f.images, sizeof f.images, false);
+    assert_int_equal(axnn_idx_load(img, lab, &d), AXNN_OK); /* the fixture itself is fine */
+    axnn_dataset_free(&d);
+    free(img);
+    free(gz);
+    free(lab);
+    free(fifo);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 /* ---- CIFAR ---- */
 
 enum { REC = 3072 };
@@ -820,6 +859,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idx_read),
         cmocka_unit_test(test_idx_errors),
+        cmocka_unit_test(test_idx_sizes_and_files),
         cmocka_unit_test(test_cifar10),
         cmocka_unit_test(test_cifar100),
         cmocka_unit_test(test_cifar_errors),

@@ -1,6 +1,8 @@
 /* safetensors I/O: round trips, metadata, dtype conversion, every kind of corrupt header
  * (crafted byte by byte), truncation and random mutation (must fail cleanly, never crash),
- * atomic writes, and loading graph weights (strict and non-strict, wrong shapes and dtypes). */
+ * the CRC-32 that axnn's files carry (every single-byte change caught), non-finite values,
+ * non-regular files, atomic writes, and loading graph weights (strict and non-strict, wrong shapes and dtypes). */
+#define _GNU_SOURCE
 #include "testutil.h"
 
 #include <dirent.h>
@@ -42,6 +44,19 @@ static void craft(const char *path, const char *header, size_t ndata)
     memcpy(b, &h, 8);
     memcpy(b + 8, header, hl);
     for (size_t i = 0; i < ndata; i++) b[8 + hl + i] = (uint8_t)i;
+    tu_write_file(path, b, total);
+    free(b);
+}
+
+/* The same with the given data bytes. */
+static void craft_data(const char *path, const char *header, const void *data, size_t ndata)
+{
+    size_t hl = strlen(header), total = 8 + hl + ndata;
+    uint8_t *b = malloc(total);
+    uint64_t h = hl;
+    memcpy(b, &h, 8);
+    memcpy(b + 8, header, hl);
+    memcpy(b + 8 + hl, data, ndata);
     tu_write_file(path, b, total);
     free(b);
 }
@@ -301,6 +316,118 @@ static void test_hostile_bytes(void **state)
 
 /* ------------------------------------------------------------------ atomic writes ---- */
 
+/* Files axnn writes carry a CRC-32 of all their bytes: changing any single byte is caught (as
+ * a corrupt file, or by the parser when it breaks the structure first); a file without the
+ * checksum (other writers) still loads. */
+static void test_checksum(void **state)
+{
+    char *dir = tu_tmpdir();
+    const char *p = path_in(dir, "ck.safetensors"), *q = path_in(dir, "flip.safetensors");
+    static const uint16_t f16[2] = {0x3c00, 0xc000};
+    int64_t s23[2] = {2, 3}, s2[1] = {2};
+    axnn_st_writer *w = axnn_st_writer_new();
+    assert_int_equal(axnn_st_writer_add(w, "w", AXNN_ST_F32, 2, s23, F6), AXNN_OK);
+    assert_int_equal(axnn_st_writer_add(w, "h", AXNN_ST_F16, 1, s2, f16), AXNN_OK);
+    assert_int_equal(axnn_st_writer_meta(w, "format", "axnn-test-1"), AXNN_OK);
+    assert_int_equal(axnn_st_writer_meta(w, "axnn_crc32", "ignored"), AXNN_OK); /* recomputed */
+    assert_int_equal(axnn_st_writer_write(w, p), AXNN_OK);
+    axnn_st_writer_free(w);
+    axnn_st_file *f;
+    assert_int_equal(axnn_st_read(p, &f), AXNN_OK);
+    assert_int_equal(strlen(axnn_st_meta(f, "axnn_crc32")), 8);
+    size_t n = f->size;
+    uint8_t *orig = malloc(n), *b = malloc(n);
+    memcpy(orig, f->buf, n);
+    axnn_st_close(f);
+    int corrupt = 0;
+    for (size_t at = 0; at < n; at++) {
+        memcpy(b, orig, n);
+        b[at] ^= 0x01;
+        tu_write_file(q, b, n);
+        if (axnn_st_read(q, &f) == AXNN_OK) fail_msg("flipped byte %zu ('%c') accepted", at, orig[at]);
+        corrupt += strstr(axnn_last_error(), "corrupt file") != NULL;
+        assert_non_null(strstr(axnn_last_error(), "flip.safetensors"));
+    }
+    assert_true(corrupt > (int)n / 2); /* most flips are reported as corruption */
+    /* without the axnn format and the checksum it is a plain file again and loads */
+    memcpy(b, orig, n);
+    uint8_t *k = memmem(b, n, "axnn_crc32", 10), *fm = memmem(b, n, "\"format\"", 8);
+    assert_non_null(k);
+    assert_non_null(fm);
+    k[0] = 'x';
+    fm[1] = 'x';
+    tu_write_file(q, b, n);
+    assert_int_equal(axnn_st_read(q, &f), AXNN_OK);
+    assert_null(axnn_st_meta(f, "axnn_crc32"));
+    axnn_st_close(f);
+    free(orig);
+    free(b);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* NaN / Inf in any float dtype and negative running variances are refused, naming the tensor. */
+static void test_finite(void **state)
+{
+    char *dir = tu_tmpdir();
+    const char *p = path_in(dir, "nf.safetensors");
+    axnn_st_file *f;
+    craft(p, OK_T("F32", "[2]", "[0, 8]"), 8); /* tiny finite values */
+    assert_int_equal(axnn_st_read(p, &f), AXNN_OK);
+    assert_int_equal(axnn_st_check_finite(f), AXNN_OK);
+    axnn_st_close(f);
+    static const struct {
+        const char *dtype, *bytes, *want;
+        int size;
+    } cases[] = {
+        {"F32", "\0\0\xc0\x7f", "non-finite value nan at element 1", 4},
+        {"F32", "\0\0\x80\xff", "non-finite value -inf at element 1", 4},
+        {"F16", "\0\x7c", "non-finite value inf", 2},
+        {"BF16", "\xc0\x7f", "non-finite value nan", 2},
+        {"F64", "\0\0\0\0\0\0\xf0\x7f", "non-finite value inf", 8},
+        {"F64", "\0\0\0\0\0\0\xf0\x47", "non-finite value inf", 8}, /* 2^128: beyond float */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char hdr[160], data[16] = {0};
+        snprintf(hdr, sizeof hdr, "{\"t\":{\"dtype\":\"%s\",\"shape\":[2],\"data_offsets\":[0,%d]}}",
+                 cases[i].dtype, 2 * cases[i].size);
+        memcpy(data + cases[i].size, cases[i].bytes, (size_t)cases[i].size);
+        craft_data(p, hdr, data, (size_t)(2 * cases[i].size));
+        assert_int_equal(axnn_st_read(p, &f), AXNN_OK);
+        assert_int_equal(axnn_st_check_finite(f), AXNN_ERR_FORMAT);
+        if (!strstr(axnn_last_error(), cases[i].want) || !strstr(axnn_last_error(), "tensor 't'"))
+            fail_msg("%s: '%s' lacks '%s'", cases[i].dtype, axnn_last_error(), cases[i].want);
+        axnn_st_close(f);
+    }
+    /* a negative variance only matters for running_var; integers are never checked */
+    craft_data(p, "{\"bn.running_var\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                  "\"bn.running_mean\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+               "\0\0\x80\xbf\0\0\x80\xbf", 8);
+    assert_int_equal(axnn_st_read(p, &f), AXNN_OK);
+    assert_int_equal(axnn_st_check_finite(f), AXNN_ERR_FORMAT);
+    assert_non_null(strstr(axnn_last_error(), "tensor 'bn.running_var': negative BatchNorm running variance -1"));
+    axnn_st_close(f);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* Only regular files are read, and a FIFO does not block. */
+static void test_not_regular(void **state)
+{
+    char *dir = tu_tmpdir();
+    const char *fifo = path_in(dir, "fifo");
+    axnn_st_file *f;
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(axnn_st_read(fifo, &f), AXNN_ERR_IO);
+    assert_non_null(strstr(axnn_last_error(), "is a FIFO"));
+    assert_int_equal(axnn_st_read("/dev/zero", &f), AXNN_ERR_IO);
+    assert_non_null(strstr(axnn_last_error(), "/dev/zero: is a character device"));
+    assert_int_equal(axnn_st_read(dir, &f), AXNN_ERR_IO);
+    assert_non_null(strstr(axnn_last_error(), "is a folder"));
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_atomic_write(void **state)
 {
     char *dir = tu_tmpdir();
@@ -510,6 +637,9 @@ int main(void)
         cmocka_unit_test(test_python_layout),
         cmocka_unit_test(test_corrupt_headers),
         cmocka_unit_test(test_hostile_bytes),
+        cmocka_unit_test(test_checksum),
+        cmocka_unit_test(test_finite),
+        cmocka_unit_test(test_not_regular),
         cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_graph_round_trip),
         cmocka_unit_test(test_graph_strict),

@@ -5,7 +5,9 @@
  *   CIFAR-10 binary (data_batch_1..5.bin, test_batch.bin) and CIFAR-100 binary (train.bin,
  *   test.bin, each record coarse + fine label);
  *   Tiny ImageNet-200 (wnids.txt, train/<wnid>/images/<file>.JPEG, val/val_annotations.txt).
- * Every reader checks sizes and headers and fails with a message naming the file.
+ * Every reader checks sizes and headers and fails with a message naming the file. Readers open
+ * regular files only (a folder, a device, a FIFO is refused at once, see axnn_open_regular),
+ * and check the sizes a header announces against the file size before allocating.
  * A dataset owns its arrays (allocated with malloc); axnn_dataset_free releases them.
  */
 #ifndef AXNN_DATA_H
@@ -47,6 +49,9 @@ axnn_status axnn_cifar100_load(const char *dir, bool train, bool coarse, axnn_da
 /* dir is the tiny-imagenet-200 folder; train=false reads the labelled val split. Images are
  * 64x64 RGB (grayscale JPEGs are expanded to 3 channels); classes follow wnids.txt. */
 axnn_status axnn_tinyimagenet_load(const char *dir, bool train, axnn_dataset *out);
+/* Decodes one in-memory Tiny ImageNet JPEG (64x64, gray or RGB) into dst, 3 planes of 64x64;
+ * any other size or a corrupt or truncated JPEG is AXNN_ERR_FORMAT naming `name`. */
+axnn_status axnn_jpeg64_decode(const char *name, const void *buf, size_t len, uint8_t *dst);
 
 /* By name; dir NULL = the default location:
  *   fashion-mnist    /usr/share/datasets/fashion-mnist  (Debian package dataset-fashion-mnist)

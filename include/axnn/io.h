@@ -6,11 +6,20 @@
  * syntax, dtype names, shapes against byte lengths, offsets inside the file, overlaps.
  * Writers write a temporary file in the same folder, fsync it and rename it over the target, so
  * a crash never leaves a half-written file.
+ *
+ * Integrity: every file axnn writes carries metadata "axnn_crc32", eight hex digits holding the
+ * zlib CRC-32 of the whole file as it would read with those eight digits replaced by '0'. The
+ * reader verifies it when present (any flipped byte, header or data, is reported as a corrupt
+ * file), and requires it when metadata 'format' starts with "axnn-" (so damage to the key
+ * itself cannot hide the rest); files from other writers (PyTorch exports) have none and load
+ * as before.
  */
 #ifndef AXNN_IO_H
 #define AXNN_IO_H
 
 #include "graph.h"
+
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,7 +51,13 @@ typedef struct axnn_st_file {
     size_t size;
 } axnn_st_file;
 
+/* Reads a regular file (a folder, device or FIFO is refused at once) and checks it. */
 axnn_status axnn_st_read(const char *path, axnn_st_file **out);
+/* Checks in one pass that every float tensor (F32, F16, BF16, F64) holds only finite values
+ * (F64 also within float range) and that tensors named "*running_var" (BatchNorm running
+ * variances) hold none below zero. The error names the file, the tensor and the first bad
+ * element. axnn_graph_load_weights calls it. */
+axnn_status axnn_st_check_finite(const axnn_st_file *f);
 void axnn_st_close(axnn_st_file *f);
 const axnn_st_tensor *axnn_st_find(const axnn_st_file *f, const char *name);
 const char *axnn_st_meta(const axnn_st_file *f, const char *key); /* NULL when absent */
@@ -51,7 +66,8 @@ const char *axnn_st_meta(const axnn_st_file *f, const char *key); /* NULL when a
 void axnn_st_to_f32(const axnn_st_tensor *t, float *dst);
 /* Whether t is one of the integer dtypes I64, I32, I16, I8, U8 (not BOOL). */
 bool axnn_st_is_integer(axnn_st_dtype t);
-/* Copies tensor t into dst as int64 (integers widen exactly, floats truncate). */
+/* Copies tensor t into dst as int64 (integers widen exactly, floats truncate toward zero,
+ * saturating at the int64 range; NaN becomes 0). */
 void axnn_st_to_i64(const axnn_st_tensor *t, int64_t *dst);
 
 typedef struct axnn_st_writer axnn_st_writer;
@@ -66,7 +82,7 @@ axnn_status axnn_st_writer_meta(axnn_st_writer *w, const char *key, const char *
 axnn_status axnn_st_writer_write(axnn_st_writer *w, const char *path);
 
 /* ---- graphs <-> safetensors (tensor names are the values' names, PyTorch state_dict keys) ---- */
-/* Copies every PARAM and BUFFER of g from f (converting dtypes to the value's dtype: F32, F16,
+/* Checks f with axnn_st_check_finite, then copies every PARAM and BUFFER of g from f (converting dtypes to the value's dtype: F32, F16,
  * BF16 and F64 into float values, integer dtypes into integer values; anything else, e.g. BOOL
  * into a float, is AXNN_ERR_FORMAT). With `strict`, a tensor of g missing from f, or a tensor of
  * f that g lacks, is an error (AXNN_ERR_FORMAT); a shape mismatch is always an error
@@ -75,6 +91,26 @@ axnn_status axnn_st_writer_write(axnn_st_writer *w, const char *path);
 axnn_status axnn_graph_load_weights(axnn_graph *g, const axnn_st_file *f, bool strict);
 /* Adds every PARAM and BUFFER of g to w (the writer keeps pointers into g). */
 axnn_status axnn_graph_add_weights(axnn_st_writer *w, const axnn_graph *g);
+
+/* ---- opening inputs, checking outputs (file.c) ---- */
+/* Opens path for reading if it is a regular file: a folder, device, FIFO or socket is refused
+ * without blocking ("<path>: is a FIFO, not a regular file"). Gives the descriptor (close it)
+ * and the size. */
+axnn_status axnn_open_regular(const char *path, int *fd, uint64_t *size);
+/* The same as a stdio stream opened "rb". */
+axnn_status axnn_fopen_regular(const char *path, FILE **fp, uint64_t *size);
+/* Only checks (stat) that path is a regular file, and gives its size. */
+axnn_status axnn_check_regular(const char *path, uint64_t *size);
+/* Reads a whole regular file of at most `max` bytes into a malloc'ed buffer (NUL-terminated
+ * one byte past len). */
+axnn_status axnn_read_regular(const char *path, uint64_t max, uint8_t **buf, size_t *len);
+/* Before work starts: whether folder dir exists or can be created and is writable (a file, a
+ * path under a file, a read-only folder are errors). `what` names it in the message, e.g.
+ * "--out". */
+axnn_status axnn_check_out_dir(const char *dir, const char *what);
+/* Whether a file can be written at path: if it exists it must be a regular file, and its
+ * folder must pass axnn_check_out_dir. */
+axnn_status axnn_check_out_file(const char *path, const char *what);
 
 /* Atomically writes `len` bytes to path (temporary file, fsync, rename). */
 axnn_status axnn_write_file_atomic(const char *path, const void *data, size_t len);

@@ -14,6 +14,7 @@
  * are present and hold the right number of names; they are optional.
  */
 #include "axnn/data.h"
+#include "axnn/io.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ typedef struct cifar_spec {
 static bool file_exists(const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(path, &st) == 0; /* a folder or device of that name is refused by name later */
 }
 
 /* Picks dir or dir/subdir, whichever holds the first file of the split. */
@@ -57,13 +58,14 @@ static axnn_status find_root(const char *dir, const cifar_spec *s, char *root, s
 /* Number of records in one file, after checking its size. */
 static axnn_status count_records(const char *path, long rec, int64_t *n)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) return axnn_error(AXNN_ERR_IO, "cannot open %s", path);
-    if (st.st_size <= 0 || st.st_size % rec != 0)
+    uint64_t size;
+    axnn_status st = axnn_check_regular(path, &size);
+    if (st) return st;
+    if (size == 0 || size % (uint64_t)rec != 0)
         return axnn_error(AXNN_ERR_FORMAT,
-                          "%s: size %lld is not a non-zero multiple of the %ld-byte record", path,
-                          (long long)st.st_size, rec);
-    *n = st.st_size / rec;
+                          "%s: size %llu is not a non-zero multiple of the %ld-byte record", path,
+                          (unsigned long long)size, rec);
+    *n = (int64_t)(size / (uint64_t)rec);
     return AXNN_OK;
 }
 
@@ -72,13 +74,19 @@ static axnn_status read_file(const char *path, const cifar_spec *s, int64_t firs
                              axnn_dataset *d)
 {
     long rec = s->label_bytes + CIFAR_PIXELS;
-    FILE *f = fopen(path, "rb");
-    if (!f) return axnn_error(AXNN_ERR_IO, "cannot open %s", path);
+    FILE *f;
+    uint64_t size;
+    axnn_status st = axnn_fopen_regular(path, &f, &size);
+    if (st) return st;
+    if (size != (uint64_t)n * (uint64_t)rec) {
+        fclose(f);
+        return axnn_error(AXNN_ERR_IO, "%s: changed size while loading", path);
+    }
     unsigned char buf[2 + CIFAR_PIXELS];
-    axnn_status st = AXNN_OK;
     for (int64_t i = 0; i < n && !st; i++) {
         if (fread(buf, 1, (size_t)rec, f) != (size_t)rec) {
-            st = axnn_error(AXNN_ERR_IO, "%s: read failed at record %lld", path, (long long)i);
+            st = axnn_error(AXNN_ERR_IO, "%s: read failed at record %lld%s", path, (long long)i,
+                            ferror(f) ? "" : " (file shrank)");
             break;
         }
         int label = buf[s->label_index];
@@ -96,8 +104,11 @@ static axnn_status read_file(const char *path, const cifar_spec *s, int64_t firs
  * holds exactly num_classes names. A missing or odd file is not an error. */
 static void read_class_names(const char *path, axnn_dataset *d)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return;
+    FILE *f;
+    if (axnn_fopen_regular(path, &f, NULL)) {
+        axnn_clear_error(); /* the names are optional */
+        return;
+    }
     char **names = calloc((size_t)d->num_classes, sizeof *names);
     int count = 0;
     char line[512];

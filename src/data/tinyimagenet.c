@@ -21,6 +21,7 @@
  * stray bytes between markers, common in real photo collections) are tolerated.
  */
 #include "axnn/data.h"
+#include "axnn/io.h"
 
 #include <dirent.h>
 #include <setjmp.h>
@@ -130,16 +131,33 @@ static size_t trim(char *s)
     return len;
 }
 
+/* Class ids become folder names (train/<wnid>/images): no '/', no "..", nothing odd. */
+static bool valid_wnid(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
 static axnn_status read_wnids(const char *dir, string_list *wnids)
 {
     char path[4096], line[256];
     snprintf(path, sizeof path, "%s/wnids.txt", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) return axnn_error(AXNN_ERR_IO, "cannot open %s", path);
-    axnn_status st = AXNN_OK;
-    while (!st && fgets(line, sizeof line, f))
-        if (trim(line) > 0 && !strings_push(wnids, line))
+    FILE *f;
+    axnn_status st = axnn_fopen_regular(path, &f, NULL);
+    if (st) return st;
+    for (long lineno = 1; !st && fgets(line, sizeof line, f); lineno++) {
+        if (!strchr(line, '\n') && !feof(f))
+            st = axnn_error(AXNN_ERR_FORMAT, "%s:%ld: line longer than %zu bytes", path, lineno,
+                            sizeof line - 2);
+        else if (trim(line) > 0 && !valid_wnid(line))
+            st = axnn_error(AXNN_ERR_FORMAT, "%s:%ld: '%.40s' is not a class id (letters, digits, "
+                            "'_', '-')", path, lineno, line);
+        else if (line[0] && !strings_push(wnids, line))
             st = axnn_error(AXNN_ERR_NOMEM, "out of memory reading %s", path);
+    }
     fclose(f);
     if (!st && wnids->n == 0) st = axnn_error(AXNN_ERR_FORMAT, "%s: no class ids", path);
     return st;
@@ -196,6 +214,9 @@ static axnn_status parse_val_line(char *line, const char *path, long lineno, con
     if (!tab1) return axnn_error(AXNN_ERR_FORMAT, "%s:%ld: expected file<TAB>wnid", path, lineno);
     *tab1 = 0;
     if (tab2) *tab2 = 0;
+    if (!line[0] || strchr(line, '/') || !strcmp(line, ".") || !strcmp(line, ".."))
+        return axnn_error(AXNN_ERR_FORMAT, "%s:%ld: '%.40s' is not a file name in val/images", path,
+                          lineno, line);
     int label = find_wnid(wnids, tab1 + 1);
     if (label < 0)
         return axnn_error(AXNN_ERR_FORMAT, "%s:%ld: class %s is not in wnids.txt", path, lineno,
@@ -208,11 +229,16 @@ static axnn_status list_val(const char *dir, const string_list *wnids, entry_lis
     char path[4096], folder[4096], line[1024];
     snprintf(path, sizeof path, "%s/val/val_annotations.txt", dir);
     snprintf(folder, sizeof folder, "%s/val/images", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) return axnn_error(AXNN_ERR_IO, "cannot open %s", path);
-    axnn_status st = AXNN_OK;
-    for (long lineno = 1; !st && fgets(line, sizeof line, f); lineno++)
-        if (trim(line) > 0) st = parse_val_line(line, path, lineno, folder, wnids, out);
+    FILE *f;
+    axnn_status st = axnn_fopen_regular(path, &f, NULL);
+    if (st) return st;
+    for (long lineno = 1; !st && fgets(line, sizeof line, f); lineno++) {
+        if (!strchr(line, '\n') && !feof(f))
+            st = axnn_error(AXNN_ERR_FORMAT, "%s:%ld: line longer than %zu bytes", path, lineno,
+                            sizeof line - 2);
+        else if (trim(line) > 0)
+            st = parse_val_line(line, path, lineno, folder, wnids, out);
+    }
     fclose(f);
     if (!st && out->n == 0) st = axnn_error(AXNN_ERR_FORMAT, "%s: no images listed", path);
     if (!st) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_entry);
@@ -242,23 +268,12 @@ static void on_jpeg_output(j_common_ptr cinfo)
     (void)cinfo;
 }
 
+/* Tiny ImageNet JPEGs are a few kB; anything beyond this is not one of them. */
+#define TIN_MAX_JPEG (16u << 20)
+
 static axnn_status read_whole(const char *path, unsigned char **buf, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    if (!f) return axnn_error(AXNN_ERR_IO, "cannot open %s", path);
-    if (fstat(fileno(f), &st) != 0 || st.st_size < 0) {
-        fclose(f);
-        return axnn_error(AXNN_ERR_IO, "cannot stat %s", path);
-    }
-    *len = (size_t)st.st_size;
-    *buf = malloc(*len ? *len : 1);
-    bool ok = *buf && fread(*buf, 1, *len, f) == *len;
-    fclose(f);
-    if (ok) return AXNN_OK;
-    free(*buf);
-    *buf = NULL;
-    return axnn_error(AXNN_ERR_IO, "cannot read %s", path);
+    return axnn_read_regular(path, TIN_MAX_JPEG, buf, len);
 }
 
 /* Scanline y of a decoded image (gray or RGB, 64 wide) into the three planes of dst. */
@@ -313,6 +328,12 @@ static axnn_status decode_mem(const char *path, unsigned char *buf, size_t len, 
     axnn_status st = decode_rows(&cinfo, path, dst);
     jpeg_destroy_decompress(&cinfo);
     return st;
+}
+
+axnn_status axnn_jpeg64_decode(const char *name, const void *buf, size_t len, uint8_t *dst)
+{
+    if (!len) return axnn_error(AXNN_ERR_FORMAT, "%s: empty file, not a JPEG", name);
+    return decode_mem(name, (unsigned char *)buf, len, dst);
 }
 
 /* Decodes the 64x64 JPEG at path into dst (3 planes of 64x64). */

@@ -1,6 +1,7 @@
 /* Graph weights <-> safetensors. Tensor names are the values' names (PyTorch state_dict keys), so
  * a file exported with `safetensors.torch.save_file(model.state_dict(), ...)` loads directly.
- * Loading checks every tensor first (presence, shape, dtype) and copies only when all pass. */
+ * Loading checks every tensor first (finite values, presence, shape, dtype) and copies only when
+ * all pass. */
 #include "axnn/io.h"
 
 #include <stdio.h>
@@ -109,7 +110,8 @@ static axnn_status copy_value(axnn_value *v, const axnn_st_tensor *t)
 
 axnn_status axnn_graph_load_weights(axnn_graph *g, const axnn_st_file *f, bool strict)
 {
-    axnn_status st = check_all(g, f, strict);
+    axnn_status st = axnn_st_check_finite(f);
+    if (!st) st = check_all(g, f, strict);
     for (int i = 0; i < g->nvals && st == AXNN_OK; i++) {
         axnn_value *v = &g->vals[i];
         const axnn_st_tensor *t = is_weight(v) ? axnn_st_find(f, v->name) : NULL;

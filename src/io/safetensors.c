@@ -18,15 +18,20 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define ST_MAX_DIMS 8
 #define META_KEY "__metadata__"
+#define CRC_KEY "axnn_crc32"
+#define CRC_PATTERN "\"" CRC_KEY "\":\""
+#define CRC_DIGITS 8
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors I/O assumes little-endian");
 
@@ -83,38 +88,12 @@ static axnn_status fail(axnn_status s, const char *path, const char *fmt, ...)
     return axnn_error(s, "%s: %s", path, msg);
 }
 
+/* Larger files are refused before allocating (a corrupt size, or not a model at all). */
+#define ST_MAX_FILE (64ull << 30)
+
 static axnn_status read_all(const char *path, uint8_t **buf, size_t *size)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return fail(AXNN_ERR_IO, path, "cannot open: %s", strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *b = malloc(cap);
-    axnn_status st = b ? AXNN_OK : fail(AXNN_ERR_NOMEM, path, "out of memory");
-    while (st == AXNN_OK) {
-        if (n == cap) {
-            uint8_t *nb = cap > SIZE_MAX / 2 ? NULL : realloc(b, cap * 2);
-            if (!nb) {
-                st = fail(AXNN_ERR_NOMEM, path, "out of memory reading %zu bytes", n);
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t k = fread(b + n, 1, cap - n, fp);
-        n += k;
-        if (k == 0) {
-            if (ferror(fp)) st = fail(AXNN_ERR_IO, path, "read failed: %s", strerror(errno));
-            break;
-        }
-    }
-    fclose(fp);
-    if (st != AXNN_OK) {
-        free(b);
-        return st;
-    }
-    *buf = b;
-    *size = n;
-    return AXNN_OK;
+    return axnn_read_regular(path, ST_MAX_FILE, buf, size);
 }
 
 /* A JSON number that is an integer in [0, 2^53]. */
@@ -361,6 +340,83 @@ static axnn_status parse_file(axnn_st_file *f)
     return st;
 }
 
+/* CRC-32 of buf[0, n) with the CRC_DIGITS bytes at `hole` read as '0'. */
+static uint32_t crc_with_hole(const uint8_t *buf, size_t n, size_t hole)
+{
+    static const uint8_t zeros[CRC_DIGITS] = "00000000";
+    uLong c = crc32_z(0L, Z_NULL, 0);
+    c = crc32_z(c, buf, hole);
+    c = crc32_z(c, zeros, CRC_DIGITS);
+    c = crc32_z(c, buf + hole + CRC_DIGITS, n - hole - CRC_DIGITS);
+    return (uint32_t)c;
+}
+
+/* Where the checksum's digits are in the header: right after the only CRC_PATTERN. */
+static bool find_crc_digits(const axnn_st_file *f, size_t hlen, size_t *at)
+{
+    const char *h = (const char *)f->buf + 8, *end = h + hlen;
+    const size_t pl = sizeof CRC_PATTERN - 1;
+    const char *hit = NULL;
+    for (const char *p = h; p + pl + CRC_DIGITS <= end; p++) {
+        p = memchr(p, '"', (size_t)(end - p));
+        if (!p || p + pl + CRC_DIGITS > end) break;
+        if (memcmp(p, CRC_PATTERN, pl)) continue;
+        if (hit) return false;
+        hit = p;
+    }
+    if (!hit) return false;
+    *at = (size_t)(hit - (const char *)f->buf) + pl;
+    return true;
+}
+
+/* A file that fails to parse but carries a checksum that disagrees was damaged after writing:
+ * that is the real cause to report (the message goes to msg). */
+static bool crc_says_corrupt(const axnn_st_file *f, char *msg, size_t cap)
+{
+    uint64_t hlen;
+    size_t at;
+    if (f->size < 8) return false;
+    memcpy(&hlen, f->buf, 8);
+    if (hlen > f->size - 8 || !find_crc_digits(f, (size_t)hlen, &at)) return false;
+    char digits[CRC_DIGITS + 1], *end;
+    memcpy(digits, f->buf + at, CRC_DIGITS);
+    digits[CRC_DIGITS] = 0;
+    unsigned long want = strtoul(digits, &end, 16);
+    uint32_t got = crc_with_hole(f->buf, f->size, at);
+    if (*end || got == (uint32_t)want) return false;
+    snprintf(msg, cap,
+             "checksum mismatch: corrupt file (CRC-32 is %08x, the file records %08lx: changed after it was written)",
+             got, want);
+    return true;
+}
+
+/* Verifies metadata axnn_crc32 when the file has it (see io.h). */
+static axnn_status verify_crc(const axnn_st_file *f)
+{
+    const char *v = axnn_st_meta(f, CRC_KEY), *fmt = axnn_st_meta(f, "format");
+    /* the formats older axnn versions wrote, without a checksum, still load (unverified) */
+    const bool legacy = fmt && (!strcmp(fmt, "axnn-checkpoint-1") || !strcmp(fmt, "axnn-multiplier-1"));
+    if (!v && fmt && !strncmp(fmt, "axnn-", 5) && !legacy) /* axnn always writes one: a damaged key? */
+        return fail(AXNN_ERR_FORMAT, f->path,
+                    "corrupt file: 'format' is '%.40s' but the '" CRC_KEY "' checksum that axnn "
+                    "writes with it is missing",
+                    fmt);
+    if (!v) return AXNN_OK;
+    char *end;
+    unsigned long want = strtoul(v, &end, 16);
+    size_t at, hlen;
+    memcpy(&hlen, f->buf, 8);
+    if (strlen(v) != CRC_DIGITS || *end || !find_crc_digits(f, hlen, &at))
+        return fail(AXNN_ERR_FORMAT, f->path, "metadata '" CRC_KEY "' = '%.32s' is malformed", v);
+    uint32_t got = crc_with_hole(f->buf, f->size, at);
+    if (got != (uint32_t)want)
+        return fail(AXNN_ERR_FORMAT, f->path,
+                    "checksum mismatch: corrupt file (CRC-32 is %08x, the file records %08lx: "
+                    "changed after it was written)",
+                    got, want);
+    return AXNN_OK;
+}
+
 axnn_status axnn_st_read(const char *path, axnn_st_file **out)
 {
     *out = NULL;
@@ -369,8 +425,13 @@ axnn_status axnn_st_read(const char *path, axnn_st_file **out)
         free(f);
         return axnn_error(AXNN_ERR_NOMEM, "%s: out of memory", path);
     }
+    char msg[160];
     axnn_status st = read_all(path, &f->buf, &f->size);
     if (st == AXNN_OK) st = parse_file(f);
+    if (st == AXNN_OK)
+        st = verify_crc(f);
+    else if (f->buf && crc_says_corrupt(f, msg, sizeof msg))
+        st = fail(AXNN_ERR_FORMAT, path, "%s", msg);
     if (st != AXNN_OK) {
         axnn_st_close(f);
         return st;
@@ -483,6 +544,66 @@ void axnn_st_to_f32(const axnn_st_tensor *t, float *dst)
     for (size_t i = 0; i < n; i++) dst[i] = elem_to_f32(t->dtype, p + i * es);
 }
 
+/* ------------------------------------------------------------- validity ---- */
+
+static bool is_float_dtype(axnn_st_dtype t)
+{
+    return t == AXNN_ST_F32 || t == AXNN_ST_F16 || t == AXNN_ST_BF16 || t == AXNN_ST_F64;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* Index of the first element that is not finite (or, with nonneg, below zero), or -1. F64
+ * values beyond float range count as not finite: they would load as infinities. */
+static int64_t first_bad(const axnn_st_tensor *t, bool nonneg)
+{
+    size_t es = axnn_st_dtype_size(t->dtype), n = t->nbytes / es;
+    const uint8_t *p = t->data;
+    for (size_t i = 0; i < n; i++, p += es) {
+        float v;
+        if (t->dtype == AXNN_ST_F32) {
+            uint32_t u;
+            memcpy(&u, p, 4);
+            if ((u & 0x7f800000u) == 0x7f800000u) return (int64_t)i;
+            memcpy(&v, &u, 4);
+        } else if (t->dtype == AXNN_ST_F64) {
+            double d;
+            memcpy(&d, p, 8);
+            if (!(fabs(d) <= FLT_MAX)) return (int64_t)i;
+            v = (float)d;
+        } else {
+            v = elem_to_f32(t->dtype, p);
+            if (!isfinite(v)) return (int64_t)i;
+        }
+        if (nonneg && v < 0) return (int64_t)i;
+    }
+    return -1;
+}
+
+axnn_status axnn_st_check_finite(const axnn_st_file *f)
+{
+    for (int i = 0; i < f->ntensors; i++) {
+        const axnn_st_tensor *t = &f->tensors[i];
+        if (!is_float_dtype(t->dtype)) continue;
+        bool var = ends_with(t->name, "running_var");
+        int64_t k = first_bad(t, var);
+        if (k < 0) continue;
+        float v = elem_to_f32(t->dtype,
+                              (const uint8_t *)t->data + (size_t)k * axnn_st_dtype_size(t->dtype));
+        if (var && isfinite(v))
+            return fail(AXNN_ERR_FORMAT, f->path,
+                        "tensor '%s': negative BatchNorm running variance %g at element %" PRId64,
+                        t->name, (double)v, k);
+        return fail(AXNN_ERR_FORMAT, f->path,
+                    "tensor '%s': non-finite value %g at element %" PRId64, t->name, (double)v, k);
+    }
+    return AXNN_OK;
+}
+
 bool axnn_st_is_integer(axnn_st_dtype t)
 {
     return t == AXNN_ST_I64 || t == AXNN_ST_I32 || t == AXNN_ST_I16 || t == AXNN_ST_I8 ||
@@ -516,9 +637,11 @@ void axnn_st_to_i64(const axnn_st_tensor *t, int64_t *dst)
         case AXNN_ST_BOOL:
             v = p[0];
             break;
-        default:
-            v = (int64_t)elem_to_f32(t->dtype, p);
+        default: { /* floats truncate toward zero, saturating; NaN reads as 0 */
+            float x = elem_to_f32(t->dtype, p);
+            v = x != x ? 0 : x >= 0x1p63f ? INT64_MAX : x < -0x1p63f ? INT64_MIN : (int64_t)x;
             break;
+        }
         }
         dst[i] = v;
     }
@@ -697,23 +820,24 @@ static int wentry_by_name(const void *a, const void *b)
     return strcmp(((const wentry *)a)->name, ((const wentry *)b)->name);
 }
 
-static void build_header(const axnn_st_writer *w, sbuf *b)
+/* Builds the header; *crc_at is the offset in it of the checksum's eight digits (zeros). */
+static void build_header(const axnn_st_writer *w, sbuf *b, size_t *crc_at)
 {
-    sb_put(b, "{", 1);
-    if (w->nmeta) {
-        sb_put(b, "\"" META_KEY "\":{", sizeof META_KEY + 3);
-        for (int i = 0; i < w->nmeta; i++) {
-            if (i) sb_put(b, ",", 1);
-            sb_json_str(b, w->mkeys[i]);
-            sb_put(b, ":", 1);
-            sb_json_str(b, w->mvals[i]);
-        }
-        sb_put(b, "}", 1);
+    sb_put(b, "{\"" META_KEY "\":{", sizeof META_KEY + 4);
+    for (int i = 0; i < w->nmeta; i++) {
+        if (!strcmp(w->mkeys[i], CRC_KEY)) continue; /* always recomputed */
+        sb_json_str(b, w->mkeys[i]);
+        sb_put(b, ":", 1);
+        sb_json_str(b, w->mvals[i]);
+        sb_put(b, ",", 1);
     }
+    sb_put(b, CRC_PATTERN, sizeof CRC_PATTERN - 1);
+    *crc_at = b->n;
+    sb_put(b, "00000000\"}", CRC_DIGITS + 2);
     uint64_t off = 0;
     for (int i = 0; i < w->n; i++) {
         const wentry *e = &w->e[i];
-        if (i || w->nmeta) sb_put(b, ",", 1);
+        sb_put(b, ",", 1);
         sb_json_str(b, e->name);
         sb_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", axnn_st_dtype_name(e->dtype));
         for (int d = 0; d < e->nd; d++) sb_printf(b, "%s%" PRId64, d ? "," : "", e->shape[d]);
@@ -725,11 +849,23 @@ static void build_header(const axnn_st_writer *w, sbuf *b)
     while (b->n % 8) sb_put(b, " ", 1);
 }
 
+/* Fills the checksum digits: CRC-32 of every part with the digits read as '0' (they are). */
+static void stamp_crc(const void *const *parts, const size_t *lens, int nparts, char *digits)
+{
+    uLong c = crc32_z(0L, Z_NULL, 0);
+    for (int i = 0; i < nparts; i++)
+        if (lens[i]) c = crc32_z(c, parts[i], lens[i]); /* a NULL buffer would reset c */
+    char hex[CRC_DIGITS + 1];
+    snprintf(hex, sizeof hex, "%08lx", (unsigned long)(c & 0xffffffffu));
+    memcpy(digits, hex, CRC_DIGITS);
+}
+
 axnn_status axnn_st_writer_write(axnn_st_writer *w, const char *path)
 {
     if (w->n) qsort(w->e, (size_t)w->n, sizeof *w->e, wentry_by_name);
     sbuf h = {0};
-    build_header(w, &h);
+    size_t crc_at = 0;
+    build_header(w, &h, &crc_at);
     const void **parts = malloc(((size_t)w->n + 2) * sizeof *parts);
     size_t *lens = malloc(((size_t)w->n + 2) * sizeof *lens);
     axnn_status st = AXNN_OK;
@@ -745,6 +881,7 @@ axnn_status axnn_st_writer_write(axnn_st_writer *w, const char *path)
             parts[i + 2] = w->e[i].data;
             lens[i + 2] = w->e[i].nbytes;
         }
+        stamp_crc(parts, lens, w->n + 2, h.s + crc_at);
         st = axnn_write_file_atomic_parts(path, parts, lens, w->n + 2);
     }
     free(parts);

@@ -1,17 +1,26 @@
 /* Checkpoints: a safetensors file whose tensors are the graph's parameters and buffers under
  * their PyTorch names, optionally followed by optimizer state ("optim.<param>.<slot>"), and
  * whose metadata records how to rebuild and feed the model:
- *   format=axnn-checkpoint-1, arch, num_classes, in_channels, height, width, dataset,
+ *   format=axnn-checkpoint-2 (-1: written before checkpoints had a checksum), arch, num_classes, in_channels, height, width, dataset,
  *   mean, std (JSON lists), epoch, step, seed, train (JSON of the training configuration),
  *   optimizer, optim_steps.
  * A PyTorch user loads the weights with safetensors.torch.load_file and drops the "optim."
- * keys. The file is written atomically (temporary file + rename). */
+ * keys. The file is written atomically (temporary file + rename).
+ *
+ * Reading trusts no field: integers must parse whole and lie in range (epoch at most
+ * AXNN_CKPT_MAX_EPOCHS, as the CLI's --epochs; step counts non-negative, at least one per epoch,
+ * 'step' equal to 'optim_steps'), normalization values must be finite with std > 0. */
 #include "axnn/train.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define AXNN_CKPT_MAX_EPOCHS 1000000           /* the --epochs limit */
+#define AXNN_CKPT_MAX_STEPS (INT64_C(1) << 48) /* far beyond any run, far below overflow */
 
 static void fmt_list(char *buf, size_t n, const float *v, int k)
 {
@@ -33,7 +42,7 @@ axnn_status axnn_checkpoint_save(const char *path, const axnn_graph *g, const ax
         snprintf(buf, sizeof buf, __VA_ARGS__);                                                   \
         if (!st) st = axnn_st_writer_meta(w, k, buf);                                             \
     } while (0)
-    META("format", "axnn-checkpoint-1");
+    META("format", "axnn-checkpoint-2");
     META("arch", "%s", m->model.arch);
     META("num_classes", "%d", m->model.num_classes);
     META("in_channels", "%d", m->model.in_channels);
@@ -70,6 +79,22 @@ static axnn_status meta_int(const axnn_st_file *f, const char *key, int lo, int 
     return AXNN_OK;
 }
 
+/* Optional 64-bit count in [0, hi]; absent is 0. */
+static axnn_status meta_count(const axnn_st_file *f, const char *key, int64_t hi, int64_t *out)
+{
+    const char *v = axnn_st_meta(f, key);
+    *out = 0;
+    if (!v) return AXNN_OK;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < 0 || x > hi)
+        return axnn_error(AXNN_ERR_FORMAT, "%s: metadata '%s' = '%.40s' is not an integer in [0, %" PRId64 "]",
+                          f->path, key, v, hi);
+    *out = x;
+    return AXNN_OK;
+}
+
 static axnn_status meta_list(const axnn_st_file *f, const char *key, int n, float *out)
 {
     const char *v = axnn_st_meta(f, key);
@@ -80,6 +105,8 @@ static axnn_status meta_list(const axnn_st_file *f, const char *key, int n, floa
         if (!p) break;
         p++;
         out[i] = strtof(p, &end);
+        if (end != p && !isfinite(out[i]))
+            return axnn_error(AXNN_ERR_FORMAT, "%s: metadata '%s' holds a non-finite value", f->path, key);
         if (end == p) return axnn_error(AXNN_ERR_FORMAT, "%s: metadata '%s' is not a list of %d numbers", f->path, key, n);
         p = strchr(end, i + 1 < n ? ',' : ']');
     }
@@ -91,7 +118,7 @@ axnn_status axnn_checkpoint_read_meta(const axnn_st_file *f, axnn_ckpt_meta *m)
 {
     memset(m, 0, sizeof *m);
     const char *fmt = axnn_st_meta(f, "format");
-    if (!fmt || strcmp(fmt, "axnn-checkpoint-1"))
+    if (!fmt || (strcmp(fmt, "axnn-checkpoint-2") && strcmp(fmt, "axnn-checkpoint-1"))) /* -1: no checksum */
         return axnn_error(AXNN_ERR_FORMAT, "%s: not an axnn checkpoint (no 'format' metadata); for a plain "
                                            "PyTorch export pass --arch and --classes",
                           f->path);
@@ -103,7 +130,7 @@ axnn_status axnn_checkpoint_read_meta(const axnn_st_file *f, axnn_ckpt_meta *m)
     if (!st) st = meta_int(f, "in_channels", 1, 4, &m->model.in_channels);
     if (!st) st = meta_int(f, "height", 1, 1 << 14, &m->model.height);
     if (!st) st = meta_int(f, "width", 1, 1 << 14, &m->model.width);
-    if (!st) st = meta_int(f, "epoch", 0, 1 << 30, &m->epoch);
+    if (!st) st = meta_int(f, "epoch", 0, AXNN_CKPT_MAX_EPOCHS, &m->epoch);
     if (!st) st = meta_list(f, "mean", m->model.in_channels, m->pre.mean);
     if (!st) st = meta_list(f, "std", m->model.in_channels, m->pre.std);
     if (st) return st;
@@ -113,10 +140,22 @@ axnn_status axnn_checkpoint_read_meta(const axnn_st_file *f, axnn_ckpt_meta *m)
     m->have_norm = true;
     m->pre.out_h = m->model.height;
     m->pre.out_w = m->model.width;
-    const char *v = axnn_st_meta(f, "step");
-    m->step = v ? strtoll(v, NULL, 10) : 0;
-    v = axnn_st_meta(f, "seed");
-    m->seed = v ? strtoull(v, NULL, 10) : 0;
+    st = meta_count(f, "step", AXNN_CKPT_MAX_STEPS, &m->step);
+    int64_t osteps = 0;
+    if (!st) st = meta_count(f, "optim_steps", AXNN_CKPT_MAX_STEPS, &osteps);
+    if (st) return st;
+    if (axnn_st_meta(f, "optim_steps") && osteps != m->step)
+        return axnn_error(AXNN_ERR_FORMAT, "%s: metadata 'step' = %" PRId64 " but 'optim_steps' = %" PRId64, f->path,
+                          m->step, osteps);
+    if (m->step < m->epoch)
+        return axnn_error(AXNN_ERR_FORMAT, "%s: metadata 'step' = %" PRId64 " is fewer than one step per epoch "
+                          "(epoch %d)", f->path, m->step, m->epoch);
+    const char *v = axnn_st_meta(f, "seed");
+    char *end;
+    errno = 0;
+    m->seed = v ? strtoull(v, &end, 10) : 0;
+    if (v && (errno || end == v || *end || v[0] == '-'))
+        return axnn_error(AXNN_ERR_FORMAT, "%s: metadata 'seed' = '%.40s' is not a non-negative integer", f->path, v);
     v = axnn_st_meta(f, "train");
     if (v) snprintf(m->train_json, sizeof m->train_json, "%s", v);
     return AXNN_OK;

@@ -109,7 +109,72 @@ typedef struct run_state {
     int start_epoch;
 } run_state;
 
-static axnn_status try_resume(run_state *rs, const axnn_train_cfg *cfg, const char *ckpt)
+static bool same_shape(const axnn_shape *s, const axnn_st_tensor *t)
+{
+    if (s->nd != t->nd) return false;
+    for (int i = 0; i < t->nd; i++)
+        if (s->d[i] != t->shape[i]) return false;
+    return true;
+}
+
+/* Every "optim.<param>.<slot>" tensor must name a parameter of g and a known slot, and have
+ * the parameter's exact shape (a transposed [out, in] state would otherwise load, as only the
+ * element count is compared); exp_avg_sq, a mean of squares, is never negative. */
+static axnn_status check_optim_state(const axnn_graph *g, const axnn_st_file *f)
+{
+    static const char *const slots[] = {"momentum_buffer", "exp_avg", "exp_avg_sq"};
+    for (int i = 0; i < f->ntensors; i++) {
+        const axnn_st_tensor *t = &f->tensors[i];
+        if (strncmp(t->name, "optim.", 6)) continue;
+        char pname[AXNN_NAME_MAX + 32];
+        snprintf(pname, sizeof pname, "%s", t->name + 6);
+        char *dot = strrchr(pname, '.');
+        int slot = -1;
+        for (int k = 0; dot && k < 3; k++)
+            if (!strcmp(dot + 1, slots[k])) slot = k;
+        if (slot < 0)
+            return axnn_error(AXNN_ERR_FORMAT, "%s: optimizer state '%s' has an unknown slot", f->path, t->name);
+        *dot = 0;
+        int id = axnn_graph_find_value(g, pname);
+        if (id < 0 || g->vals[id].kind != AXNN_VAL_PARAM)
+            return axnn_error(AXNN_ERR_FORMAT, "%s: optimizer state '%s' belongs to no parameter of the model",
+                              f->path, t->name);
+        char a[160], b[160];
+        axnn_shape ts = {.nd = t->nd <= AXNN_MAX_DIMS ? t->nd : 0};
+        for (int d = 0; d < ts.nd; d++) ts.d[d] = t->shape[d];
+        if (t->dtype != AXNN_ST_F32 || !same_shape(&g->vals[id].shape, t))
+            return axnn_error(AXNN_ERR_FORMAT, "%s: optimizer state '%s' is %s %s, the parameter is F32 %s",
+                              f->path, t->name, axnn_st_dtype_name(t->dtype), axnn_shape_str(&ts, a, sizeof a),
+                              axnn_shape_str(&g->vals[id].shape, b, sizeof b));
+        const float *v = t->data;
+        for (size_t k = 0; slot == 2 && k < t->nbytes / 4; k++) {
+            float x;
+            memcpy(&x, (const uint8_t *)v + 4 * k, 4);
+            if (x < 0)
+                return axnn_error(AXNN_ERR_FORMAT, "%s: optimizer state '%s' holds a negative value at element %zu",
+                                  f->path, t->name, k);
+        }
+    }
+    return AXNN_OK;
+}
+
+/* The checkpoint's counters must fit this run: at most --epochs epochs, and exactly one step
+ * per batch of every finished epoch (drop_last: floor(n / batch) per epoch). */
+static axnn_status check_counters(const axnn_ckpt_meta *m, const axnn_train_cfg *cfg, int64_t n, const char *ckpt)
+{
+    if (m->epoch > cfg->epochs)
+        return axnn_error(AXNN_ERR_FORMAT, "%s: checkpoint is after epoch %d, beyond --epochs %d", ckpt, m->epoch,
+                          cfg->epochs);
+    int64_t spe = n / cfg->batch;
+    if (m->step != (int64_t)m->epoch * spe)
+        return axnn_error(AXNN_ERR_FORMAT,
+                          "%s: checkpoint records %" PRId64 " steps after %d epochs, expected %" PRId64
+                          " (%lld images, --batch %d): corrupt, or the data or --batch changed",
+                          ckpt, m->step, m->epoch, (int64_t)m->epoch * spe, (long long)n, cfg->batch);
+    return AXNN_OK;
+}
+
+static axnn_status try_resume(run_state *rs, const axnn_train_cfg *cfg, int64_t ntrain, const char *ckpt)
 {
     if (access(ckpt, F_OK) != 0) {
         axnn_log(AXNN_LOG_INFO, "no checkpoint at %s: starting from scratch", ckpt);
@@ -122,6 +187,8 @@ static axnn_status try_resume(run_state *rs, const axnn_train_cfg *cfg, const ch
     st = axnn_checkpoint_read_meta(f, &m);
     if (!st && strcmp(m.model.arch, rs->g->info.arch))
         st = axnn_error(AXNN_ERR_ARG, "%s: checkpoint is a %s, not a %s", ckpt, m.model.arch, rs->g->info.arch);
+    if (!st) st = check_counters(&m, cfg, ntrain, ckpt);
+    if (!st) st = check_optim_state(rs->g, f);
     if (!st) st = axnn_graph_load_weights(rs->g, f, false);
     if (!st) st = axnn_optim_load_state(rs->opt, f);
     if (!st) {
@@ -279,7 +346,7 @@ axnn_status axnn_train(axnn_graph *g, const axnn_dataset *train, const axnn_data
     st = rs.pool ? AXNN_OK : axnn_error(AXNN_ERR_NOMEM, "no thread pool");
     if (!st && !(rs.plan = axnn_plan_new(g, cfg->batch, axnn_pool_size(rs.pool), true))) st = AXNN_ERR_NOMEM;
     if (!st) st = axnn_optim_create(rs.plan, &cfg->opt, &rs.opt);
-    if (!st && cfg->resume) st = try_resume(&rs, cfg, ckpt);
+    if (!st && cfg->resume) st = try_resume(&rs, cfg, train->n, ckpt);
     if (!st) metrics_reload(&ml, rs.start_epoch);
     if (!st) st = run_epochs(&rs, train, test, pp, cfg, prog, &ml, ckpt, res);
     if (!st && rs.start_epoch >= cfg->epochs) {

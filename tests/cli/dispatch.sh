@@ -20,7 +20,7 @@ expect_error "unknown mode" "unknown mode" "$AXNN" dispatch frobnicate $run --ou
 printf 'garbage' >"$TMP/zoo.bad"
 expect_error "corrupt zoo file" "zoo.bad" "$AXNN" dispatch --zoo "$TMP/zoo.bad" --out "$TMP/bad"
 st_file "$TMP/zoo2.bad" '{"__metadata__":{"format":"axnn-zoo","zoo":"{}"}}' 0
-expect_error "zoo file without metadata" "not an axnn zoo" "$AXNN" dispatch --zoo "$TMP/zoo2.bad" --out "$TMP/bad"
+expect_error "zoo file without its checksum" "checksum" "$AXNN" dispatch --zoo "$TMP/zoo2.bad" --out "$TMP/bad"
 
 if [ $reference = 1 ]; then
     "$AXNN" dispatch $run --out "$TMP/full" >"$TMP/full.log" 2>&1 || { cat "$TMP/full.log"; exit 1; }

@@ -36,6 +36,9 @@ char *cli_flags_to_json(const cli_flag *flags, int n, const char *const *skip);
 /* Sets every flag not given on the command line (and not named in keep, NULL-terminated) from
  * a JSON object written by cli_flags_to_json. Returns 0, or 1 after printing an error. */
 int cli_flags_apply_json(cli_flag *flags, int n, const char *json, const char *const *keep);
+/* Frees the strings that string flags set from saved configurations point at (for callers that
+ * apply many configurations, e.g. the fuzz target; those flags must not be read afterwards). */
+void cli_flags_free_saved(void);
 
 /* Prints "axnn: error: <message>" and returns the exit code 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -129,10 +129,25 @@ static int apply_saved(cli_flag *flags, int nf, const char *out)
     axnn_st_file *f;
     axnn_status st = axnn_st_read(path, &f);
     if (st) return cli_fail_status(st);
+    axnn_ckpt_meta m; /* ranges checked now, before any data is read */
+    st = axnn_checkpoint_read_meta(f, &m);
+    if (st) {
+        axnn_st_close(f);
+        return cli_fail_status(st);
+    }
     const char *json = axnn_st_meta(f, "train");
     int rc = json ? cli_flags_apply_json(flags, nf, json, run_flags) : 0;
     axnn_st_close(f);
     return rc;
+}
+
+/* Before any data is read or an epoch runs: the output folder must be creatable and writable,
+ * and --metrics a regular file in such a folder (not a device, a FIFO, a folder). */
+static int check_outputs(const train_opts *o)
+{
+    axnn_status st = axnn_check_out_dir(o->out, "--out");
+    if (!st && o->metrics) st = axnn_check_out_file(o->metrics, "--metrics");
+    return st ? cli_fail_status(st) : 0;
 }
 
 static int load_data(const train_opts *o, axnn_dataset *tr, axnn_dataset *te)
@@ -196,6 +211,7 @@ int cli_train(int argc, char **argv)
         o.out = outbuf;
     }
     apply_family_defaults(flags, nf, o.m.arch);
+    if (check_outputs(&o)) return 1;
     if (o.resume && apply_saved(flags, nf, o.out)) return 1;
     axnn_train_cfg cfg;
     if (make_cfg(&o, &cfg)) return 1;

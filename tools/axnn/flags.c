@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,6 +75,8 @@ static int set_value(cli_flag *f, const char *v)
             return cli_fail("--%s: '%s' is not a number", f->name, v) + 1;
         if (f->min < f->max && (x < f->min || x > f->max))
             return cli_fail("--%s: %g is out of range [%g, %g]", f->name, x, f->min, f->max) + 1;
+        if (fabs(x) > FLT_MAX) /* would become an infinity as a float */
+            return cli_fail("--%s: %g is beyond the float range", f->name, x) + 1;
         *(float *)f->dst = (float)x;
         return 0;
     }
@@ -175,13 +178,22 @@ static void free_kept(void)
 {
     for (int i = 0; i < nkept; i++) free(kept[i]);
     free(kept);
+    kept = NULL;
+    nkept = 0;
+}
+
+void cli_flags_free_saved(void)
+{
+    free_kept();
 }
 
 static void keep_string(char *s)
 {
+    static bool registered;
     char **k = realloc(kept, (size_t)(nkept + 1) * sizeof *k);
     if (!k) return;
-    if (!kept) atexit(free_kept);
+    if (!registered) atexit(free_kept);
+    registered = true;
     kept = k;
     kept[nkept++] = s;
 }
@@ -189,7 +201,10 @@ static void keep_string(char *s)
 int cli_flags_apply_json(cli_flag *flags, int n, const char *json, const char *const *keep)
 {
     cJSON *o = cJSON_Parse(json);
-    if (!o) return cli_fail("saved training configuration is not valid JSON");
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return cli_fail("saved training configuration (checkpoint metadata 'train') is not a JSON object");
+    }
     for (int i = 0; i < n; i++) {
         bool skip = flags[i].seen || listed(flags[i].name, keep);
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, flags[i].name);
@@ -197,6 +212,8 @@ int cli_flags_apply_json(cli_flag *flags, int n, const char *json, const char *c
         /* string flags must outlive the JSON object */
         char *copy = strdup(v->valuestring);
         if (!copy || set_value(&flags[i], copy)) {
+            if (!copy) cli_fail("out of memory reading the saved training configuration");
+            free(copy);
             cJSON_Delete(o);
             return 1;
         }

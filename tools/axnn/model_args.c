@@ -50,15 +50,22 @@ int cli_build_model(const cli_model_args *a, axnn_graph **g)
 int cli_open_model(const char *path, cli_model_args *a, axnn_graph **g, axnn_ckpt_meta *meta)
 {
     *g = NULL;
+    /* a checkpoint fixes the normalization (the commands compare --mean/--std with it); a plain
+     * export takes one value per input channel */
+    axnn_st_file *f;
+    axnn_status st = axnn_st_read(path, &f);
+    if (st) return cli_fail_status(st);
+    const bool plain = axnn_st_meta(f, "format") == NULL;
+    axnn_st_close(f);
     float mean[4] = {0, 0, 0, 0}, sd[4] = {1, 1, 1, 1};
     const int nc = a->in_channels > 0 ? a->in_channels : 3;
-    int rc = a->mean ? parse_floats("mean", a->mean, mean, nc) : 0;
-    if (!rc && a->std) rc = parse_floats("std", a->std, sd, nc);
+    int rc = plain && a->mean ? parse_floats("mean", a->mean, mean, nc) : 0;
+    if (!rc && plain && a->std) rc = parse_floats("std", a->std, sd, nc);
     if (rc) return rc;
+    if (plain && !a->arch) return cli_fail("%s: a plain weights file needs --arch (and --classes)", path);
     axnn_open_cfg oc = {a->arch, a->classes, a->in_channels, a->size, mean, sd, 0};
-    axnn_status st = axnn_model_load(path, &oc, g, meta);
-    if (st == AXNN_ERR_ARG && !a->arch && strstr(axnn_last_error(), "plain weights file")) return cli_fail("%s: a plain weights file needs --arch (and --classes)", path);
+    st = axnn_model_load(path, &oc, g, meta);
     if (st) return cli_fail_status(st);
-    meta->have_norm = meta->have_norm || (a->mean && a->std);
+    meta->have_norm = meta->have_norm || (plain && a->mean && a->std);
     return 0;
 }

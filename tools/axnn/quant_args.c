@@ -1,6 +1,7 @@
 /* Quantization flags shared by the subcommands that run approximate models. */
 #include "quant_args.h"
 
+#include <fnmatch.h>
 #include <string.h>
 
 void cli_quant_defaults(cli_quant_args *q)
@@ -55,6 +56,62 @@ int cli_split_muls(const char *list, char (*names)[128], int max)
 
 bool cli_quant_wanted(const cli_quant_args *q) { return q->mul || q->int8; }
 
+/* Whether a comma-separated list holds at least one non-empty name. */
+static bool has_name(const char *list)
+{
+    for (const char *p = list; p && *p; p++)
+        if (*p != ',' && *p != ' ') return true;
+    return false;
+}
+
+static bool is_glob(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '*' || s[i] == '?' || s[i] == '[') return true;
+    return false;
+}
+
+/* Whether some entry (name or glob) of list matches the name s[0, n). */
+static bool list_matches(const char *list, const char *s, size_t n)
+{
+    char name[256], buf[1024];
+    if (n >= sizeof name || strlen(list) >= sizeof buf) return false;
+    snprintf(name, sizeof name, "%.*s", (int)n, s);
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        if (!fnmatch(tok, name, 0)) return true;
+    return false;
+}
+
+/* A layer named (not by a glob) in --mul-layers that --exact-layers also selects. */
+static int both_lists(const char *layers, const char *exact)
+{
+    if (!layers || !exact) return 0;
+    for (const char *p = layers; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n && !is_glob(p, n) && list_matches(exact, p, n))
+            return cli_fail("--mul-layers and --exact-layers both select layer '%.*s'", (int)n, p);
+        p += n;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+int cli_quant_check(const cli_quant_args *q, bool with_mul)
+{
+    if (with_mul && q->int8 && q->mul)
+        return cli_fail("--int8 and --mul %s conflict: --int8 runs exact int8 without a multiplier; give one", q->mul);
+    const char *sel = q->layers ? "--mul-layers" : q->exact_layers ? "--exact-layers" : q->keep_first_last ? "--keep-first-last" : NULL;
+    if (with_mul && sel && !q->mul)
+        return cli_fail("%s has no effect without --mul%s", sel, q->int8 ? " (--int8 keeps every layer exact)" : "");
+    if (q->layers && !has_name(q->layers))
+        return cli_fail("--mul-layers '%s' selects no layer, so --mul %s would approximate nothing", q->layers,
+                        q->mul ? q->mul : "");
+    if (q->exact_layers && !has_name(q->exact_layers))
+        return cli_fail("--exact-layers '%s' names no layer", q->exact_layers);
+    return both_lists(q->layers, q->exact_layers);
+}
+
 int cli_quant_cfg(const cli_quant_args *q, const char *mul, axnn_quant_cfg *cfg, axnn_calib_method *m)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -82,6 +139,13 @@ int cli_quantize(axnn_graph *g, axnn_pool *pool, const cli_quant_args *q, const 
     int rc = cli_quant_cfg(q, mul, &cfg, &m);
     if (rc) return rc;
     axnn_status st = axnn_quant_attach(g, &cfg);
-    if (!st) st = axnn_quant_calibrate(g, pool, calib_set, pp, q->calib, m, q->percentile);
+    if (st) { /* the library names the layer lists by what they are; the CLI by their flags */
+        const char *e = axnn_last_error();
+        if (!strncmp(e, "approximated layers: ", 21)) return cli_fail("--mul-layers: %s", e + 21);
+        if (!strncmp(e, "exact layers: ", 14)) return cli_fail("--exact-layers: %s", e + 14);
+        return cli_fail_status(st);
+    }
+    st = axnn_quant_calibrate(g, pool, calib_set, pp, q->calib, m, q->percentile);
+    if (st && strstr(axnn_last_error(), "calibration needs at least")) return cli_fail("--calib: %s", axnn_last_error());
     return st ? cli_fail_status(st) : 0;
 }

@@ -1,0 +1,16 @@
+/* libFuzzer target: multiplier files through the public axmul loaders: .axmul (safetensors),
+ * raw .bin and .csv tables. Input: a mode byte (0: .axmul, 1: .bin, 2: .csv), then the file. */
+#include "axnn/axmul.h"
+#include "fuzz_util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+    if (len < 1) return 0;
+    static const char *const names[3] = {"m.axmul", "m.bin", "m.csv"};
+    int mode = data[0] % 3;
+    const char *p = fuzz_write(0, names[mode], data + 1, len - 1);
+    axnn_mul *m = NULL;
+    axnn_status st = mode == 0 ? axnn_mul_load(p, &m) : axnn_mul_import_raw(p, "fz", &m);
+    if (st == AXNN_OK) axnn_mul_free(m);
+    return 0;
+}
