@@ -58,6 +58,18 @@ typedef struct axnn_cpu {
 const axnn_cpu *axnn_cpu_features(void);
 const char *axnn_cpu_isa_name(void); /* "avx512", "avx2" or "portable" */
 
+/* The environment overrides (src/base/settings.c lists them), read once. */
+typedef struct axnn_settings {
+    bool force_ref;  /* AXNN_FORCE_REF */
+    int isa_cap;     /* AXNN_ISA: 0 none, 1 portable, 2 avx2 */
+    bool profile;    /* AXNN_PROFILE */
+    bool no_fuse;    /* AXNN_NO_FUSE */
+    int micro_batch; /* AXNN_MICRO_BATCH, -1 unset */
+    bool winograd;   /* AXNN_WINOGRAD (default on) */
+    int conv_path;   /* AXNN_CONV_PATH: 0 auto, 1 direct, 2 packed */
+} axnn_settings;
+const axnn_settings *axnn_settings_get(void);
+
 /* ---- thread pool: the only source of parallelism ----
  * axnn_pool_run calls fn(arg, ith, nth) once for each ith in [0, nth) and returns when all are
  * done; ith 0 runs on the calling thread. Work is split by (ith, nth), as in ggml. */

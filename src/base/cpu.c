@@ -1,14 +1,17 @@
 /* CPU feature detection, once. The OS must also have enabled the register state (XGETBV), or
  * the instructions fault even though CPUID lists them. AXNN_FORCE_REF=1 turns every SIMD path
- * off; AXNN_ISA=portable|avx2|avx512 caps the level (for tests and benchmarks). */
+ * off; AXNN_ISA=portable|avx2|avx512 caps the level (for tests and benchmarks; both read by
+ * settings.c). */
 #include "axnn/base.h"
 
 #include <cpuid.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
 static axnn_cpu cpu;
-static int cpu_ready;
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 
 static uint64_t xgetbv0(void)
 {
@@ -41,22 +44,20 @@ static void detect(axnn_cpu *c)
 #endif
 }
 
+static void init_cpu(void)
+{
+    axnn_cpu c;
+    detect(&c);
+    const axnn_settings *s = axnn_settings_get();
+    if (s->force_ref || s->isa_cap == 1) memset(&c, 0, sizeof c);
+    if (s->isa_cap == 2) c.avx512f = c.avx512bw = c.avx512vl = c.avx512vbmi = c.avx512vnni = false;
+    cpu = c;
+}
+
+/* Detected once (thread-safe); every kernel family's table is a function of these features. */
 const axnn_cpu *axnn_cpu_features(void)
 {
-    if (!cpu_ready) {
-        axnn_cpu c;
-        detect(&c);
-        const char *ref = getenv("AXNN_FORCE_REF");
-        const char *isa = getenv("AXNN_ISA");
-        bool no512 = isa && (!strcmp(isa, "avx2") || !strcmp(isa, "portable"));
-        bool no256 = isa && !strcmp(isa, "portable");
-        if ((ref && ref[0] && strcmp(ref, "0")) || no256) memset(&c, 0, sizeof c);
-        if (no512) {
-            c.avx512f = c.avx512bw = c.avx512vl = c.avx512vbmi = c.avx512vnni = false;
-        }
-        cpu = c;
-        __atomic_store_n(&cpu_ready, 1, __ATOMIC_RELEASE);
-    }
+    pthread_once(&cpu_once, init_cpu);
     return &cpu;
 }
 

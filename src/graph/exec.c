@@ -12,15 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int profile_on(void)
-{
-    static int on = -1;
-    if (on < 0) {
-        const char *s = getenv("AXNN_PROFILE");
-        on = s && s[0] && strcmp(s, "0");
-    }
-    return on;
-}
+static int profile_on(void) { return axnn_settings_get()->profile; }
 
 /* Prints per-node times t[k] (seconds, 0 = not run) and a per-op summary. */
 static void profile_print(const axnn_graph *g, const double *t, const char *pass)

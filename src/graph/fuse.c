@@ -112,8 +112,7 @@ void axnn_plan_fuse(axnn_plan *p)
 {
     const axnn_graph *g = p->g;
     for (int k = 0; k < g->nnodes; k++) memset(&p->nrt[k].fuse, 0, sizeof p->nrt[k].fuse);
-    const char *env = getenv("AXNN_NO_FUSE");
-    if (p->cfg.no_fusion || (env && env[0] && strcmp(env, "0"))) return;
+    if (p->cfg.no_fusion || axnn_settings_get()->no_fuse) return;
     for (int k = 0; k < g->nnodes; k++) {
         const axnn_node *nd = &g->nodes[k];
         if (p->nrt[k].fuse.role == AXNN_FUSE_NONE && !nd->ext && plain(nd) && (nd->op->flags & AXNN_OPF_FUSE_HEAD))

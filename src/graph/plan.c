@@ -118,11 +118,8 @@ static int micro_batch(const axnn_plan *p)
     for (int k = 0; k < g->nnodes; k++)
         if (!(g->nodes[k].op->flags & AXNN_OPF_PER_IMAGE)) return 0; /* e.g. Mixture-of-Experts routing */
     if (p->cfg.micro_batch > 0) return p->cfg.micro_batch < p->batch ? p->cfg.micro_batch : 0;
-    const char *env = getenv("AXNN_MICRO_BATCH");
-    if (env) {
-        int mb = atoi(env);
-        return mb > 0 && mb < p->batch ? mb : 0;
-    }
+    const int env = axnn_settings_get()->micro_batch;
+    if (env >= 0) return env > 0 && env < p->batch ? env : 0;
     size_t wbytes = 0, abytes = 0;
     for (int i = 0; i < g->nvals; i++) {
         const axnn_value *v = &g->vals[i];

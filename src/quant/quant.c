@@ -34,11 +34,7 @@ axnn_calib_method axnn_calib_parse(const char *s, bool *ok)
     return AXNN_CALIB_MAX;
 }
 
-static bool force_ref(void)
-{
-    const char *r = getenv("AXNN_FORCE_REF");
-    return r && r[0] && strcmp(r, "0");
-}
+static bool force_ref(void) { return axnn_settings_get()->force_ref; }
 
 static bool decomp_fits_int8(const axnn_mul_decomp *d)
 {

@@ -9,8 +9,11 @@ for f in include/axnn/axnn.h include/axnn/infer.h lib/libaxnn.a lib/pkgconfig/ax
     [ -e "$TMP/prefix/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
 done
 export PKG_CONFIG_PATH="$TMP/prefix/lib/pkgconfig"
+# a sanitizer build installs an instrumented library: the program links the same runtime
+san=""
+grep -q '^AXNN_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null && san="-fsanitize=address,undefined"
 # shellcheck disable=SC2046
-cc -std=c11 -Wall -Wextra -Werror -o "$TMP/classify" "$SRC/../examples/classify.c" \
+cc -std=c11 -Wall -Wextra -Werror $san -o "$TMP/classify" "$SRC/../examples/classify.c" \
     $(pkg-config --cflags axnn) $(pkg-config --static --libs axnn) || { echo "FAIL: classify.c does not build"; exit 1; }
 echo "ok   classify.c builds against the installed headers and axnn.pc"
 

@@ -105,15 +105,7 @@ void axnn_conv_to_xs(const axnn_conv_layout *l, const float *x, int64_t x_img, i
 }
 
 /* AXNN_CONV_PATH=direct|packed forces a path where both apply (for measurements). */
-static int forced_path(void)
-{
-    static int f = -1;
-    if (f < 0) {
-        const char *e = getenv("AXNN_CONV_PATH");
-        f = e && !strcmp(e, "direct") ? 1 : e && !strcmp(e, "packed") ? 2 : 0;
-    }
-    return f;
-}
+static int forced_path(void) { return axnn_settings_get()->conv_path; }
 
 bool axnn_conv_direct(const axnn_conv_shape *s)
 {

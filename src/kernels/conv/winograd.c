@@ -34,15 +34,7 @@
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 /* AXNN_WINOGRAD=0 turns Winograd off (the direct convolution runs instead). */
-static bool wino_enabled(void)
-{
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("AXNN_WINOGRAD");
-        on = !(e && !strcmp(e, "0"));
-    }
-    return on;
-}
+static bool wino_enabled(void) { return axnn_settings_get()->winograd; }
 
 bool axnn_conv_wino_ok(const axnn_f32_gemm_config *cfg, const axnn_conv_shape *s)
 {
