@@ -163,6 +163,8 @@ int axnn_graph_find_value(const axnn_graph *g, const char *name);
 /* Sets node k's extension (NULL to remove), freeing the old one; bumps the version. */
 void axnn_node_set_ext(axnn_graph *g, int k, void *ext, const axnn_ext_ops *ops);
 
+/* True when v is an output: the logits, the loss, or marked. */
+bool axnn_graph_is_output(const axnn_graph *g, int v);
 /* Marks value v as an output (kept to the end of a forward; read with axnn_plan_data). */
 axnn_status axnn_graph_mark_output(axnn_graph *g, int v);
 /* Records a change that plans must see (numeric modes, frozen parameters). */

@@ -26,17 +26,9 @@ int axnn_graph_find_node(const axnn_graph *g, const char *name)
     return -1;
 }
 
-static bool is_output(const axnn_graph *g, int v)
-{
-    if (v == g->logits || v == g->loss) return true;
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i] == v) return true;
-    return false;
-}
-
 int axnn_graph_sole_consumer(const axnn_graph *g, int v)
 {
-    if (g->vals[v].nconsumers != 1 || is_output(g, v)) return -1;
+    if (g->vals[v].nconsumers != 1 || axnn_graph_is_output(g, v)) return -1;
     for (int k = g->vals[v].producer + 1; k < g->nnodes; k++)
         for (int i = 0; i < g->nodes[k].nin; i++)
             if (g->nodes[k].in[i] == v) return k;
@@ -177,7 +169,7 @@ int axnn_graph_cut_points(const axnn_graph *g, int *out, int cap)
     /* last[v] = the last node that reads v (-1: none) */
     int *last = malloc(((size_t)g->nvals + 1) * sizeof *last);
     if (!last) return 0;
-    for (int i = 0; i < g->nvals; i++) last[i] = is_output(g, i) ? g->nnodes : -1;
+    for (int i = 0; i < g->nvals; i++) last[i] = axnn_graph_is_output(g, i) ? g->nnodes : -1;
     for (int k = 0; k < g->nnodes; k++)
         for (int i = 0; i < g->nodes[k].nin; i++)
             if (last[g->nodes[k].in[i]] < k) last[g->nodes[k].in[i]] = k;

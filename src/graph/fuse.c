@@ -43,19 +43,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool is_output(const axnn_graph *g, int v)
-{
-    if (v == g->logits || v == g->loss) return true;
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i] == v) return true;
-    return false;
-}
-
 /* The node that consumes value v, when it is its only consumer and comes after node k. */
 static int sole_consumer(const axnn_graph *g, int v, int k)
 {
     const axnn_value *val = &g->vals[v];
-    if (val->nconsumers != 1 || is_output(g, v)) return -1;
+    if (val->nconsumers != 1 || axnn_graph_is_output(g, v)) return -1;
     for (int j = k + 1; j < g->nnodes; j++)
         for (int i = 0; i < g->nodes[j].nin; i++)
             if (g->nodes[j].in[i] == v) return j;

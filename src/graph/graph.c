@@ -183,6 +183,14 @@ void axnn_node_set_ext(axnn_graph *g, int k, void *ext, const axnn_ext_ops *ops)
     g->version++;
 }
 
+bool axnn_graph_is_output(const axnn_graph *g, int v)
+{
+    if (v == g->logits || v == g->loss) return true;
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == v) return true;
+    return false;
+}
+
 axnn_status axnn_graph_mark_output(axnn_graph *g, int v)
 {
     if (v < 0 || v >= g->nvals) return axnn_error(AXNN_ERR_ARG, "output value %d does not exist", v);

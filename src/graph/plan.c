@@ -79,14 +79,6 @@ static size_t tensor_bytes(const axnn_plan *p, int v)
     return round64((size_t)axnn_shape_numel(&p->t[v].shape) * axnn_dtype_size(p->g->vals[v].dtype));
 }
 
-static bool is_output(const axnn_graph *g, int v)
-{
-    if (v == g->logits || v == g->loss) return true;
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i] == v) return true;
-    return false;
-}
-
 /* Tensors take the graph's shapes; batched values get the batch, activations other than the
  * outputs get `act` (the micro-batch). */
 static void set_shapes(axnn_plan *p, int batch, int act)
@@ -97,7 +89,7 @@ static void set_shapes(axnn_plan *p, int batch, int act)
         axnn_tensor *t = &p->t[i];
         t->shape = v->shape;
         t->rows = batch;
-        if (v->flags & AXNN_VF_BATCHED) t->shape.d[0] = v->kind == AXNN_VAL_ACT && !is_output(g, i) ? act : batch;
+        if (v->flags & AXNN_VF_BATCHED) t->shape.d[0] = v->kind == AXNN_VAL_ACT && !axnn_graph_is_output(g, i) ? act : batch;
     }
 }
 
@@ -187,7 +179,7 @@ static axnn_status plan_activations(axnn_plan *p)
                 int step = training ? k : axnn_fuse_step(p, k);
                 if (g->nodes[k].in[j] == i && step > end) end = step;
             }
-        if (training || is_output(g, i) || v->nconsumers == 0) end = g->nnodes;
+        if (training || axnn_graph_is_output(g, i) || v->nconsumers == 0) end = g->nnodes;
         if (i == g->logits && p->micro) start = 0; /* written by every micro-batch */
         b[nb++] = (block){i, start, end, tensor_bytes(p, i), 0};
     }
@@ -249,7 +241,7 @@ static axnn_status plan_gradients(axnn_plan *p)
                 int step = g->nnodes - 1 - train_step(p, k);
                 if (g->nodes[k].in[j] == i && step < start) start = step;
             }
-        if (i == g->loss || is_output(g, i)) start = 0;
+        if (i == g->loss || axnn_graph_is_output(g, i)) start = 0;
         b[nb++] = (block){i, start, first, tensor_bytes(p, i), 0};
     }
     p->grad_bytes = place_blocks(b, nb);
